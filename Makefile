@@ -1,0 +1,55 @@
+# reportlib — make targets. On a fresh clone: `make demo`, then `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RL     := $(BIN)/reportlib
+DB     := data/reportlib.sqlite
+MONTH  ?= 2026-10
+WORKERS ?=
+SCALE  ?= default
+PYTEST_ARGS ?=
+
+WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
+
+.PHONY: help venv demo data test statements all bench clean notebooks
+
+help:
+	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
+	@echo "make test        the whole test suite"
+	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
+	@echo "make all         every family's batch for the default periods"
+	@echo "make clean       remove outputs/ and data/"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(DB): | venv
+	$(RL) demo --scale $(SCALE)
+
+data: $(DB)
+
+demo: venv
+	$(RL) demo --fresh --scale $(SCALE)
+	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	@echo "Sample outputs are under outputs/."
+
+statements: venv $(DB)
+	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+
+all: statements
+
+notebooks: venv
+	$(BIN)/python tools/nbmake.py
+
+# pytest exits 5 when it ran no test: that is a failure here, never a pass.
+test: venv
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf outputs data .pytest_cache

@@ -1,0 +1,218 @@
+"""The ``reportlib`` command line.
+
+    reportlib init | demo | load DOMAIN FOLDER
+    reportlib run REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--out DIR]
+    reportlib batch REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--workers N]
+    reportlib params REPORT | families
+
+Families and engines add their own command groups (e.g. ``reportlib report``) through
+:data:`COMMANDS`. Every ReportlibError is printed as one clear message with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Callable
+
+from .registry import Registry
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> function(subparsers) that adds a command group with set_defaults(handler=...).
+COMMANDS: Registry[Callable[[Any], None]] = Registry(
+    "command group",
+    modules=(
+        "reportlib.statements.commands",
+    ),
+)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy database URL (default: $REPORTLIB_DB or "
+                                                   "data/reportlib.sqlite)")
+
+
+def _add_params(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                        help="a parameter (repeatable)")
+    parser.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="parameters from a YAML file; "
+                                                                           "-p values win")
+    parser.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/)")
+    parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
+    parser.add_argument("--engine", default="papermill", help="execution engine (default: papermill)")
+
+
+def _raw_params(args: argparse.Namespace) -> dict[str, Any]:
+    from .params import load_params_file, parse_cli_pairs
+
+    raw = load_params_file(args.params_file) if args.params_file else {}
+    raw.update(parse_cli_pairs(args.param))
+    return raw
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .config import resolve_db_url
+    from .db import init_db
+
+    init_db(args.db)
+    print(f"Tables created in {_shown_url(resolve_db_url(args.db))}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from .load import load_folder
+
+    summary = load_folder(args.folder, args.domain, url=args.db)
+    total = sum(summary.rows.values())
+    print(f"Loaded {total:,} rows into {summary.domain}: " +
+          ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .config import resolve_db_url
+    from .demo import build_demo
+
+    url = resolve_db_url(args.db)
+    if args.fresh and url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    summaries = build_demo(url, seed=args.seed, scale=args.scale, domains=args.domain or None,
+                           csv_folder=args.csv, progress=lambda m: print(m, file=sys.stderr))
+    for s in summaries:
+        print(f"{s.domain}: " + ", ".join(f"{t} {n:,}" for t, n in s.rows.items()))
+    print(f"Demo data written to {_shown_url(url)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run import run_report
+
+    result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=args.engine,
+                        force=args.force)
+    if result.status == "skipped":
+        print(f"{result.stem}: up to date in {result.folder} (use --force to run again)")
+    else:
+        print(f"{result.stem}: {result.duration_s:.1f} s -> {result.folder}")
+        for name in result.files:
+            print(f"  {name}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    options: dict[str, Any] = {}
+    executor = "local"
+    if args.scheduler:
+        executor, options["scheduler"] = "dask", args.scheduler
+    result = run_batch(args.report, _raw_params(args), out=args.out, db_url=args.db, workers=args.workers,
+                       executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
+                       **options)
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from .families import get_family
+
+    family = get_family(args.report)
+    print(f"{family.name}: {family.description}")
+    for title, cls in (("run", family.params), ("batch", family.batch_params)):
+        print(f"\n{title} parameters:")
+        for name, kind, default, help_text in cls.describe():
+            print(f"  {name:<16} {kind:<28} {default:<12} {help_text}")
+    return 0
+
+
+def cmd_families(args: argparse.Namespace) -> int:
+    from .families import FAMILIES
+
+    for name in FAMILIES.names():
+        family = FAMILIES.get(name)
+        print(f"{name:<12} notebooks/{family.notebook:<22} outputs/{family.folder}/  {family.description}")
+    return 0
+
+
+def _shown_url(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .demo import SCALES
+
+    parser = argparse.ArgumentParser(prog="reportlib", description="Notebook-driven reports: decks, workbooks, "
+                                                                   "HTML from business data.")
+    parser.add_argument("--version", action="version", version=f"reportlib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create the database tables")
+    _add_common(p)
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("load", help="validate a folder of CSV files and load it (replaces the domain)")
+    p.add_argument("domain", help="data domain, e.g. billing")
+    p.add_argument("folder", help="folder holding the domain's CSV files")
+    _add_common(p)
+    p.set_defaults(handler=cmd_load)
+
+    p = sub.add_parser("demo", help="generate deterministic demo data for every domain")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--scale", choices=SCALES, default="default")
+    p.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    p.add_argument("--csv", metavar="DIR", help="also write the data as CSV files under DIR/<domain>/")
+    p.add_argument("--fresh", action="store_true", help="delete the SQLite database file first")
+    _add_common(p)
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("run", help="run one report notebook")
+    p.add_argument("report", help="report family, e.g. statement")
+    _add_params(p)
+    _add_common(p)
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("batch", help="run a report for every entity the parameters select")
+    p.add_argument("report", help="report family, e.g. statement")
+    _add_params(p)
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_common(p)
+    p.set_defaults(handler=cmd_batch)
+
+    p = sub.add_parser("params", help="list a report family's parameters")
+    p.add_argument("report")
+    p.set_defaults(handler=cmd_params)
+
+    p = sub.add_parser("families", help="list the report families")
+    p.set_defaults(handler=cmd_families)
+
+    for name in COMMANDS.names():
+        COMMANDS.get(name)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import ReportlibError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ReportlibError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

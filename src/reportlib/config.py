@@ -1,0 +1,41 @@
+"""Where things are: the project folder, the default database, the outputs folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["DEFAULT_DB_RELATIVE", "default_db_url", "outputs_root", "project_root", "resolve_db_url"]
+
+DEFAULT_DB_RELATIVE = Path("data") / "reportlib.sqlite"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding reportlib's Makefile.
+
+    ``REPORTLIB_HOME`` wins when set. Notebooks run from ``notebooks/``, so a plain cwd is not
+    enough; outside a checkout the cwd itself is the root.
+    """
+    if os.environ.get("REPORTLIB_HOME"):
+        return Path(os.environ["REPORTLIB_HOME"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    return here
+
+
+def default_db_url() -> str:
+    """The embedded SQLite demo database of the project folder."""
+    return f"sqlite:///{project_root() / DEFAULT_DB_RELATIVE}"
+
+
+def resolve_db_url(url: str | None = None) -> str:
+    """``url`` if given, else ``REPORTLIB_DB``, else the embedded SQLite file."""
+    return url or os.environ.get("REPORTLIB_DB") or default_db_url()
+
+
+def outputs_root(path: str | os.PathLike | None = None) -> Path:
+    """The folder every output lands under (``--out``, ``REPORTLIB_OUTPUTS`` or ``outputs/``)."""
+    chosen = path or os.environ.get("REPORTLIB_OUTPUTS") or project_root() / "outputs"
+    return Path(chosen).resolve()

@@ -1,0 +1,168 @@
+"""Database access with SQLAlchemy Core: engines, the shared metadata, exact decimals.
+
+Every domain declares its tables on :data:`metadata` with a ``<domain>_`` prefix, so that
+``reportlib init`` creates them all and families never collide on a table name.
+
+Money and rates are :class:`Exact` columns: ``NUMERIC`` on PostgreSQL and scaled integers on
+SQLite (which has no decimal type and would store binary floats). Either way Python sees
+:class:`decimal.Decimal`, and ``SUM`` in SQL stays exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .config import resolve_db_url
+from .errors import ConfigError
+
+__all__ = [
+    "Exact",
+    "connect",
+    "data_fingerprint",
+    "engine_for",
+    "init_db",
+    "metadata",
+    "query_frame",
+    "record_data_version",
+]
+
+metadata = sa.MetaData()
+
+
+class Exact(sa.types.TypeDecorator):
+    """An exact decimal with ``scale`` places: NUMERIC where the database has it, else scaled int."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, scale: int = 6, precision: int = 24):
+        super().__init__()
+        self.scale, self.precision = scale, precision
+        self._unit = Decimal(1).scaleb(-scale)
+        self._factor = 10**scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value) if not isinstance(value, Decimal) else value
+        quantized = value.quantize(self._unit)
+        if quantized != value:
+            raise ValueError(f"{value} has more than {self.scale} decimal places")
+        if dialect.name == "sqlite":
+            return int(quantized.scaleb(self.scale))
+        return quantized
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            # SUM over an empty group is NULL; SUM over ints is an int. Anything else is a bug.
+            return (Decimal(int(value)) / self._factor).quantize(self._unit)
+        return Decimal(value).quantize(self._unit)
+
+    @property
+    def python_type(self):
+        return Decimal
+
+
+data_versions = sa.Table(
+    "reportlib_data_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("domain", sa.String(40), nullable=False, index=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(400), nullable=False),
+    sa.Column("recorded_at", sa.DateTime, nullable=False)  # UTC,
+)
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str | None = None) -> Engine:
+    """A cached engine for ``url`` (see :func:`reportlib.config.resolve_db_url`)."""
+    url = resolve_db_url(url)
+    if url not in _engines:
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise ConfigError(f"{url!r} is not a database URL: {exc}. Use e.g. sqlite:///data/reportlib.sqlite "
+                              "or postgresql+psycopg://user@host/db.") from exc
+        if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(parsed, future=True)
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        _engines[url] = engine
+    return _engines[url]
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@contextmanager
+def connect(url: str | None = None) -> Iterator[Connection]:
+    """A connection to the reportlib database; read-only use (writes go through ``begin``)."""
+    with engine_for(url).connect() as conn:
+        yield conn
+
+
+def init_db(url: str | None = None) -> Engine:
+    """Create every table of every registered domain that does not exist yet."""
+    from . import domains  # noqa: F401  (importing registers each domain's tables)
+
+    engine = engine_for(url)
+    metadata.create_all(engine)
+    return engine
+
+
+def record_data_version(conn: Connection, domain: str, source: str, content_digest: str) -> str:
+    """Record that ``domain``'s data changed; returns the new fingerprint."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    # The same content gives the same fingerprint, so re-loading unchanged data re-runs nothing.
+    fingerprint = hashlib.sha256(f"{domain}|{content_digest}".encode()).hexdigest()
+    conn.execute(data_versions.insert().values(domain=domain, fingerprint=fingerprint,
+                                               source=source[:400], recorded_at=now))
+    return fingerprint
+
+
+def data_fingerprint(conn: Connection, domain: str) -> str | None:
+    """The fingerprint of ``domain``'s current data: changes on every load, demo or apply."""
+    row = conn.execute(
+        sa.select(data_versions.c.fingerprint)
+        .where(data_versions.c.domain == domain)
+        .order_by(data_versions.c.id.desc())
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
+def query_frame(conn: Connection, statement, columns: list[str] | None = None):
+    """Run ``statement`` and return a DataFrame, keeping exact Decimals (no float coercion)."""
+    import pandas as pd
+
+    result = conn.execute(statement)
+    keys = list(result.keys())
+    frame = pd.DataFrame(result.all(), columns=keys)
+    if frame.empty:
+        frame = pd.DataFrame({k: pd.Series(dtype=object) for k in keys})
+    return frame[columns] if columns else frame

@@ -1,0 +1,65 @@
+"""Report families: what the runner needs to know about one, and nothing more.
+
+A family is a package of metric functions + a notebook + a typed parameter class + a
+renderer. It registers a :class:`Family` here; the runner and the batch engine only ever
+talk to this interface, so they know nothing family-specific.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy.engine import Connection
+
+from .params import ReportParams
+from .registry import Registry
+
+__all__ = ["FAMILIES", "Family", "get_family"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One report family as the runner sees it.
+
+    Attributes:
+        name: the REPORT word of the CLI (``statement``).
+        folder: the folder under ``outputs/`` (``statements``).
+        notebook: the notebook file in ``notebooks/``.
+        params: the parameter dataclass of one run.
+        batch_params: the parameter dataclass of a batch (the run's, minus the entity).
+        domain: the data domain whose fingerprint decides whether a run is stale.
+        period: params -> the period folder name (``2026-10``).
+        stem: (connection, params) -> the file stem for one run, e.g. ``p001-acme``; raises
+            UnknownEntityError for an entity that does not exist.
+        entities: (connection, batch params) -> the raw params of every run of a batch.
+        prepare: optional (connection, batch params, run params list) -> None, to compute a
+            batch's shared inputs once before fanning out.
+        html: whether the runner exports the executed notebook to HTML.
+    """
+
+    name: str
+    folder: str
+    notebook: str
+    params: type[ReportParams]
+    batch_params: type[ReportParams]
+    domain: str
+    period: Callable[[Any], str]
+    stem: Callable[[Connection, Any], str]
+    entities: Callable[[Connection, Any], list[dict]]
+    prepare: Callable[..., Any] | None = None
+    html: bool = True
+    description: str = ""
+
+
+FAMILIES: Registry[Family] = Registry(
+    "report family",
+    modules=(
+        "reportlib.statements.family",
+    ),
+)
+
+
+def get_family(name: str) -> Family:
+    """The registered family called ``name``; the error lists the known ones."""
+    return FAMILIES.get(name)

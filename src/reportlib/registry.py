@@ -1,0 +1,51 @@
+"""Small explicit registries for the pluggable parts (families, domains, engines)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Generic, Iterable, TypeVar
+
+from .errors import UnknownNameError
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """``register(name, obj)`` and ``get(name)``; a failed ``get`` names what exists.
+
+    ``modules`` are imported on first use, so that registering stays a side effect of
+    importing the module that defines the thing, with no import cycles.
+    """
+
+    def __init__(self, kind: str, modules: Iterable[str] = ()):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._modules = tuple(modules)
+        self._loaded = False
+
+    def register(self, name: str, obj: T) -> T:
+        self._items[name] = obj
+        return obj
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._modules:
+                importlib.import_module(module)
+
+    def get(self, name: str) -> T:
+        self._load()
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, list(self._items)) from None
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        self._load()
+        return name in self._items

@@ -1,0 +1,1 @@
+"""Renderers: the only modules that touch a file format (XLSX, CSV, HTML, charts, PPTX)."""

@@ -1,0 +1,44 @@
+"""CSV files for other systems: fixed columns, text neutralised against formula injection."""
+
+from __future__ import annotations
+
+import csv as _csv
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..files import atomic_write
+from .text import neutralise_formula
+
+__all__ = ["csv_text", "write_csv"]
+
+
+def csv_text(value: Any) -> str:
+    """One CSV field: ISO dates, exact decimals, ``1``/``0`` for booleans, safe text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (int, float)):
+        return str(value)
+    return neutralise_formula(str(value))
+
+
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
+              headers: Sequence[str] | None = None) -> int:
+    """Write ``rows`` (atomically) with ``columns`` in order; returns the row count."""
+    count = 0
+    with atomic_write(path, newline="") as handle:
+        writer = _csv.writer(handle, lineterminator="\r\n")
+        writer.writerow([neutralise_formula(h) for h in (headers or columns)])
+        for row in rows:
+            writer.writerow([csv_text(row.get(c)) for c in columns])
+            count += 1
+    return count

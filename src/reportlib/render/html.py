@@ -1,0 +1,113 @@
+"""HTML: escaped tables and figures for notebooks, and the offline notebook-to-HTML export."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+import nbformat
+
+from ..files import atomic_write
+from .text import escape_html
+from .xlsx import Col
+
+__all__ = ["TEMPLATES", "assert_offline", "format_value", "kpi_cards", "notebook_to_html", "table_html",
+           "write_notebook_html"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+_REMOTE = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+def format_value(col: Col, value: Any) -> str:
+    """Display text for a value of ``col`` (not escaped)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return ""
+    except ImportError:  # pragma: no cover
+        pass
+    kind = col.kind
+    if kind == "money":
+        return f"{Decimal(str(value)):,.2f}"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "decimal":
+        return f"{Decimal(str(value)):,.{col.places}f}"
+    if kind == "percent":
+        return f"{Decimal(str(value)):.{col.places}f} %"
+    if kind == "date":
+        return value.isoformat()[:10] if isinstance(value, (date, datetime)) else str(value)[:10]
+    if kind == "datetime":
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else str(value)
+    if kind == "bool":
+        return "yes" if value else "no"
+    return str(value)
+
+
+def table_html(rows: Any, columns: Sequence[Col], caption: str | None = None, limit: int | None = None) -> str:
+    """An HTML table of ``rows`` (DataFrame or mappings); every cell is escaped."""
+    records = (dict(zip(rows.columns, r)) for r in rows.itertuples(index=False, name=None)) \
+        if hasattr(rows, "itertuples") else iter(rows)
+    parts = ['<table class="rl-table">']
+    if caption:
+        parts.append(f"<caption>{escape_html(caption)}</caption>")
+    parts.append("<thead><tr>" + "".join(f"<th>{escape_html(c.title)}</th>" for c in columns) + "</tr></thead><tbody>")
+    for index, record in enumerate(records):
+        if limit is not None and index >= limit:
+            break
+        cells = []
+        for col in columns:
+            css = ' class="num"' if col.kind in ("money", "int", "decimal", "percent") else ""
+            cells.append(f"<td{css}>{escape_html(format_value(col, record.get(col.key)))}</td>")
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def kpi_cards(cards: Sequence[tuple[str, str, str | None]]) -> str:
+    """Headline figures as cards: (label, value text, note or None), all escaped."""
+    items = []
+    for label, value, note in cards:
+        note_html = f'<div class="note">{escape_html(note)}</div>' if note else ""
+        items.append(f'<div class="rl-kpi"><div class="label">{escape_html(label)}</div>'
+                     f'<div class="value">{escape_html(value)}</div>{note_html}</div>')
+    return '<div class="rl-kpis">' + "".join(items) + "</div>"
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode | str | Path) -> str:
+    """An executed notebook as one self-contained HTML page, code hidden, no CDN scripts."""
+    from nbconvert import HTMLExporter
+
+    if not isinstance(notebook, nbformat.NotebookNode):
+        notebook = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(
+        template_name="reportlib",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return body
+
+
+def assert_offline(html_text: str) -> None:
+    """Raise ValueError if the page loads a script, style, image or frame from the network."""
+    match = _REMOTE.search(html_text)
+    if match:
+        raise ValueError(f"HTML report would load from the network: {match.group(0)[:120]!r}")
+
+
+def write_notebook_html(notebook_path: str | Path, html_path: str | Path) -> Path:
+    """Export ``notebook_path`` to ``html_path`` (atomically), refusing network dependencies."""
+    text = notebook_to_html(notebook_path)
+    assert_offline(text)
+    with atomic_write(html_path) as handle:
+        handle.write(text)
+    return Path(html_path)

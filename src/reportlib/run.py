@@ -1,0 +1,204 @@
+"""Run one report: check parameters, execute the family's notebook, publish its outputs.
+
+The runner knows nothing family-specific; it talks to :class:`~reportlib.families.Family`.
+A run executes in a private staging folder beside its destination; only when everything
+succeeded are the files renamed into place (each rename is atomic) and the manifest written.
+A failed run keeps its executed notebook as ``<stem>.failed.ipynb`` for diagnosis and
+replaces nothing that an earlier good run produced.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import outputs_root, project_root, resolve_db_url
+from .db import connect, data_fingerprint
+from .engines import Engine, NotebookFailed, get_engine
+from .errors import ConfigError, ReportlibError, RunError
+from .families import Family, get_family
+from .files import safe_join, sha256_file, slugify
+from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
+                       write_folder_index, write_manifest)
+from .params import ReportParams
+from .render.html import write_notebook_html
+
+__all__ = ["RunResult", "notebook_path", "output_file", "plan_run", "run_report", "RunPlan"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything decided before a kernel starts: parameters, destination, freshness key."""
+
+    family: Family
+    params: ReportParams
+    db_url: str
+    folder: Path
+    stem: str
+    notebook: Path
+    key: str
+    fingerprint: str | None
+
+
+@dataclass
+class RunResult:
+    """What a run did: ``ok``, ``skipped`` or ``failed``, its files and how long it took."""
+
+    family: str
+    stem: str
+    status: str
+    folder: str
+    files: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    error: str | None = None
+    failed_notebook: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def notebook_path(family: Family) -> Path:
+    """The family's notebook in the project's ``notebooks/`` folder."""
+    path = project_root() / "notebooks" / family.notebook
+    if not path.is_file():
+        raise ConfigError(f"The {family.name} notebook {family.notebook} is not in {path.parent}; "
+                          "run reportlib from the project folder or set REPORTLIB_HOME.")
+    return path
+
+
+def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *, folder: str = "scratch") -> Path:
+    """Where a notebook writes one of its files: ``<output_dir>/<output_stem><suffix>``.
+
+    The runner passes both; an analyst running the notebook by hand (both None) gets
+    ``outputs/scratch/<folder>/report<suffix>``.
+    """
+    if output_dir is None:
+        directory = safe_join(outputs_root(), "scratch", slugify(folder))
+    else:
+        directory = Path(output_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{slugify(output_stem or 'report')}{suffix}"
+
+
+def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
+             db_url: str | None = None) -> RunPlan:
+    """Check the parameters and the entity, and decide where the run's files go."""
+    family = family_name if isinstance(family_name, Family) else get_family(family_name)
+    params = raw if isinstance(raw, ReportParams) else family.params.parse(raw)
+    url = resolve_db_url(db_url)
+    with connect(url) as conn:
+        stem = slugify(family.stem(conn, params))
+        fingerprint = data_fingerprint(conn, family.domain)
+    folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
+    notebook = notebook_path(family)
+    key = run_key(sha256_file(notebook), params.to_notebook(), fingerprint, __version__)
+    return RunPlan(family, params, url, folder, stem, notebook, key, fingerprint)
+
+
+def is_fresh(plan: RunPlan) -> bool:
+    """A good run with the same key exists and its files are intact."""
+    manifest = read_manifest(plan.folder / f"{plan.stem}{SUFFIX}")
+    return bool(manifest and manifest.get("status") == "ok" and manifest.get("run_key") == plan.key
+                and outputs_intact(plan.folder, manifest))
+
+
+def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
+               db_url: str | None = None, engine: Engine | str = "papermill", force: bool = False,
+               update_index: bool = True) -> RunResult:
+    """Run one report; raises RunError on failure (after keeping the executed notebook)."""
+    plan = plan_run(family_name, raw, out=out, db_url=db_url)
+    result = execute_plan(plan, engine=engine, force=force)
+    if update_index:
+        write_folder_index(plan.folder)
+    if result.status == "failed":
+        raise RunError(f"{plan.family.name} {plan.stem} failed: {result.error}. "
+                       f"The executed notebook is kept at {result.failed_notebook}.",
+                       family=plan.family.name, entity=plan.stem, notebook=result.failed_notebook)
+    return result
+
+
+def execute_plan(plan: RunPlan, *, engine: Engine | str = "papermill", force: bool = False) -> RunResult:
+    """Execute a planned run and publish its files; returns a result, never raises for a failed cell."""
+    family, folder, stem = plan.family, plan.folder, plan.stem
+    parameters = plan.params.to_notebook()
+    if not force and is_fresh(plan):
+        return RunResult(family.name, stem, "skipped", str(folder), parameters=parameters)
+    engine = get_engine(engine) if isinstance(engine, str) else engine
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".{stem}.{uuid.uuid4().hex[:12]}.partial"
+    staging.mkdir()
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    executed = staging / f"{stem}.ipynb"
+    injected = dict(parameters, db_url=plan.db_url, output_dir=str(staging), output_stem=stem)
+    error: str | None = None
+    try:
+        try:
+            engine.execute(plan.notebook, executed, injected, cwd=staging)
+            if family.html:
+                write_notebook_html(executed, staging / f"{stem}.html")
+        except NotebookFailed as exc:
+            error = str(exc)
+        except ReportlibError as exc:
+            error = str(exc)
+        except Exception as exc:  # a kernel that died, a template that broke: keep the run's record
+            error = f"{type(exc).__name__}: {exc}"
+        manifest: dict[str, Any] = {
+            "family": family.name,
+            "stem": stem,
+            "notebook": plan.notebook.name,
+            "notebook_sha256": sha256_file(plan.notebook),
+            "parameters": parameters,
+            "data": {"domain": family.domain, "fingerprint": plan.fingerprint,
+                     "database": _redact(plan.db_url)},
+            "reportlib_version": __version__,
+            "git_commit": git_commit(),
+            "engine": getattr(engine, "name", type(engine).__name__),
+            "run_key": plan.key,
+            "started_at": started.isoformat(),
+        }
+        if error is None:
+            published = _publish(staging, folder)
+            manifest.update(status="ok", error=None, files=[file_entry(p) for p in published])
+        else:
+            published = []
+            kept = None
+            if executed.exists():
+                kept = folder / f"{stem}.failed.ipynb"
+                executed.replace(kept)
+            manifest.update(status="failed", error=error, files=[],
+                            failed_notebook=kept.name if kept else None)
+        manifest["duration_s"] = round(time.perf_counter() - clock, 3)
+        write_manifest(folder / f"{stem}{SUFFIX}", manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if error is None:
+        stale = folder / f"{stem}.failed.ipynb"
+        stale.unlink(missing_ok=True)
+    return RunResult(family.name, stem, manifest["status"], str(folder), [p.name for p in published],
+                     manifest["duration_s"], error, str(folder / f"{stem}.failed.ipynb") if error else None,
+                     parameters)
+
+
+def _publish(staging: Path, folder: Path) -> list[Path]:
+    """Rename every file the run made into the destination folder (each rename atomic)."""
+    published = []
+    for path in sorted(staging.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            target = safe_join(folder, path.name)
+            path.replace(target)
+            published.append(target)
+    return published
+
+
+def _redact(url: str) -> str:
+    try:
+        import sqlalchemy as sa
+
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable url>"

@@ -1,0 +1,67 @@
+"""``reportlib report NAME``: export one portal report for any period and selection."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cli import COMMANDS
+
+__all__ = ["add_commands"]
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from ..db import connect
+    from ..errors import ParameterError
+    from ..files import slugify
+    from ..periods import Month
+    from .metrics import Selection
+    from .workbook import write_report_xlsx
+
+    problems = []
+    if args.month and (args.start or args.end):
+        problems.append("give either --month or --from/--to, not both")
+    try:
+        if args.month:
+            month = Month.parse(args.month)
+            start, end = month.start, month.end
+        elif args.start and args.end:
+            start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+            if end < start:
+                problems.append(f"--to {end} is before --from {start}")
+            end = date.fromordinal(end.toordinal() + 1)  # --to is inclusive
+        else:
+            problems.append("a period is required: --month YYYY-MM or --from YYYY-MM-DD --to YYYY-MM-DD")
+            start = end = None
+    except ValueError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise ParameterError(f"report {args.name}", problems)
+    sel = Selection(args.partner, start, end, account_type=args.account_type, account=args.account)
+    out = args.output or f"{slugify(args.name)}-{slugify(args.partner)}-{start}.xlsx"
+    with connect(args.db) as conn:
+        path = write_report_xlsx(conn, args.name, sel, out, statuses=args.status)
+    print(f"Wrote {path}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    from .workbook import REPORTS
+
+    p = sub.add_parser("report", help="export one statement report (credit-topups, total-credit, ...) to XLSX")
+    p.add_argument("name", choices=REPORTS.names(), help="which report")
+    p.add_argument("--partner", required=True, help="partner account id")
+    p.add_argument("--month", help="a month, YYYY-MM")
+    p.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last day (inclusive), YYYY-MM-DD")
+    p.add_argument("--account-type", choices=("partner", "customer", "both"), default="both")
+    p.add_argument("--account", help="one account (default: all the partner manages)")
+    p.add_argument("--status", action="append", choices=("active", "inactive", "expired", "scheduled"),
+                   help="discount status filter (repeatable; discounts report)")
+    p.add_argument("-o", "--output", metavar="FILE.xlsx", help="where to write (default: a name in the cwd)")
+    p.add_argument("--db", metavar="URL")
+    p.set_defaults(handler=_cmd_report)
+
+
+COMMANDS.register("report", add_commands)

@@ -1,0 +1,113 @@
+"""Shared fixtures: real databases (SQLite in a temp folder, PostgreSQL), outputs, tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
+
+PG_URL = os.environ.get("REPORTLIB_TEST_PG_URL")
+REQUIRE = os.environ.get("REPORTLIB_REQUIRE_SERVICES") == "1"
+
+
+def need(available: bool, what: str) -> None:
+    """Skip (on a laptop) or fail (in CI) when an outside service or program is missing."""
+    if available:
+        return
+    if REQUIRE:
+        pytest.fail(f"{what} is required here (REPORTLIB_REQUIRE_SERVICES=1) but is not available")
+    pytest.skip(f"{what} is not available; install it to run this test")
+
+
+def reset_database(url: str) -> None:
+    """Drop and recreate every reportlib table (for a shared PostgreSQL test database)."""
+    from reportlib.db import engine_for, init_db, metadata
+
+    init_db(url)
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    init_db(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'reportlib.sqlite'}"
+
+
+@pytest.fixture
+def pg_url() -> str:
+    need(bool(PG_URL), "PostgreSQL (set REPORTLIB_TEST_PG_URL)")
+    reset_database(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path) -> str:
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'reportlib.sqlite'}"
+        from reportlib.db import init_db
+
+        init_db(url)
+        return url
+    need(bool(PG_URL), "PostgreSQL (set REPORTLIB_TEST_PG_URL)")
+    reset_database(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "outputs"
+    monkeypatch.setenv("REPORTLIB_OUTPUTS", str(folder))
+    return folder
+
+
+def table_snapshot(url: str) -> dict[str, list[tuple]]:
+    """Every row of every reportlib table, sorted: to prove a failed write changed nothing."""
+    from reportlib.db import engine_for, metadata
+
+    snapshot = {}
+    with engine_for(url).connect() as conn:
+        for table in metadata.sorted_tables:
+            rows = conn.execute(sa.select(table)).all()
+            snapshot[table.name] = sorted((tuple(map(repr, r)) for r in rows))
+    return snapshot
+
+
+def pdf_text(document: Path, tmp_path: Path) -> str:
+    """Convert an office document to PDF with LibreOffice and return its text (pdftotext)."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    need(bool(soffice) and bool(shutil.which("pdftotext")), "LibreOffice and pdftotext")
+    out = tmp_path / "pdf"
+    out.mkdir(exist_ok=True)
+    profile = tmp_path / "lo-profile"
+    subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(out), str(document)], check=True, capture_output=True, timeout=240)
+    pdf = out / (document.stem + ".pdf")
+    assert pdf.is_file(), f"LibreOffice made no PDF of {document.name}"
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True, timeout=60).stdout
+
+
+def browser_dom(html: Path, tmp_path: Path) -> str:
+    """Render an HTML file in headless Chromium with no network and return the final DOM."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    need(bool(chromium), "headless Chromium")
+    profile = tmp_path / "chromium-profile"
+    result = subprocess.run([
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+        "--virtual-time-budget=10000", "--dump-dom", html.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout

@@ -1,0 +1,75 @@
+"""Write the family notebooks from readable cell lists (``python tools/nbmake.py``).
+
+Notebooks are committed without outputs; this script is how we keep their JSON tidy. Edit a
+notebook in Jupyter as usual, or edit here and regenerate.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def code(source: str, *tags: str):
+    cell = new_code_cell(source.strip())
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def write(name: str, cells: list) -> Path:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"{Path(name).stem}-{index:02d}"
+    path = NOTEBOOKS / name
+    nbformat.validate(nb)
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    return path
+
+
+def statement() -> Path:
+    return write("statement.ipynb", [
+        new_markdown_cell("Credit and revenue statement of one partner account for one month. "
+                          "Run with the defaults against the demo database, or through `reportlib run statement`."),
+        code('''
+partner = "P001"     # partner account id
+month = "2026-10"    # YYYY-MM
+db_url = None        # None: $REPORTLIB_DB or data/reportlib.sqlite
+output_dir = None    # set by the runner; None writes to outputs/scratch/statements/
+output_stem = None   # set by the runner
+''', "parameters"),
+        code('''
+from IPython.display import HTML, display
+
+import reportlib
+from reportlib.render.charts import use_offline_charts
+from reportlib.statements import StatementParams, statement_pack, write_pack_xlsx
+from reportlib.statements import report
+
+params = StatementParams.parse({"partner": partner, "month": month})
+use_offline_charts()
+with reportlib.connect(db_url) as conn:
+    pack = statement_pack(conn, params.partner, params.month)
+display(HTML(report.title_html(pack)))
+display(HTML(report.headline_html(pack)))
+'''),
+        code('report.balance_chart(pack)'),
+        code('report.revenue_chart(pack)'),
+        code('display(HTML(report.tables_html(pack)))'),
+        code('''
+xlsx = write_pack_xlsx(pack, reportlib.output_file(output_dir, output_stem, ".xlsx", folder="statements"))
+'''),
+    ])
+
+
+if __name__ == "__main__":
+    built = [statement()]
+    for path in built:
+        print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}", file=sys.stderr)
