@@ -3,29 +3,45 @@
 One failure never stops a batch; each run's result is collected, the failed executed
 notebooks are kept, and :class:`BatchResult` says what happened. Executors:
 
-- ``local``: a pool of worker processes on this machine (``--workers``, default: cores).
+- ``local``: a pool of worker processes on this machine (``--workers``, default: cores);
+  with one worker the runs happen in this process.
+- ``dask``: the workers of an existing Dask distributed cluster (``--scheduler ADDRESS``).
+
+Every worker keeps its own execution engine for all its runs (with the ``warm`` engine,
+its own long-lived kernel), so nothing mutable is shared between runs: each run has its own
+staging folder and output names, no process changes directory, and kernels talk over IPC
+sockets, so there is no port to race for.
+
+A batch first asks the family to *prepare* (:attr:`Family.prepare`): compute every entity's
+inputs in one pass into a folder, and give the runs the notebook parameters (e.g. the path
+of a prepared file) that let each read its own slice instead of querying the database.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .config import resolve_db_url
+from .config import outputs_root, resolve_db_url
 from .db import connect
-from .errors import ReportlibError, RunError
+from .engines import close_worker_engines, worker_engine
+from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .manifest import write_folder_index
 from .registry import Registry
-from .run import RunResult, execute_plan, plan_run
+from .run import RunResult, execute_plan, notebook_path, plan_run, sweep_staging
 
-__all__ = ["BatchResult", "EXECUTORS", "run_batch"]
+__all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch"]
+
+DEFAULT_ENGINE = "warm"
 
 
 @dataclass
@@ -57,71 +73,139 @@ class BatchResult:
         return "\n".join(lines)
 
 
-def _run_one(family_name: str, raw: dict[str, Any], out: str | None, db_url: str, engine: str,
-             force: bool) -> RunResult:
-    """One run of a batch, in whatever process the executor chose; never raises."""
+@dataclass(frozen=True)
+class Job:
+    """One run of a batch, as shipped to a worker: plain, picklable, with absolute paths."""
+
+    family: str
+    raw: dict[str, Any]
+    out: str
+    db_url: str
+    notebook: str
+    engine: str
+    force: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+    engine_options: dict[str, Any] = field(default_factory=dict)
+
+
+def run_job(job: Job) -> RunResult:
+    """One run of a batch, in whatever process or thread the executor chose; never raises."""
     try:
-        plan = plan_run(family_name, raw, out=out, db_url=db_url)
+        plan = plan_run(job.family, job.raw, out=job.out, db_url=job.db_url, notebook=job.notebook, extra=job.extra)
+        return execute_plan(plan, engine=worker_engine(job.engine, **job.engine_options), force=job.force)
     except ReportlibError as exc:
-        stem = "-".join(str(v) for v in raw.values())
-        return RunResult(family_name, stem, "failed", "", error=str(exc), parameters=raw)
-    return execute_plan(plan, engine=engine, force=force)
+        error = str(exc)
+    except Exception as exc:  # a worker must report, never die: the batch goes on
+        error = f"{type(exc).__name__}: {exc}"
+    stem = "-".join(str(v) for v in job.raw.values())
+    return RunResult(job.family, stem, "failed", "", error=error, parameters=job.raw)
 
 
 class LocalExecutor:
-    """Worker processes on this machine; each run gets its own kernel and staging folder."""
+    """Worker processes on this machine, each with its own engine (and kernel) for all its runs."""
 
     def __init__(self, workers: int | None = None, **_: Any):
         self.workers = max(1, workers or os.cpu_count() or 1)
 
-    def map(self, fn: Callable[..., RunResult], jobs: list[tuple]) -> Iterable[RunResult]:
-        if self.workers == 1:
-            for job in jobs:
-                yield fn(*job)
+    def map(self, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
+        if self.workers == 1 or len(jobs) == 1:
+            try:
+                for job in jobs:
+                    yield fn(job)
+            finally:
+                close_worker_engines()
             return
         # spawn, not fork: the parent may hold database connections and threads.
-        with ProcessPoolExecutor(self.workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(fn, *job) for job in jobs]
-            for future in as_completed(futures):
+        with ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(fn, job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+
+class DaskExecutor:
+    """The workers of an existing Dask distributed cluster.
+
+    Each worker thread keeps its own engine, so a warm kernel serves every run that thread
+    gets, across batches, until the worker stops. Workers need reportlib installed, the
+    project at the same path (for the notebooks), the database URL reachable, and the
+    outputs folder on storage they all share.
+    """
+
+    def __init__(self, scheduler: str, workers: int | None = None, **_: Any):
+        self.scheduler = scheduler
+
+    def map(self, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
+        try:
+            from distributed import Client, as_completed as dask_completed
+        except ImportError as exc:  # pragma: no cover - a dependency of reportlib
+            raise ConfigError("--scheduler needs dask.distributed: pip install 'dask[distributed]'.") from exc
+        try:
+            client = Client(self.scheduler, timeout=30, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"Cannot reach the Dask scheduler at {self.scheduler}: {exc}. Start it with "
+                              "`dask scheduler` and its workers with `dask worker ADDRESS`.") from None
+        try:
+            futures = [client.submit(fn, job, pure=False, key=f"reportlib-{uuid.uuid4().hex}") for job in jobs]
+            for future in dask_completed(futures):
                 yield future.result()
+        finally:
+            client.close()
 
 
 EXECUTORS: Registry[Any] = Registry("batch executor")
 EXECUTORS.register("local", LocalExecutor)
+EXECUTORS.register("dask", DaskExecutor)
 
 
 def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None, db_url: str | None = None,
-              workers: int | None = None, executor: str = "local", engine: str = "papermill",
-              force: bool = False, progress: bool | None = None, **executor_options: Any) -> BatchResult:
+              workers: int | None = None, executor: str = "local", engine: str | None = None,
+              force: bool = False, progress: bool | None = None, engine_options: dict[str, Any] | None = None,
+              **executor_options: Any) -> BatchResult:
     """Run the family's notebook for every entity the batch parameters select."""
     family: Family = get_family(family_name)
     batch_params = family.batch_params.parse(raw)
     url = resolve_db_url(db_url)
+    root = outputs_root(out)
+    notebook = notebook_path(family)
     with connect(url) as conn:
         jobs_params = family.entities(conn, batch_params)
-        if family.prepare is not None:
-            family.prepare(conn, batch_params, jobs_params)
     if not jobs_params:
         raise RunError(f"The {family.name} batch selects no entity for {batch_params.to_notebook()}; "
                        "check the period and that the data is loaded.", family=family.name)
-    out_str = str(out) if out is not None else None
-    jobs = [(family.name, p, out_str, url, engine, force) for p in jobs_params]
     runner = EXECUTORS.get(executor)(workers=workers, **executor_options)
+    prepared = root / ".prepared" / f"{family.name}-{uuid.uuid4().hex[:12]}"
     result = BatchResult(family.name)
     clock = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
 
     folders: set[str] = set()
-    with tqdm(total=len(jobs), desc=f"{family.name} batch", unit="report", disable=not show,
-              file=sys.stderr) as bar:
-        for run in runner.map(_run_one, jobs):
-            result.results.append(run)
-            if run.folder:
-                folders.add(run.folder)
-            bar.set_postfix(failed=result.count("failed"), refresh=False)
-            bar.update(1)
-    for folder in folders:
-        write_folder_index(Path(folder))
+    try:
+        extra: dict[str, Any] = {}
+        if family.prepare is not None:
+            prepared.mkdir(parents=True)
+            with connect(url) as conn:
+                extra = dict(family.prepare(conn, batch_params, jobs_params, prepared) or {})
+        jobs = [Job(family.name, p, str(root), url, str(notebook), engine or DEFAULT_ENGINE, force, extra,
+                    dict(engine_options or {})) for p in jobs_params]
+        with tqdm(total=len(jobs), desc=f"{family.name} batch", unit="report", disable=not show,
+                  file=sys.stderr) as bar:
+            for run in runner.map(run_job, jobs):
+                result.results.append(run)
+                if run.folder:
+                    folders.add(run.folder)
+                bar.set_postfix(failed=result.count("failed"), refresh=False)
+                bar.update(1)
+    finally:
+        shutil.rmtree(prepared, ignore_errors=True)
+        if prepared.parent.is_dir() and not any(prepared.parent.iterdir()):
+            prepared.parent.rmdir()
+        for folder in folders:
+            write_folder_index(Path(folder))
+            sweep_staging(Path(folder))
     result.seconds = time.perf_counter() - clock
     return result

@@ -41,7 +41,9 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
                                                                            "-p values win")
     parser.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
-    parser.add_argument("--engine", default="papermill", help="execution engine (default: papermill)")
+    parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
+                                                       "default) or papermill (a fresh kernel per run, the "
+                                                       "default of run)")
 
 
 def _raw_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .run import run_report
 
-    result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=args.engine,
+    result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=args.engine or "papermill",
                         force=args.force)
     if result.status == "skipped":
         print(f"{result.stem}: up to date in {result.folder} (use --force to run again)")

@@ -1,19 +1,41 @@
 """Execution engines: how one parameterized notebook is executed.
 
-An engine has ``execute(notebook, output, parameters, cwd)``; it writes the executed notebook
-to ``output`` even when a cell fails, and raises :class:`NotebookFailed` naming the cell's
-error. ``papermill`` (a fresh kernel per run) is the reference engine.
+An engine has ``execute(notebook, output, parameters, cwd)`` and ``close()``; it writes the
+executed notebook to ``output`` even when a cell fails, and raises :class:`NotebookFailed`
+naming the cell's error. Both engines go through ``papermill.execute_notebook``, so the
+parameters are injected, and the executed notebook is annotated, exactly as papermill does.
+
+- ``papermill``: a fresh kernel for every notebook (the reference engine).
+- ``warm``: one long-lived kernel that executes notebook after notebook. Between runs the
+  user namespace is reset (``%reset -f``; imported modules stay loaded), the execution
+  counter goes back to 1 and the kernel's working folder becomes the run's. The kernel is
+  recycled after ``max_runs`` runs, when its memory goes above ``max_memory_mb``, and after
+  any failure, so one bad run never leaks into the next.
+
+Kernels talk to us over IPC sockets in a private folder (no TCP port to race for, nothing
+listening on the network), and their start-up chatter goes to a log file, not the terminal.
+A batch keeps one engine per worker: :func:`worker_engine`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import atexit
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from .registry import Registry
 
-__all__ = ["ENGINES", "Engine", "NotebookFailed", "PapermillEngine", "get_engine"]
+__all__ = ["ENGINES", "Engine", "NotebookFailed", "PapermillEngine", "WarmEngine", "close_worker_engines",
+           "get_engine", "worker_engine"]
+
+# Kernel start-up output: debugpy's frozen-modules notice is noise for a batch.
+_KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
 class NotebookFailed(Exception):
@@ -30,6 +52,140 @@ class Engine(Protocol):
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None: ...
 
+    def close(self) -> None: ...
+
+
+class _Kernel:
+    """One kernel over IPC sockets in a private folder, with the one client that talks to it.
+
+    Two clients made by ``km.client()`` share a session identity and the second never gets
+    replies, so the client made here is the only one, reused for every notebook.
+    """
+
+    def __init__(self, kernel_name: str, cwd: Path | None = None):
+        from jupyter_client import KernelManager
+        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_core.utils import run_sync
+
+        self.kernel_name = kernel_name
+        self.folder = Path(tempfile.mkdtemp(prefix="rlk-"))  # short: IPC socket paths are limited
+        self.log = open(self.folder / "kernel.log", "ab")
+        self.km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=str(self.folder / "k"),
+                                connection_file=str(self.folder / "connection.json"))
+        env = dict(os.environ, **_KERNEL_ENV)
+        try:
+            self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log)
+            # nbclient drives the client from its event loop, so it must be the async kind; a
+            # blocking client stops getting shell replies after nbclient has used it.
+            self.kc = AsyncKernelClient(**self.km.get_connection_info(session=True),
+                                        connection_file=self.km.connection_file, parent=self.km)
+            self.kc.start_channels()
+            run_sync(self.kc.wait_for_ready)(timeout=60)
+        except BaseException:
+            self.close()
+            raise
+        self.runs = 0
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.km.provisioner, "pid", None)
+
+    def memory_mb(self) -> float:
+        """Resident memory of the kernel process, in MB (0 when it cannot be read)."""
+        import psutil
+
+        try:
+            return psutil.Process(self.pid).memory_info().rss / 1e6 if self.pid else 0.0
+        except psutil.Error:
+            return 0.0
+
+    def alive(self) -> bool:
+        return self.km.has_kernel and self.km.is_alive()
+
+    def run_silently(self, code: str, timeout: float = 60) -> None:
+        """Execute ``code`` without touching history or the execution counter; raise if it fails."""
+        from jupyter_core.utils import run_sync
+
+        reply = run_sync(self.kc.execute_interactive)(code, silent=True, store_history=False, timeout=timeout,
+                                                      output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"kernel housekeeping failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def close(self) -> None:
+        kc = getattr(self, "kc", None)
+        if kc is not None:
+            kc.stop_channels()
+        try:
+            if self.km.has_kernel:
+                self.km.shutdown_wait_time = 2.0
+                self.km.shutdown_kernel(now=False)
+        except Exception:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+        finally:
+            self.km.cleanup_resources()
+            self.log.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _kernel_name(notebook: Path, kernel_name: str | None) -> str:
+    if kernel_name:
+        return kernel_name
+    import nbformat
+
+    spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
+    return spec.get("name") or "python3"
+
+
+def _papermill(notebook: Path, output: Path, parameters: dict[str, Any], kernel: _Kernel, timeout: int | None) -> None:
+    """Run ``notebook`` through papermill in ``kernel``; map a failed cell to NotebookFailed."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _register_papermill_engine()
+    try:
+        # cwd=None: papermill would chdir this whole process, which threads and workers share.
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, cwd=None, kernel_name=kernel.kernel_name,
+            engine_name=_PAPERMILL_ENGINE, progress_bar=False, log_output=False,
+            request_save_on_cell_execute=False, execution_timeout=timeout, km=kernel.km, kc=kernel.kc,
+        )
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(exc.ename, _first_line(exc.evalue), exc.exec_count) from None
+
+
+_PAPERMILL_ENGINE = "reportlib-kernel"
+
+
+def _register_papermill_engine() -> None:
+    """papermill's nbclient engine, executing in a kernel we started with the client we keep.
+
+    nbclient forgets a client passed to its constructor and makes a second one with the
+    same session identity, which then steals the replies meant for ours; so the client is
+    set on the executor after construction.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    if _PAPERMILL_ENGINE in papermill_engines._engines:
+        return
+
+    class KeptKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kc = kwargs.pop("kc")
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(
+                nb_man, km=kwargs.pop("km"), timeout=execution_timeout, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logging.getLogger("papermill"), log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            client.kc = kc
+            return client.execute()
+
+    papermill_engines.register(_PAPERMILL_ENGINE, KeptKernelEngine)
+
 
 @dataclass
 class PapermillEngine:
@@ -40,17 +196,89 @@ class PapermillEngine:
     timeout: int | None = 1800
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
-        import papermill
-        from papermill.exceptions import PapermillExecutionError
-
+        kernel = _Kernel(_kernel_name(notebook, self.kernel_name), cwd=cwd)
         try:
-            papermill.execute_notebook(
-                str(notebook), str(output), parameters=parameters, cwd=str(cwd),
-                kernel_name=self.kernel_name, progress_bar=False, log_output=False,
-                request_save_on_cell_execute=False, execution_timeout=self.timeout,
-            )
-        except PapermillExecutionError as exc:
-            raise NotebookFailed(exc.ename, _first_line(exc.evalue), exc.exec_count) from None
+            _papermill(notebook, output, parameters, kernel, self.timeout)
+        finally:
+            kernel.close()
+
+    def close(self) -> None:
+        """Nothing to release: every run had its own kernel."""
+
+
+@dataclass
+class WarmEngine:
+    """One long-lived kernel executing notebook after notebook (see the module docstring).
+
+    Attributes:
+        max_runs: recycle the kernel after this many runs.
+        max_memory_mb: recycle the kernel when its resident memory is above this, in MB.
+        timeout: seconds one cell may run.
+    """
+
+    name: str = "warm"
+    kernel_name: str | None = None
+    timeout: int | None = 1800
+    max_runs: int = 200
+    max_memory_mb: float = 1024.0
+    kernels_started: int = 0
+    _kernel: _Kernel | None = field(default=None, repr=False)
+
+    def _ready_kernel(self, notebook: Path) -> _Kernel:
+        name = _kernel_name(notebook, self.kernel_name)
+        if self._kernel is not None and (self._kernel.kernel_name != name or not self._kernel.alive()):
+            self.recycle()
+        if self._kernel is None:
+            self._kernel = _Kernel(name)
+            self.kernels_started += 1
+        return self._kernel
+
+    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
+        kernel = self._clean_kernel(notebook, cwd)
+        try:
+            _papermill(notebook, output, parameters, kernel, self.timeout)
+        except BaseException:
+            self.recycle()  # never run the next notebook in a kernel a failure may have left dirty
+            raise
+        kernel.runs += 1
+        if kernel.runs >= self.max_runs or kernel.memory_mb() > self.max_memory_mb:
+            self.recycle()
+
+    def _clean_kernel(self, notebook: Path, cwd: Path) -> _Kernel:
+        """A ready kernel with a clean slate that keeps the imported modules (what makes it fast).
+
+        The working folder changes first: the previous run's folder is gone, and ``%reset``
+        looks at the current one.
+        """
+        code = (f"__import__('os').chdir({str(cwd)!r})\n"
+                "get_ipython().run_line_magic('reset', '-f')\n"
+                "get_ipython().execution_count = 1\n")
+        kernel = self._ready_kernel(notebook)
+        try:
+            kernel.run_silently(code)
+        except Exception:  # a kernel that cannot even be reset is recycled, once
+            self.recycle()
+            kernel = self._ready_kernel(notebook)
+            try:
+                kernel.run_silently(code)
+            except BaseException:
+                self.recycle()
+                raise
+        return kernel
+
+    @property
+    def kernel_pid(self) -> int | None:
+        """The current kernel's process id (None before the first run or after a recycle)."""
+        return self._kernel.pid if self._kernel else None
+
+    def recycle(self) -> None:
+        """Shut the kernel down; the next run starts a new one."""
+        kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            kernel.close()
+
+    def close(self) -> None:
+        self.recycle()
 
 
 def _first_line(text: str) -> str:
@@ -59,8 +287,49 @@ def _first_line(text: str) -> str:
 
 ENGINES: Registry[Any] = Registry("execution engine")
 ENGINES.register("papermill", PapermillEngine)
+ENGINES.register("warm", WarmEngine)
 
 
 def get_engine(name: str = "papermill", **options: Any) -> Engine:
     """A new engine of the registered kind ``name``."""
     return ENGINES.get(name)(**options)
+
+
+_workers = threading.local()
+_all_worker_engines: list[Engine] = []
+_generation = 0  # bumped by close_worker_engines, so every thread drops the engines it closed
+_lock = threading.Lock()
+
+
+def worker_engine(name: str, **options: Any) -> Engine:
+    """This thread's engine of kind ``name``, made on first use and kept for the next runs.
+
+    A batch worker (a local worker process, a Dask worker thread) calls this for every run,
+    so a warm engine's kernel serves run after run; no two threads ever share one.
+    """
+    if getattr(_workers, "generation", None) != _generation:
+        _workers.engines, _workers.generation = {}, _generation
+    engines = _workers.engines
+    key = (name, tuple(sorted(options.items())))
+    if key not in engines:
+        engine = engines[key] = get_engine(name, **options)
+        with _lock:
+            _all_worker_engines.append(engine)
+    return engines[key]
+
+
+def close_worker_engines() -> None:
+    """Shut down every worker engine of this process (at the end of a batch, and at exit)."""
+    global _generation
+    with _lock:
+        engines = list(_all_worker_engines)
+        _all_worker_engines.clear()
+        _generation += 1
+    for engine in engines:
+        try:
+            engine.close()
+        except Exception:  # at exit a kernel may already be gone; nothing left to release
+            pass
+
+
+atexit.register(close_worker_engines)

@@ -33,8 +33,14 @@ class Family:
         stem: (connection, params) -> the file stem for one run, e.g. ``p001-acme``; raises
             UnknownEntityError for an entity that does not exist.
         entities: (connection, batch params) -> the raw params of every run of a batch.
-        prepare: optional (connection, batch params, run params list) -> None, to compute a
-            batch's shared inputs once before fanning out.
+        prepare: optional vectorised preparation, ``(connection, batch params, run params
+            list, folder) -> dict`` of extra notebook parameters. A batch calls it once before
+            fanning out: it computes every entity's inputs in one pass, writes them under
+            ``folder`` (private to the batch, on storage every worker sees, removed when the
+            batch ends) and returns the parameters that point the runs at them, e.g.
+            ``{"prepared": str(folder / "metrics.pkl")}``. Each run's notebook then reads its
+            own slice (``None`` when run alone: query the database). These parameters are
+            injected but are not part of a run's key: they only say where the same inputs are.
         html: whether the runner exports the executed notebook to HTML.
     """
 

@@ -9,7 +9,9 @@ replaces nothing that an earlier good run produced.
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_mani
 from .params import ReportParams
 from .render.html import write_notebook_html
 
-__all__ = ["RunResult", "notebook_path", "output_file", "plan_run", "run_report", "RunPlan"]
+__all__ = ["RunResult", "notebook_path", "output_file", "plan_run", "run_report", "RunPlan", "sweep_staging"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class RunPlan:
     notebook: Path
     key: str
     fingerprint: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,8 +88,14 @@ def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *,
 
 
 def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
-             db_url: str | None = None) -> RunPlan:
-    """Check the parameters and the entity, and decide where the run's files go."""
+             db_url: str | None = None, notebook: str | Path | None = None,
+             extra: dict[str, Any] | None = None) -> RunPlan:
+    """Check the parameters and the entity, and decide where the run's files go.
+
+    ``notebook`` overrides the family's notebook path (a batch resolves it once, where it
+    starts). ``extra`` are notebook parameters that do not change what a run produces, such
+    as the path of a batch's prepared inputs; they are injected but not part of the run key.
+    """
     family = family_name if isinstance(family_name, Family) else get_family(family_name)
     params = raw if isinstance(raw, ReportParams) else family.params.parse(raw)
     url = resolve_db_url(db_url)
@@ -94,9 +103,12 @@ def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, o
         stem = slugify(family.stem(conn, params))
         fingerprint = data_fingerprint(conn, family.domain)
     folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
-    notebook = notebook_path(family)
+    notebook = Path(notebook) if notebook is not None else notebook_path(family)
+    if not notebook.is_file():
+        raise ConfigError(f"The {family.name} notebook {notebook} does not exist on {socket.gethostname()}; "
+                          "every machine that runs reports needs the project at the same path.")
     key = run_key(sha256_file(notebook), params.to_notebook(), fingerprint, __version__)
-    return RunPlan(family, params, url, folder, stem, notebook, key, fingerprint)
+    return RunPlan(family, params, url, folder, stem, notebook, key, fingerprint, dict(extra or {}))
 
 
 def is_fresh(plan: RunPlan) -> bool:
@@ -114,6 +126,7 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
     result = execute_plan(plan, engine=engine, force=force)
     if update_index:
         write_folder_index(plan.folder)
+        sweep_staging(plan.folder)
     if result.status == "failed":
         raise RunError(f"{plan.family.name} {plan.stem} failed: {result.error}. "
                        f"The executed notebook is kept at {result.failed_notebook}.",
@@ -127,14 +140,25 @@ def execute_plan(plan: RunPlan, *, engine: Engine | str = "papermill", force: bo
     parameters = plan.params.to_notebook()
     if not force and is_fresh(plan):
         return RunResult(family.name, stem, "skipped", str(folder), parameters=parameters)
-    engine = get_engine(engine) if isinstance(engine, str) else engine
+    if isinstance(engine, str):
+        engine = get_engine(engine)
+        try:
+            return _execute(plan, engine)
+        finally:
+            engine.close()
+    return _execute(plan, engine)
+
+
+def _execute(plan: RunPlan, engine: Engine) -> RunResult:
+    family, folder, stem = plan.family, plan.folder, plan.stem
+    parameters = plan.params.to_notebook()
     folder.mkdir(parents=True, exist_ok=True)
-    staging = folder / f".{stem}.{uuid.uuid4().hex[:12]}.partial"
+    staging = folder / f".{stem}.{_owner()}.{uuid.uuid4().hex[:12]}{_STAGING}"
     staging.mkdir()
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     executed = staging / f"{stem}.ipynb"
-    injected = dict(parameters, db_url=plan.db_url, output_dir=str(staging), output_stem=stem)
+    injected = dict(parameters, **plan.extra, db_url=plan.db_url, output_dir=str(staging), output_stem=stem)
     error: str | None = None
     try:
         try:
@@ -182,6 +206,38 @@ def execute_plan(plan: RunPlan, *, engine: Engine | str = "papermill", force: bo
     return RunResult(family.name, stem, manifest["status"], str(folder), [p.name for p in published],
                      manifest["duration_s"], error, str(folder / f"{stem}.failed.ipynb") if error else None,
                      parameters)
+
+
+_STAGING = ".partial"
+# Who owns a staging folder: a run killed outright (SIGKILL, power cut) leaves its staging
+# folder behind, and only a folder whose owner process is gone may be swept away.
+def _owner() -> str:
+    return f"{slugify(socket.gethostname())}-{os.getpid()}"
+
+
+def sweep_staging(folder: Path) -> list[Path]:
+    """Remove the staging folders that killed runs on this machine left in ``folder``."""
+    removed = []
+    host = slugify(socket.gethostname())
+    for path in folder.glob(f".*{_STAGING}"):
+        owner = path.name.removesuffix(_STAGING).rsplit(".", 2)
+        if len(owner) != 3 or not owner[1].startswith(f"{host}-"):
+            continue
+        pid = owner[1].rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _publish(staging: Path, folder: Path) -> list[Path]:
