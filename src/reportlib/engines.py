@@ -36,6 +36,9 @@ __all__ = ["ENGINES", "Engine", "NotebookFailed", "PapermillEngine", "WarmEngine
 
 # Kernel start-up output: debugpy's frozen-modules notice is noise for a batch.
 _KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+# No input history: concurrent kernels would contend for IPython's one history database, and
+# a warm kernel whose counter restarts at 1 would print "Session/line number was not unique".
+_KERNEL_ARGS = ["--HistoryManager.enabled=False"]
 
 
 class NotebookFailed(Exception):
@@ -74,7 +77,8 @@ class _Kernel:
                                 connection_file=str(self.folder / "connection.json"))
         env = dict(os.environ, **_KERNEL_ENV)
         try:
-            self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log)
+            self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log,
+                                 extra_arguments=_KERNEL_ARGS)
             # nbclient drives the client from its event loop, so it must be the async kind; a
             # blocking client stops getting shell replies after nbclient has used it.
             self.kc = AsyncKernelClient(**self.km.get_connection_info(session=True),

@@ -1,0 +1,197 @@
+"""Execution engines with real kernels: the warm engine against plain papermill."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import nbformat
+import openpyxl
+import pytest
+
+from reportlib.demo import build_demo
+from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, get_engine
+from reportlib.run import run_report
+
+pytestmark = pytest.mark.kernel
+
+_STAGING = re.compile(r"/\.[a-z0-9-]+\.[a-z0-9-]+\.[0-9a-f]{12}\.partial")
+
+
+def _probe_notebook(folder: Path) -> Path:
+    """A small notebook that would notice a leaked name, and fails on request."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("entity = 'a'\nfail = False\noutput_dir = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell("import os, json\nleaked = 'seen' in globals()\nseen = entity\n"
+                                  "json.dump({'entity': entity, 'leaked': leaked, 'cwd': os.getcwd()},\n"
+                                  "          open(os.path.join(output_dir, 'probe.json'), 'w'))"),
+        nbformat.v4.new_code_cell("if fail:\n    raise ValueError(f'entity {entity} was asked to fail')"),
+    ]
+    path = folder / "probe.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _run_probe(engine, notebook: Path, folder: Path, **params) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    engine.execute(notebook, folder / "out.ipynb", dict(params, output_dir=str(folder)), cwd=folder)
+    return json.loads((folder / "probe.json").read_text())
+
+
+def test_engines_registry_names_both_engines():
+    assert {"papermill", "warm"} <= set(ENGINES.names())
+
+
+def test_warm_engine_reuses_one_kernel_and_resets_the_namespace(tmp_path):
+    notebook = _probe_notebook(tmp_path)
+    engine = WarmEngine()
+    try:
+        first = _run_probe(engine, notebook, tmp_path / "one", entity="a")
+        pid = engine.kernel_pid
+        second = _run_probe(engine, notebook, tmp_path / "two", entity="b")
+        assert engine.kernel_pid == pid and engine.kernels_started == 1
+    finally:
+        engine.close()
+    assert first == {"entity": "a", "leaked": False, "cwd": str(tmp_path / "one")}
+    assert second == {"entity": "b", "leaked": False, "cwd": str(tmp_path / "two")}
+    executed = nbformat.read(tmp_path / "two" / "out.ipynb", as_version=4)
+    assert [c.execution_count for c in executed.cells] == [1, 2, 3, 4]  # counter restarts per run
+    assert engine.kernel_pid is None
+
+
+def test_warm_engine_recycles_the_kernel_after_a_failure(tmp_path):
+    notebook = _probe_notebook(tmp_path)
+    engine = WarmEngine()
+    try:
+        _run_probe(engine, notebook, tmp_path / "ok", entity="a")
+        first_pid = engine.kernel_pid
+        with pytest.raises(NotebookFailed, match="entity b was asked to fail"):
+            _run_probe(engine, notebook, tmp_path / "bad", entity="b", fail=True)
+        assert engine.kernel_pid is None  # the failed kernel is gone at once
+        failed = nbformat.read(tmp_path / "bad" / "out.ipynb", as_version=4)
+        assert any(o.get("ename") == "ValueError" for c in failed.cells for o in c.get("outputs", []))
+        after = _run_probe(engine, notebook, tmp_path / "after", entity="c")
+        assert after["leaked"] is False
+        assert engine.kernel_pid != first_pid and engine.kernels_started == 2
+    finally:
+        engine.close()
+
+
+def test_warm_engine_recycles_after_max_runs_and_above_the_memory_limit(tmp_path):
+    notebook = _probe_notebook(tmp_path)
+    by_runs = WarmEngine(max_runs=2)
+    by_memory = WarmEngine(max_memory_mb=1)  # every kernel is above 1 MB
+    try:
+        for i in range(3):
+            _run_probe(by_runs, notebook, tmp_path / f"r{i}", entity=str(i))
+            _run_probe(by_memory, notebook, tmp_path / f"m{i}", entity=str(i))
+        assert by_runs.kernels_started == 2
+        assert by_memory.kernels_started == 3 and by_memory.kernel_pid is None
+    finally:
+        by_runs.close()
+        by_memory.close()
+
+
+def test_kernels_talk_over_ipc_and_print_no_tcp_warning(tmp_path, capfd):
+    notebook = _probe_notebook(tmp_path)
+    for name in ("warm", "papermill"):
+        engine = get_engine(name)
+        try:
+            _run_probe(engine, notebook, tmp_path / name, entity=name)
+            if name == "warm":
+                assert engine._kernel.km.transport == "ipc"
+        finally:
+            engine.close()
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.out + captured.err
+    assert "Debugger warning" not in captured.out + captured.err
+
+
+# --- warm vs papermill on the real statement notebook ---------------------------------------
+
+@pytest.fixture(scope="module")
+def statement_runs(tmp_path_factory):
+    """The same statements through both engines; the warm one runs another partner first."""
+    folder = tmp_path_factory.mktemp("engines")
+    url = f"sqlite:///{folder / 'demo.sqlite'}"
+    build_demo(url, scale="small", domains=["billing"])
+    plain = run_report("statement", {"partner": "P002", "month": "2026-10"}, db_url=url,
+                       out=folder / "plain", engine="papermill")
+    warm = WarmEngine()
+    try:
+        run_report("statement", {"partner": "P001", "month": "2026-10"}, db_url=url, out=folder / "warm", engine=warm)
+        hot = run_report("statement", {"partner": "P002", "month": "2026-10"}, db_url=url,
+                         out=folder / "warm", engine=warm)
+        assert warm.kernels_started == 1
+    finally:
+        warm.close()
+    return Path(plain.folder), Path(hot.folder), plain.stem
+
+
+def _same_paths(text: str, folder: Path) -> str:
+    """Text with the run's own output folder and staging folder replaced by placeholders."""
+    return _STAGING.sub("/STAGING", text.replace(str(folder), "OUTPUTS"))
+
+
+def _notebook_facts(path: Path) -> dict:
+    """An executed notebook without what legitimately differs: times, durations, folders."""
+    nb = json.loads(path.read_text())
+    nb["metadata"].pop("papermill", None)
+    for cell in nb["cells"]:
+        cell["metadata"].get("papermill", {}).pop("start_time", None)
+        for key in ("end_time", "duration"):
+            cell["metadata"].get("papermill", {}).pop(key, None)
+        cell["metadata"].pop("execution", None)
+        cell.pop("id", None)
+    return json.loads(_same_paths(json.dumps(nb, sort_keys=True), path.parent))
+
+
+def test_warm_and_papermill_executed_notebooks_are_the_same(statement_runs):
+    plain, warm, stem = statement_runs
+    a, b = _notebook_facts(plain / f"{stem}.ipynb"), _notebook_facts(warm / f"{stem}.ipynb")
+    assert [c["source"] for c in a["cells"]] == [c["source"] for c in b["cells"]]
+    for left, right in zip(a["cells"], b["cells"]):
+        assert left == right
+    assert a == b
+
+
+def _cells(sheet) -> list[list[tuple]]:
+    """Every cell's value and format; the time the workbook was generated is a timestamp."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return [[("GENERATED" if isinstance(c.value, datetime) and abs(c.value - now) < timedelta(hours=1) else c.value,
+              c.number_format) for c in row] for row in sheet.iter_rows()]
+
+
+def test_warm_and_papermill_outputs_are_the_same(statement_runs):
+    plain, warm, stem = statement_runs
+    names = sorted(p.name for p in plain.glob(f"{stem}.*"))
+    assert names == sorted(p.name for p in warm.glob(f"{stem}.*"))
+    assert names == [f"{stem}{s}" for s in (".html", ".ipynb", ".manifest.json", ".xlsx")]
+    left, right = (openpyxl.load_workbook(d / f"{stem}.xlsx") for d in (plain, warm))
+    assert left.sheetnames == right.sheetnames and left.sheetnames
+    for sheet in left.sheetnames:
+        assert _cells(left[sheet]) == _cells(right[sheet])
+    # papermill gives the injected parameters cell a random id
+    html = [re.sub(r"cell-id=[0-9a-f]{8}\b", "cell-id=ID", _same_paths((d / f"{stem}.html").read_text(), d))
+            for d in (plain, warm)]
+    assert html[0] == html[1]
+
+
+def test_warm_and_papermill_manifests_are_the_same(statement_runs):
+    plain, warm, stem = statement_runs
+    a, b = (json.loads((d / f"{stem}.manifest.json").read_text()) for d in (plain, warm))
+    assert a["engine"] == "papermill" and b["engine"] == "warm"
+    for manifest in (a, b):
+        for key in ("started_at", "duration_s", "engine"):
+            manifest.pop(key)
+        manifest["data"].pop("database")
+        # the notebook records its own run (times, staging paths); the workbook its save time
+        manifest["files"] = [{"name": f["name"]} for f in manifest["files"]]
+    assert a == b
+    assert a["status"] == "ok" and a["run_key"]
