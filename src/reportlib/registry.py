@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Generic, Iterable, TypeVar
 
 from .errors import UnknownNameError
@@ -24,16 +25,26 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._modules = tuple(modules)
         self._loaded = False
+        # Reentrant: a module being imported may itself look things up in this registry.
+        self._lock = threading.RLock()
 
     def register(self, name: str, obj: T) -> T:
         self._items[name] = obj
         return obj
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for module in self._modules:
-                importlib.import_module(module)
+        # Threads (a Dask worker's) may ask at once: none may see the registry half-loaded.
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded and not getattr(self, "_loading", False):
+                self._loading = True
+                try:
+                    for module in self._modules:
+                        importlib.import_module(module)
+                    self._loaded = True
+                finally:
+                    self._loading = False
 
     def get(self, name: str) -> T:
         self._load()
