@@ -97,8 +97,12 @@ def run_job(job: Job) -> RunResult:
         error = str(exc)
     except Exception as exc:  # a worker must report, never die: the batch goes on
         error = f"{type(exc).__name__}: {exc}"
-    stem = "-".join(str(v) for v in job.raw.values())
-    return RunResult(job.family, stem, "failed", "", error=error, parameters=job.raw)
+    return RunResult(job.family, _job_stem(job), "failed", "", error=error, parameters=job.raw)
+
+
+def _job_stem(job: Job) -> str:
+    """A name for a run that could not be planned (its real stem needs the database)."""
+    return "-".join(str(v) for v in job.raw.values())
 
 
 class LocalExecutor:
@@ -149,9 +153,14 @@ class DaskExecutor:
             raise ConfigError(f"Cannot reach the Dask scheduler at {self.scheduler}: {exc}. Start it with "
                               "`dask scheduler` and its workers with `dask worker ADDRESS`.") from None
         try:
-            futures = [client.submit(fn, job, pure=False, key=f"reportlib-{uuid.uuid4().hex}") for job in jobs]
-            for future in dask_completed(futures):
-                yield future.result()
+            futures = {client.submit(fn, job, pure=False, key=f"reportlib-{uuid.uuid4().hex}"): job for job in jobs}
+            for future in dask_completed(list(futures), loop=client.loop):
+                try:
+                    yield future.result()
+                except Exception as exc:  # the worker died or the cluster lost the task
+                    job = futures[future]
+                    yield RunResult(job.family, _job_stem(job), "failed", "", parameters=job.raw,
+                                    error=f"the Dask cluster lost this run: {type(exc).__name__}: {exc}")
         finally:
             client.close()
 
@@ -164,8 +173,8 @@ EXECUTORS.register("dask", DaskExecutor)
 def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None, db_url: str | None = None,
               workers: int | None = None, executor: str = "local", engine: str | None = None,
               force: bool = False, progress: bool | None = None, engine_options: dict[str, Any] | None = None,
-              **executor_options: Any) -> BatchResult:
-    """Run the family's notebook for every entity the batch parameters select."""
+              limit: int | None = None, **executor_options: Any) -> BatchResult:
+    """Run the family's notebook for every entity the batch parameters select (the first ``limit``)."""
     family: Family = get_family(family_name)
     batch_params = family.batch_params.parse(raw)
     url = resolve_db_url(db_url)
@@ -173,6 +182,8 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     notebook = notebook_path(family)
     with connect(url) as conn:
         jobs_params = family.entities(conn, batch_params)
+    if limit is not None:
+        jobs_params = jobs_params[:max(0, limit)]
     if not jobs_params:
         raise RunError(f"The {family.name} batch selects no entity for {batch_params.to_notebook()}; "
                        "check the period and that the data is loaded.", family=family.name)

@@ -114,7 +114,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         executor, options["scheduler"] = "dask", args.scheduler
     result = run_batch(args.report, _raw_params(args), out=args.out, db_url=args.db, workers=args.workers,
                        executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
-                       **options)
+                       limit=args.limit, **options)
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params(p)
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N entities (a trial run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(handler=cmd_batch)

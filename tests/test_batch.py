@@ -1,0 +1,239 @@
+"""Batches with real kernels: incremental re-runs, workers, Dask, kill and resume, preparation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import openpyxl
+import pytest
+
+from reportlib.batch import run_batch
+from reportlib.demo import build_demo
+from reportlib.families import FAMILIES, Family
+from reportlib.params import ReportParams
+
+pytestmark = pytest.mark.kernel
+
+MONTH = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('batchdb') / 'demo.sqlite'}"
+    build_demo(url, scale="small", domains=["billing"])
+    return url
+
+
+def _folder(out: Path) -> Path:
+    return out / "statements" / MONTH
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Anything a run may leave half-done: staging folders and temporary files."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".partial", ".tmp")))
+
+
+def _assert_complete(folder: Path) -> None:
+    """Every file in the folder is whole: notebooks parse, workbooks open, manifests load."""
+    for path in folder.iterdir():
+        if path.suffix == ".ipynb":
+            nbformat.read(path, as_version=4)
+        elif path.suffix == ".xlsx":
+            assert openpyxl.load_workbook(path).sheetnames
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+
+
+def test_batch_skips_unchanged_runs_and_force_runs_them_again(demo_url, tmp_path):
+    out = tmp_path / "out"
+    first = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=1, progress=False)
+    assert first.ok and first.count("ok") == 4, first.summary()
+    again = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=1, progress=False)
+    assert again.count("skipped") == 4 and "4 skipped (unchanged)" in again.summary()
+
+    tampered = sorted(_folder(out).glob("*.xlsx"))[0]
+    tampered.write_bytes(b"not a workbook")
+    repaired = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=1, progress=False)
+    assert [r.stem for r in repaired.results if r.status == "ok"] == [tampered.stem]
+    assert openpyxl.load_workbook(tampered).sheetnames
+
+    forced = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=1, force=True,
+                       progress=False)
+    assert forced.count("ok") == 4
+    index = json.loads((_folder(out) / "manifest.json").read_text())
+    assert [r["status"] for r in index["runs"]] == ["ok"] * 4
+    assert _leftovers(_folder(out)) == []
+
+
+def test_batch_on_two_worker_processes_writes_every_report_once(demo_url, tmp_path):
+    out = tmp_path / "out"
+    result = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=2, progress=False)
+    assert result.ok and result.count("ok") == 4, result.summary()
+    folder = _folder(out)
+    stems = sorted(r.stem for r in result.results)
+    assert len(set(stems)) == 4
+    for stem in stems:
+        manifest = json.loads((folder / f"{stem}.manifest.json").read_text())
+        assert manifest["engine"] == "warm" and manifest["status"] == "ok"
+        assert {f["name"] for f in manifest["files"]} == {f"{stem}.html", f"{stem}.ipynb", f"{stem}.xlsx"}
+    _assert_complete(folder)
+    assert _leftovers(folder) == []
+
+
+def test_batch_runs_on_a_dask_cluster(demo_url, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, protocol="tcp") as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        result = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, executor="dask",
+                           scheduler=cluster.scheduler_address, progress=False)
+        assert result.ok and result.count("ok") == 4, result.summary()
+        again = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, executor="dask",
+                          scheduler=cluster.scheduler_address, progress=False)
+        assert again.count("skipped") == 4
+    folder = _folder(out)
+    assert len(list(folder.glob("*.xlsx"))) == 4
+    _assert_complete(folder)
+    assert _leftovers(folder) == []
+
+
+def test_batch_to_an_unreachable_scheduler_says_so(demo_url, tmp_path):
+    from reportlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_batch("statement", {"month": MONTH}, db_url=demo_url, out=tmp_path, executor="dask",
+                  scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_killed_batch_leaves_no_half_written_file_and_the_rerun_finishes_the_rest(demo_url, tmp_path):
+    out = tmp_path / "out"
+    folder = _folder(out)
+    command = [sys.executable, "-m", "reportlib.cli", "batch", "statement", "-p", "month", MONTH, "--db", demo_url,
+               "--out", str(out), "--workers", "1", "--quiet"]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    try:
+        while not list(folder.glob("*.manifest.json")):
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the batch wrote no manifest in 180 s"
+            time.sleep(0.02)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the batch and its kernel, mid-run
+        process.wait()
+        process.stderr.close()
+    done = sorted(p.name.removesuffix(".manifest.json") for p in folder.glob("*.manifest.json"))
+    assert 1 <= len(done) < 4
+    _assert_complete(folder)
+    visible = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    for name in visible:  # a published file belongs to a finished run or sits whole beside it
+        assert name.split(".")[0] in done or name.endswith((".html", ".ipynb", ".xlsx")), name
+
+    resumed = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=1, progress=False)
+    assert sorted(r.stem for r in resumed.results if r.status == "skipped") == done
+    assert resumed.count("ok") == 4 - len(done) and resumed.ok
+    assert _leftovers(folder) == []  # the killed run's staging folder is swept away
+    _assert_complete(folder)
+    assert len(list(folder.glob("*.xlsx"))) == 4
+
+
+# --- vectorised preparation and failures, with a small probe family ----------------------
+
+@dataclass(frozen=True)
+class ProbeParams(ReportParams):
+    family = "probe"
+    entity: str = field(metadata={"help": "entity"})
+    label: str = field(metadata={"help": "period folder"})
+    fail: str = field(default="", metadata={"help": "the entity whose run raises"})
+
+
+@dataclass(frozen=True)
+class ProbeBatchParams(ReportParams):
+    family = "probe"
+    label: str = field(metadata={"help": "period folder"})
+    fail: str = field(default="", metadata={"help": "the entity whose run raises"})
+
+
+PREPARED: list[Path] = []
+
+
+def _prepare(conn, batch_params, runs, folder: Path) -> dict:
+    """All entities' inputs in one pass: one file the runs read their slice from."""
+    path = folder / "inputs.json"
+    path.write_text(json.dumps({r["entity"]: r["entity"].upper() * 3 for r in runs}))
+    PREPARED.append(path)
+    return {"prepared": str(path)}
+
+
+@pytest.fixture(scope="module")
+def probe_family(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("probe")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("entity = 'a'\nlabel = 'x'\nfail = ''\nprepared = None\n"
+                                       "db_url = None\noutput_dir = None\noutput_stem = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import json, os\n"
+        "if entity == fail:\n    raise RuntimeError(f'probe {entity} fails on purpose')\n"
+        "value = json.load(open(prepared))[entity] if prepared else None\n"
+        "json.dump({'value': value, 'leaked': 'seen' in globals()},\n"
+        "          open(os.path.join(output_dir, output_stem + '.json'), 'w'))\n"
+        "seen = True")]
+    notebook = folder / "probe.ipynb"
+    nbformat.write(nb, notebook)
+    FAMILIES.register("probe", Family(
+        name="probe", folder="probe", notebook=str(notebook), params=ProbeParams, batch_params=ProbeBatchParams,
+        domain="billing", period=lambda p: p.label, stem=lambda conn, p: p.entity,
+        entities=lambda conn, p: [{"entity": e, "label": p.label, "fail": p.fail} for e in ("a", "b", "c")],
+        prepare=_prepare, html=False))
+    yield "probe"
+    FAMILIES._items.pop("probe")
+
+
+def test_batch_prepares_once_and_every_run_reads_its_slice(probe_family, demo_url, tmp_path):
+    PREPARED.clear()
+    result = run_batch(probe_family, {"label": "p"}, db_url=demo_url, out=tmp_path, workers=1, progress=False)
+    assert result.count("ok") == 3 and len(PREPARED) == 1
+    for entity in "abc":
+        written = json.loads((tmp_path / "probe" / "p" / f"{entity}.json").read_text())
+        assert written == {"value": entity.upper() * 3, "leaked": False}
+    assert not PREPARED[0].exists() and not (tmp_path / ".prepared").exists()
+    # where the prepared inputs were is not part of a run's key: the next batch skips
+    again = run_batch(probe_family, {"label": "p"}, db_url=demo_url, out=tmp_path, workers=1, progress=False)
+    assert again.count("skipped") == 3
+
+
+def test_a_failed_run_keeps_its_notebook_and_the_batch_goes_on_in_a_fresh_kernel(probe_family, demo_url,
+                                                                                  tmp_path):
+    result = run_batch(probe_family, {"label": "f", "fail": "b"}, db_url=demo_url, out=tmp_path, workers=1,
+                       progress=False)
+    assert not result.ok and [r.stem for r in result.failed] == ["b"]
+    assert "RuntimeError" in result.summary() and "probe b fails on purpose" in result.summary()
+    folder = tmp_path / "probe" / "f"
+    failed = nbformat.read(folder / "b.failed.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in failed.cells for o in c.get("outputs", []))
+    assert json.loads((folder / "c.json").read_text())["leaked"] is False
+    manifest = json.loads((folder / "b.manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["failed_notebook"] == "b.failed.ipynb"
+    assert _leftovers(folder) == []
+
+
+def test_cli_batch_exits_non_zero_and_prints_the_summary_when_a_run_fails(probe_family, demo_url, tmp_path,
+                                                                          capsys):
+    from reportlib.cli import main
+
+    code = main(["batch", probe_family, "-p", "label", "c", "-p", "fail", "a", "--db", demo_url, "--out",
+                 str(tmp_path), "--workers", "1", "--quiet", "--limit", "2"])
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert "probe: 2 run(s)" in printed and "1 ok" in printed and "FAILED a" in printed
