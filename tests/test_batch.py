@@ -111,7 +111,7 @@ def test_batch_to_an_unreachable_scheduler_says_so(demo_url, tmp_path):
 
     with pytest.raises(ConfigError, match="Cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         run_batch("statement", {"month": MONTH}, db_url=demo_url, out=tmp_path, executor="dask",
-                  scheduler="tcp://127.0.0.1:9", progress=False)
+                  scheduler="tcp://127.0.0.1:9", connect_timeout=2, progress=False)
 
 
 def test_killed_batch_leaves_no_half_written_file_and_the_rerun_finishes_the_rest(demo_url, tmp_path):

@@ -139,8 +139,9 @@ class DaskExecutor:
     outputs folder on storage they all share.
     """
 
-    def __init__(self, scheduler: str, workers: int | None = None, **_: Any):
+    def __init__(self, scheduler: str, workers: int | None = None, connect_timeout: float = 30, **_: Any):
         self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
 
     def map(self, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
         try:
@@ -148,7 +149,7 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - a dependency of reportlib
             raise ConfigError("--scheduler needs dask.distributed: pip install 'dask[distributed]'.") from exc
         try:
-            client = Client(self.scheduler, timeout=30, set_as_default=False)
+            client = Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"Cannot reach the Dask scheduler at {self.scheduler}: {exc}. Start it with "
                               "`dask scheduler` and its workers with `dask worker ADDRESS`.") from None
