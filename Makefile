@@ -8,6 +8,10 @@ MONTH  ?= 2026-10
 WORKERS ?=
 SCALE  ?= default
 PYTEST_ARGS ?=
+# make bench: entities per comparison, repetitions (medians), the large demo database.
+BENCH_N      ?= 16
+BENCH_REPEAT ?= 3
+BENCH_DB     ?= data/bench-large.sqlite
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 
@@ -18,6 +22,7 @@ help:
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
 	@echo "make all         every family's batch for the default periods"
+	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
 	@echo "make clean       remove outputs/ and data/"
 
 venv: $(VENV)/.installed
@@ -50,6 +55,13 @@ notebooks: venv
 test: venv
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
+
+$(BENCH_DB): | venv
+	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
+
+bench: venv $(BENCH_DB)
+	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
+		$(if $(WORKERS),--workers $(WORKERS),)
 
 clean:
 	rm -rf outputs data .pytest_cache

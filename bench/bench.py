@@ -1,0 +1,256 @@
+"""``make bench``: reportlib's batch engine against a plain papermill CLI loop, side by side.
+
+Everything is measured in this one run on this machine, as wall-clock medians of
+``--repeat`` repetitions, each a fresh process tree (peak memory is the largest resident
+size of the whole tree: CLI, workers, kernels). Writes ``bench/results/<date>.md``.
+
+    python bench/bench.py --db sqlite:///data/bench-large.sqlite --n 16 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# The QBR comparison is what the issue's goals are about; statements always exist.
+COMPARED = ("statement", "qbr")
+SINGLE = ("amendment", "dashboard")
+
+
+class PeakMemory:
+    """Largest summed resident memory of a process and all its descendants, in MB."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        import psutil
+
+        self.root, self.interval, self.peak = psutil.Process(pid), interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+                total = 0
+                for proc in procs:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total / 1e6)
+            except psutil.Error:
+                return
+            self._stop.wait(self.interval)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run ``command``; return (seconds, peak MB of its process tree). Raise if it fails."""
+    clock = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = PeakMemory(process.pid)
+    _, err = process.communicate()
+    seconds = time.perf_counter() - clock
+    mb = peak.stop()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])}... failed ({process.returncode}):\n{err.decode()[-2000:]}")
+    return seconds, mb
+
+
+def family_or_none(name: str):
+    from reportlib.families import FAMILIES
+
+    return FAMILIES.get(name) if name in FAMILIES else None
+
+
+def batch_raw(family) -> dict:
+    """The batch parameters from ``params/<family>.yaml``: the keys the batch class knows."""
+    import dataclasses
+
+    from reportlib.params import load_params_file
+
+    path = ROOT / "params" / f"{family.name}.yaml"
+    raw = load_params_file(path) if path.is_file() else {}
+    known = {f.name for f in dataclasses.fields(family.batch_params)}
+    return {k: v for k, v in raw.items() if k in known}
+
+
+def entities(family, url: str, n: int) -> list[dict]:
+    from reportlib.db import connect
+
+    with connect(url) as conn:
+        return family.entities(conn, family.batch_params.parse(batch_raw(family)))[:n]
+
+
+def papermill_loop(family, url: str, runs: list[dict], work: Path) -> tuple[float, float]:
+    """The plain way: one ``papermill`` CLI process (and kernel) per report."""
+    from reportlib.run import notebook_path
+
+    notebook = notebook_path(family)
+    clock, peak = time.perf_counter(), 0.0
+    for i, raw in enumerate(runs):
+        out = work / f"pm-{i}"
+        out.mkdir(parents=True)
+        params = dict(raw, db_url=url, output_dir=str(out), output_stem=f"r{i}")
+        command = [str(BIN / "papermill"), str(notebook), str(out / "executed.ipynb"), "--no-progress-bar",
+                   "--log-level", "WARNING"]
+        for key, value in params.items():
+            command += ["-p", key, str(value)]
+        _, mb = timed(command)
+        peak = max(peak, mb)
+    return time.perf_counter() - clock, peak
+
+
+def our_batch(family, url: str, n: int, work: Path, workers: int, engine: str = "warm") -> tuple[float, float]:
+    command = [str(BIN / "reportlib"), "batch", family.name, "--db", url, "--out", str(work), "--limit", str(n),
+               "--workers", str(workers), "--engine", engine, "--force", "--quiet"]
+    for key, value in batch_raw(family).items():
+        command += ["-p", key, str(value)]
+    return timed(command)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str], log) -> None:
+    runs = entities(family, url, n)
+    if len(runs) < n:
+        lines.append(f"| {family.name} | only {len(runs)} entities in the data (asked for {n}) | | | | |")
+        n = len(runs)
+    loop, batch1, batchn, peaks = [], [], [], {"pm": 0.0, "w1": 0.0, "wn": 0.0}
+    for r in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="rlbench-") as tmp:
+            work = Path(tmp)
+            log(f"{family.name}: repetition {r + 1}/{repeat}: papermill CLI loop over {n}")
+            seconds, mb = papermill_loop(family, url, runs, work / "pm")
+            loop.append(seconds / n)
+            peaks["pm"] = max(peaks["pm"], mb)
+            log(f"{family.name}: repetition {r + 1}/{repeat}: reportlib batch, 1 worker")
+            seconds, mb = our_batch(family, url, n, work / "w1", 1)
+            batch1.append(seconds / n)
+            peaks["w1"] = max(peaks["w1"], mb)
+            log(f"{family.name}: repetition {r + 1}/{repeat}: reportlib batch, {workers} workers")
+            seconds, mb = our_batch(family, url, n, work / "wn", workers)
+            batchn.append(seconds / n)
+            peaks["wn"] = max(peaks["wn"], mb)
+    base = median(loop)
+    for label, values, peak in ((f"`papermill` CLI loop", loop, peaks["pm"]),
+                                ("`reportlib batch --workers 1` (warm)", batch1, peaks["w1"]),
+                                (f"`reportlib batch --workers {workers}` (warm)", batchn, peaks["wn"])):
+        per = median(values)
+        lines.append(f"| {family.name} × {n} | {label} | {per:.3f} | {60 / per:.1f} | {base / per:.1f}× | "
+                     f"{peak:.0f} |")
+
+
+def prepare_time(family, url: str, repeat: int) -> str:
+    """How long the family's vectorised preparation takes for all entities of the batch."""
+    from reportlib.db import connect
+
+    if family.prepare is None:
+        return f"| {family.name} preparation | not available: the {family.name} family has no prepare hook | |"
+    batch_params = family.batch_params.parse(batch_raw(family))
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="rlbench-prep-") as tmp, connect(url) as conn:
+            clock = time.perf_counter()
+            runs = family.entities(conn, batch_params)
+            family.prepare(conn, batch_params, runs, Path(tmp))
+            times.append(time.perf_counter() - clock)
+    return f"| {family.name} preparation, {len(runs):,} entities | {median(times):.2f} | |"
+
+
+def single_run(family, url: str, repeat: int) -> str:
+    """One report through ``reportlib run`` (papermill engine): median seconds and peak MB."""
+    params = ROOT / "params" / f"{family.name}.yaml"
+    times, peak = [], 0.0
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="rlbench-run-") as tmp:
+            command = [str(BIN / "reportlib"), "run", family.name, "--db", url, "--out", tmp, "--force"]
+            if params.is_file():
+                command += ["-f", str(params)]
+            seconds, mb = timed(command)
+            times.append(seconds)
+            peak = max(peak, mb)
+    shown = f"-f params/{family.name}.yaml" if params.is_file() else "(defaults)"
+    return f"| `reportlib run {family.name} {shown}` | {median(times):.2f} | {peak:.0f} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, help="SQLAlchemy URL of the (large) demo database")
+    parser.add_argument("--n", type=int, default=16, help="entities per comparison")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
+
+    def log(message: str) -> None:
+        print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+    started = datetime.now(timezone.utc)
+    load = os.getloadavg()
+    from reportlib import __version__
+    from reportlib.manifest import git_commit
+
+    lines = [f"# reportlib bench, {started:%Y-%m-%d %H:%M} UTC", "",
+             f"- machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+             f"- reportlib {__version__}, commit {git_commit()}",
+             f"- database: {args.db.rsplit('/', 1)[-1]}; N = {args.n} entities; medians of {args.repeat} runs; "
+             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", "",
+             "## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
+             "| report | how | s / report | reports / min | vs papermill | peak MB |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    notes = []
+    for name in COMPARED:
+        family = family_or_none(name)
+        if family is None:
+            lines.append(f"| {name} | not available: family {name} not installed | | | | |")
+            continue
+        compare(family, args.db, args.n, args.repeat, args.workers, lines, log)
+    lines += ["", "## Single reports and preparation", "", "| what | seconds | peak MB |", "| --- | ---: | ---: |"]
+    for name in ("statement", *SINGLE):
+        family = family_or_none(name)
+        if family is None:
+            lines.append(f"| {name} | not available: family {name} not installed | |")
+            continue
+        log(f"{name}: single run × {args.repeat}")
+        lines.append(single_run(family, args.db, args.repeat))
+    for name in COMPARED:
+        family = family_or_none(name)
+        if family is not None:
+            log(f"{name}: preparation × {args.repeat}")
+            lines.append(prepare_time(family, args.db, args.repeat))
+    lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{started:%Y-%m-%d}.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"\nwritten to {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
