@@ -237,3 +237,14 @@ def test_cli_batch_exits_non_zero_and_prints_the_summary_when_a_run_fails(probe_
     assert code == 1
     printed = capsys.readouterr().out
     assert "probe: 2 run(s)" in printed and "1 ok" in printed and "FAILED a" in printed
+
+
+def test_cli_batch_rejects_an_unknown_engine_and_misplaced_kernel_options(demo_url, tmp_path, capsys):
+    from reportlib.cli import main
+
+    common = ["batch", "statement", "-p", "month", MONTH, "--db", demo_url, "--out", str(tmp_path), "--quiet"]
+    assert main([*common, "--engine", "lukewarm"]) == 2
+    assert "lukewarm" in capsys.readouterr().err
+    assert main([*common, "--engine", "papermill", "--recycle-after", "5"]) == 2
+    assert "warm engine only" in capsys.readouterr().err
+    assert not (tmp_path / "statements").exists()

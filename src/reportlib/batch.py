@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 
 from .config import outputs_root, resolve_db_url
 from .db import connect
-from .engines import close_worker_engines, worker_engine
+from .engines import ENGINES, close_worker_engines, worker_engine
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .manifest import write_folder_index
@@ -178,6 +178,7 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     """Run the family's notebook for every entity the batch parameters select (the first ``limit``)."""
     family: Family = get_family(family_name)
     batch_params = family.batch_params.parse(raw)
+    ENGINES.get(engine or DEFAULT_ENGINE)  # an unknown engine is one clear error, not N failed runs
     url = resolve_db_url(db_url)
     root = outputs_root(out)
     notebook = notebook_path(family)

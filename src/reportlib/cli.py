@@ -107,14 +107,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
+    from .errors import ConfigError
 
     options: dict[str, Any] = {}
     executor = "local"
     if args.scheduler:
         executor, options["scheduler"] = "dask", args.scheduler
+    engine_options = {k: v for k, v in (("max_runs", args.recycle_after), ("max_memory_mb", args.kernel_memory))
+                      if v is not None}
+    if engine_options and (args.engine or "warm") != "warm":
+        raise ConfigError("--recycle-after and --kernel-memory apply to the warm engine only.")
     result = run_batch(args.report, _raw_params(args), out=args.out, db_url=args.db, workers=args.workers,
                        executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
-                       limit=args.limit, **options)
+                       limit=args.limit, engine_options=engine_options, **options)
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -186,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N entities (a trial run)")
+    p.add_argument("--recycle-after", type=int, default=None, metavar="K",
+                   help="warm engine: start a new kernel after K runs (default 200)")
+    p.add_argument("--kernel-memory", type=float, default=None, metavar="MB",
+                   help="warm engine: start a new kernel when one uses more than MB (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(handler=cmd_batch)
