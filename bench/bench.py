@@ -76,6 +76,22 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return seconds, mb
 
 
+def ensure_demo_data(url: str, names: list[str], log) -> None:
+    """Add the large demo data of every installed family whose domain is still empty."""
+    from reportlib.db import connect, data_fingerprint
+
+    for name in names:
+        family = family_or_none(name)
+        if family is None:
+            continue
+        with connect(url) as conn:
+            present = data_fingerprint(conn, family.domain) is not None
+        if not present:
+            log(f"building the large demo data of the {family.domain} domain (once)")
+            subprocess.run([str(BIN / "reportlib"), "demo", "--scale", "large", "--domain", family.domain,
+                            "--db", url], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
 def family_or_none(name: str):
     from reportlib.families import FAMILIES
 
@@ -132,12 +148,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str], log) -> None:
+def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str], notes: list[str], log) -> None:
     runs = entities(family, url, n)
     if len(runs) < n:
         lines.append(f"| {family.name} | only {len(runs)} entities in the data (asked for {n}) | | | | |")
         n = len(runs)
     loop, batch1, batchn, peaks = [], [], [], {"pm": 0.0, "w1": 0.0, "wn": 0.0}
+    cells: list[list[float]] = []
     for r in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rlbench-") as tmp:
             work = Path(tmp)
@@ -149,10 +166,19 @@ def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str
             seconds, mb = our_batch(family, url, n, work / "w1", 1)
             batch1.append(seconds / n)
             peaks["w1"] = max(peaks["w1"], mb)
+            cells.extend(cell_seconds(work / "w1"))
             log(f"{family.name}: repetition {r + 1}/{repeat}: reportlib batch, {workers} workers")
             seconds, mb = our_batch(family, url, n, work / "wn", workers)
             batchn.append(seconds / n)
             peaks["wn"] = max(peaks["wn"], mb)
+    if cells:
+        # the first run of each kernel pays the imports: look at the warm ones
+        warm_runs = [c for c in cells if sum(c) < 2 * median([sum(x) for x in cells])]
+        per_cell = [median(col) for col in zip(*warm_runs)]
+        notes.append(f"- {family.name}: inside the kernel a warm run spends {sum(per_cell):.2f} s in its cells "
+                     f"(median per code cell: {', '.join(f'{x:.2f}' for x in per_cell)}); the rest of a "
+                     "report's time is start-up (CLI, kernel, first imports) shared by the batch, the HTML "
+                     "export and the manifest.")
     base = median(loop)
     for label, values, peak in ((f"`papermill` CLI loop", loop, peaks["pm"]),
                                 ("`reportlib batch --workers 1` (warm)", batch1, peaks["w1"]),
@@ -160,6 +186,18 @@ def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str
         per = median(values)
         lines.append(f"| {family.name} × {n} | {label} | {per:.3f} | {60 / per:.1f} | {base / per:.1f}× | "
                      f"{peak:.0f} |")
+
+
+def cell_seconds(folder: Path) -> list[list[float]]:
+    """Each executed notebook's cell durations (papermill records them), in seconds."""
+    import json
+
+    found = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        found.append([(c.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+                      for c in nb["cells"] if c["cell_type"] == "code"])
+    return found
 
 
 def prepare_time(family, url: str, repeat: int) -> str:
@@ -208,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
+    ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
     from reportlib import __version__
@@ -228,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         if family is None:
             lines.append(f"| {name} | not available: family {name} not installed | | | | |")
             continue
-        compare(family, args.db, args.n, args.repeat, args.workers, lines, log)
+        compare(family, args.db, args.n, args.repeat, args.workers, lines, notes, log)
     lines += ["", "## Single reports and preparation", "", "| what | seconds | peak MB |", "| --- | ---: | ---: |"]
     for name in ("statement", *SINGLE):
         family = family_or_none(name)

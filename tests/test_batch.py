@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,7 @@ def test_killed_batch_leaves_no_half_written_file_and_the_rerun_finishes_the_res
     assert sorted(r.stem for r in resumed.results if r.status == "skipped") == done
     assert resumed.count("ok") == 4 - len(done) and resumed.ok
     assert _leftovers(folder) == []  # the killed run's staging folder is swept away
+    assert not list(Path(tempfile.gettempdir()).glob(f"rlk-{process.pid}-*"))  # and its kernel's folder
     _assert_complete(folder)
     assert len(list(folder.glob("*.xlsx"))) == 4
 

@@ -88,7 +88,9 @@ class _Kernel:
         from jupyter_core.utils import run_sync
 
         self.kernel_name = kernel_name
-        self.folder = Path(tempfile.mkdtemp(prefix="rlk-"))  # short: IPC socket paths are limited
+        _sweep_kernel_folders()
+        # Short: IPC socket paths are limited to ~100 characters. The pid says whose it is.
+        self.folder = Path(tempfile.mkdtemp(prefix=f"rlk-{os.getpid()}-"))
         self.log = open(self.folder / "kernel.log", "ab")
         self.km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=str(self.folder / "k"),
                                 connection_file=str(self.folder / "connection.json"))
@@ -148,6 +150,25 @@ class _Kernel:
             self.km.cleanup_resources()
             self.log.close()
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _sweep_kernel_folders() -> None:
+    """Remove the kernel folders of processes that died without closing their kernels (kill -9)."""
+    for folder in Path(tempfile.gettempdir()).glob("rlk-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _kernel_name(notebook: Path, kernel_name: str | None) -> str:

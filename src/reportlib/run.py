@@ -22,7 +22,7 @@ from typing import Any
 from . import __version__
 from .config import outputs_root, project_root, resolve_db_url
 from .db import connect, data_fingerprint
-from .engines import Engine, NotebookFailed, get_engine
+from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .files import safe_join, sha256_file, slugify
@@ -224,20 +224,10 @@ def sweep_staging(folder: Path) -> list[Path]:
         if len(owner) != 3 or not owner[1].startswith(f"{host}-"):
             continue
         pid = owner[1].rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _publish(staging: Path, folder: Path) -> list[Path]:
