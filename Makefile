@@ -7,16 +7,22 @@ DB     := data/reportlib.sqlite
 MONTH  ?= 2026-10
 WORKERS ?=
 SCALE  ?= default
+WEEK   ?=
+FROM   ?=
+TO     ?=
 PYTEST_ARGS ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
+# make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
+DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements all bench clean notebooks
+.PHONY: help venv demo data test statements dashboard all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
+	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -36,12 +42,16 @@ data: $(DB)
 demo: venv
 	$(RL) demo --fresh --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 
-all: statements
+dashboard: venv $(DB)
+	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
+
+all: statements dashboard
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py
