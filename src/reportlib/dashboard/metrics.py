@@ -237,9 +237,9 @@ def enterprise_movers(by_enterprise: pd.DataFrame, current: str, previous: str, 
     Only accounts with at least ``min_volume`` valid + invalid leads in both periods count
     (a rate on three leads moves by chance). ``change_points`` is in percentage points.
     """
-    now = by_enterprise[by_enterprise["period"] == current].set_index("enterprise_id")
-    before = by_enterprise[by_enterprise["period"] == previous].set_index("enterprise_id")
-    both = now.join(before, how="inner", lsuffix="", rsuffix="_previous")
+    now = by_enterprise[by_enterprise["period"] == current]
+    before = by_enterprise[by_enterprise["period"] == previous]
+    both = now.merge(before, on="enterprise_id", how="inner", suffixes=("", "_previous")).set_index("enterprise_id")
     both = both[(both["valid_plus_invalid"] >= min_volume) & (both["valid_plus_invalid_previous"] >= min_volume)]
     rows = []
     for enterprise_id, r in both.iterrows():
