@@ -173,7 +173,7 @@ def resolve_names(kind: str, raw_counts: pd.DataFrame, aliases: pd.DataFrame | N
                 top = members.sort_values(["leads", "raw_name"], ascending=[False, True]).iloc[0]
                 display[group] = clean_name(top["raw_name"])
     frame["canonical_name"] = frame["group"].map(display)
-    frame["rule"] = [("alias" if alias is not None and str(raw).strip() != canonical
+    frame["rule"] = [("alias" if isinstance(alias, str) and str(raw).strip() != canonical
                       else "as written" if str(raw).strip() == canonical else "normalised")
                      for raw, alias, canonical in zip(frame["raw_name"], frame["alias"], frame["canonical_name"])]
     mapping = frame[["raw_name", "canonical_name", "rule", "leads"]].sort_values(
