@@ -285,6 +285,8 @@ def _insert_frame(conn: Connection, table: sa.Table, frame) -> int:
         with cursor.copy(f"COPY {quoted.format_table(table)} ({columns}) FROM STDIN") as copy:
             for row in zip(*arrays):
                 copy.write_row(row)
+        # Fresh statistics, so the very next query plans for millions of rows, not for none.
+        conn.exec_driver_sql(f"ANALYZE {quoted.format_table(table)}")
     elif dialect.paramstyle == "qmark":
         sql = f"INSERT INTO {quoted.format_table(table)} ({columns}) VALUES ({', '.join('?' * len(names))})"
         rows = list(zip(*arrays))

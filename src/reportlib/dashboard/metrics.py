@@ -88,6 +88,11 @@ def _count(condition) -> sa.ColumnElement:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
+def _flag(column) -> sa.ColumnElement:
+    """How many rows have the boolean ``column`` true (a plain SUM: cheaper than a CASE)."""
+    return sa.func.coalesce(sa.func.sum(sa.cast(column, sa.Integer)), 0)
+
+
 def _measure_columns(caution_as: str) -> list[sa.ColumnElement]:
     if caution_as not in CAUTION_AS:
         raise ValueError(f"caution_as must be one of {', '.join(CAUTION_AS)}, not {caution_as!r}")
@@ -96,12 +101,12 @@ def _measure_columns(caution_as: str) -> list[sa.ColumnElement]:
     invalid = ["invalid"] + (["caution"] if caution_as == "invalid" else [])
     return [
         sa.func.count().label("total"),
-        _count(leads.c.deleted == sa.true()).label("deleted"),
+        _flag(leads.c.deleted).label("deleted"),
         _count(sa.and_(live, leads.c.status.in_(valid))).label("valid"),
         _count(sa.and_(live, leads.c.status.in_(invalid))).label("invalid"),
         _count(sa.and_(live, leads.c.status == "caution")).label("caution"),
-        _count(leads.c.billable == sa.true()).label("billable"),
-        _count(leads.c.processed == sa.true()).label("processed"),
+        _flag(leads.c.billable).label("billable"),
+        _flag(leads.c.processed).label("processed"),
     ]
 
 
@@ -134,8 +139,14 @@ def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[st
     periods = list(periods)
     if not periods:
         raise ValueError("at least one period is required")
-    bucket = sa.case(*[(sa.and_(leads.c.created_at >= _at(p.start), leads.c.created_at < _at(p.end)), index)
-                       for index, p in enumerate(periods)]).label("bucket")
+    if all(a.end == b.start for a, b in zip(periods, periods[1:])):
+        # Contiguous periods (the usual case): the WHERE clause bounds the range, so one
+        # comparison per period finds a lead's bucket — measurably cheaper on a million rows.
+        bucket = sa.case(*[(leads.c.created_at < _at(p.end), index) for index, p in enumerate(periods)])
+    else:
+        bucket = sa.case(*[(sa.and_(leads.c.created_at >= _at(p.start), leads.c.created_at < _at(p.end)), index)
+                           for index, p in enumerate(periods)])
+    bucket = bucket.label("bucket")
     groups = [_columns(d) for d in by]
     source = leads.join(enterprises, enterprises.c.enterprise_id == leads.c.enterprise_id) \
         if "enterprise_type" in by else leads
