@@ -323,18 +323,22 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     previous = period - 1
     cur, prev = str(period), str(previous)
 
-    cube = period_measures(conn, periods, ("vertical", "industry"), caution_as)
+    # Four scans of the leads table in all: every low-cardinality grouping in one query over
+    # the 13 periods, both name kinds in one query over the two compared periods, then
+    # enterprises and jobs. Counts are additive, so pandas re-sums the small results.
+    cube = period_measures(conn, periods, ("vertical", "industry", "enterprise_type", "channel", "country"), caution_as)
     trend = regroup(cube, ["period"]) if not cube.empty else with_rates(pd.DataFrame(columns=["period", *COUNTS]))
     trend = pd.DataFrame({"period": [str(p) for p in periods]}).merge(trend, on="period", how="left")
     trend[COUNTS] = trend[COUNTS].fillna(0).astype("int64")
     trend = with_rates(trend)
     by_vertical = regroup(cube, ["period", "vertical"])
     by_industry = regroup(cube, ["period", "vertical", "industry"])
+    mix = cube[cube["period"].isin([cur, prev])]
 
     recent = [previous, period]
-    mix = period_measures(conn, recent, ("enterprise_type", "channel", "country"), caution_as)
-    advertisers_raw = period_measures(conn, recent, ("advertiser",), caution_as)
-    publishers_raw = period_measures(conn, recent, ("publisher",), caution_as)
+    both_names = period_measures(conn, recent, ("advertiser", "publisher"), caution_as)
+    advertisers_raw = regroup(both_names, ["period", "advertiser"])
+    publishers_raw = regroup(both_names, ["period", "publisher"])
     by_enterprise = period_measures(conn, recent, ("enterprise",), caution_as)
     jobs = failing_jobs(conn, period)
     names_table = _names_frame(conn)
