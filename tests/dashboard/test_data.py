@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from conftest import table_snapshot
+from ..conftest import table_snapshot
 from reportlib.dashboard.demo import demo_leads
 from reportlib.dashboard.schema import DOMAIN, lead_jobs, leads
 from reportlib.db import connect

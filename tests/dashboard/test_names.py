@@ -7,7 +7,7 @@ import csv
 import pandas as pd
 import pytest
 
-from conftest import table_snapshot
+from ..conftest import table_snapshot
 from reportlib.dashboard import (accept_proposals, clean_name, export_aliases, import_aliases, load_aliases,
                                  name_key, name_proposals, raw_name_counts, resolve_names, write_proposals)
 from reportlib.db import connect

@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from conftest import browser_dom
+from ..conftest import browser_dom
 from reportlib.demo import build_demo
 from reportlib.run import run_report
 
