@@ -70,7 +70,7 @@ TREND_LENGTH = 13
 RATE_UNIT = Decimal("0.01")
 
 
-def _columns(dimension: str) -> sa.ColumnElement:
+def _group_column(dimension: str) -> sa.ColumnElement:
     if dimension == "enterprise":
         return leads.c.enterprise_id.label("enterprise_id")
     if dimension == "enterprise_type":
@@ -147,7 +147,7 @@ def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[st
         bucket = sa.case(*[(sa.and_(leads.c.created_at >= _at(p.start), leads.c.created_at < _at(p.end)), index)
                            for index, p in enumerate(periods)])
     bucket = bucket.label("bucket")
-    groups = [_columns(d) for d in by]
+    groups = [_group_column(d) for d in by]
     source = leads.join(enterprises, enterprises.c.enterprise_id == leads.c.enterprise_id) \
         if "enterprise_type" in by else leads
     stmt = (sa.select(bucket, *groups, *_measure_columns(caution_as)).select_from(source)

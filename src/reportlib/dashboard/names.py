@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -62,7 +62,7 @@ GEO_SUFFIXES = frozenset({
     "uk", "us", "usa", "emea", "apac", "apj", "latam", "eu", "europe", "na", "amer", "americas", "global",
     "international", "intl", "worldwide", "germany", "de", "france", "fr", "spain", "es", "italy", "it", "nl",
     "india", "canada", "ca", "australia", "au", "anz", "brazil", "br", "mexico", "mx", "japan", "jp", "nordics",
-    "dach", "benelux", "asia", "emea", "mena", "north america", "south america", "united kingdom",
+    "dach", "benelux", "asia", "mena", "north america", "south america", "united kingdom",
     "united states"})
 SUFFIXES = LEGAL_SUFFIXES | GEO_SUFFIXES
 DEFAULT_THRESHOLD = 85
@@ -359,9 +359,3 @@ def export_aliases(conn: Connection, path: str | Path) -> int:
     """Write the alias table as CSV (kind, raw_name, canonical_name, source, score); returns the count."""
     frame = load_aliases(conn)
     return write_csv(path, frame.to_dict("records"), ALIAS_COLUMNS + ["source", "score"])
-
-
-def resolutions(conn: Connection, counts: Iterable[tuple[str, pd.DataFrame]]) -> dict[str, NameResolution]:
-    """Resolutions of several kinds at once, sharing one read of the alias table."""
-    aliases = load_aliases(conn)
-    return {kind: resolve_names(kind, frame, aliases) for kind, frame in counts}

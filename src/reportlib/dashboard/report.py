@@ -18,7 +18,7 @@ from ..render.text import escape_html
 from .metrics import MEASURE_TITLES, Dashboard
 from .workbook import CAUTION_TEXT, COLUMNS, names_statement
 
-__all__ = ["SECTIONS", "advertisers_html", "channels_html", "enterprise_types_html", "failing_jobs_html",
+__all__ = ["advertisers_html", "channels_html", "enterprise_types_html", "enterprises_html", "failing_jobs_html",
            "headline_html", "movers_html", "names_html", "publishers_html", "title_html", "trends_html"]
 
 TOP = 15
@@ -280,7 +280,3 @@ def names_html(dash: Dashboard) -> str:
     items = "".join(f"<li>{escape_html(names_statement(dash, k))}</li>" for k in ("advertiser", "publisher"))
     countries = table_html(dash.countries, COLUMNS["countries"])
     return _section("Name resolution and countries", f"<ul>{items}</ul>", countries)
-
-
-SECTIONS = ("title_html", "headline_html", "trends_html", "advertisers_html", "publishers_html", "channels_html",
-            "enterprise_types_html", "failing_jobs_html", "movers_html", "enterprises_html", "names_html")

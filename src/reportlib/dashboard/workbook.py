@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
+
 from ..render.xlsx import Col, Sheet, write_workbook
 from .metrics import Dashboard
 
@@ -54,11 +56,11 @@ CAUTION_TEXT = {"separate": "Caution leads are counted separately: neither valid
 
 
 def names_statement(dash: Dashboard, kind: str) -> str:
-    """``199 raw advertiser names resolved to 70 advertisers (129 merged); 29 similar names proposed...``"""
+    """``199 raw advertiser names resolved to 70 advertisers (129 merged ...); 29 similar names proposed ...``."""
     r = dash.names[kind]
-    text = (f"{r.raw_names:,} raw {kind} names resolved to {r.canonical_names:,} {kind}s "
-            f"({r.merged:,} merged: {r.merged_by('normalised'):,} renamed by normalisation, "
-            f"{r.merged_by('alias'):,} by analyst aliases)")
+    text = (f"{r.raw_names:,} raw {kind} names resolved to {r.canonical_names:,} {kind}s ({r.merged:,} merged "
+            f"into another name; normalisation rewrote {r.merged_by('normalised'):,} raw names, analyst aliases "
+            f"{r.merged_by('alias'):,})")
     pending = dash.proposals.get(kind, 0)
     if pending:
         text += f"; {pending:,} similar names proposed for review, not merged (reportlib names propose)"
@@ -70,8 +72,6 @@ def dashboard_sheets(dash: Dashboard) -> list[Sheet]:
     names = []
     for kind, resolution in dash.names.items():
         names.append(resolution.mapping.assign(kind=kind))
-    import pandas as pd
-
     name_rows = pd.concat(names, ignore_index=True) if names else pd.DataFrame(columns=[c.key for c in COLUMNS["names"]])
     preamble = [("Period", f"{dash.label}: {dash.period.start.isoformat()} to {dash.period.last_day.isoformat()} (UTC)"),
                 ("Compared with", f"{dash.previous} ({dash.previous.start.isoformat()} to {dash.previous.last_day.isoformat()})"),
