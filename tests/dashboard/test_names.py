@@ -142,3 +142,20 @@ def test_accept_refuses_an_unclear_decision(names_db, tmp_path):
            ["kind", "raw_name", "canonical_name", "score", "raw_leads", "canonical_leads", "accept"])
     with pytest.raises(LoadError, match="column 'accept' \\(value 'maybe'\\): write yes to merge"):
         accept_proposals(review, url=names_db)
+
+
+def test_changing_aliases_gives_the_leads_a_new_fingerprint(names_db, tmp_path):
+    from reportlib.db import data_fingerprint
+
+    aliases = tmp_path / "aliases.csv"
+    _write(aliases, [{"kind": "advertiser", "raw_name": "Marriot Bonvoy", "canonical_name": "Marriott"}],
+           ["kind", "raw_name", "canonical_name"])
+    with connect(names_db) as conn:
+        first = data_fingerprint(conn, "leads")
+    import_aliases(aliases, url=names_db)
+    with connect(names_db) as conn:
+        second = data_fingerprint(conn, "leads")
+    import_aliases(aliases, url=names_db, replace=True)  # same aliases again, but on top of another state
+    with connect(names_db) as conn:
+        third = data_fingerprint(conn, "leads")
+    assert len({first, second, third}) == 3

@@ -34,7 +34,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import init_db, query_frame, record_data_version
+from ..db import data_fingerprint, init_db, query_frame, record_data_version
 from ..errors import LoadError, LoadProblem
 from ..render.csv import write_csv
 from ..render.text import FORMULA_TRIGGERS
@@ -299,7 +299,9 @@ def _write_aliases(engine: Engine, rows: list[dict], *, replace: bool, source: s
         if rows:
             conn.execute(name_aliases.insert(), [dict(row, updated_at=now) for row in rows])
         # Aliases change every dashboard: a new fingerprint makes the runner re-render them.
-        content = load_aliases(conn).to_csv(index=False).encode()
+        # It chains on the leads' current fingerprint, so the same aliases over other leads
+        # never look like an earlier state.
+        content = (data_fingerprint(conn, "leads") or "").encode() + load_aliases(conn).to_csv(index=False).encode()
         record_data_version(conn, "leads", source, hashlib.sha256(content).hexdigest())
 
 
