@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: F401 (markdown for other families)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -36,9 +36,9 @@ def write(name: str, cells: list) -> Path:
 
 def statement() -> Path:
     return write("statement.ipynb", [
-        new_markdown_cell("Credit and revenue statement of one partner account for one month. "
-                          "Run with the defaults against the demo database, or through `reportlib run statement`."),
         code('''
+# Credit and revenue statement of one partner account for one month.
+# Run with these defaults against the demo database, or: reportlib run statement -p partner P001 -p month 2026-10
 partner = "P001"     # partner account id
 month = "2026-10"    # YYYY-MM
 db_url = None        # None: $REPORTLIB_DB or data/reportlib.sqlite

@@ -176,10 +176,17 @@ def _display(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def check_references(domain: Domain, data: dict[str, list[dict]], problems: list[LoadProblem]) -> None:
-    """Every reference between the domain's files must point at a row that exists."""
+def check_references(domain: Domain, data: dict[str, list[dict]], problems: list[LoadProblem],
+                     unreliable: set[str] = frozenset()) -> None:
+    """Every reference between the domain's files must point at a row that exists.
+
+    References into a file in ``unreliable`` (one whose rows had problems) are not checked:
+    a row that failed to parse would otherwise show up again as a false "unknown" reference.
+    """
     for spec in domain.files:
         for ref in spec.refs:
+            if ref.target in unreliable:
+                continue
             targets = {tuple(r[c] for c in ref.target_columns) for r in data.get(ref.target, [])}
             for row in data.get(spec.file, []):
                 value = tuple(row[c] for c in ref.columns)
@@ -209,11 +216,10 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None) ->
             continue
         digest.update(spec.file.encode() + b"\0" + path.read_bytes() + b"\0")
         data[spec.file] = read_file(spec, path, problems)
-    if not problems:
-        check_references(domain, data, problems)
-    if not problems:
-        for check in domain.checks:
-            problems.extend(check(data))
+    unreliable = {p.file for p in problems}
+    check_references(domain, data, problems, unreliable)
+    for check in domain.checks:
+        problems.extend(check(data))
     if problems:
         raise LoadError(domain.name, problems)
     return write_domain(domain, data, url=url, source=f"load {folder.name}", digest=digest.hexdigest())
