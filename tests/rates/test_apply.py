@@ -210,3 +210,23 @@ def test_deleting_every_code_of_an_area_follows_the_policy(small_sqlite):
         assert refused.errors and "row 1" in refused.errors[0]
         kept = verify_deck(conn, rows, VerifyOptions(now=NOW, all_codes_deleted="keep-area"))
         assert kept.ok and not [c for c in kept.changes if c.result == "Closed"] and kept.warnings
+
+
+def test_rows_that_change_the_same_area_twice_conflict(small_sqlite):
+    rows = [ChangeRow(1, "Code delete", "T", area="Gamma", codes="4930"),
+            ChangeRow(2, "Area name", "T", area="Gamma", area_new="G2"),
+            ChangeRow(3, "Area RATE", "T", area="Beta", rate_new="0.3", rate_plans="P1"),
+            ChangeRow(4, "Area delete", "T", area="Beta"),
+            ChangeRow(5, "Area delete", "T", area="Delta"),
+            ChangeRow(6, "Code add", "T", area="Delta", codes="4941"),
+            ChangeRow(7, "Area RATE", "T", area="Zero", rate_new="0.3", rate_plans="P1"),
+            ChangeRow(8, "Code delete", "T", area="Zero", codes="0044")]
+    with engine_for(small_sqlite).connect() as conn:
+        result = verify_deck(conn, rows, OPTIONS)
+    assert result.errors == [
+        "row 2 (Area name 'Gamma'): area 'Gamma' is already changed by row 1",
+        "row 4 (Area delete 'Beta'): area 'Beta' is already changed by row 3",
+        "row 6 (Code add 'Delta'): area 'Delta' is already changed by row 5",
+        "row 8 (Code delete 'Zero'): every code of the area is deleted, which closes it, but row 7 changes its rate; "
+        "drop one of the two rows",
+    ]
