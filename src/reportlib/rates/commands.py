@@ -203,9 +203,16 @@ def _print_verify(result) -> None:
         print(f"error: {e}", file=sys.stderr)
 
 
+def _may_edit(engine, name: str, user: str) -> bool:
+    from .shared import can
+
+    with engine.connect() as conn:
+        return can(conn, name, user, "editor")
+
+
 def cmd_verify(args) -> int:
     from .review import write_verify_xlsx
-    from .shared import read_deck
+    from .shared import DeckLockedError, read_deck, set_statuses
     from .verify import verify_deck
 
     engine, user, name = _engine(args), _user(args), _deck_name(args)
@@ -213,6 +220,11 @@ def cmd_verify(args) -> int:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
     _print_verify(result)
+    if _may_edit(engine, name, user):
+        try:  # the deck's status column shows the verify result, unless someone else is editing it
+            set_statuses(engine, name, user, result.row_statuses())
+        except DeckLockedError as exc:
+            print(f"note: row statuses not saved: {exc}", file=sys.stderr)
     if args.export:
         write_verify_xlsx(result, args.export)
         print(f"Wrote {args.export}")

@@ -28,7 +28,7 @@ from .deck import ChangeRow
 from .verify import utcnow
 
 __all__ = ["DeckAccessError", "DeckLockedError", "acquire_lock", "can", "create_deck", "current_user", "delete_deck",
-           "deck_info", "editing", "list_decks", "read_deck", "release_lock", "set_access", "write_deck"]
+           "deck_info", "editing", "list_decks", "read_deck", "release_lock", "set_access", "set_statuses", "write_deck"]
 
 KINDS = ("deck", "template")
 ROLES = ("viewer", "editor")
@@ -196,6 +196,14 @@ def write_deck(engine: Engine, name: str, rows: Sequence[ChangeRow], user: str, 
                                                 for n, r in enumerate(rows, start=1)])
         conn.execute(s.decks.update().where(s.decks.c.name == name).values(updated_at=utcnow(), updated_by=user))
     return len(rows)
+
+
+def set_statuses(engine: Engine, name: str, user: str, statuses: dict[int, str]) -> None:
+    """Write each row's status (e.g. its verify result) into stored deck ``name``, under its lock."""
+    r = s.deck_rows.c
+    with editing(engine, name, user), engine.begin() as conn:
+        conn.execute(s.deck_rows.update().where(r.deck == name, r.row_no == sa.bindparam("n"))
+                     .values(status=sa.bindparam("st")), [{"n": n, "st": st[:400]} for n, st in statuses.items()])
 
 
 def delete_deck(engine: Engine, name: str, user: str) -> None:

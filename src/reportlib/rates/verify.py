@@ -141,6 +141,20 @@ class VerifyResult:
 
         return pd.DataFrame([asdict(c) for c in self.changes], columns=COLUMNS)
 
+    def row_statuses(self) -> dict[int, str]:
+        """Each deck row's status after verify: ``error: ...`` or ``ok: Increase 2, Locked 1``."""
+        by_row: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        errors: dict[int, str] = {}
+        for c in self.changes:
+            if c.error:
+                errors[c.deck_row] = f"error: {c.error}"
+            else:
+                by_row[c.deck_row][c.result] += 1
+        out = {r.row: "ok: " + ", ".join(f"{k} {v}" for k, v in sorted(by_row[r.row].items()))
+               for r in self.rows if r.row in by_row}
+        out.update(errors)
+        return out
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for c in self.changes:
