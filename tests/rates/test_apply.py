@@ -230,3 +230,19 @@ def test_rows_that_change_the_same_area_twice_conflict(small_sqlite):
         "row 8 (Code delete 'Zero'): every code of the area is deleted, which closes it, but row 7 changes its rate; "
         "drop one of the two rows",
     ]
+
+
+def test_rate_sheet_and_increment_only_changes(small_sqlite):
+    from reportlib.rates import rate_sheet
+
+    rows = [ChangeRow(1, "Area RATE", "T", area="Alpha", rate_new="0.10", increment_new="1/1", rate_plans="P1"),
+            ChangeRow(2, "Area RATE", "T", area="Gamma", rate_new="0.05", rate_plans="P1")]
+    result = apply_deck(small_sqlite, rows, OPTIONS, user="alice")
+    assert [(c.area, c.result) for c in result.verify.changes] == [("Alpha", "Increase"), ("Gamma", "Unchanged")]
+    with engine_for(small_sqlite).connect() as conn:
+        now = rate_sheet(conn, "P1", NOW)
+        later = rate_sheet(conn, "P1", BASE + 8 * DAY)
+    assert list(now["code"]) == ["4910", "4911", "4920", "4940", "4930", "4931", "4477009001234567", "0044"]
+    assert now.loc[now["code"] == "0044", "rate"].item() == Decimal("0.01000000")
+    assert set(later.loc[later["area"] == "Alpha", "increment"]) == {"1/1"}
+    assert set(now.loc[now["area"] == "Alpha", "increment"]) == {"60/60"}
