@@ -109,6 +109,11 @@ def test_templates_and_demo_deck_from_the_command_line(cli, capsys):
     assert main(["rates", "deck", "deny", "team", "--who", "bob", "--role", "viewer"]) == 0
     assert main(["rates", "show", "--deck", "team", "--user", "bob"]) == 2
     assert "'bob' may not view" in capsys.readouterr().err
+    assert main(["rates", "show", "--deck", "team", "--user", "dave"]) == 0
+    assert main(["rates", "deck", "unshare", "team"]) == 0
+    assert main(["rates", "show", "--deck", "team", "--user", "dave"]) == 2
+    assert main(["rates", "deck", "share", "team", "--user", "dave"]) == 2
+    assert "Only the owner (alice)" in capsys.readouterr().err
 
 
 def test_demo_data_round_trips_through_the_csv_contract(tmp_path, sqlite_url):

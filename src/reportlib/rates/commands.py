@@ -285,7 +285,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_deck(args) -> int:
-    from .shared import acquire_lock, create_deck, delete_deck, list_decks, release_lock, set_access
+    from .shared import acquire_lock, create_deck, delete_deck, list_decks, release_lock, set_access, set_sharing
 
     engine, user = _engine(args), _user(args)
     if args.action == "list":
@@ -321,8 +321,7 @@ def cmd_deck(args) -> int:
         set_access(engine, args.name, user, args.who, args.role, allowed)
         print(f"{args.who}: {args.action} {args.role} on {args.name!r}.")
     elif args.action in ("share", "unshare"):
-        set_access(engine, args.name, user, user, "editor", None, shared=args.action == "share")
-        set_access(engine, args.name, user, user, "editor", None)
+        set_sharing(engine, args.name, user, args.action == "share")
         print(f"Change deck {args.name!r} is now {'shared' if args.action == 'share' else 'private'}.")
     return 0
 
