@@ -9,7 +9,7 @@ import reportlib
 MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "reportlib.params",
            "reportlib.periods", "reportlib.files", "reportlib.run", "reportlib.batch", "reportlib.render.xlsx",
            "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements",
-           "reportlib.dashboard", "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
+           "reportlib.rates", "reportlib.dashboard", "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
 
 
 @pytest.mark.parametrize("name", MODULES)
