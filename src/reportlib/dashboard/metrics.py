@@ -216,7 +216,7 @@ def headline(current: pd.Series, previous: pd.Series) -> pd.DataFrame:
         pct = (Decimal(now - before) * 100 / Decimal(before)).quantize(RATE_UNIT, ROUND_HALF_UP) if before else None
         rows.append({"measure": MEASURE_TITLES[key], "key": key, "current": now, "previous": before,
                      "change": now - before, "change_pct": pct})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, dtype=object)  # ints stay ints, a missing rate stays None
 
 
 def failing_jobs(conn: Connection, period: Period) -> pd.DataFrame:
@@ -251,7 +251,8 @@ def enterprise_movers(by_enterprise: pd.DataFrame, current: str, previous: str, 
     now = by_enterprise[by_enterprise["period"] == current]
     before = by_enterprise[by_enterprise["period"] == previous]
     both = now.merge(before, on="enterprise_id", how="inner", suffixes=("", "_previous")).set_index("enterprise_id")
-    both = both[(both["valid_plus_invalid"] >= min_volume) & (both["valid_plus_invalid_previous"] >= min_volume)]
+    floor = max(1, min_volume)  # a rate needs at least one valid or invalid lead
+    both = both[(both["valid_plus_invalid"] >= floor) & (both["valid_plus_invalid_previous"] >= floor)]
     rows = []
     for enterprise_id, r in both.iterrows():
         rows.append({"enterprise_id": enterprise_id, "previous_rate": r["invalidation_rate_previous"],

@@ -54,10 +54,19 @@ def title_html(dash: Dashboard) -> str:
               f"{escape_html(str(dash.previous))}. {escape_html(CAUTION_TEXT[dash.caution_as])} "
               f"(caution_as = {escape_html(dash.caution_as)})</p>"
             + "<ul>" + "".join(f"<li>{escape_html(names_statement(dash, k))}</li>" for k in ("advertiser", "publisher"))
-            + "</ul><p>Only aggregates are shown: no lead's own fields.</p>")
+            + "</ul><p>Only aggregates are shown: no lead's own fields.</p>"
+            + _empty_warning(dash))
 
 
-def _change_note(row: pd.Series, previous: str) -> str:
+def _empty_warning(dash: Dashboard) -> str:
+    total = dash.headline.set_index("key").at["total", "current"]
+    if total:
+        return ""
+    return (f"<p><b>No lead was created in {escape_html(str(dash.period))}.</b> Check the period, or load the "
+            "data first (reportlib load leads FOLDER).</p>")
+
+
+def _change_note(row: dict, previous: str) -> str:
     if row["key"] == "invalidation_rate":
         if row["change"] is None:
             return f"vs {previous}: n/a"
@@ -69,7 +78,7 @@ def _change_note(row: pd.Series, previous: str) -> str:
 def headline_html(dash: Dashboard) -> str:
     """The headline figures as cards, each with its change against the previous period."""
     cards = []
-    for _, row in dash.headline.iterrows():
+    for row in dash.headline.to_dict("records"):  # iterrows would turn a missing rate into NaN
         if row["key"] == "invalidation_rate":
             value = "n/a" if row["current"] is None else f"{row['current']:.2f} %"
         else:
