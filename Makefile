@@ -7,6 +7,9 @@ DB     := data/reportlib.sqlite
 MONTH  ?= 2026-10
 WORKERS ?=
 SCALE  ?= default
+WEEK   ?=
+FROM   ?=
+TO     ?=
 PYTEST_ARGS ?=
 # make bench: entities per comparison, repetitions (medians), the large demo database.
 BENCH_N      ?= 16
@@ -14,13 +17,16 @@ BENCH_REPEAT ?= 3
 BENCH_DB     ?= data/bench-large.sqlite
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
+# make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
+DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements all bench clean notebooks
+.PHONY: help venv demo data test statements dashboard all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
+	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
 	@echo "make clean       remove outputs/ and data/"
@@ -41,12 +47,16 @@ data: $(DB)
 demo: venv
 	$(RL) demo --fresh --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 
-all: statements
+dashboard: venv $(DB)
+	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
+
+all: statements dashboard
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py
@@ -64,4 +74,5 @@ bench: venv $(BENCH_DB)
 		$(if $(WORKERS),--workers $(WORKERS),)
 
 clean:
-	rm -rf outputs data .pytest_cache
+	rm -rf data .pytest_cache
+	find outputs -mindepth 1 -not -name .gitkeep -exec rm -rf {} +

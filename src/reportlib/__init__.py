@@ -4,11 +4,11 @@ Every metric is a plain function over a database connection or DataFrames that r
 DataFrame; families live in subpackages (``reportlib.statements``, ...).
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError, version as _version
 
 try:
     __version__ = _version("reportlib")
-except PackageNotFoundError:  # running from a source tree without installation
+except _PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+local"
 
 from .config import default_db_url, outputs_root, project_root, resolve_db_url  # noqa: E402

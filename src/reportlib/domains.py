@@ -103,6 +103,8 @@ DOMAINS: Registry[Domain] = Registry(
     "data domain",
     modules=(
         "reportlib.statements.schema",
+        "reportlib.dashboard.schema",
+        "reportlib.rates.schema",
     ),
 )
 

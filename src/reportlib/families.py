@@ -62,6 +62,7 @@ FAMILIES: Registry[Family] = Registry(
     "report family",
     modules=(
         "reportlib.statements.family",
+        "reportlib.dashboard.family",
     ),
 )
 

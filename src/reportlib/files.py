@@ -16,6 +16,9 @@ from .errors import ConfigError
 __all__ = ["atomic_path", "atomic_write", "safe_join", "sha256_file", "slugify"]
 
 _SLUG_MAX = 80
+# Letters that Unicode does not decompose into an ASCII base letter.
+_TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d", "Đ": "D",
+                                "ł": "l", "Ł": "L", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "Th"})
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -27,7 +30,7 @@ def slugify(*parts: object, fallback: str = "entity") -> str:
     the slug has no separator, no dot and no leading dash, so it can never leave its folder.
     """
     text = " ".join(str(p) for p in parts if p is not None and str(p) != "")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:_SLUG_MAX].strip("-")
     return slug or fallback
 

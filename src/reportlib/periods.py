@@ -9,8 +9,26 @@ from datetime import date, timedelta
 __all__ = ["IsoWeek", "Month", "Quarter"]
 
 
+class _Period:
+    """What every period shares: a half-open range ``[start, end)`` and stepping backwards."""
+
+    start: date
+    end: date
+
+    def __add__(self, steps: int):  # pragma: no cover - each period defines it
+        raise NotImplementedError
+
+    @property
+    def last_day(self) -> date:
+        """The last day inside the period."""
+        return self.end - timedelta(days=1)
+
+    def __sub__(self, steps: int):
+        return self + (-steps)
+
+
 @dataclass(frozen=True, order=True)
-class Month:
+class Month(_Period):
     """A calendar month, written ``2026-10``."""
 
     year: int
@@ -32,16 +50,11 @@ class Month:
         """The first day after the month (periods are half-open: start <= d < end)."""
         return (self + 1).start
 
-    @property
-    def last_day(self) -> date:
-        return self.end - timedelta(days=1)
 
     def __add__(self, months: int) -> "Month":
         index = self.year * 12 + self.month - 1 + months
         return Month(index // 12, index % 12 + 1)
 
-    def __sub__(self, months: int) -> "Month":
-        return self + (-months)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
@@ -52,7 +65,7 @@ class Month:
 
 
 @dataclass(frozen=True, order=True)
-class Quarter:
+class Quarter(_Period):
     """A calendar quarter, written ``2026Q3``."""
 
     year: int
@@ -78,23 +91,18 @@ class Quarter:
         """The first day after the quarter."""
         return (self + 1).start
 
-    @property
-    def last_day(self) -> date:
-        return self.end - timedelta(days=1)
 
     def __add__(self, quarters: int) -> "Quarter":
         index = self.year * 4 + self.quarter - 1 + quarters
         return Quarter(index // 4, index % 4 + 1)
 
-    def __sub__(self, quarters: int) -> "Quarter":
-        return self + (-quarters)
 
     def __str__(self) -> str:
         return f"{self.year:04d}Q{self.quarter}"
 
 
 @dataclass(frozen=True, order=True)
-class IsoWeek:
+class IsoWeek(_Period):
     """An ISO 8601 week, written ``2026-W43`` (Monday to Sunday)."""
 
     year: int
@@ -123,15 +131,10 @@ class IsoWeek:
     def end(self) -> date:
         return self.start + timedelta(days=7)
 
-    @property
-    def last_day(self) -> date:
-        return self.start + timedelta(days=6)
 
     def __add__(self, weeks: int) -> "IsoWeek":
         return IsoWeek.of(self.start + timedelta(weeks=weeks))
 
-    def __sub__(self, weeks: int) -> "IsoWeek":
-        return self + (-weeks)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-W{self.week:02d}"

@@ -203,17 +203,18 @@ def _preamble_rows(sheet: Sheet) -> list[list[tuple[Any, Font | None, str | None
 
 def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
     ws = workbook.create_sheet(title)
+    row_number = 0
     for line in _preamble_rows(sheet):
-        ws.append([value for value, _, _ in line])
-        for index, (_, font, fmt) in enumerate(line, start=1):
-            cell = ws.cell(row=ws.max_row, column=index)
+        row_number += 1
+        for index, (value, font, fmt) in enumerate(line, start=1):
+            cell = ws.cell(row=row_number, column=index, value=value)
             if font:
                 cell.font = font
             if fmt:
                 cell.number_format = fmt
-            if isinstance(cell.value, str):
+            if isinstance(value, str):
                 cell.data_type = "s"
-    header_row = ws.max_row + 1 if ws.max_row > 1 or ws.cell(1, 1).value is not None else 1
+    header_row = row_number + 1
     for index, col in enumerate(sheet.columns, start=1):
         cell = ws.cell(row=header_row, column=index, value=neutralise_formula(col.title))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
@@ -243,8 +244,11 @@ def _write_streaming(workbook: Workbook, title: str, sheet: Sheet) -> None:
     for index, col in enumerate(sheet.columns, start=1):
         guess = {"money": 16, "decimal": 14, "date": 12, "datetime": 20, "int": 12, "percent": 10}.get(col.kind, 18)
         ws.column_dimensions[get_column_letter(index)].width = col.width or max(guess, len(col.title) + 2)
-    header_row = 0
-    for line in _preamble_rows(sheet):
+    preamble = _preamble_rows(sheet)
+    header_row = len(preamble) + 1
+    # The sheet view is written with the first row, so panes must be frozen before any append.
+    ws.freeze_panes = f"A{header_row + 1}"
+    for line in preamble:
         cells = []
         for value, font, fmt in line:
             cell = WriteOnlyCell(ws, value=value)
@@ -256,9 +260,6 @@ def _write_streaming(workbook: Workbook, title: str, sheet: Sheet) -> None:
                 cell.data_type = "s"
             cells.append(cell)
         ws.append(cells)
-        header_row += 1
-    header_row += 1
-    ws.freeze_panes = f"A{header_row + 1}"
     header = []
     for col in sheet.columns:
         cell = WriteOnlyCell(ws, value=neutralise_formula(col.title))

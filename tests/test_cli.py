@@ -1,0 +1,80 @@
+import subprocess
+import sys
+
+import openpyxl
+import pytest
+
+from reportlib.cli import main
+from reportlib.load import write_domain
+
+from .statements.dataset import billing_rows
+
+
+def cli(*args, check=None):
+    result = subprocess.run([sys.executable, "-m", "reportlib", *args], capture_output=True, text=True,
+                            timeout=300)
+    if check is not None:
+        assert result.returncode == check, result.stdout + result.stderr
+    return result
+
+
+def test_run_with_bad_parameters_lists_every_problem_and_exits_2(sqlite_url):
+    result = cli("run", "statement", "-p", "partnr", "P1", "-p", "month", "Oct", "--db", sqlite_url, check=2)
+    assert "Invalid parameters for statement (3 problem(s))" in result.stderr
+    assert "did you mean 'partner'" in result.stderr and "'Oct' is not a month" in result.stderr
+
+
+def test_unknown_family_names_the_known_ones(sqlite_url):
+    result = cli("run", "statment", "--db", sqlite_url, check=2)
+    assert "Unknown report family 'statment'; known:" in result.stderr and "statement" in result.stderr
+
+
+def test_params_file_and_cli_pairs_combine(tmp_path, sqlite_url):
+    write_domain("billing", billing_rows(), url=sqlite_url, source="test")
+    params = tmp_path / "p.yaml"
+    params.write_text("partner: P9\nmonth: 2026-10\n")
+    result = cli("run", "statement", "-f", str(params), "--db", sqlite_url, check=2)
+    assert "No partner account 'P9'" in result.stderr and "P1" in result.stderr
+
+
+def test_report_command_exports_one_report_with_its_conditions(tmp_path, sqlite_url):
+    write_domain("billing", billing_rows(), url=sqlite_url, source="test")
+    out = tmp_path / "credit.xlsx"
+    assert main(["report", "total-credit", "--partner", "P1", "--from", "2026-10-01", "--to", "2026-10-31",
+                 "--account-type", "customer", "-o", str(out), "--db", sqlite_url]) == 0
+    ws = openpyxl.load_workbook(out)["Total credit"]
+    values = list(ws.iter_rows(values_only=True))
+    assert values[0][0] == "Total credit"
+    header_at = next(i for i, row in enumerate(values) if row[:2] == ("Account", "Account name"))
+    rows = {r[0]: r for r in values[header_at + 1:]}
+    assert set(rows) == {"C1", "C2", "Total"} and rows["C1"][8] == 252.5
+    out2 = tmp_path / "disc.xlsx"
+    assert main(["report", "discounts", "--partner", "P1", "--month", "2026-10", "--status", "active",
+                 "-o", str(out2), "--db", sqlite_url]) == 0
+    ws = openpyxl.load_workbook(out2).active
+    assert [r[4] for r in ws.iter_rows(values_only=True) if r[0] in ("C1", "P1")] == ["d1"]
+
+
+def test_report_command_refuses_bad_periods(sqlite_url, capsys):
+    write_domain("billing", billing_rows(), url=sqlite_url, source="test")
+    assert main(["report", "credit-usage", "--partner", "P1", "--from", "2026-10-31", "--to", "2026-10-01",
+                 "--db", sqlite_url]) == 2
+    assert "is before --from" in capsys.readouterr().err
+
+
+def test_demo_is_deterministic_and_exports_a_loadable_folder(tmp_path):
+    from reportlib.demo import build_demo
+    from reportlib.load import load_folder
+
+    a = build_demo(f"sqlite:///{tmp_path / 'a.sqlite'}", seed=3, scale="small", domains=["billing"],
+                   csv_folder=tmp_path / "csv")
+    b = build_demo(f"sqlite:///{tmp_path / 'b.sqlite'}", seed=3, scale="small", domains=["billing"])
+    assert a[0].rows == b[0].rows and a[0].fingerprint == b[0].fingerprint
+    loaded = load_folder(tmp_path / "csv" / "billing", "billing", url=f"sqlite:///{tmp_path / 'c.sqlite'}")
+    assert loaded.rows == a[0].rows
+
+
+def test_params_command_describes_the_family(capsys):
+    assert main(["params", "statement"]) == 0
+    out = capsys.readouterr().out
+    assert "partner" in out and "month YYYY-MM" in out
