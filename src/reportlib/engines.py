@@ -92,14 +92,17 @@ class _Kernel:
         # Short: IPC socket paths are limited to ~100 characters. The pid says whose it is.
         self.folder = Path(tempfile.mkdtemp(prefix=f"rlk-{os.getpid()}-"))
         self.log = open(self.folder / "kernel.log", "ab")
-        self.km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=str(self.folder / "k"),
+        # IPC sockets where the platform has them (not Windows): loopback TCP there.
+        ipc = os.name == "posix"
+        self.km = KernelManager(kernel_name=kernel_name, transport="ipc" if ipc else "tcp",
+                                ip=str(self.folder / "k") if ipc else "127.0.0.1",
                                 connection_file=str(self.folder / "connection.json"))
         env = dict(os.environ, **_KERNEL_ENV)
         try:
             self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log,
                                  extra_arguments=_KERNEL_ARGS)
-            # nbclient drives the client from its event loop, so it must be the async kind; a
-            # blocking client stops getting shell replies after nbclient has used it.
+            # nbclient awaits the client's channels from its event loop: the async kind lets it
+            # wait on shell and iopub together instead of blocking the loop on one of them.
             self.kc = AsyncKernelClient(**self.km.get_connection_info(session=True),
                                         connection_file=self.km.connection_file, parent=self.km)
             self.kc.start_channels()
