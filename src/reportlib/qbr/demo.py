@@ -162,7 +162,10 @@ def demo_qbr(seed: int, scale: str) -> dict[str, FrameRows]:
     p, qi, qual, created = p[keep], qi[keep], qual[keep], created[keep]
     m = len(p)
     amount = np.maximum(500, np.round(_DEAL_SIZE[tier[p]] * rng.lognormal(0, 0.45, m), -2)).astype(np.int64)
-    cycle = (25 + (1 - qual) * 110 + rng.exponential(18, m)).astype(int)
+    # Most deals close within weeks; enterprise deals (more of them at better partners) take
+    # months, and are what keeps a quarter's pipeline open at its end.
+    cycle = (25 + (1 - qual) * 90 + rng.exponential(15, m)).astype(int)
+    cycle = np.where(rng.random(m) < 0.15 + 0.35 * qual, rng.integers(110, 330, m), cycle)
     close = created + cycle
     won = rng.random(m) < 0.15 + 0.6 * qual
     is_open = close > today
@@ -270,7 +273,7 @@ def demo_qbr(seed: int, scale: str) -> dict[str, FrameRows]:
     p, qi, sub = p[keep], qi[keep], sub[keep]
     m = len(p)
     qual = quality[p]
-    requested = np.round(alloc[p, qi] * rng.uniform(0.15, 0.55, m), -2).astype(np.int64)
+    requested = np.round(alloc[p, qi] * rng.uniform(0.3, 0.7, m), -2).astype(np.int64)
     pending = sub > today - 10
     approved = ~pending & (rng.random(m) < 0.6 + 0.35 * qual)
     appr_amount = np.where(approved, np.round(requested * rng.uniform(0.7, 1.0, m), -1), -1).astype(np.int64)
