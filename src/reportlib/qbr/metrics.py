@@ -717,10 +717,10 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
 
 
 # Metrics benchmarked per tier and compared with the previous quarter, with their labels.
-BENCHMARKED = ("health_score", "revenue", "attainment_pct", "coverage_pct", "conversion_pct", "sales_velocity_days",
-               "approval_rate_pct", "registration_win_rate_pct", "training_pct", "logins_per_month",
-               "events_attended", "mdf_utilization_pct", "mdf_roi", "csat", "nps", "fcr_pct", "escalation_pct",
-               "churn_pct")
+BENCHMARKED = ("health_score", "revenue", "attainment_pct", "revenue_growth_pct", "coverage_pct", "conversion_pct",
+               "sales_velocity_days", "approval_rate_pct", "time_to_approval_hours", "registration_win_rate_pct",
+               "training_pct", "logins_per_month", "events_attended", "mdf_utilization_pct", "mdf_roi", "csat", "nps",
+               "fcr_pct", "escalation_pct", "churn_pct")
 
 
 def _quantile(values: list[Decimal], q: Decimal) -> Decimal:
