@@ -5,18 +5,20 @@ BIN    := $(VENV)/bin
 RL     := $(BIN)/reportlib
 DB     := data/reportlib.sqlite
 MONTH  ?= 2026-10
+QUARTER ?= 2026Q3
 WORKERS ?=
 SCALE  ?= default
 PYTEST_ARGS ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 
-.PHONY: help venv demo data test statements all bench clean notebooks
+.PHONY: help venv demo data test statements qbr all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
+	@echo "make qbr         QUARTER=2026Q3  QBR deck of every active partner + the quarter's portfolio"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -36,12 +38,18 @@ data: $(DB)
 demo: venv
 	$(RL) demo --fresh --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
+	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 	@echo "Sample outputs are under outputs/."
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 
-all: statements
+qbr: venv $(DB)
+	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
+	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
+
+all: statements qbr
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py
