@@ -342,11 +342,15 @@ def pipeline_by_stage(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
 
 
 def revenue_trend(deals: pd.DataFrame, targets: pd.DataFrame, quarter: Quarter,
-                  quarters: int = TREND_QUARTERS) -> pd.DataFrame:
-    """Revenue and target of each partner in each of the ``quarters`` quarters ending ``quarter``."""
+                  quarters: int = TREND_QUARTERS, partner_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Revenue (0 when nothing was won) and target (None when absent) of each partner in each of
+    the ``quarters`` quarters ending ``quarter``; every partner gets every quarter."""
+    ids = sorted(set(partner_ids) if partner_ids is not None else set(deals["partner_id"]) | set(targets["partner_id"]))
     frames = []
     for q in [quarter - i for i in reversed(range(quarters))]:
-        frame = pd.DataFrame({"revenue": revenue(deals, q), "target": revenue_target(targets, q)})
+        won, target = revenue(deals, q).reindex(ids), revenue_target(targets, q).reindex(ids)
+        frame = pd.DataFrame({"revenue": [ZERO if v is None or v != v else v for v in won],
+                              "target": [None if v is None or v != v else v for v in target]}, index=ids)
         frame.index.name = "partner_id"
         frame = frame.reset_index()
         frame.insert(1, "quarter", str(q))
@@ -791,7 +795,7 @@ def quarter_metrics(conn: Connection, quarter: Quarter | str,
     return QuarterMetrics(
         quarter=quarter, reference_cycle_days=reference_cycle_days, metrics=current, previous=previous,
         benchmarks=tier_benchmarks(current),
-        revenue_trend=revenue_trend(inputs.deals, inputs.targets, quarter),
+        revenue_trend=revenue_trend(inputs.deals, inputs.targets, quarter, partner_ids=inputs.partners["partner_id"]),
         portal_trend=portal_trend(inputs.portal, quarter),
         pipeline_by_stage=pipeline_by_stage(inputs.deals, quarter),
         win_rate_by_stage=win_rate_by_stage(inputs.deals, quarter),
