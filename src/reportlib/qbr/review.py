@@ -66,6 +66,7 @@ class Kpi:
     rule: Callable[[Decimal], str]
     higher_is_better: bool = True
     action: str = ""
+    edges: tuple[float, ...] = ()  # the target's bounds, to measure how far off a value is
 
 
 def _at_least(on: float, watch: float) -> Callable[[Decimal], str]:
@@ -74,6 +75,10 @@ def _at_least(on: float, watch: float) -> Callable[[Decimal], str]:
 
 def _below(on: float, watch: float) -> Callable[[Decimal], str]:
     return lambda v: "on" if v < Decimal(str(on)) else ("watch" if v < Decimal(str(watch)) else "off")
+
+
+def _at_most(on: float, watch: float) -> Callable[[Decimal], str]:
+    return lambda v: "on" if v <= Decimal(str(on)) else ("watch" if v <= Decimal(str(watch)) else "off")
 
 
 def _between(low: float, high: float, watch_low: float, watch_high: float) -> Callable[[Decimal], str]:
@@ -86,40 +91,58 @@ def _between(low: float, high: float, watch_low: float, watch_high: float) -> Ca
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("attainment_pct", "Revenue attainment", "pct", "≥ 100 %", _at_least(100, 85),
+        edges=(100,),
         action="Review the deals slipping out of the quarter and agree a close plan for the largest three."),
     Kpi("revenue_growth_pct", "Revenue growth vs last quarter", "pct", "≥ 5 %", _at_least(5, 0),
+        edges=(5,),
         action="Identify the accounts behind the decline and plan a joint campaign for them."),
     Kpi("coverage_pct", "Pipeline coverage", "pct", "150–300 %", _between(150, 300, 100, 400),
+        edges=(150, 300),
         action="Run a joint pipeline-generation session and agree new qualified opportunities."),
     Kpi("conversion_pct", "Conversion rate", "pct", "≥ 30 %", _at_least(30, 20),
+        edges=(30,),
         action="Review lost deals with the partner and coach on qualification and proposal quality."),
-    Kpi("sales_velocity_days", "Sales velocity", "days", "≤ 90 days", lambda v: _below(91, 181)(v), False,
+    Kpi("sales_velocity_days", "Sales velocity", "days", "≤ 90 days", _at_most(90, 180), False,
+        edges=(90,),
         action="Offer deal desk support for the longest-running opportunities."),
     Kpi("approval_rate_pct", "Registration approval rate", "pct", "≥ 75 %", _at_least(75, 60),
+        edges=(75,),
         action="Walk the partner through the registration rules behind the rejections."),
     Kpi("time_to_approval_hours", "Time to approval", "hours", "< 48 h", _below(48, 72), False,
+        edges=(48,),
         action="Escalate the registration backlog with the channel operations team."),
     Kpi("registration_win_rate_pct", "Registration win rate", "pct", "≥ 40 %", _at_least(40, 25),
+        edges=(40,),
         action="Co-sell the approved registrations: assign a sales engineer to the top ones."),
     Kpi("training_pct", "Training completion", "pct", "≥ 80 %", _at_least(80, 60),
+        edges=(80,),
         action="Agree completion dates for the open courses with the partner's enablement lead."),
     Kpi("logins_per_month", "Portal logins", "logins", "4+ a month", _at_least(4, 2),
+        edges=(4,),
         action="Show the partner the portal's deal registration and content features in a short session."),
     Kpi("events_attended", "Events attended", "count", "2+ a quarter", _at_least(2, 1),
+        edges=(2,),
         action="Invite the partner to the next two webinars or events on the calendar."),
     Kpi("mdf_utilization_pct", "MDF utilization", "pct", "70–85 %", _between(70, 85, 50, 100),
+        edges=(70, 85),
         action="Plan the remaining MDF with the partner before the allocation lapses."),
     Kpi("mdf_roi", "MDF ROI", "ratio", "≥ 3:1", _at_least(3, 2),
+        edges=(3,),
         action="Shift MDF to the campaigns with the best attributed revenue."),
     Kpi("csat", "CSAT", "csat", "≥ 4.5", _at_least(4.5, 4.0),
+        edges=(4.5,),
         action="Review the low survey scores with the partner and agree follow-up calls."),
     Kpi("nps", "NPS", "nps", "≥ +30", _at_least(30, 0),
+        edges=(30,),
         action="Contact the detractors with the partner and close the loop on their issues."),
     Kpi("fcr_pct", "First contact resolution", "pct", "≥ 70 %", _at_least(70, 60),
+        edges=(70,),
         action="Share the support knowledge base and run a troubleshooting workshop."),
     Kpi("escalation_pct", "Escalation rate", "pct", "< 10 %", _below(10, 15), False,
+        edges=(10,),
         action="Review the escalated tickets and train the partner's support team on the top causes."),
     Kpi("churn_pct", "Customer churn (4 quarters)", "pct", "< 5 %", _below(5, 8), False,
+        edges=(5,),
         action="Run account reviews for the customers at risk of churning."),
 )
 KPI_BY_KEY = {k.key: k for k in KPIS}
@@ -240,16 +263,10 @@ def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
 
 
 def _gap(r) -> Decimal:
-    """How far a KPI is from its target range, relative to the target's own size."""
+    """How far a KPI is from the nearest edge of its target, relative to that edge."""
     kpi, v = KPI_BY_KEY[r.key], r.value
-    bounds = [Decimal(x) for x in kpi.target.replace("≥", "").replace("<", "").replace("≤", "").replace("+", "")
-              .replace("%", "").replace("h", "").replace("days", "").replace(":1", "").replace(" a month", "")
-              .replace(" a quarter", "").replace("–", " ").split()]
-    if not bounds:
-        return Decimal(0)
-    ref = bounds[0] if kpi.higher_is_better or len(bounds) == 1 else bounds[-1]
-    if len(bounds) == 2:
-        ref = bounds[0] if v < bounds[0] else bounds[1]
+    edges = [Decimal(str(x)) for x in kpi.edges]
+    ref = min(edges, key=lambda e: abs(v - e))
     return abs(v - ref) / (abs(ref) or Decimal(1))
 
 
