@@ -26,6 +26,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
     modules=(
         "reportlib.statements.commands",
         "reportlib.qbr.commands",
+        "reportlib.rates.commands",
     ),
 )
 
@@ -216,4 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run as ``python -m reportlib.cli`` this file is __main__, a second copy of the module whose
+    # COMMANDS registry the families never saw; the real module's main has them all.
+    from reportlib.cli import main as _main
+
+    sys.exit(_main())
