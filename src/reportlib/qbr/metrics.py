@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Callable, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -132,14 +133,20 @@ def load_inputs(conn: Connection, quarter: Quarter | str, history: int = TREND_Q
 
     def read(table: sa.Table, *where, columns: Iterable[str] | None = None) -> pd.DataFrame:
         cols = [table.c[c] for c in columns] if columns else [c for c in table.c if c.name != "id"]
+        # Dates travel as ISO text and are parsed vectorised below: parsing a million
+        # date objects one by one is most of the time at 10,000 partners.
+        cols = [sa.cast(c, sa.String).label(c.name) if isinstance(c.type, (sa.Date, sa.DateTime)) else c
+                for c in cols]
         return query_frame(conn, sa.select(*cols).where(*where))
 
     opp = t["opportunities"]
     deals = read(opp, opp.c.created_date < end,
                  sa.or_(opp.c.status == "open", opp.c.close_date >= start),
                  columns=["partner_id", "amount", "stage", "created_date", "close_date", "status"])
+    # Tables only the quarter and the one before need are read from the previous quarter on.
+    recent = (quarter - 1).start
     reg = t["deal_registrations"]
-    regs = read(reg, reg.c.submitted_at >= datetime.combine(start, datetime.min.time()),
+    regs = read(reg, reg.c.submitted_at >= datetime.combine(recent, datetime.min.time()),
                 reg.c.submitted_at < datetime.combine(end, datetime.min.time()),
                 columns=["partner_id", "submitted_at", "status", "decided_at"])
     tr, ce, po, ev, mk = t["training"], t["certifications"], t["portal_activity"], t["events"], t["marketing"]
@@ -147,20 +154,20 @@ def load_inputs(conn: Connection, quarter: Quarter | str, history: int = TREND_Q
     quarters = [str(quarter - i) for i in range(max(history, 5))]
     return _with_datetimes(QbrInputs(
         quarter=quarter,
-        partners=read(t["partners"]).sort_values("partner_id", ignore_index=True),
+        partners=query_frame(conn, sa.select(t["partners"])).sort_values("partner_id", ignore_index=True),
         deals=deals,
         targets=read(t["targets"], t["targets"].c.quarter.in_(quarters)),
         registrations=regs,
         training=read(tr, tr.c.assigned_date < end),
         certifications=read(ce, ce.c.issued_date < end),
         portal=read(po, po.c.date >= start, po.c.date < end),
-        events=read(ev, ev.c.date >= start, ev.c.date < end),
-        marketing=read(mk, mk.c.date >= start, mk.c.date < end),
+        events=read(ev, ev.c.date >= recent, ev.c.date < end),
+        marketing=read(mk, mk.c.date >= recent, mk.c.date < end),
         mdf_allocations=read(ma, ma.c.quarter.in_(quarters)),
-        mdf_requests=read(mr, mr.c.submitted_date >= start, mr.c.submitted_date < end),
+        mdf_requests=read(mr, mr.c.submitted_date >= recent, mr.c.submitted_date < end),
         customers=read(cu, cu.c.contract_date < end),
-        surveys=read(su, su.c.date >= start, su.c.date < end),
-        tickets=read(ti, ti.c.opened_date >= start, ti.c.opened_date < end),
+        surveys=read(su, su.c.date >= recent, su.c.date < end),
+        tickets=read(ti, ti.c.opened_date >= recent, ti.c.opened_date < end),
     ))
 
 
@@ -177,7 +184,7 @@ def _with_datetimes(inputs: QbrInputs) -> QbrInputs:
     for name, columns in _DATE_COLUMNS.items():
         frame = getattr(inputs, name)
         for column in columns:
-            frame[column] = pd.to_datetime(frame[column])
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
     return inputs
 
 
@@ -210,19 +217,42 @@ def _dsum(values: Iterable) -> Decimal:
     return total
 
 
-def _group_sum(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Exact sum of a Decimal column per partner."""
-    if frame.empty:
-        return pd.Series(dtype=object)
-    return frame.groupby("partner_id")[column].agg(lambda s: _dsum(s))
+_MICRO = 6  # money is summed as integer millionths: exact, and vectorised
 
 
-def _group_mean(frame: pd.DataFrame, values: pd.Series) -> pd.Series:
-    """Exact mean per partner of ``values`` (numbers aligned with ``frame``)."""
+def _micros(values: pd.Series) -> np.ndarray | None:
+    """Decimal values as int64 millionths (missing as 0), or None if one has more places."""
+    out = np.zeros(len(values), dtype=np.int64)
+    for index, v in enumerate(values):
+        if v is None or v != v:
+            continue
+        scaled = Decimal(v).scaleb(_MICRO)
+        whole = int(scaled)
+        if whole != scaled:
+            return None
+        out[index] = whole
+    return out
+
+
+def _group_sum(frame: pd.DataFrame, column: str, by: str | list[str] = "partner_id") -> pd.Series:
+    """Exact sum of a Decimal column per partner (or per ``by``)."""
     if frame.empty:
         return pd.Series(dtype=object)
-    data = pd.DataFrame({"partner_id": frame["partner_id"].to_numpy(), "v": list(values)})
-    return data.groupby("partner_id")["v"].agg(lambda s: _dsum(s) / len(s))
+    micros = _micros(frame[column])
+    if micros is None:  # more than six places: sum the Decimals themselves
+        return frame.groupby(by)[column].agg(lambda s: _dsum(s))
+    keys = [frame[k].to_numpy() for k in ([by] if isinstance(by, str) else by)]
+    sums = pd.Series(micros).groupby(keys).sum()
+    return sums.map(lambda v: Decimal(int(v)).scaleb(-_MICRO))
+
+
+def _group_mean(frame: pd.DataFrame, values: Iterable[int], unit: int = 1) -> pd.Series:
+    """Exact mean per partner of whole-number ``values`` (aligned with ``frame``), divided by ``unit``."""
+    if frame.empty:
+        return pd.Series(dtype=object)
+    grouped = pd.Series(np.asarray(list(values), dtype=np.int64)).groupby(frame["partner_id"].to_numpy())
+    sums, counts = grouped.sum(), grouped.size()
+    return pd.Series([Decimal(int(t)) / (int(n) * unit) for t, n in zip(sums, counts)], index=sums.index, dtype=object)
 
 
 def _count(frame: pd.DataFrame) -> pd.Series:
@@ -247,8 +277,8 @@ def _pct(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return ratio(numerator, denominator, HUNDRED)
 
 
-def _days_between(frame: pd.DataFrame, later: str, earlier: str) -> list[Decimal]:
-    return [Decimal(int(v)) for v in (_ts(frame, later) - _ts(frame, earlier)).dt.days]
+def _days_between(frame: pd.DataFrame, later: str, earlier: str) -> np.ndarray:
+    return (_ts(frame, later) - _ts(frame, earlier)).dt.days.to_numpy(dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- revenue and pipeline
@@ -335,8 +365,10 @@ def pipeline_by_stage(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
     open_ = deals[(deals["status"] == "open") & _before(deals, "created_date", quarter.end)]
     if open_.empty:
         return pd.DataFrame(columns=["partner_id", "stage", "count", "value"])
-    grouped = open_.groupby(["partner_id", "stage"])["amount"].agg(["size", lambda s: _dsum(s)]).reset_index()
-    grouped.columns = ["partner_id", "stage", "count", "value"]
+    grouped = pd.DataFrame({"count": open_.groupby(["partner_id", "stage"]).size(),
+                            "value": _group_sum(open_, "amount", ["partner_id", "stage"])})
+    grouped.index.names = ["partner_id", "stage"]
+    grouped = grouped.reset_index()
     grouped["order"] = grouped["stage"].map({s: i for i, s in enumerate(STAGES)})
     return grouped.sort_values(["partner_id", "order"]).drop(columns="order").reset_index(drop=True)
 
@@ -385,9 +417,8 @@ def time_to_approval_hours(registrations: pd.DataFrame, quarter: Quarter) -> pd.
     subs = registrations[_in(registrations, "submitted_at", quarter.start, quarter.end)
                          & registrations["status"].isin(["approved", "won", "lost"])
                          & registrations["decided_at"].notna()]
-    seconds = (_ts(subs, "decided_at") - _ts(subs, "submitted_at")).dt.total_seconds()
-    hours = [Decimal(int(v)) / 3600 for v in seconds]
-    return _group_mean(subs, hours)
+    seconds = (_ts(subs, "decided_at") - _ts(subs, "submitted_at")).dt.total_seconds().to_numpy(dtype=np.int64)
+    return _group_mean(subs, seconds, unit=3600)
 
 
 # --------------------------------------------------------------------------- engagement
@@ -486,14 +517,14 @@ def mdf_metrics(allocations: pd.DataFrame, requests: pd.DataFrame, quarter: Quar
 def csat(surveys: pd.DataFrame, quarter: Quarter) -> pd.Series:
     """Mean CSAT (1–5) of the quarter's surveys that have one. Score; None without surveys."""
     rows = surveys[_in(surveys, "date", quarter.start, quarter.end) & surveys["csat"].notna()]
-    return _group_mean(rows, [Decimal(int(v)) for v in rows["csat"]])
+    return _group_mean(rows, rows["csat"].astype("int64"))
 
 
 def nps(surveys: pd.DataFrame, quarter: Quarter) -> pd.Series:
     """% promoters (9–10) − % detractors (0–6) of the quarter's NPS answers. −100 to 100."""
     rows = surveys[_in(surveys, "date", quarter.start, quarter.end) & surveys["nps"].notna()]
-    scores = [HUNDRED if int(v) >= 9 else (-HUNDRED if int(v) <= 6 else ZERO) for v in rows["nps"]]
-    return _group_mean(rows, scores)
+    answers = rows["nps"].astype("int64").to_numpy()
+    return _group_mean(rows, np.where(answers >= 9, 100, np.where(answers <= 6, -100, 0)))
 
 
 def implementation_days(customers: pd.DataFrame, quarter: Quarter) -> pd.Series:
