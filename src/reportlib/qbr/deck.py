@@ -15,7 +15,7 @@ from pptx.util import Inches
 
 from ..render.pptx import STATUS_FILLS, Box, Deck
 from . import metrics as m
-from .review import PartnerReview, shown
+from .review import PartnerReview, figure_rows, shown
 
 __all__ = ["SLIDE_TITLES", "build_deck", "write_deck"]
 
@@ -25,23 +25,16 @@ SLIDE_TITLES = (
     "Health score breakdown", "Coaching plan and action items", "Data notes",
 )
 
-_KPI_FILL = {k: v for k, v in STATUS_FILLS.items()}
+_KPI_FILL = STATUS_FILLS
 
 
-def _kpi_rows(review: PartnerReview, keys: list[tuple[str, str, str]]) -> tuple[list[list[str]], list[list]]:
-    """(label, value) rows for a figure table, with the status fill of KPIs that have a target."""
-    kpis = review.kpis.set_index("key")
+def _kpi_rows(review: PartnerReview, section: str) -> tuple[list[list[str]], list[list]]:
+    """A section's figure rows, with the status fill of the figures that have a target."""
     rows, fills = [], []
-    for label, key, unit in keys:
-        value = review.row.get(key)
-        text = shown(value, unit)
-        if key in kpis.index:
-            k = kpis.loc[key]
-            rows.append([label, text, k["target"], k["status_text"]])
-            fills.append([None, _KPI_FILL[k["status"]], None, _KPI_FILL[k["status"]]])
-        else:
-            rows.append([label, text, "", ""])
-            fills.append([None, None, None, None])
+    for r in figure_rows(review, section):
+        rows.append([r["label"], r["value_text"], r["target"], r["status_text"]])
+        fill = _KPI_FILL[r["status"]] if r["status"] else None
+        fills.append([None, fill, None, fill])
     return rows, fills
 
 
@@ -77,10 +70,7 @@ def build_deck(review: PartnerReview) -> Deck:
         "Revenue: the amounts of deals won with a close date in the quarter. Previous: the quarter before. YTD: "
         f"1 January {q.year} to the quarter's end. Growth: (revenue − previous) / previous; n/a when previous is 0. "
         "Attainment: revenue / target. The chart shows the last eight quarters' revenue against target."))
-    rows, fills = _kpi_rows(review, [
-        ("Revenue this quarter", "revenue", "money"), ("Previous quarter", "previous_revenue", "money"),
-        ("Target", "target", "money"), ("Attainment", "attainment_pct", "pct"),
-        ("Year to date", "ytd_revenue", "money"), ("Growth vs last quarter", "revenue_growth_pct", "pct")])
+    rows, fills = _kpi_rows(review, "Revenue")
     deck.table(s, deck.left_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 2.2, 1.6, 1.6],
                fills=fills)
     trend = review.slice.revenue_trend
@@ -94,10 +84,7 @@ def build_deck(review: PartnerReview) -> Deck:
         "target. Deal size: value / count. Velocity: mean days from creation to close of deals won in the last four "
         "quarters. Conversion: won / (won + lost) of deals closed in the quarter. Win rate by stage: of the deals "
         "closed in the last four quarters that reached a stage, the share won."))
-    rows, fills = _kpi_rows(review, [
-        ("Open deals", "pipeline_count", "count"), ("Pipeline value", "pipeline_value", "money"),
-        ("Coverage", "coverage_pct", "pct"), ("Average deal size", "average_deal_size", "money"),
-        ("Sales velocity", "sales_velocity_days", "days"), ("Conversion rate", "conversion_pct", "pct")])
+    rows, fills = _kpi_rows(review, "Pipeline")
     left = deck.left_half()
     deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
                rows, widths=[3, 2.2, 1.6, 1.6], fills=fills)
@@ -119,11 +106,7 @@ def build_deck(review: PartnerReview) -> Deck:
     deck.chart(s, deck.left_half(), "bar", ["Won", "Approved", "Submitted"],
                {"Registrations": [r["registrations_won"], r["registrations_approved"], r["registrations_submitted"]]},
                title="Registration funnel", number_format="0")
-    rows, fills = _kpi_rows(review, [
-        ("Submitted", "registrations_submitted", "count"), ("Approved", "registrations_approved", "count"),
-        ("Won", "registrations_won", "count"), ("Approval rate", "approval_rate_pct", "pct"),
-        ("Registration win rate", "registration_win_rate_pct", "pct"),
-        ("Time to approval", "time_to_approval_hours", "hours")])
+    rows, fills = _kpi_rows(review, "Deal registration funnel")
     deck.table(s, deck.right_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 1.8, 1.6, 1.6],
                fills=fills)
 
@@ -133,12 +116,7 @@ def build_deck(review: PartnerReview) -> Deck:
         "issued on or before the quarter's last day and expiring after it; 'expiring' means within 90 days. Portal: "
         "mean monthly logins in the quarter (target 4+); portal activity = min(logins / 4, 1). Events and marketing "
         "collaborations: counts in the quarter."))
-    rows, fills = _kpi_rows(review, [
-        ("Training completion", "training_pct", "pct"), ("Active certifications", "active_certifications", "count"),
-        ("Expiring within 90 days", "expiring_certifications", "count"),
-        ("Portal logins", "logins_per_month", "logins"), ("Portal activity", "portal_pct", "pct"),
-        ("Events attended", "events_attended", "count"),
-        ("Marketing collaborations", "marketing_collaborations", "count")])
+    rows, fills = _kpi_rows(review, "Engagement")
     left = deck.left_half()
     deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
                rows, widths=[3, 1.8, 1.6, 1.6], fills=fills, size=11)
@@ -160,11 +138,7 @@ def build_deck(review: PartnerReview) -> Deck:
         "allocated (target 70–85 %). Requests: submitted in the quarter; approval rate = approved / submitted. ROI = "
         "attributed revenue / spent (target 3:1). Days to first spend: earliest first spend of the quarter's "
         "requests − the quarter's start."))
-    rows, fills = _kpi_rows(review, [
-        ("Allocated", "mdf_allocated", "money"), ("Spent", "mdf_spent", "money"),
-        ("Utilization", "mdf_utilization_pct", "pct"), ("Requests", "mdf_requests", "count"),
-        ("Request approval rate", "mdf_approval_pct", "pct"), ("ROI", "mdf_roi", "ratio"),
-        ("Days to first spend", "mdf_days_to_first_spend", "days")])
+    rows, fills = _kpi_rows(review, "Market development funds (MDF)")
     deck.table(s, deck.left_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 1.8, 1.6, 1.6],
                fills=fills)
     deck.chart(s, deck.right_half(), "column", ["Allocated", "Spent"],
@@ -176,11 +150,7 @@ def build_deck(review: PartnerReview) -> Deck:
         "Implementation: mean days from contract to go-live of customers who went live in the quarter. Tickets per "
         "customer: tickets opened in the quarter / customers under contract in it. FCR and escalation: shares of "
         "those tickets. Churn: customers lost in the last four quarters / customers at the start of that window."))
-    rows, fills = _kpi_rows(review, [
-        ("CSAT", "csat", "csat"), ("NPS", "nps", "nps"), ("Surveys", "surveys", "count"),
-        ("Implementation time", "implementation_days", "days"), ("Tickets", "tickets", "count"),
-        ("Tickets per customer", "tickets_per_customer", "csat"), ("First contact resolution", "fcr_pct", "pct"),
-        ("Escalation rate", "escalation_pct", "pct"), ("Churn (4 quarters)", "churn_pct", "pct")])
+    rows, fills = _kpi_rows(review, "Customer experience")
     deck.table(s, deck.body, ["Figure", "Value", "Target", "Status"], rows, widths=[4, 2, 2, 2], fills=fills)
 
     # Tier benchmarks

@@ -53,15 +53,10 @@ class QbrBatchParams(ReportParams):
 
 
 @dataclass(frozen=True)
-class QbrPortfolioParams(ReportParams):
+class QbrPortfolioParams(QbrBatchParams):
     """The portfolio view (all active partners, worst health first) of a quarter."""
 
     family = "qbr-portfolio"
-    quarter: Quarter = field(metadata={"help": "quarter under review, e.g. 2026Q3"})
-    reference_cycle_days: int = field(default=DEFAULT_REFERENCE_CYCLE_DAYS, metadata={"help": _CYCLE_HELP})
-
-    def check(self) -> list[str]:
-        return _check_cycle(self.reference_cycle_days)
 
 
 def _check_cycle(days: int) -> list[str]:

@@ -16,46 +16,14 @@ from ..render.text import escape_html
 from ..render.xlsx import Col
 from . import metrics as m
 from .deck import SLIDE_TITLES
-from .review import PartnerReview, shown
+from .review import FIGURES, PartnerReview, figure_rows, shown
 from .workbook import PORTFOLIO_COLUMNS
 
-__all__ = ["SECTIONS", "benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "health_chart",
+__all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "health_chart",
            "health_html", "notes_html", "portal_chart", "portfolio_chart", "portfolio_html", "registration_chart",
            "revenue_chart", "section_html", "sections", "slide_list", "stage_chart", "summary_html", "title_html"]
 
 _STATUS_CSS = {"on": "#C6EFCE", "watch": "#FFEB9C", "off": "#FFC7CE", "none": "#EDEDED"}
-
-# (section title, [(label, metric column, unit)]), in the deck's order.
-SECTIONS: list[tuple[str, list[tuple[str, str, str]]]] = [
-    ("Revenue", [("Revenue this quarter", "revenue", "money"), ("Previous quarter", "previous_revenue", "money"),
-                 ("Target", "target", "money"), ("Attainment", "attainment_pct", "pct"),
-                 ("Year to date", "ytd_revenue", "money"), ("Growth vs last quarter", "revenue_growth_pct", "pct")]),
-    ("Pipeline", [("Open deals", "pipeline_count", "count"), ("Pipeline value", "pipeline_value", "money"),
-                  ("Coverage", "coverage_pct", "pct"), ("Average deal size", "average_deal_size", "money"),
-                  ("Sales velocity", "sales_velocity_days", "days"), ("Conversion rate", "conversion_pct", "pct")]),
-    ("Deal registration funnel", [
-        ("Submitted", "registrations_submitted", "count"), ("Approved", "registrations_approved", "count"),
-        ("Won", "registrations_won", "count"), ("Approval rate", "approval_rate_pct", "pct"),
-        ("Registration win rate", "registration_win_rate_pct", "pct"),
-        ("Time to approval", "time_to_approval_hours", "hours")]),
-    ("Engagement", [("Training completion", "training_pct", "pct"),
-                    ("Active certifications", "active_certifications", "count"),
-                    ("Expiring within 90 days", "expiring_certifications", "count"),
-                    ("Portal logins", "logins_per_month", "logins"), ("Portal activity", "portal_pct", "pct"),
-                    ("Events attended", "events_attended", "count"),
-                    ("Marketing collaborations", "marketing_collaborations", "count")]),
-    ("Market development funds (MDF)", [
-        ("Allocated", "mdf_allocated", "money"), ("Spent", "mdf_spent", "money"),
-        ("Utilization", "mdf_utilization_pct", "pct"), ("Requests", "mdf_requests", "count"),
-        ("Request approval rate", "mdf_approval_pct", "pct"), ("ROI", "mdf_roi", "ratio"),
-        ("Days to first spend", "mdf_days_to_first_spend", "days")]),
-    ("Customer experience", [
-        ("CSAT", "csat", "csat"), ("NPS", "nps", "nps"), ("Surveys", "surveys", "count"),
-        ("Implementation time", "implementation_days", "days"), ("Tickets", "tickets", "count"),
-        ("Tickets per customer", "tickets_per_customer", "csat"), ("First contact resolution", "fcr_pct", "pct"),
-        ("Escalation rate", "escalation_pct", "pct"), ("Churn (4 quarters)", "churn_pct", "pct")]),
-]
-
 
 def _status_table(header: list[str], rows: list[list[str]], statuses: list[str | None]) -> str:
     parts = ['<table class="rl-table"><thead><tr>', "".join(f"<th>{escape_html(h)}</th>" for h in header),
@@ -93,22 +61,14 @@ def summary_html(review: PartnerReview) -> str:
 
 def section_html(review: PartnerReview, title: str) -> str:
     """One figures section (Revenue, Pipeline, ...) as a status-coloured table."""
-    kpis = review.kpis.set_index("key")
-    figures = dict(SECTIONS)[title]
-    rows, statuses = [], []
-    for label, key, unit in figures:
-        if key in kpis.index:
-            k = kpis.loc[key]
-            rows.append([label, shown(review.row.get(key), unit), k["target"], k["status_text"]])
-            statuses.append(k["status"])
-        else:
-            rows.append([label, shown(review.row.get(key), unit), "", ""])
-            statuses.append(None)
-    return f"<h2>{escape_html(title)}</h2>" + _status_table(["Figure", "Value", "Target", "Status"], rows, statuses)
+    rows = figure_rows(review, title)
+    return f"<h2>{escape_html(title)}</h2>" + _status_table(
+        ["Figure", "Value", "Target", "Status"], [[r["label"], r["value_text"], r["target"], r["status_text"]]
+                                                  for r in rows], [r["status"] for r in rows])
 
 
 def sections() -> list[str]:
-    return [title for title, _ in SECTIONS]
+    return list(FIGURES)
 
 
 def _floats(values) -> list[float | None]:

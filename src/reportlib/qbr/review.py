@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection
 from ..periods import Quarter
 from . import metrics as m
 
-__all__ = ["KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "health_breakdown", "insights",
+__all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
+           "health_breakdown", "insights",
            "kpi_table", "partner_review", "portfolio", "shown"]
 
 
@@ -185,6 +186,50 @@ def _rank(s: m.PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | No
         return None, len(values)
     better = sum(1 for v in values if (v > mine if higher_is_better else v < mine))
     return better + 1, len(values)
+
+
+# The figures of each section of the deck and the HTML: section title -> [(label, metric column, unit)].
+FIGURES: dict[str, list[tuple[str, str, str]]] = dict([
+    ("Revenue", [("Revenue this quarter", "revenue", "money"), ("Previous quarter", "previous_revenue", "money"),
+                 ("Target", "target", "money"), ("Attainment", "attainment_pct", "pct"),
+                 ("Year to date", "ytd_revenue", "money"), ("Growth vs last quarter", "revenue_growth_pct", "pct")]),
+    ("Pipeline", [("Open deals", "pipeline_count", "count"), ("Pipeline value", "pipeline_value", "money"),
+                  ("Coverage", "coverage_pct", "pct"), ("Average deal size", "average_deal_size", "money"),
+                  ("Sales velocity", "sales_velocity_days", "days"), ("Conversion rate", "conversion_pct", "pct")]),
+    ("Deal registration funnel", [
+        ("Submitted", "registrations_submitted", "count"), ("Approved", "registrations_approved", "count"),
+        ("Won", "registrations_won", "count"), ("Approval rate", "approval_rate_pct", "pct"),
+        ("Registration win rate", "registration_win_rate_pct", "pct"),
+        ("Time to approval", "time_to_approval_hours", "hours")]),
+    ("Engagement", [("Training completion", "training_pct", "pct"),
+                    ("Active certifications", "active_certifications", "count"),
+                    ("Expiring within 90 days", "expiring_certifications", "count"),
+                    ("Portal logins", "logins_per_month", "logins"), ("Portal activity", "portal_pct", "pct"),
+                    ("Events attended", "events_attended", "count"),
+                    ("Marketing collaborations", "marketing_collaborations", "count")]),
+    ("Market development funds (MDF)", [
+        ("Allocated", "mdf_allocated", "money"), ("Spent", "mdf_spent", "money"),
+        ("Utilization", "mdf_utilization_pct", "pct"), ("Requests", "mdf_requests", "count"),
+        ("Request approval rate", "mdf_approval_pct", "pct"), ("ROI", "mdf_roi", "ratio"),
+        ("Days to first spend", "mdf_days_to_first_spend", "days")]),
+    ("Customer experience", [
+        ("CSAT", "csat", "csat"), ("NPS", "nps", "nps"), ("Surveys", "surveys", "count"),
+        ("Implementation time", "implementation_days", "days"), ("Tickets", "tickets", "count"),
+        ("Tickets per customer", "tickets_per_customer", "csat"), ("First contact resolution", "fcr_pct", "pct"),
+        ("Escalation rate", "escalation_pct", "pct"), ("Churn (4 quarters)", "churn_pct", "pct")]),
+])
+
+
+def figure_rows(review: "PartnerReview", section: str) -> list[dict[str, Any]]:
+    """The figures of a section as shown, each with its seed target and status when it has one."""
+    kpis = review.kpis.set_index("key")
+    rows = []
+    for label, key, unit in FIGURES[section]:
+        k = kpis.loc[key] if key in kpis.index else None
+        rows.append({"label": label, "value_text": shown(review.row.get(key), unit),
+                     "target": "" if k is None else k["target"], "status": None if k is None else k["status"],
+                     "status_text": "" if k is None else k["status_text"]})
+    return rows
 
 
 def health_breakdown(s: m.PartnerSlice) -> pd.DataFrame:
