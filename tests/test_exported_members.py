@@ -11,7 +11,7 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements",
            "reportlib.render.pptx", "reportlib.qbr", "reportlib.qbr.metrics", "reportlib.qbr.review",
            "reportlib.qbr.deck", "reportlib.qbr.report", "reportlib.qbr.workbook", "reportlib.qbr.family",
-           "reportlib.rates"]
+           "reportlib.rates", "reportlib.dashboard", "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
 
 
 @pytest.mark.parametrize("name", MODULES)

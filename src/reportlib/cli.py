@@ -26,6 +26,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
     modules=(
         "reportlib.statements.commands",
         "reportlib.qbr.commands",
+        "reportlib.dashboard.commands",
         "reportlib.rates.commands",
     ),
 )

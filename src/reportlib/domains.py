@@ -104,6 +104,7 @@ DOMAINS: Registry[Domain] = Registry(
     modules=(
         "reportlib.statements.schema",
         "reportlib.qbr.schema",
+        "reportlib.dashboard.schema",
         "reportlib.rates.schema",
     ),
 )
