@@ -71,3 +71,15 @@ def test_open_deal_with_close_date_and_decision_before_submission(folder, sqlite
     reasons = {(p.file, p.column): p.reason for p in info.value.problems}
     assert "empty while the deal is open" in reasons[("opportunities.csv", "close_date")]
     assert "before submitted_at" in reasons[("deal_registrations.csv", "decided_at")]
+
+
+def test_demo_data_passes_its_own_contract(tmp_path, sqlite_url):
+    from reportlib.demo import build_demo
+
+    build_demo(sqlite_url, scale="small", domains=["qbr"], csv_folder=tmp_path / "csv")
+    summary = load_folder(tmp_path / "csv" / "qbr", "qbr", sqlite_url)
+    assert summary.rows["qbr_partners"] == 6 and all(count > 0 for count in summary.rows.values())
+    with reportlib.connect(sqlite_url) as conn:
+        frame = partner_metrics(conn, "2026Q3")
+    assert set(frame["status"]) == {"active"} and frame["health_score"].notna().all()
+    assert "Revenue attainment" in set(frame["missing_components"])  # P003 has no target
