@@ -195,3 +195,19 @@ def test_insights_quote_figures_shown_in_the_deck(everyone):
     plan = review.coaching
     assert plan.iloc[0]["area"] == "Health score" and (plan["owner"] == "Pat Manager").all()
     assert partner_review(everyone, "A1").insights == review.insights  # deterministic
+
+
+def test_deck_of_a_quarter_without_any_data_says_so(url, tmp_path):
+    import reportlib
+    from pptx import Presentation
+
+    from reportlib.qbr.deck import SLIDE_TITLES, write_deck
+
+    with reportlib.connect(url) as conn:
+        empty = m.quarter_metrics(conn, "2020Q1")
+    review = partner_review(empty, "A1")
+    assert review.row["health_band"] == "No data" and review.row["revenue"] == 0
+    deck = Presentation(str(write_deck(review, tmp_path / "empty.pptx")))
+    assert [s.shapes.title.text for s in deck.slides][1:] == list(SLIDE_TITLES[1:])
+    texts = [shape.text_frame.text for shape in deck.slides[8].shapes if shape.has_text_frame]
+    assert "Partner vs tier median (%): no data for this period." in texts

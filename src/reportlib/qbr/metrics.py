@@ -451,7 +451,8 @@ def certification_list(certifications: pd.DataFrame, quarter: Quarter) -> pd.Dat
 
 
 def logins_per_month(portal: pd.DataFrame, quarter: Quarter) -> pd.Series:
-    """Mean monthly portal logins in ``quarter`` (a month with no row counts as 0). Logins."""
+    """Mean monthly portal logins in ``quarter`` (a month with no row counts as 0; a partner with
+    no row in the whole quarter has no value). Logins."""
     rows = portal[_in(portal, "date", quarter.start, quarter.end)]
     if rows.empty:
         return pd.Series(dtype=object)
@@ -731,7 +732,8 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
     put("training_pct", training_rate_pct(inputs.training, quarter))
     put("active_certifications", active_certifications(inputs.certifications, quarter), 0)
     put("expiring_certifications", expiring_certifications(inputs.certifications, quarter), 0)
-    put("logins_per_month", logins_per_month(inputs.portal, quarter), ZERO)
+    # No portal row at all in the quarter is a missing input (n/a), not zero logins.
+    put("logins_per_month", logins_per_month(inputs.portal, quarter))
     put("portal_pct", portal_activity_pct(out["logins_per_month"]))
     put("events_attended", events_attended(inputs.events, quarter), 0)
     put("marketing_collaborations", marketing_collaborations(inputs.marketing, quarter), 0)

@@ -377,6 +377,7 @@ def data_notes(s: m.PartnerSlice) -> list[str]:
         (row.get("registrations_submitted") == 0, f"No deal registration submitted in {q}: approval and win rates "
                                                   "are n/a."),
         (row.get("training_pct") is None, "No training course assigned: training completion is n/a."),
+        (row.get("logins_per_month") is None, f"No portal activity recorded in {q}: portal logins are n/a."),
         (row.get("sales_velocity_days") is None, "No deal won in the last four quarters: sales velocity is n/a."),
         (row.get("conversion_pct") is None, f"No deal closed in {q}: conversion rate is n/a."),
         (row.get("mdf_allocated") is None, f"No MDF allocation for {q}: MDF utilization is n/a."),

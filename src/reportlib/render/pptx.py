@@ -165,7 +165,12 @@ class Deck:
 
     def chart(self, slide, box: Box, kind: str, categories: Sequence[str], series: dict[str, Sequence[Any]], *,
               title: str | None = None, number_format: str = "#,##0", legend: bool = True):
-        """A native chart: ``kind`` is line, column or bar; series values are rounded numbers."""
+        """A native chart: ``kind`` is line, column or bar; series values are rounded numbers.
+
+        With no category at all there is nothing to draw: the box says so instead.
+        """
+        if not categories:
+            return self.text(slide, box, f"{title or 'Chart'}: no data for this period.", size=14, color=GREY)
         data = CategoryChartData(number_format=number_format)
         data.categories = list(categories)
         for name, values in series.items():
