@@ -349,15 +349,19 @@ def win_rate_by_stage(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
     """
     closed = deals[deals["status"].isin(["won", "lost"]) & _in(deals, "close_date", (quarter - 3).start, quarter.end)]
     rank = closed["stage"].map({s: i for i, s in enumerate(STAGES)}).where(closed["status"] != "won", len(STAGES) - 1)
-    rows = []
+    columns = ["partner_id", "stage", "reached", "won", "win_rate_pct"]
+    frames = []
     for index, stage in enumerate(STAGES):
         reached = closed[rank >= index]
         counts = _count(reached)
         wins = _count(reached[reached["status"] == "won"]).reindex(counts.index, fill_value=0)
-        for pid in counts.index:
-            rows.append({"partner_id": pid, "stage": stage, "reached": int(counts[pid]), "won": int(wins[pid]),
-                         "win_rate_pct": Decimal(int(wins[pid])) * HUNDRED / int(counts[pid])})
-    return pd.DataFrame(rows, columns=["partner_id", "stage", "reached", "won", "win_rate_pct"])
+        frames.append(pd.DataFrame({
+            "partner_id": counts.index.to_numpy(), "stage": stage, "reached": counts.to_numpy(dtype=int),
+            "won": wins.to_numpy(dtype=int),
+            "win_rate_pct": [Decimal(int(w)) * HUNDRED / int(c) for w, c in zip(wins, counts)]}, columns=columns))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    # One partner's rows stay in stage order (stable sort on the partner only).
+    return out.sort_values("partner_id", kind="stable", ignore_index=True)
 
 
 def pipeline_by_stage(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
