@@ -103,6 +103,7 @@ DOMAINS: Registry[Domain] = Registry(
     "data domain",
     modules=(
         "reportlib.statements.schema",
+        "reportlib.rates.schema",
     ),
 )
 
