@@ -104,6 +104,7 @@ DOMAINS: Registry[Domain] = Registry(
     modules=(
         "reportlib.statements.schema",
         "reportlib.rates.schema",
+        "reportlib.rates.records",  # no domain of its own: the amendments record tables
     ),
 )
 

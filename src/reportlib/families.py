@@ -56,6 +56,7 @@ FAMILIES: Registry[Family] = Registry(
     "report family",
     modules=(
         "reportlib.statements.family",
+        "reportlib.rates.family",
     ),
 )
 
