@@ -52,4 +52,5 @@ test: venv
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
 
 clean:
-	rm -rf outputs data .pytest_cache
+	rm -rf data .pytest_cache
+	find outputs -mindepth 1 -not -name .gitkeep -exec rm -rf {} +

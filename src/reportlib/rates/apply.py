@@ -97,7 +97,7 @@ def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: Ver
         written["history"] = _write_history(conn, result.changes, batch_id)
         stage("history")
         finished = utcnow()
-        plans = sorted({c.rate_plan for c in todo if c.rate_plan})
+        plans = _touched_plans(conn, todo)
         conn.execute(s.change_log.insert().values(
             batch_id=batch_id, user=user, change_types=", ".join(sorted({c.change_type for c in todo})),
             code_decks=", ".join(sorted({c.code_deck for c in todo})), rate_plans=json.dumps(plans),
@@ -109,6 +109,14 @@ def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: Ver
         record_data_version(conn, "rates", f"rates batch {batch_id}", result.digest)
         stage("log")
     return ApplyResult(batch_id, result, written, started, finished)
+
+
+def _touched_plans(conn: Connection, todo: list[Change]) -> list[str]:
+    """Plans whose rates changed, and every plan of a deck whose codes or areas changed."""
+    decks = {c.code_deck for c in todo if not c.rate_plan}
+    p = s.rate_plans.c
+    via_deck = {r[0] for r in conn.execute(sa.select(p.rate_plan).where(p.code_deck.in_(decks)))} if decks else set()
+    return sorted({c.rate_plan for c in todo if c.rate_plan} | via_deck)
 
 
 def _refuse_if_applied(conn: Connection, digest: str) -> None:

@@ -82,10 +82,10 @@ def can(conn: Connection, name: str, user: str, role: str) -> bool:
     denied_roles = ("viewer", "editor") if role == "editor" else ("viewer",)
     if any(a.user == user and not a.allowed and a.role in denied_roles for a in acl):
         return False
-    allowed = [a for a in acl if a.allowed and a.role in roles]
-    if any(a.user == user for a in allowed):
+    if any(a.user == user and a.allowed and a.role in roles for a in acl):
         return True
-    return bool(info.shared) and not allowed
+    # an allowed list of this very role restricts it to the users on it
+    return bool(info.shared) and not any(a.allowed and a.role == role for a in acl)
 
 
 def _require(conn: Connection, name: str, user: str, role: str) -> None:

@@ -542,7 +542,8 @@ def _rate_change(ctx: _Context, r: ChangeRow, plan: str, area: str, rate: Decima
         return change
     if ref is None:
         change.result = "Skipped" if options.no_new else "New"
-        change.active_from = when(ctx.days(plan, "new"))
+        if not options.no_new:
+            change.active_from = when(ctx.days(plan, "new"))
         return change
     change.rate_diff = rate - ref.rate
     if ref.rate:

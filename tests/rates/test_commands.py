@@ -1,0 +1,139 @@
+"""The ``reportlib rates`` commands end to end, and the domain's CSV contract."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from reportlib.cli import main
+from reportlib.db import engine_for
+from reportlib.errors import LoadError
+from reportlib.load import load_folder
+from reportlib.rates import lookup_rate
+
+from ..conftest import table_snapshot
+
+
+@pytest.fixture
+def cli(small_sqlite, monkeypatch):
+    monkeypatch.setenv("REPORTLIB_DB", small_sqlite)
+    monkeypatch.setenv("REPORTLIB_USER", "alice")
+    return small_sqlite
+
+
+def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):
+    deck = tmp_path / "deck.csv"
+    deck.write_text("code deck,rate plans,rate plan groups,change type,codes,area name in code deck,area name new,"
+                    "rate new,increm. new,increm. part 1,increm. part 2,increm. part 3\n"
+                    "T,P1,,Area RATE,,Alpha,,0.5,,,,\n"
+                    "T,,,Code add,0047,Zero,,,,,,\n"
+                    "T,P1,,Area RATE,,Nowhere,,0.5,,,,\n", encoding="utf-8")
+    assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 2
+    assert "deck.csv, row 4, area name in code deck: unknown area 'Nowhere'" in capsys.readouterr().err
+
+    deck.write_text("\n".join(deck.read_text().splitlines()[:3]) + "\nT,P1,,Area RATE,,Gamma,,-1,,,,\n")
+    assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 0
+    review = tmp_path / "review.xlsx"
+    before = table_snapshot(cli)
+    assert main(["rates", "verify", "--base-date", "2026-11-21", "--export", str(review)]) == 1
+    err = capsys.readouterr().err
+    assert "row 3 (Area RATE 'Gamma'): rate new -1 is negative" in err
+    assert main(["rates", "apply"]) == 2
+    assert table_snapshot(cli) == before
+
+    book = load_workbook(review)
+    assert book.sheetnames == ["Summary", "Changes", "Errors", "Warnings"]
+    header = [c.value for c in book["Changes"][1]]
+    rows = [dict(zip(header, (c.value for c in row))) for row in book["Changes"].iter_rows(min_row=2)]
+    added = next(r for r in rows if r["Result"] == "Code added")
+    assert added["Code"] == "0047" and book["Changes"].cell(rows.index(added) + 2, header.index("Code") + 1).data_type == "s"
+    alpha = next(r for r in rows if r["Area"] == "Alpha")
+    assert alpha["Result"] == "Increase" and Decimal(str(alpha["Rate new"])) == Decimal("0.5")
+    assert "negative" in book["Errors"]["A2"].value
+
+    assert main(["rates", "modify", "clear", "--row", "3"]) == 0
+    assert main(["rates", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "Gamma" in out and "0047" in out
+    assert main(["rates", "apply", "--base-date", "2026-11-21"]) == 2  # a blank rate is refused too
+    assert "row 3 (Area RATE 'Gamma'): rate new is required" in capsys.readouterr().err
+    main(["rates", "deck", "list"])
+    capsys.readouterr()
+
+    exported = tmp_path / "back.csv"
+    assert main(["rates", "show", "--csv", str(exported)]) == 0
+    with exported.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = [r for r in rows if r["area name in code deck"] != "Gamma"]
+    with exported.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["rates", "import", str(exported), "--code-deck", "T"]) == 0
+    assert main(["rates", "apply", "--base-date", "2026-11-21"]) == 0
+    assert "Applied as change batch 1" in capsys.readouterr().out
+    assert main(["rates", "apply", "--base-date", "2026-11-21"]) == 2
+    assert "already applied as batch 1" in capsys.readouterr().err
+
+    assert main(["rates", "lookup", "P1", "+00 47 1234", "--at", "2026-11-22"]) == 0
+    assert "code 0047 (Zero)" in capsys.readouterr().out
+    assert main(["rates", "lookup", "P1", "4910", "--at", "2026-12-01T00:00"]) == 0
+    assert "rate 0.50000000 USD" in capsys.readouterr().out
+    assert main(["rates", "lookup", "P1", "491x"]) == 2
+    assert "not a dialled number" in capsys.readouterr().err
+    assert main(["rates", "log"]) == 0
+    assert "batch    1" in capsys.readouterr().out
+    assert main(["rates", "log", "--batch", "1"]) == 0
+    assert "Code added" in capsys.readouterr().out
+
+
+def test_templates_and_demo_deck_from_the_command_line(cli, capsys):
+    assert main(["rates", "add-current", "P1", "--area", "Alpha", "--area", "Beta"]) == 0
+    assert main(["rates", "modify", "multiply", "1.10"]) == 0
+    assert main(["rates", "modify", "round", "--digits", "2", "--mode", "up"]) == 0
+    assert main(["rates", "template", "save", "p1-up"]) == 0
+    assert main(["rates", "template", "load", "p1-up", "--deck", "second"]) == 0
+    assert main(["rates", "template", "append", "p1-up", "--deck", "second"]) == 0
+    assert main(["rates", "template", "list"]) == 0
+    assert "p1-up" in capsys.readouterr().out
+    assert main(["rates", "verify", "--deck", "second"]) == 1  # appended twice: duplicates
+    assert "duplicate of row 1" in capsys.readouterr().err
+    assert main(["rates", "template", "merge", "p1-up", "--deck", "second"]) == 0
+    assert main(["rates", "deck", "create", "team", "--shared"]) == 0
+    assert main(["rates", "deck", "deny", "team", "--who", "bob", "--role", "viewer"]) == 0
+    assert main(["rates", "show", "--deck", "team", "--user", "bob"]) == 2
+    assert "'bob' may not view" in capsys.readouterr().err
+
+
+def test_demo_data_round_trips_through_the_csv_contract(tmp_path, sqlite_url):
+    from reportlib.demo import build_demo
+
+    build_demo(sqlite_url, scale="small", domains=["rates"], csv_folder=tmp_path / "csv")
+    folder = tmp_path / "csv" / "rates"
+    with (folder / "codes.csv").open(newline="") as handle:
+        codes = [r["code"] for r in csv.DictReader(handle)]
+    assert {"0044", "4477009001234567"} <= set(codes)
+    other = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    summary = load_folder(folder, "rates", url=other)
+    assert summary.rows["rates_codes"] == len(codes)
+    with engine_for(other).connect() as conn:
+        assert lookup_rate(conn, "Retail USD", "4477009001234567").code == "4477009001234567"
+        assert lookup_rate(conn, "Retail USD", "004412").code == "0044"
+
+    text = (folder / "codes.csv").read_text().splitlines()
+    text[1] = text[1].replace(text[1].split(",")[2], "44a", 1)
+    (folder / "codes.csv").write_text("\n".join(text) + "\n")
+    rates_csv = (folder / "rates.csv").read_text().splitlines()
+    rates_csv[1] = rates_csv[1].replace("60/60", "60-60").replace("1/1", "60-60").replace("30/6", "60-60") \
+        .replace("0/60/60", "60-60")
+    (folder / "rates.csv").write_text("\n".join(rates_csv) + "\n")
+    before = table_snapshot(other)
+    with pytest.raises(LoadError) as failure:
+        load_folder(folder, "rates", url=other)
+    text = str(failure.value)
+    assert "codes.csv, row 2, column 'code' (value '44a'): a code must be digits only" in text
+    assert "rates.csv, row 2, column 'increment'" in text
+    assert table_snapshot(other) == before

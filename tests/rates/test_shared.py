@@ -1,0 +1,98 @@
+"""Shared decks: one editor at a time (a lock row in the database), allowed and denied lists."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from reportlib.db import engine_for
+from reportlib.rates import (ChangeRow, DeckAccessError, DeckLockedError, acquire_lock, can, create_deck, list_decks,
+                             read_deck, release_lock, set_access, write_deck)
+
+from .dataset import load_small
+
+# ``python -m reportlib.cli`` would run a second copy of the module, without the command groups.
+MAIN = "import sys; from reportlib.cli import main; sys.exit(main())"
+ROWS = [ChangeRow(1, "Area RATE", "T", area="Alpha", rate_new="0.2", rate_plans="P1")]
+
+
+def _cli(url: str, user: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "REPORTLIB_DB": url, "REPORTLIB_USER": user}
+    return subprocess.Popen([sys.executable, "-c", MAIN, "rates", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.postgres
+def test_two_processes_editing_one_shared_deck_one_gets_the_lock(pg_url, tmp_path):
+    load_small(pg_url)
+    engine = engine_for(pg_url)
+    create_deck(engine, "q4-increase", "carol", shared=True)
+    racers = {user: _cli(pg_url, user, "deck", "lock", "q4-increase") for user in ("alice", "bob")}
+    outcome = {user: (p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for user, p in racers.items()}
+    winners = [u for u, (rc, _, _) in outcome.items() if rc == 0]
+    assert len(winners) == 1, outcome
+    winner, loser = winners[0], ({"alice", "bob"} - set(winners)).pop()
+    rc, _, err = outcome[loser]
+    assert rc == 2 and f"Change deck 'q4-increase' is being edited by {winner}" in err
+
+    # the loser's edit is refused with the holder's name and nothing is written
+    deck_csv = tmp_path / "deck.csv"
+    deck_csv.write_text("area name in code deck,rate new,rate plans\nAlpha,0.2,P1\n", encoding="utf-8")
+    edit = _cli(pg_url, loser, "import", str(deck_csv), "--code-deck", "T", "--deck", "q4-increase")
+    assert edit.wait(timeout=120) == 2
+    assert f"being edited by {winner}" in edit.stderr.read()
+    with engine.connect() as conn:
+        assert read_deck(conn, "q4-increase", loser) == []
+
+    # the winner edits; after the release the other may edit too
+    assert _cli(pg_url, winner, "import", str(deck_csv), "--code-deck", "T", "--deck", "q4-increase").wait(120) == 0
+    assert _cli(pg_url, winner, "deck", "unlock", "q4-increase").wait(timeout=120) == 0
+    again = _cli(pg_url, loser, "modify", "add", "0.01", "--deck", "q4-increase")
+    assert again.wait(timeout=120) == 0, again.stderr.read()
+    with engine.connect() as conn:
+        assert [r.rate_new for r in read_deck(conn, "q4-increase", winner)] == ["0.21"]
+
+
+def test_lock_holder_is_named_and_only_the_holder_or_owner_releases(small_sqlite):
+    engine = engine_for(small_sqlite)
+    create_deck(engine, "shared", "carol", shared=True)
+    assert acquire_lock(engine, "shared", "alice") is True
+    assert acquire_lock(engine, "shared", "alice") is False  # already hers
+    with pytest.raises(DeckLockedError, match="being edited by alice"):
+        write_deck(engine, "shared", ROWS, "bob")
+    with pytest.raises(DeckLockedError):
+        release_lock(engine, "shared", "bob")
+    with engine.connect() as conn:
+        frame = list_decks(conn, "bob")
+        assert frame.loc[frame["name"] == "shared", "locked_by"].item() == "alice"
+    write_deck(engine, "shared", ROWS, "alice")  # keeps her lock
+    release_lock(engine, "shared", "carol", force=True)
+    write_deck(engine, "shared", ROWS, "bob")
+
+
+def test_allowed_and_denied_lists(small_sqlite):
+    engine = engine_for(small_sqlite)
+    write_deck(engine, "private", ROWS, "carol")
+    create_deck(engine, "team", "carol", shared=True)
+    with engine.connect() as conn:
+        assert can(conn, "private", "carol", "editor")
+        assert not can(conn, "private", "dave", "viewer")
+        assert can(conn, "team", "dave", "editor")
+    set_access(engine, "private", "carol", "dave", "viewer", True)
+    set_access(engine, "team", "carol", "erin", "editor", True)  # only erin may edit the team deck now
+    set_access(engine, "team", "carol", "mallory", "viewer", False)
+    with engine.connect() as conn:
+        assert can(conn, "private", "dave", "viewer") and not can(conn, "private", "dave", "editor")
+        assert can(conn, "team", "erin", "editor") and not can(conn, "team", "dave", "editor")
+        assert can(conn, "team", "dave", "viewer")
+        assert not can(conn, "team", "mallory", "viewer") and not can(conn, "team", "mallory", "editor")
+        with pytest.raises(DeckAccessError, match="'mallory' may not view"):
+            read_deck(conn, "team", "mallory")
+        assert "private" not in set(list_decks(conn, "mallory")["name"])
+    with pytest.raises(DeckAccessError, match="may not edit"):
+        write_deck(engine, "private", ROWS, "dave")
+    with pytest.raises(DeckAccessError, match="Only the owner"):
+        set_access(engine, "team", "dave", "dave", "editor", True)
