@@ -109,20 +109,19 @@ def plan_sheet_at(conn: Connection, rate_plan: str, at: datetime) -> pd.DataFram
 
 
 def _latest(*values):
-    present = [v for v in values if v is not None and not pd.isna(v)]
+    present = [v for v in values if not _missing(v)]
     return max(present) if present else None
 
 
-def _earliest(*values):
-    present = [v for v in values if v is not None and not pd.isna(v)]
-    return min(present) if present else None
+def _missing(value) -> bool:
+    return value is None or bool(pd.isna(value))
 
 
 def compare_sheets(before: pd.DataFrame | None, after: pd.DataFrame) -> pd.DataFrame:
     """The amendment sheet: ``after`` row by row against ``before``, matched by code.
 
     Both frames have the columns of :func:`plan_sheet_at`. A code only after is New, only
-    before is Closed (end date: when its code or rate ended), in both an Increase, Decrease
+    before is Closed (end date: when the code, else its rate, ended), in both an Increase, Decrease
     or Unchanged by exact rate comparison. ``before=None`` marks every code Unchanged with no
     previous rate (a regeneration). Sorted by area, then code.
     """
@@ -147,7 +146,9 @@ def compare_sheets(before: pd.DataFrame | None, after: pd.DataFrame) -> pd.DataF
         for code, old in previous.items():
             if code in seen:
                 continue
-            ended = _earliest(old["code_till"], old["rate_till"])
+            # The code's own end; a rate that ended while the code stays (its area lost the plan's rate) otherwise.
+            ended = old["code_till"] if not _missing(old["code_till"]) else old["rate_till"]
+            ended = None if _missing(ended) else ended
             rows.append({"area": old["area"], "code": code, "rate": old["rate"], "previous_rate": old["rate"],
                          "change": "Closed", "effective_date": ended, "end_date": ended,
                          "increment": old["increment"], "policy_5g": "block", "policy_ext": "reject"})

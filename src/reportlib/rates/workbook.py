@@ -49,7 +49,7 @@ def sheet_columns(template: SheetTemplate) -> list[Col]:
 def notice_lines(amendment: Amendment, template: AmendmentTemplate) -> list[tuple[str, object]]:
     """The notice block: customer, plan, currency, issue date, batch, effective dates, text."""
     n = amendment.notice
-    return [("Customer", f"{n.customer_id} {n.customer}"), ("Rate plan", n.rate_plan), ("Currency", n.currency),
+    return [("Customer", n.customer), ("Customer id", n.customer_id), ("Rate plan", n.rate_plan), ("Currency", n.currency),
             ("Issue date", n.issue_date.date()), ("Change batch", n.batch if n.batch is not None else "none"),
             ("Effective from", n.effective_from.date()), ("Effective to", n.effective_to.date()),
             ("Notice", template.notice.format_map(n.fields()))]
