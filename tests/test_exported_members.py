@@ -8,7 +8,8 @@ import reportlib
 
 MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "reportlib.params",
            "reportlib.periods", "reportlib.files", "reportlib.run", "reportlib.batch", "reportlib.render.xlsx",
-           "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements"]
+           "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements",
+           "reportlib.rates"]
 
 
 @pytest.mark.parametrize("name", MODULES)

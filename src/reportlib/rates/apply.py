@@ -220,19 +220,17 @@ def _renames(conn: Connection, todo: list[Change], table: sa.Table, batch_id: in
 
 
 def _write_history(conn: Connection, changes: list[Change], batch_id: int) -> int:
+    r = s.rates.c
+    new_ids = {(x.rate_plan, x.area, x.active_from): x.id for x in conn.execute(
+        sa.select(r.id, r.rate_plan, r.area, r.active_from).where(r.batch_id == batch_id, r.superseded_by.is_(None)))}
     rows = [dict(batch_id=batch_id, deck_row=c.deck_row, change_type=c.change_type, result=c.result,
                  code_deck=c.code_deck, rate_plan=c.rate_plan, area=c.area, area_new=c.area_new, code=c.code,
                  rate_old=c.active_rate if c.active_rate is not None else c.future_rate, rate_new=c.rate_new,
                  increment_old=c.active_increment or c.future_increment, increment_new=c.increment_new,
                  active_from=c.active_from, old_rate_id=c.active_rate_id, future_rate_id=c.future_rate_id,
-                 new_rate_id=None) for c in changes if not c.error]
+                 new_rate_id=new_ids.get((c.rate_plan, c.area, c.active_from))
+                 if c.rate_plan and c.result in ("New", "Increase", "Decrease") else None)
+            for c in changes if not c.error]
     if rows:
         conn.execute(s.change_history.insert(), rows)
-        r, h = s.rates.c, s.change_history.c
-        new_ids = sa.select(r.id).where(r.batch_id == batch_id, r.rate_plan == h.rate_plan, r.area == h.area,
-                                        r.active_from == h.active_from, r.superseded_by.is_(None)) \
-            .order_by(r.id.desc()).limit(1).scalar_subquery()
-        conn.execute(s.change_history.update().where(h.batch_id == batch_id, h.rate_plan.is_not(None),
-                                                     h.result.in_(("New", "Increase", "Decrease")))
-                     .values(new_rate_id=new_ids))
     return len(rows)

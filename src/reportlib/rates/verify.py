@@ -172,6 +172,7 @@ class _Context:
                 self.groups[g].append(plan.rate_plan)
         self._areas: dict[str, dict[str, int]] = {}
         self._codes: dict[str, dict[str, str]] = {}
+        self._by_area: dict[str, dict[str, set[str]]] = {}
         self._rates: dict[str, dict[str, list]] = {}
 
     def areas(self, deck: str) -> dict[str, int]:
@@ -185,7 +186,12 @@ class _Context:
         return self._codes[deck]
 
     def area_codes(self, deck: str, area: str) -> set[str]:
-        return {c for c, a in self.codes(deck).items() if a == area}
+        if deck not in self._by_area:
+            index: dict[str, set[str]] = defaultdict(set)
+            for code, owner in self.codes(deck).items():
+                index[owner].add(code)
+            self._by_area[deck] = index
+        return set(self._by_area[deck].get(area, ()))
 
     def rates(self, plan: str) -> dict[str, list]:
         """Rates of a plan in force now or later (not superseded), by area, oldest first."""
