@@ -5,18 +5,21 @@ BIN    := $(VENV)/bin
 RL     := $(BIN)/reportlib
 DB     := data/reportlib.sqlite
 MONTH  ?= 2026-10
+BATCH  ?= latest
+BILLING ?= billing@carrier.example
 WORKERS ?=
 SCALE  ?= default
 PYTEST_ARGS ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 
-.PHONY: help venv demo data test statements all bench clean notebooks
+.PHONY: help venv demo data test statements amendments all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
+	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -36,12 +39,16 @@ data: $(DB)
 demo: venv
 	$(RL) demo --fresh --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 
-all: statements
+amendments: venv $(DB)
+	$(RL) rates amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+
+all: statements amendments
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py

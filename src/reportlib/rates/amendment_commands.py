@@ -41,6 +41,8 @@ def cmd_make(args) -> int:
     from ..errors import ParameterError
     from .records import period_name
 
+    if args.batch is not None:
+        args.batch = _batch_id(args)
     if args.batch is None and not args.regenerate:
         raise ParameterError("rates amendments make", ["give --batch N, or --regenerate [--plan P] [--group G]"])
     if args.batch is not None and args.regenerate:
@@ -60,6 +62,25 @@ def cmd_make(args) -> int:
     args.smtp = str(smtp) if smtp else None
     delivered = _deliver(args, period)
     return 1 if not result.ok else delivered
+
+
+def _batch_id(args) -> int:
+    from ..errors import ParameterError
+    from .records import demo_batch, latest_batch
+
+    text = str(args.batch).strip().lower()
+    if text != "latest":
+        if not text.isdigit():
+            raise ParameterError("rates amendments make", [f"--batch {args.batch!r} is not a batch id or 'latest'"])
+        return int(text)
+    found = latest_batch(args.db)
+    if found is None and args.demo_if_none:
+        found = demo_batch(args.db)
+        print(f"No change batch yet: applied the demo change deck as batch {found}.", file=sys.stderr)
+    if found is None:
+        raise ParameterError("rates amendments make", ["--batch latest: no change batch has been applied yet "
+                                                       "(reportlib rates apply, or --demo-if-none)"])
+    return found
 
 
 def cmd_send(args) -> int:
@@ -137,7 +158,9 @@ def add_amendment_commands(cmds, common, verify_options) -> None:
     steps = p.add_subparsers(dest="amendments_command", metavar="STEP")
 
     m = steps.add_parser("make", help="render the amendments of a batch (or a regeneration), write and send e-mails")
-    m.add_argument("--batch", type=int, help="the applied change batch")
+    m.add_argument("--batch", metavar="N|latest", help="the applied change batch")
+    m.add_argument("--demo-if-none", action="store_true",
+                   help="with --batch latest: apply the demo change deck first when no batch exists (make amendments)")
     m.add_argument("--regenerate", action="store_true", help="regenerate without changes (chosen plans or groups)")
     m.add_argument("--plan", action="append", help="regeneration: a rate plan (repeatable; default all)")
     m.add_argument("--group", action="append", help="regeneration: a rate plan group (repeatable)")

@@ -30,7 +30,8 @@ from ..errors import DataError, UnknownEntityError
 from . import schema as s
 
 __all__ = [
-    "Amendment", "CHANGES", "Notice", "SHEET_COLUMNS", "Target", "amendment", "amendment_targets", "batch_window",
+    "Amendment", "CHANGES", "Notice", "SHEET_COLUMNS", "Target", "amendment", "amendment_targets", "batch_plans",
+    "batch_window",
     "change_counts", "changes_only", "compare_sheets", "plan_sheet_at", "recipients", "regeneration_targets",
 ]
 

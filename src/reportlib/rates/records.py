@@ -37,8 +37,8 @@ from .templates import AMENDMENT_TEMPLATES, CSV_TEMPLATES, EMAIL_TEMPLATES, temp
 from .workbook import write_amendment_xlsx
 
 __all__ = [
-    "DeliveryReport", "Generated", "amendment_records", "amendments", "billing_messages", "deliver", "generate",
-    "period_name",
+    "DeliveryReport", "Generated", "amendment_records", "amendments", "billing_messages", "deliver", "demo_batch",
+    "final_folder", "generate", "latest_batch", "period_name",
 ]
 
 amendments = sa.Table(
@@ -185,6 +185,34 @@ def generate(db_url: str | Engine | None, customer_id: str, rate_plan: str, batc
                                billing_status="none", error=f"{type(exc).__name__}: {exc}"[:4000],
                                seconds=round(time.perf_counter() - clock, 3)))
         raise
+
+
+def latest_batch(db_url: str | Engine | None) -> int | None:
+    """The id of the latest applied change batch, or None."""
+    from . import schema as s
+
+    engine = db_url if isinstance(db_url, Engine) else init_db(db_url)
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(s.change_batches.c.batch_id))).scalar()
+
+
+def demo_batch(db_url: str | Engine | None, user: str = "demo") -> int:
+    """Apply the demo change deck of the first code deck that has plans, to all its plans; returns the batch."""
+    from . import schema as s
+    from .apply import apply_deck
+    from .deck import demo_change_deck
+    from .verify import VerifyOptions
+
+    engine = db_url if isinstance(db_url, Engine) else init_db(db_url)
+    p = s.rate_plans.c
+    with engine.connect() as conn:
+        plans = conn.execute(sa.select(p.code_deck, p.rate_plan).order_by(p.code_deck, p.rate_plan)).all()
+        if not plans:
+            raise DataError("No rate plan in the database: load the rates domain first (reportlib demo).")
+        deck = plans[0].code_deck
+        rows = demo_change_deck(conn, deck)
+    chosen = tuple(r.rate_plan for r in plans if r.code_deck == deck)
+    return apply_deck(engine, rows, VerifyOptions(plans=chosen), user=user, deck_name=None).batch_id
 
 
 def amendment_records(conn: Connection, *, period: str | None = None, batch: int | None = None,

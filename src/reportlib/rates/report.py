@@ -21,7 +21,7 @@ from ..render.xlsx import Col, Sheet, write_workbook
 from .amendments import Amendment, change_counts, changes_only
 from .schema import RATE_SCALE
 
-__all__ = ["LARGEST_COLUMNS", "PLAN_COLUMNS", "largest_changes", "review_by_plan", "review_html", "sheet_html",
+__all__ = ["LARGEST_COLUMNS", "PLAN_COLUMNS", "counts_html", "largest_changes", "review_by_plan", "review_html", "sheet_html",
            "title_html", "write_review"]
 
 PLAN_COLUMNS = [Col("rate_plan", "Rate plan"), Col("changes", "Changes", "int"), Col("increases", "Increases", "int"),
