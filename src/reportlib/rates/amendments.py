@@ -90,23 +90,34 @@ class Target:
     rate_plan: str
 
 
+_PLAN_COLUMNS = ["area", "code", "rate", "increment", "rate_from", "rate_till", "code_from", "code_till", "policy_5g",
+                 "policy_ext"]
+
+
+def _plan_query(conn: Connection, rate_plan: str, at: datetime):
+    plan = _plan(conn, rate_plan)
+    c, r = s.codes.c, s.rates.c
+    return (sa.select(c.area, c.code, r.rate, r.increment, r.active_from.label("rate_from"),
+                      r.active_till.label("rate_till"), c.active_from.label("code_from"),
+                      c.active_till.label("code_till"), r.policy_5g, r.policy_ext)
+            .join(s.rates, sa.and_(r.rate_plan == rate_plan, r.area == c.area, r.active_from <= at,
+                                   sa.or_(r.active_till.is_(None), r.active_till > at)))
+            .where(c.code_deck == plan.code_deck, c.active_from <= at,
+                   sa.or_(c.active_till.is_(None), c.active_till > at)))
+
+
 def plan_sheet_at(conn: Connection, rate_plan: str, at: datetime) -> pd.DataFrame:
     """Every code of the plan's deck in force at ``at`` with the plan's rate for its area then.
 
     Columns: area, code, rate, increment, rate_from, rate_till, code_from, code_till,
     policy_5g, policy_ext. Codes whose area has no rate in the plan are left out.
     """
-    plan = _plan(conn, rate_plan)
-    c, r = s.codes.c, s.rates.c
-    query = (sa.select(c.area, c.code, r.rate, r.increment, r.active_from.label("rate_from"),
-                       r.active_till.label("rate_till"), c.active_from.label("code_from"),
-                       c.active_till.label("code_till"), r.policy_5g, r.policy_ext)
-             .join(s.rates, sa.and_(r.rate_plan == rate_plan, r.area == c.area, r.active_from <= at,
-                                    sa.or_(r.active_till.is_(None), r.active_till > at)))
-             .where(c.code_deck == plan.code_deck, c.active_from <= at,
-                    sa.or_(c.active_till.is_(None), c.active_till > at)))
-    return query_frame(conn, query, ["area", "code", "rate", "increment", "rate_from", "rate_till", "code_from",
-                                     "code_till", "policy_5g", "policy_ext"])
+    return query_frame(conn, _plan_query(conn, rate_plan, at), _PLAN_COLUMNS)
+
+
+def _plan_rows(conn: Connection, rate_plan: str, at: datetime) -> list[tuple]:
+    """:func:`plan_sheet_at` as plain tuples: a 60,000-code plan skips two DataFrame round trips."""
+    return [tuple(row) for row in conn.execute(_plan_query(conn, rate_plan, at))]
 
 
 def _latest(*values):
@@ -118,19 +129,25 @@ def _missing(value) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def compare_sheets(before: pd.DataFrame | None, after: pd.DataFrame) -> pd.DataFrame:
+def _tuples(sheet) -> list[tuple]:
+    if isinstance(sheet, pd.DataFrame):
+        return list(sheet[_PLAN_COLUMNS].itertuples(index=False, name=None))
+    return list(sheet)
+
+
+def compare_sheets(before: pd.DataFrame | Sequence[tuple] | None, after: pd.DataFrame | Sequence[tuple]) -> pd.DataFrame:
     """The amendment sheet: ``after`` row by row against ``before``, matched by code.
 
-    Both frames have the columns of :func:`plan_sheet_at`. A code only after is New, only
-    before is Closed (end date: when the code, else its rate, ended), in both an Increase, Decrease
-    or Unchanged by exact rate comparison. ``before=None`` marks every code Unchanged with no
-    previous rate (a regeneration). Sorted by area, then code.
+    Both have the columns of :func:`plan_sheet_at` (DataFrames, or tuples in that order). A
+    code only after is New, only before is Closed (end date: when the code, else its rate,
+    ended), in both an Increase, Decrease or Unchanged by exact rate comparison.
+    ``before=None`` marks every code Unchanged with no previous rate (a regeneration).
+    Sorted by area, then code.
     """
-    rows: list[dict[str, Any]] = []
-    previous = {} if before is None else {r["code"]: r for r in before.to_dict("records")}
+    rows: list[tuple] = []
+    previous = {} if before is None else {r[1]: r for r in _tuples(before)}
     seen = set()
-    for r in after.to_dict("records"):
-        code = r["code"]
+    for area, code, rate, increment, rate_from, _, code_from, _, policy_5g, policy_ext in _tuples(after):
         seen.add(code)
         old = previous.get(code)
         if before is None:
@@ -138,24 +155,20 @@ def compare_sheets(before: pd.DataFrame | None, after: pd.DataFrame) -> pd.DataF
         elif old is None:
             change, old_rate = "New", None
         else:
-            old_rate = old["rate"]
-            change = "Increase" if r["rate"] > old_rate else "Decrease" if r["rate"] < old_rate else "Unchanged"
-        rows.append({"area": r["area"], "code": code, "rate": r["rate"], "previous_rate": old_rate, "change": change,
-                     "effective_date": _latest(r["rate_from"], r["code_from"]), "end_date": None,
-                     "increment": r["increment"], "policy_5g": r["policy_5g"], "policy_ext": r["policy_ext"]})
+            old_rate = old[2]
+            change = "Increase" if rate > old_rate else "Decrease" if rate < old_rate else "Unchanged"
+        rows.append((area, code, rate, old_rate, change, _latest(rate_from, code_from), None, increment, policy_5g,
+                     policy_ext))
     if before is not None:
-        for code, old in previous.items():
+        for code, (area, _, rate, increment, _, rate_till, _, code_till, _, _) in previous.items():
             if code in seen:
                 continue
             # The code's own end; a rate that ended while the code stays (its area lost the plan's rate) otherwise.
-            ended = old["code_till"] if not _missing(old["code_till"]) else old["rate_till"]
+            ended = code_till if not _missing(code_till) else rate_till
             ended = None if _missing(ended) else ended
-            rows.append({"area": old["area"], "code": code, "rate": old["rate"], "previous_rate": old["rate"],
-                         "change": "Closed", "effective_date": ended, "end_date": ended,
-                         "increment": old["increment"], "policy_5g": "block", "policy_ext": "reject"})
+            rows.append((area, code, rate, rate, "Closed", ended, ended, increment, "block", "reject"))
+    rows.sort(key=lambda row: (row[0], row[1]))
     frame = pd.DataFrame(rows, columns=SHEET_COLUMNS)
-    if not frame.empty:
-        frame = frame.sort_values(["area", "code"], kind="stable", ignore_index=True)
     for column in ("effective_date", "end_date"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
@@ -305,7 +318,7 @@ def amendment(conn: Connection, customer_id: str, rate_plan: str, batch: int | N
     issued = issued or _now()
     if batch is None:
         moment = at or issued
-        sheet = compare_sheets(None, plan_sheet_at(conn, rate_plan, moment))
+        sheet = compare_sheets(None, _plan_rows(conn, rate_plan, moment))
         first = last = moment
     else:
         window = batch_window(conn, batch, rate_plan)
@@ -313,8 +326,7 @@ def amendment(conn: Connection, customer_id: str, rate_plan: str, batch: int | N
             raise DataError(f"Change batch {batch} did not change rate plan {rate_plan!r}; regenerate it without "
                             "a batch instead.")
         first, last = window
-        sheet = compare_sheets(plan_sheet_at(conn, rate_plan, first - _JUST_BEFORE),
-                               plan_sheet_at(conn, rate_plan, last))
+        sheet = compare_sheets(_plan_rows(conn, rate_plan, first - _JUST_BEFORE), _plan_rows(conn, rate_plan, last))
     notice = Notice(customer_id, customer.name, rate_plan, plan.code_deck, plan.currency, issued, batch, first, last)
     setup_map = dict(setup._mapping)
     return Amendment(notice, setup_map, sheet, customer.account_manager_email,

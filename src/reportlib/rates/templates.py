@@ -44,6 +44,12 @@ BILLING_FIELDS = (
 )
 
 
+def _check_columns(what: str, columns, known) -> None:
+    unknown = [key for key, _ in columns if key not in known]
+    if unknown:
+        raise ConfigError(f"{what} has unknown column(s) {', '.join(unknown)}; known: {', '.join(known)}.")
+
+
 @dataclass(frozen=True)
 class SheetTemplate:
     """One sheet of an amendment: which rows (all codes or only changes) and which columns."""
@@ -53,10 +59,7 @@ class SheetTemplate:
     columns: tuple[tuple[str, str | None], ...]  # (sheet field, label or None for the default)
 
     def __post_init__(self):
-        unknown = [key for key, _ in self.columns if key not in SHEET_FIELDS]
-        if unknown:
-            raise ConfigError(f"Sheet template {self.title!r} has unknown column(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(SHEET_FIELDS)}.")
+        _check_columns(f"Sheet template {self.title!r}", self.columns, SHEET_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,7 @@ class CsvTemplate:
     columns: tuple[tuple[str, str], ...]
 
     def __post_init__(self):
-        unknown = [key for key, _ in self.columns if key not in BILLING_FIELDS]
-        if unknown:
-            raise ConfigError(f"CSV template {self.name!r} has unknown column(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(BILLING_FIELDS)}.")
+        _check_columns(f"CSV template {self.name!r}", self.columns, BILLING_FIELDS)
 
 
 @dataclass(frozen=True)
