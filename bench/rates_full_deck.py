@@ -4,7 +4,7 @@ Builds the ``large`` rates demo (an A–Z deck of ~60,000 codes) unless ``--db``
 it, fills a change deck with every area of the A–Z deck in each of its 4 plans (the plan's
 current rate × 1.05, rounded half-up to 6 places), then verifies and applies it.
 
-    .venv/bin/python bench/rates_full_deck.py [--db URL] [--keep]
+    .venv/bin/python bench/rates_full_deck.py [--db URL] [--reuse]
 
 Peak memory is the process's maximum resident set size (ru_maxrss) after each phase.
 """

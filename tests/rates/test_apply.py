@@ -210,3 +210,39 @@ def test_deleting_every_code_of_an_area_follows_the_policy(small_sqlite):
         assert refused.errors and "row 1" in refused.errors[0]
         kept = verify_deck(conn, rows, VerifyOptions(now=NOW, all_codes_deleted="keep-area"))
         assert kept.ok and not [c for c in kept.changes if c.result == "Closed"] and kept.warnings
+
+
+def test_rows_that_change_the_same_area_twice_conflict(small_sqlite):
+    rows = [ChangeRow(1, "Code delete", "T", area="Gamma", codes="4930"),
+            ChangeRow(2, "Area name", "T", area="Gamma", area_new="G2"),
+            ChangeRow(3, "Area RATE", "T", area="Beta", rate_new="0.3", rate_plans="P1"),
+            ChangeRow(4, "Area delete", "T", area="Beta"),
+            ChangeRow(5, "Area delete", "T", area="Delta"),
+            ChangeRow(6, "Code add", "T", area="Delta", codes="4941"),
+            ChangeRow(7, "Area RATE", "T", area="Zero", rate_new="0.3", rate_plans="P1"),
+            ChangeRow(8, "Code delete", "T", area="Zero", codes="0044")]
+    with engine_for(small_sqlite).connect() as conn:
+        result = verify_deck(conn, rows, OPTIONS)
+    assert result.errors == [
+        "row 2 (Area name 'Gamma'): area 'Gamma' is already changed by row 1",
+        "row 4 (Area delete 'Beta'): area 'Beta' is already changed by row 3",
+        "row 6 (Code add 'Delta'): area 'Delta' is already changed by row 5",
+        "row 8 (Code delete 'Zero'): every code of the area is deleted, which closes it, but row 7 changes its rate; "
+        "drop one of the two rows",
+    ]
+
+
+def test_rate_sheet_and_increment_only_changes(small_sqlite):
+    from reportlib.rates import rate_sheet
+
+    rows = [ChangeRow(1, "Area RATE", "T", area="Alpha", rate_new="0.10", increment_new="1/1", rate_plans="P1"),
+            ChangeRow(2, "Area RATE", "T", area="Gamma", rate_new="0.05", rate_plans="P1")]
+    result = apply_deck(small_sqlite, rows, OPTIONS, user="alice")
+    assert [(c.area, c.result) for c in result.verify.changes] == [("Alpha", "Increase"), ("Gamma", "Unchanged")]
+    with engine_for(small_sqlite).connect() as conn:
+        now = rate_sheet(conn, "P1", NOW)
+        later = rate_sheet(conn, "P1", BASE + 8 * DAY)
+    assert list(now["code"]) == ["4910", "4911", "4920", "4940", "4930", "4931", "4477009001234567", "0044"]
+    assert now.loc[now["code"] == "0044", "rate"].item() == Decimal("0.01000000")
+    assert set(later.loc[later["area"] == "Alpha", "increment"]) == {"1/1"}
+    assert set(now.loc[now["area"] == "Alpha", "increment"]) == {"60/60"}

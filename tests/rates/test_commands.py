@@ -37,10 +37,10 @@ def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):
     deck.write_text("\n".join(deck.read_text().splitlines()[:3]) + "\nT,P1,,Area RATE,,Gamma,,-1,,,,\n")
     assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 0
     review = tmp_path / "review.xlsx"
-    before = table_snapshot(cli)
     assert main(["rates", "verify", "--base-date", "2026-11-21", "--export", str(review)]) == 1
     err = capsys.readouterr().err
     assert "row 3 (Area RATE 'Gamma'): rate new -1 is negative" in err
+    before = table_snapshot(cli)
     assert main(["rates", "apply"]) == 2
     assert table_snapshot(cli) == before
 
@@ -54,6 +54,9 @@ def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):
     assert alpha["Result"] == "Increase" and Decimal(str(alpha["Rate new"])) == Decimal("0.5")
     assert "negative" in book["Errors"]["A2"].value
 
+    assert main(["rates", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert "ok: Increase 1" in shown and "error: rate new -1 is negative" in shown
     assert main(["rates", "modify", "clear", "--row", "3"]) == 0
     assert main(["rates", "show"]) == 0
     out = capsys.readouterr().out
@@ -106,6 +109,11 @@ def test_templates_and_demo_deck_from_the_command_line(cli, capsys):
     assert main(["rates", "deck", "deny", "team", "--who", "bob", "--role", "viewer"]) == 0
     assert main(["rates", "show", "--deck", "team", "--user", "bob"]) == 2
     assert "'bob' may not view" in capsys.readouterr().err
+    assert main(["rates", "show", "--deck", "team", "--user", "dave"]) == 0
+    assert main(["rates", "deck", "unshare", "team"]) == 0
+    assert main(["rates", "show", "--deck", "team", "--user", "dave"]) == 2
+    assert main(["rates", "deck", "share", "team", "--user", "dave"]) == 2
+    assert "Only the owner (alice)" in capsys.readouterr().err
 
 
 def test_demo_data_round_trips_through_the_csv_contract(tmp_path, sqlite_url):

@@ -129,3 +129,18 @@ def test_demo_change_deck_has_every_type_and_optional_errors(sqlite_url):
         bad = verify_deck(conn, broken, VerifyOptions(groups=("Standard",)))
     assert len(bad.errors) == 7
     assert all(e.startswith(f"row {n} ") for n, e in zip(range(9, 16), bad.errors))
+
+
+def test_demo_data_is_deterministic_and_large_has_an_a_to_z_deck():
+    from reportlib.rates.demo import DEMO_NOW, demo_rates
+
+    assert demo_rates(5, "default") == demo_rates(5, "default")
+    default = demo_rates(7, "default")
+    assert len({r["code_deck"] for r in default["code_decks.csv"]}) >= 2
+    assert 200 <= len(default["areas.csv"]) <= 1000 and len(default["codes.csv"]) >= 2000
+    assert any(r["active_from"] > DEMO_NOW for r in default["rates.csv"])
+    assert any(";" in (p["rate_plan_groups"] or "") for p in default["rate_plans.csv"])
+    large = demo_rates(7, "large")
+    az = [c for c in large["codes.csv"] if c["code_deck"] == "A-Z Wholesale"]
+    assert 55_000 <= len(az) <= 70_000 and len({c["code"] for c in az}) == len(az)
+    assert all(isinstance(c["code"], str) for c in az) and {"0044", "4477009001234567"} <= {c["code"] for c in az}

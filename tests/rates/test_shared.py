@@ -96,3 +96,21 @@ def test_allowed_and_denied_lists(small_sqlite):
         write_deck(engine, "private", ROWS, "dave")
     with pytest.raises(DeckAccessError, match="Only the owner"):
         set_access(engine, "team", "dave", "dave", "editor", True)
+
+
+def test_replacing_the_domain_keeps_stored_decks_but_not_batches(small_sqlite):
+    import sqlalchemy as sa
+
+    from reportlib.rates import VerifyOptions, apply_deck
+    from reportlib.rates import schema as s
+
+    engine = engine_for(small_sqlite)
+    write_deck(engine, "work", ROWS, "alice")
+    apply_deck(engine, ROWS, VerifyOptions(), user="alice", deck_name="work")
+    with engine.connect() as conn:
+        assert read_deck(conn, "work", "alice")[0].status == "applied in batch 1"
+    load_small(small_sqlite)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.change_log)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.change_batches)).scalar() == 0
+        assert len(read_deck(conn, "work", "alice")) == 1

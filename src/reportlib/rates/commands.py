@@ -203,9 +203,16 @@ def _print_verify(result) -> None:
         print(f"error: {e}", file=sys.stderr)
 
 
+def _may_edit(engine, name: str, user: str) -> bool:
+    from .shared import can
+
+    with engine.connect() as conn:
+        return can(conn, name, user, "editor")
+
+
 def cmd_verify(args) -> int:
     from .review import write_verify_xlsx
-    from .shared import read_deck
+    from .shared import DeckLockedError, read_deck, set_statuses
     from .verify import verify_deck
 
     engine, user, name = _engine(args), _user(args), _deck_name(args)
@@ -213,6 +220,11 @@ def cmd_verify(args) -> int:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
     _print_verify(result)
+    if _may_edit(engine, name, user):
+        try:  # the deck's status column shows the verify result, unless someone else is editing it
+            set_statuses(engine, name, user, result.row_statuses())
+        except DeckLockedError as exc:
+            print(f"note: row statuses not saved: {exc}", file=sys.stderr)
     if args.export:
         write_verify_xlsx(result, args.export)
         print(f"Wrote {args.export}")
@@ -273,7 +285,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_deck(args) -> int:
-    from .shared import acquire_lock, create_deck, delete_deck, list_decks, release_lock, set_access
+    from .shared import acquire_lock, create_deck, delete_deck, list_decks, release_lock, set_access, set_sharing
 
     engine, user = _engine(args), _user(args)
     if args.action == "list":
@@ -309,8 +321,7 @@ def cmd_deck(args) -> int:
         set_access(engine, args.name, user, args.who, args.role, allowed)
         print(f"{args.who}: {args.action} {args.role} on {args.name!r}.")
     elif args.action in ("share", "unshare"):
-        set_access(engine, args.name, user, user, "editor", None, shared=args.action == "share")
-        set_access(engine, args.name, user, user, "editor", None)
+        set_sharing(engine, args.name, user, args.action == "share")
         print(f"Change deck {args.name!r} is now {'shared' if args.action == 'share' else 'private'}.")
     return 0
 

@@ -17,14 +17,14 @@ _CHANGE_COLUMNS = [
     Col("active_increment", "Active increment"), Col("active_since", "Active since", "datetime"),
     Col("active_locked", "Locked", "bool"), Col("future_rate_id", "Future rate id", "int"),
     Col("future_rate", "Future rate", "decimal", places=8), Col("future_increment", "Future increment"),
-    Col("future_from", "Future from", "datetime"), Col("rate_new", "Rate new", "decimal", places=8),
+    Col("future_from", "Future from", "datetime"), Col("future_locked", "Future locked", "bool"), Col("rate_new", "Rate new", "decimal", places=8),
     Col("increment_new", "Increment new"), Col("rate_diff", "Rate diff", "decimal", places=8),
     Col("diff_pct", "Diff %", "percent"), Col("active_from", "Active from (this change)", "datetime"),
     Col("active_till", "Active till", "datetime"), Col("policy_5g_current", "5G policy current"),
     Col("policy_5g_future", "5G policy future"), Col("policy_5g_new", "5G policy new"),
     Col("policy_ext_current", "Ext policy current"), Col("policy_ext_future", "Ext policy future"),
-    Col("policy_ext_new", "Ext policy new"), Col("custom_1_new", "Custom 1 new"),
-    Col("custom_2_new", "Custom 2 new"), Col("custom_3_new", "Custom 3 new"),
+    Col("policy_ext_new", "Ext policy new"),
+    *(Col(f"custom_{n}_{when}", f"Custom {n} {when}") for n in (1, 2, 3) for when in ("current", "future", "new")),
 ]
 
 

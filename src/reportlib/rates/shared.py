@@ -28,7 +28,7 @@ from .deck import ChangeRow
 from .verify import utcnow
 
 __all__ = ["DeckAccessError", "DeckLockedError", "acquire_lock", "can", "create_deck", "current_user", "delete_deck",
-           "deck_info", "editing", "list_decks", "read_deck", "release_lock", "set_access", "write_deck"]
+           "deck_info", "editing", "list_decks", "read_deck", "release_lock", "set_access", "set_sharing", "set_statuses", "write_deck"]
 
 KINDS = ("deck", "template")
 ROLES = ("viewer", "editor")
@@ -198,6 +198,14 @@ def write_deck(engine: Engine, name: str, rows: Sequence[ChangeRow], user: str, 
     return len(rows)
 
 
+def set_statuses(engine: Engine, name: str, user: str, statuses: dict[int, str]) -> None:
+    """Write each row's status (e.g. its verify result) into stored deck ``name``, under its lock."""
+    r = s.deck_rows.c
+    with editing(engine, name, user), engine.begin() as conn:
+        conn.execute(s.deck_rows.update().where(r.deck == name, r.row_no == sa.bindparam("n"))
+                     .values(status=sa.bindparam("st")), [{"n": n, "st": st[:400]} for n, st in statuses.items()])
+
+
 def delete_deck(engine: Engine, name: str, user: str) -> None:
     """Delete a deck or template; only its owner may, and not while someone else edits it."""
     with engine.begin() as conn:
@@ -212,21 +220,29 @@ def delete_deck(engine: Engine, name: str, user: str) -> None:
         conn.execute(s.decks.delete().where(s.decks.c.name == name))
 
 
-def set_access(engine: Engine, name: str, owner: str, user: str, role: str, allowed: bool | None,
-               *, shared: bool | None = None) -> None:
+def _owner_only(conn: Connection, name: str, owner: str) -> None:
+    info = deck_info(conn, name)
+    if info.owner != owner:
+        raise DeckAccessError(f"Only the owner ({info.owner}) may change who can use {name!r}.")
+
+
+def set_access(engine: Engine, name: str, owner: str, user: str, role: str, allowed: bool | None) -> None:
     """Put ``user`` on the allowed (True) or denied (False) ``role`` list, or off it (None).
 
-    Only the deck's owner may change who can view or edit; ``shared`` switches sharing.
+    Only the deck's owner may change who can view or edit.
     """
     if role not in ROLES:
         raise DataError(f"Role {role!r} is not one of {', '.join(ROLES)}.")
     with engine.begin() as conn:
-        info = deck_info(conn, name)
-        if info.owner != owner:
-            raise DeckAccessError(f"Only the owner ({info.owner}) may change who can use {name!r}.")
+        _owner_only(conn, name, owner)
         a = s.deck_acl.c
         conn.execute(s.deck_acl.delete().where(a.deck == name, a.user == user, a.role == role))
         if allowed is not None:
             conn.execute(s.deck_acl.insert().values(deck=name, user=user, role=role, allowed=allowed))
-        if shared is not None:
-            conn.execute(s.decks.update().where(s.decks.c.name == name).values(shared=shared))
+
+
+def set_sharing(engine: Engine, name: str, owner: str, shared: bool) -> None:
+    """Share a deck with everyone (narrowed by its lists) or make it private; owner only."""
+    with engine.begin() as conn:
+        _owner_only(conn, name, owner)
+        conn.execute(s.decks.update().where(s.decks.c.name == name).values(shared=shared))

@@ -88,6 +88,7 @@ class Change:
     future_rate: Decimal | None = None
     future_increment: str | None = None
     future_from: datetime | None = None
+    future_locked: bool | None = None
     rate_new: Decimal | None = None
     increment_new: str | None = None
     rate_diff: Decimal | None = None
@@ -100,8 +101,14 @@ class Change:
     policy_ext_current: str | None = None
     policy_ext_future: str | None = None
     policy_ext_new: str | None = None
+    custom_1_current: str | None = None
+    custom_1_future: str | None = None
     custom_1_new: str | None = None
+    custom_2_current: str | None = None
+    custom_2_future: str | None = None
     custom_2_new: str | None = None
+    custom_3_current: str | None = None
+    custom_3_future: str | None = None
     custom_3_new: str | None = None
 
     @property
@@ -133,6 +140,20 @@ class VerifyResult:
         import pandas as pd
 
         return pd.DataFrame([asdict(c) for c in self.changes], columns=COLUMNS)
+
+    def row_statuses(self) -> dict[int, str]:
+        """Each deck row's status after verify: ``error: ...`` or ``ok: Increase 2, Locked 1``."""
+        by_row: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        errors: dict[int, str] = {}
+        for c in self.changes:
+            if c.error:
+                errors[c.deck_row] = f"error: {c.error}"
+            else:
+                by_row[c.deck_row][c.result] += 1
+        out = {r.row: "ok: " + ", ".join(f"{k} {v}" for k, v in sorted(by_row[r.row].items()))
+               for r in self.rows if r.row in by_row}
+        out.update(errors)
+        return out
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -272,6 +293,7 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
     area_owner: dict[tuple[str, str], int] = {}  # (deck, area) -> row with a structural change
     rate_owner: dict[tuple[str, str], int] = {}  # (plan, area) -> row changing the rate
     code_owner: dict[tuple[str, str], int] = {}  # (deck, code) -> row changing the code
+    code_areas: dict[tuple[str, str], int] = {}  # (deck, area) -> first row changing its codes
     deleted_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
     added_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
     delete_dates: dict[tuple[str, str], tuple[datetime, int]] = {}
@@ -294,9 +316,10 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
         known_areas = ctx.areas(deck)
         problems: list[str] = []
 
-        # plans: the row's plans and groups, else the options'; named plans must be on the deck
-        named = split_names(r.rate_plans) or list(options.plans)
-        groups = split_names(r.rate_plan_groups) or (list(options.groups) if not split_names(r.rate_plans) else [])
+        # plans: the row's plans and groups if it names any, else the options'; union of both kinds
+        named, groups = split_names(r.rate_plans), split_names(r.rate_plan_groups)
+        if not named and not groups:
+            named, groups = list(options.plans), list(options.groups)
         plans: set[str] = set()
         for p in named:
             if p not in ctx.plans:
@@ -337,9 +360,10 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
             continue
 
         if kind in ("Area name", "Area delete", "Area add"):
-            owner = area_owner.get((deck, area))
-            if owner is not None or any(k[1] == area and ctx.plans[k[0]].code_deck == deck for k in rate_owner):
-                fail(r, f"area {area!r} is already changed by row {owner or _first_rate_row(rate_owner, deck, area, ctx)}")
+            owner = area_owner.get((deck, area)) or code_areas.get((deck, area)) or next(
+                (v for k, v in rate_owner.items() if k[1] == area and ctx.plans[k[0]].code_deck == deck), None)
+            if owner is not None:
+                fail(r, f"area {area!r} is already changed by row {owner}")
                 continue
 
         if kind == "Area RATE":
@@ -425,7 +449,7 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
             continue
 
         # code changes
-        if (deck, area) in area_owner and kind != "Code add":
+        if (deck, area) in area_owner:
             fail(r, f"area {area!r} is already changed by row {area_owner[(deck, area)]}")
             continue
         if not code_list:
@@ -452,6 +476,7 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
         if code_problems:
             fail(r, "; ".join(code_problems))
             continue
+        code_areas.setdefault((deck, area), r.row)
         add_date, delete_date = when(ctx.deck_days(deck, "new")), when(ctx.deck_days(deck, "delete"))
         for code in adds:
             code_owner[(deck, code)] = r.row
@@ -479,7 +504,13 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
         elif policy == "keep-area":
             warnings.append(f"row {row}: area {area!r} keeps no code after this batch (kept, as chosen)")
         else:
+            rate_row = next((v for k, v in rate_owner.items() if k[1] == area and ctx.plans[k[0]].code_deck == deck),
+                            None)
             locked = [p for p in ctx.deck_plans(deck) if any(x.locked for x in ctx.rates(p).get(area, []))]
+            if rate_row is not None:
+                errors.append(f"row {row} (Code delete {area!r}): every code of the area is deleted, which closes "
+                              f"it, but row {rate_row} changes its rate; drop one of the two rows")
+                continue
             if locked:
                 errors.append(f"row {row} (Code delete {area!r}): every code of the area is deleted, which closes "
                               f"it, but it has a locked rate in {', '.join(map(repr, locked))}")
@@ -497,10 +528,6 @@ def batch_digest(rows: Sequence[ChangeRow], options: VerifyOptions) -> str:
     """What identifies a change batch: its rows' content and the plan selection (hex SHA-256)."""
     return hashlib.sha256(json.dumps({"rows": [r.content() for r in rows], "options": options.selection()},
                                      sort_keys=True).encode()).hexdigest()
-
-
-def _first_rate_row(rate_owner, deck, area, ctx) -> int:
-    return next(v for k, v in rate_owner.items() if k[1] == area and ctx.plans[k[0]].code_deck == deck)
 
 
 def _check_new_codes(ctx: _Context, deck: str, area: str, code_list, code_owner, row: int) -> list[str]:
@@ -532,7 +559,7 @@ def _rate_change(ctx: _Context, r: ChangeRow, plan: str, area: str, rate: Decima
         change.policy_5g_current, change.policy_ext_current = active.policy_5g, active.policy_ext
     if future is not None:
         change.future_rate_id, change.future_rate, change.future_increment = future.id, future.rate, future.increment
-        change.future_from = future.active_from
+        change.future_from, change.future_locked = future.active_from, bool(future.locked)
         change.policy_5g_future, change.policy_ext_future = future.policy_5g, future.policy_ext
     change.increment_new = increment or (ref.increment if ref is not None else None)
     if not change.increment_new:
@@ -541,6 +568,10 @@ def _rate_change(ctx: _Context, r: ChangeRow, plan: str, area: str, rate: Decima
     change.policy_5g_new = (ref.policy_5g if ref is not None else None) or "allow"
     change.policy_ext_new = (ref.policy_ext if ref is not None else None) or "accept"
     for n in (1, 2, 3):
+        if active is not None:
+            setattr(change, f"custom_{n}_current", getattr(active, f"custom_{n}"))
+        if future is not None:
+            setattr(change, f"custom_{n}_future", getattr(future, f"custom_{n}"))
         typed = getattr(r, f"custom_{n}")
         setattr(change, f"custom_{n}_new", typed or (getattr(ref, f"custom_{n}") if ref is not None else None))
     if any(x is not None and x.locked for x in (active, future)):
