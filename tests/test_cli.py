@@ -11,7 +11,7 @@ from .statements.dataset import billing_rows
 
 
 def cli(*args, check=None):
-    result = subprocess.run([sys.executable, "-m", "reportlib.cli", *args], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "reportlib", *args], capture_output=True, text=True,
                             timeout=300)
     if check is not None:
         assert result.returncode == check, result.stdout + result.stderr

@@ -126,15 +126,15 @@ def test_codes_and_text_survive_as_written(folder, db_url):
 
 def test_cli_load_exits_non_zero_with_the_problems(folder, sqlite_url):
     edit(folder / "credit_transactions.csv", "12.3456", "abc")
-    result = subprocess.run([sys.executable, "-m", "reportlib.cli", "load", "billing", str(folder), "--db", sqlite_url],
+    result = subprocess.run([sys.executable, "-m", "reportlib", "load", "billing", str(folder), "--db", sqlite_url],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "credit_transactions.csv, row 5, column 'amount' (value 'abc'): not a decimal number" in result.stderr
-    ok = subprocess.run([sys.executable, "-m", "reportlib.cli", "load", "billing", str(folder), "--db", sqlite_url],
+    ok = subprocess.run([sys.executable, "-m", "reportlib", "load", "billing", str(folder), "--db", sqlite_url],
                         capture_output=True, text=True)
     assert ok.returncode == 2  # still broken: nothing half-loaded in between
     edit(folder / "credit_transactions.csv", "abc", "12.3456")
-    ok = subprocess.run([sys.executable, "-m", "reportlib.cli", "load", "billing", str(folder), "--db", sqlite_url],
+    ok = subprocess.run([sys.executable, "-m", "reportlib", "load", "billing", str(folder), "--db", sqlite_url],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "Loaded 27 rows" in ok.stdout

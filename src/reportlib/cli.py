@@ -216,4 +216,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run as ``python -m reportlib.cli`` this file is __main__, a second copy of the module whose
+    # COMMANDS registry the families never saw; the real module's main has them all.
+    from reportlib.cli import main as _main
+
+    sys.exit(_main())

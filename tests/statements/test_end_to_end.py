@@ -111,7 +111,7 @@ def test_batch_runs_active_partners_carries_on_past_a_failure_and_keeps_its_note
             transaction_id="bad", account_id="C3", occurred_at=datetime(2026, 10, 9), kind="refund",
             service=None, amount=D("1"), reference=None))
     out = tmp_path / "outputs"
-    result = subprocess.run([sys.executable, "-m", "reportlib.cli", "batch", "statement", "-p", "month", "2026-10",
+    result = subprocess.run([sys.executable, "-m", "reportlib", "batch", "statement", "-p", "month", "2026-10",
                              "--db", url, "--out", str(out), "--workers", "2", "--quiet"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1, result.stdout + result.stderr
