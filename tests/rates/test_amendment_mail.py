@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from email import message_from_bytes, policy
 
@@ -102,3 +103,28 @@ def test_smtp_option_must_be_host_and_port():
     assert SmtpTarget.parse("127.0.0.1:2525") == SmtpTarget("127.0.0.1", 2525)
     with pytest.raises(ConfigError, match="is not HOST:PORT"):
         SmtpTarget.parse("localhost")
+
+
+def test_an_unaddressable_setup_still_gets_its_documents_and_sends_once_fixed(db_url, tmp_path):
+    from reportlib.rates import schema as s
+
+    batch = apply_batch(db_url)
+    setup = s.customer_rp_setup
+    where = (setup.c.customer_id == "C2") & (setup.c.rate_plan == "P1")
+    engine = init_db(db_url)
+    with engine.begin() as conn:
+        conn.execute(setup.update().where(where).values(to_emails=None, add_account_manager="none"))
+    made = generate(db_url, "C2", "P1", batch, output_dir=tmp_path, stem="c2", user="analyst")
+    assert made.xlsx.is_file()
+    report = deliver(db_url, f"batch-{batch}")
+    assert report.failed == [("c2.eml", "Cannot address the amendment of customer C2 × rate plan P1: to_emails is "
+                                        "empty: an amendment needs at least one TO address.")]
+    assert not (tmp_path / "outbox" / "c2.eml").exists()
+    with engine.begin() as conn:
+        conn.execute(setup.update().where(where).values(to_emails="new@zed.example"))
+    report = deliver(db_url, f"batch-{batch}")
+    assert report.written == ["c2.eml"] and not report.failed
+    with engine.connect() as conn:
+        (record,) = amendment_records(conn, batch=batch).itertuples()
+    assert (record.email_status, record.email_error) == ("written", None)
+    assert json.loads(record.recipients)["to"] == ["new@zed.example"]

@@ -76,6 +76,7 @@ class Amendment:
     sheet: pd.DataFrame
     manager_email: str | None = None
     recipients: dict[str, list[str]] = field(default_factory=dict)
+    recipient_error: str | None = None  # why it cannot be addressed; the documents are still made
 
     @property
     def changes(self) -> pd.DataFrame:
@@ -329,5 +330,8 @@ def amendment(conn: Connection, customer_id: str, rate_plan: str, batch: int | N
         sheet = compare_sheets(_plan_rows(conn, rate_plan, first - _JUST_BEFORE), _plan_rows(conn, rate_plan, last))
     notice = Notice(customer_id, customer.name, rate_plan, plan.code_deck, plan.currency, issued, batch, first, last)
     setup_map = dict(setup._mapping)
-    return Amendment(notice, setup_map, sheet, customer.account_manager_email,
-                     recipients(setup_map, customer.account_manager_email))
+    try:
+        addressed, problem = recipients(setup_map, customer.account_manager_email), None
+    except DataError as exc:
+        addressed, problem = {}, str(exc)
+    return Amendment(notice, setup_map, sheet, customer.account_manager_email, addressed, problem)

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..db import init_db, metadata, query_frame
 from ..errors import DataError
 from ..files import safe_join, slugify
-from .amendments import Amendment, amendment, changes_only
+from .amendments import Amendment, amendment, changes_only, recipients
 from .billing_csv import write_billing_csv
 from .mail import SmtpTarget, amendment_message, fields, billing_message, send_eml, write_eml
 from .templates import AMENDMENT_TEMPLATES, CSV_TEMPLATES, EMAIL_TEMPLATES, template_for
@@ -171,9 +171,11 @@ def generate(db_url: str | Engine | None, customer_id: str, rate_plan: str, batc
         with engine.begin() as conn:
             _record(conn, dict(base, amendment_template=setup.get("amendment_template"),
                                csv_template=setup.get("csv_template"), email_template=setup.get("email_template"),
-                               xlsx_status="ok", csv_status="ok" if csv_path else "skipped", email_status="pending",
+                               xlsx_status="ok", csv_status="ok" if csv_path else "skipped",
+                               email_status="failed" if doc.recipient_error else "pending",
+                               email_error=doc.recipient_error,
                                billing_status="pending" if csv_path else "none", xlsx_file=xlsx_path.name,
-                               csv_file=csv_path.name if csv_path else None, recipients=json.dumps(doc.recipients),
+                               csv_file=csv_path.name if csv_path else None, recipients=None if doc.recipient_error else json.dumps(doc.recipients),
                                mail_fields=json.dumps(fields(doc), default=str),
                                rows=stats.rows, changes=changes, seconds=seconds, xlsx_seconds=stats.seconds,
                                xlsx_peak_mb=stats.peak_mb, csv_seconds=csv_seconds))
@@ -282,16 +284,22 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         name = f"{Path(record.xlsx_file).stem}.eml"
         eml = safe_join(outbox, name)
         updates: dict[str, Any] = {}
-        if record.email_status == "pending" or not eml.exists():
+        addressed = _addressed(engine, record)
+        if isinstance(addressed, str):  # the setup still has no valid address: nothing to write or send
+            report.failed.append((name, addressed))
+            with engine.begin() as conn:
+                conn.execute(amendments.update().where(a.id == record.id).values(email_status="failed",
+                                                                                 email_error=addressed))
+            continue
+        if record.recipients is None or record.email_status == "pending" or not eml.exists():
             xlsx = safe_join(record.folder, record.xlsx_file)
             if not xlsx.is_file():
                 raise DataError(f"The amendment {xlsx} of {record.customer_id} × {record.rate_plan} is missing; "
                                 "regenerate it (reportlib rates amendments make ... --force).")
             template = template_for(EMAIL_TEMPLATES, record.email_template, customer=record.customer_id,
                                     rate_plan=record.rate_plan, column="email_template")
-            write_eml(amendment_message(json.loads(record.mail_fields), json.loads(record.recipients), template,
-                                         xlsx, sender), eml)
-            updates.update(eml_file=name, email_status="written")
+            write_eml(amendment_message(json.loads(record.mail_fields), addressed, template, xlsx, sender), eml)
+            updates.update(eml_file=name, email_status="written", email_error=None, recipients=json.dumps(addressed))
             report.written.append(name)
         status = updates.get("email_status", record.email_status)
         if smtp is not None and status in ("written", "failed"):
@@ -305,6 +313,28 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
                 conn.execute(amendments.update().where(a.id == record.id).values(**updates))
     report.billing = _deliver_billing(engine, period, records, outbox, smtp, sender, billing_address, report)
     return report
+
+
+def _addressed(engine: Engine, record) -> dict[str, list[str]] | str:
+    """The record's recipients; when generation could not address it, from the setup as it is now.
+
+    So a fixed setup (a TO address added, a typo corrected) needs no regeneration to send.
+    """
+    if record.recipients is not None:
+        return json.loads(record.recipients)
+    from . import schema as s
+
+    rp, c = s.customer_rp_setup.c, s.customers.c
+    with engine.connect() as conn:
+        setup = conn.execute(sa.select(s.customer_rp_setup).where(rp.customer_id == record.customer_id,
+                                                                  rp.rate_plan == record.rate_plan)).first()
+        manager = conn.execute(sa.select(c.account_manager_email).where(c.customer_id == record.customer_id)).scalar()
+    if setup is None:
+        return f"customer {record.customer_id} no longer has an RP setup for {record.rate_plan}"
+    try:
+        return recipients(dict(setup._mapping), manager)
+    except DataError as exc:
+        return str(exc)
 
 
 def _deliver_billing(engine: Engine, period: str, records, outbox: Path, smtp: SmtpTarget | None, sender: str,
