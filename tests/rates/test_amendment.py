@@ -190,3 +190,36 @@ def test_regeneration_shows_every_code_unchanged_for_chosen_plans_or_groups(db_u
     assert set(doc.sheet["change"]) == {"Unchanged"} and doc.notice.batch is None
     assert dict(zip(doc.sheet["code"], doc.sheet["rate"]))["4910"] == Decimal("0.12")
     assert "4931" not in set(doc.sheet["code"])
+
+
+def test_a_large_plan_streams_and_keeps_text_codes_and_8_decimal_rates(tmp_path):
+    from reportlib.rates.amendments import Amendment, Notice, compare_sheets
+    from reportlib.rates.templates import AMENDMENT_TEMPLATES
+    from reportlib.rates.workbook import amendment_sheets, write_amendment_xlsx
+    from reportlib.render.xlsx import STREAM_ROWS, _needs_stream
+
+    start, change_at = datetime(2026, 1, 1), datetime(2026, 12, 1)
+    count = STREAM_ROWS + 500
+    before = [("Area %03d" % (n // 50), "00%06d" % n, Decimal("0.12345678"), "60/60", start, change_at, start, None,
+               "allow", "accept") for n in range(count)]
+    after = [(a, c, Decimal("0.12345679") if n % 2 else r, i, change_at if n % 2 else rf, None, cf, ct, p5, pe)
+             for n, (a, c, r, i, rf, _, cf, ct, p5, pe) in enumerate(before[:-1])]
+    sheet = compare_sheets(before, after)
+    assert sheet["change"].value_counts().to_dict() == {"Unchanged": count // 2, "Increase": count // 2 - 1,
+                                                        "Closed": 1}
+    notice = Notice("C9", "@Big =Customer", "Big plan", "Deck", "USD", change_at, 7, change_at, change_at)
+    doc = Amendment(notice, {"customer_id": "C9", "rate_plan": "Big plan"}, sheet)
+    template = AMENDMENT_TEMPLATES.get("full-az")
+    assert all(_needs_stream(s) for s in amendment_sheets(doc, template)[:1])
+    stats = write_amendment_xlsx(doc, template, tmp_path / "big.xlsx")
+    assert stats.rows == count and stats.peak_mb > 0
+    book = load_workbook(tmp_path / "big.xlsx")
+    ws = book["Rates A-Z"]
+    assert (ws["A1"].value, ws["A2"].value) == ("Rate amendment", "Customer")
+    assert ws["B2"].value == "'@Big =Customer" and ws["B2"].data_type == "s"
+    header = next(r[0].row for r in ws.iter_rows() if r[0].value == "Country / area")
+    first, second = ws[header + 1], ws[header + 2]
+    assert (first[1].value, first[1].data_type, first[4].value) == ("00000000", "s", "Unchanged")
+    assert (second[1].value, second[4].value, second[2].number_format) == ("00000001", "Increase", "0.00000000")
+    assert Decimal(str(second[2].value)) == Decimal("0.12345679") and second[5].value == change_at
+    assert ws.max_row == header + count
