@@ -291,7 +291,9 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
                 conn.execute(amendments.update().where(a.id == record.id).values(email_status="failed",
                                                                                  email_error=addressed))
             continue
-        if record.recipients is None or record.email_status == "pending" or not eml.exists():
+        # A sent message is never written (nor sent) again, even if its .eml was removed from the outbox.
+        if record.recipients is None or record.email_status == "pending" or \
+                (record.email_status != "sent" and not eml.exists()):
             xlsx = safe_join(record.folder, record.xlsx_file)
             if not xlsx.is_file():
                 raise DataError(f"The amendment {xlsx} of {record.customer_id} × {record.rate_plan} is missing; "
@@ -307,7 +309,10 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
             error = _send(eml, smtp)
             updates.update(email_attempts=record.email_attempts + 1, email_error=error,
                            email_status="failed" if error else "sent", email_sent_at=None if error else _now())
-            (report.failed.append((name, error)) if error else report.sent.append(name))
+            if error:
+                report.failed.append((name, error))
+            else:
+                report.sent.append(name)
         if updates:
             with engine.begin() as conn:
                 conn.execute(amendments.update().where(a.id == record.id).values(**updates))
@@ -352,7 +357,8 @@ def _deliver_billing(engine: Engine, period: str, records, outbox: Path, smtp: S
     eml = safe_join(outbox, name)
     status = known.status if known else "pending"
     attempts = known.attempts if known else 0
-    if known is None or not eml.exists() or known.csv_files != len(csvs):
+    # Rewritten (and sent again) only when the batch's set of CSVs changed, never merely because a sent file is gone.
+    if known is None or known.csv_files != len(csvs) or (known.status != "sent" and not eml.exists()):
         missing = [str(p) for p, _ in csvs if not p.is_file()]
         if missing:
             raise DataError(f"Billing CSV file(s) missing: {', '.join(missing)}; regenerate them.")
@@ -364,7 +370,10 @@ def _deliver_billing(engine: Engine, period: str, records, outbox: Path, smtp: S
         error = _send(eml, smtp)
         attempts += 1
         status, sent_at = ("failed", None) if error else ("sent", _now())
-        (report.failed.append((name, error)) if error else report.sent.append(name))
+        if error:
+            report.failed.append((name, error))
+        else:
+            report.sent.append(name)
     with engine.begin() as conn:
         conn.execute(billing_messages.delete().where(b.period == period))
         conn.execute(billing_messages.insert().values(period=period, address=address, eml_file=name,
