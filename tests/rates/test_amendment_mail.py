@@ -9,6 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
+from reportlib.cli import main
 from reportlib.db import init_db
 from reportlib.rates.mail import SmtpTarget
 from reportlib.rates.records import amendment_records, deliver, generate
@@ -71,7 +72,7 @@ def test_smtp_delivers_each_amendment_with_its_attachment_and_every_recipient(ge
     assert records["email_sent_at"].notna().all()
 
 
-def test_a_failed_email_is_retried_without_regenerating_and_never_sent_twice(generated):
+def test_a_failed_email_is_retried_without_regenerating_and_never_sent_twice(generated, capsys):
     url, period, out = generated
     port = free_port()  # nothing listens here yet: every send fails
     xlsx_before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.xlsx")}
@@ -86,11 +87,11 @@ def test_a_failed_email_is_retried_without_regenerating_and_never_sent_twice(gen
     controller.start()
     try:
         second = deliver(url, period, smtp=SmtpTarget("127.0.0.1", port))
-        third = deliver(url, period, smtp=SmtpTarget("127.0.0.1", port))
+        third = main(["rates", "amendments", "retry-email", period, "--smtp", f"127.0.0.1:{port}", "--db", url])
     finally:
         controller.stop()
     assert len(second.sent) == 2 and not second.failed and not second.written  # the stored .eml files were sent
-    assert not third.sent and not third.failed  # nothing is sent twice
+    assert third == 0 and "0 sent, 0 failed" in capsys.readouterr().out  # nothing is sent twice
     assert len(inbox.envelopes) == 2
     with init_db(url).connect() as conn:
         records = amendment_records(conn, period=period)

@@ -4,6 +4,7 @@
     reportlib rates amendments make --batch N [--smtp HOST:PORT] [--billing-address A]
     reportlib rates amendments make --regenerate [--plan P]... [--group G]... [--customer C]...
     reportlib rates amendments send PERIOD [--smtp HOST:PORT]      write / (re)send the e-mails
+    reportlib rates amendments retry-email PERIOD --smtp HOST:PORT  the same, by its other name
     reportlib rates review [--deck NAME] [--plan P] ... --xlsx FILE --html FILE
 
 ``make`` runs the ``amendment`` batch (one notebook per enabled customer × plan), then
@@ -173,7 +174,8 @@ def add_amendment_commands(cmds, common, verify_options) -> None:
     _mail_options(m)
     m.set_defaults(handler=cmd_make)
 
-    s = steps.add_parser("send", help="write missing e-mails to the outbox; with --smtp send (or retry) unsent ones")
+    s = steps.add_parser("send", aliases=["retry-email"],
+                         help="write missing e-mails to the outbox; with --smtp send (or retry) unsent ones")
     s.add_argument("period", help="batch-N or regenerate-YYYY-MM-DD (see: reportlib rates amendments)")
     s.add_argument("--db", metavar="URL")
     _mail_options(s)
