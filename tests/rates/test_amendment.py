@@ -223,3 +223,16 @@ def test_a_large_plan_streams_and_keeps_text_codes_and_8_decimal_rates(tmp_path)
     assert (second[1].value, second[4].value, second[2].number_format) == ("00000001", "Increase", "0.00000000")
     assert Decimal(str(second[2].value)) == Decimal("0.12345679") and second[5].value == change_at
     assert ws.max_row == header + count
+
+
+def test_records_of_a_batch_id_reused_after_a_reload_are_not_mixed_in(sqlite_url, tmp_path):
+    init_db(sqlite_url)
+    first = apply_batch(sqlite_url)
+    for customer in ("C1", "C2"):
+        generate(sqlite_url, customer, "P1", first, output_dir=tmp_path / "a", stem=customer, user="analyst")
+    again = apply_batch(sqlite_url)  # reloads the domain: its batches are emptied, SQLite hands out the id again
+    assert again == first
+    generate(sqlite_url, "C1", "P1", again, output_dir=tmp_path / "b", stem="C1", user="analyst")
+    with init_db(sqlite_url).connect() as conn:
+        records = amendment_records(conn, period=f"batch-{again}")
+    assert list(records["customer_id"]) == ["C1"] and set(records["folder"]) == {str(tmp_path / "b")}

@@ -125,9 +125,18 @@ class Generated:
 
 
 def _record(conn: Connection, values: dict[str, Any]) -> None:
+    from . import schema as s
+
     a = amendments.c
     conn.execute(amendments.delete().where(a.period == values["period"], a.customer_id == values["customer_id"],
                                            a.rate_plan == values["rate_plan"]))
+    if values["batch_id"] is not None:
+        # Reloading the rates domain empties the batches, and SQLite may hand out batch N again: records
+        # of batch N requested before this batch N was applied belong to the old one.
+        applied = conn.execute(sa.select(s.change_batches.c.applied_at)
+                               .where(s.change_batches.c.batch_id == values["batch_id"])).scalar()
+        if applied is not None:
+            conn.execute(amendments.delete().where(a.period == values["period"], a.requested_at < applied))
     conn.execute(amendments.insert().values(**values))
 
 
@@ -140,7 +149,7 @@ def generate(db_url: str | Engine | None, customer_id: str, rate_plan: str, batc
     from .shared import current_user
 
     engine = db_url if isinstance(db_url, Engine) else init_db(db_url)
-    requested, clock = _now(), time.perf_counter()
+    requested, clock = datetime.now(timezone.utc).replace(tzinfo=None), time.perf_counter()
     who = current_user(user)
     period = period_name(batch, at)
     output = Path(output_dir)
