@@ -105,3 +105,17 @@ def test_review_report_shows_increases_and_decreases_by_plan_largest_changes_and
     assert len(errors) == 1 and "row 3" in errors[0] and "Nowhere" in errors[0]
     page = html.read_text(encoding="utf-8")
     assert "Review &lt;deck&gt;" in page and "Nowhere" in page and "<script" not in page
+
+
+def test_the_notebook_renders_and_records_on_postgresql(pg_url, tmp_path):
+    batch = apply_batch(pg_url)
+    out = tmp_path / "outputs"
+    assert main(["run", "amendment", "-p", "customer", "C1", "-p", "rate_plan", "P1", "-p", "batch", str(batch),
+                 "--db", pg_url, "--out", str(out)]) == 0
+    xlsx = out / "amendments" / f"batch-{batch}" / "c1-cust-p1.xlsx"
+    codes = [r[1] for r in load_workbook(xlsx)["Changes"].iter_rows(values_only=True)
+             if r[4] in ("New", "Increase", "Decrease", "Closed")]
+    assert sorted(codes) == ["4910", "4911", "4930", "4931", "4941", "4950"]
+    with init_db(pg_url).connect() as conn:
+        (record,) = amendment_records(conn, batch=batch).itertuples()
+    assert (record.customer_id, record.xlsx_status, record.csv_status, record.rows) == ("C1", "ok", "ok", 10)
