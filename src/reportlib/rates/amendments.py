@@ -30,8 +30,7 @@ from ..errors import DataError, UnknownEntityError
 from . import schema as s
 
 __all__ = [
-    "Amendment", "CHANGES", "Notice", "SHEET_COLUMNS", "Target", "amendment", "amendment_targets", "batch_plans",
-    "batch_window",
+    "Amendment", "CHANGES", "Notice", "SHEET_COLUMNS", "Target", "amendment", "amendment_targets", "batch_window",
     "change_counts", "changes_only", "compare_sheets", "plan_sheet_at", "recipients", "regeneration_targets",
 ]
 
@@ -215,16 +214,6 @@ def batch_window(conn: Connection, batch: int, rate_plan: str) -> tuple[datetime
     return row[0], row[1]
 
 
-def batch_plans(conn: Connection, batch: int) -> list[str]:
-    """The plans a batch touched: directly, or through code and area changes of their deck."""
-    h, where = _batch_rows(conn, batch)
-    direct = {r[0] for r in conn.execute(sa.select(h.rate_plan).where(where, h.rate_plan.is_not(None)).distinct())}
-    decks = [r[0] for r in conn.execute(sa.select(h.code_deck).where(where, h.rate_plan.is_(None)).distinct())]
-    p = s.rate_plans.c
-    via_deck = {r[0] for r in conn.execute(sa.select(p.rate_plan).where(p.code_deck.in_(decks)))} if decks else set()
-    return sorted(direct | via_deck)
-
-
 def _enabled(conn: Connection, plans: Sequence[str], customers: Sequence[str] = ()) -> list[Target]:
     rp = s.customer_rp_setup.c
     query = sa.select(rp.customer_id, rp.rate_plan).where(rp.status == "enabled", rp.rate_plan.in_(list(plans)))
@@ -234,7 +223,10 @@ def _enabled(conn: Connection, plans: Sequence[str], customers: Sequence[str] = 
 
 
 def amendment_targets(conn: Connection, batch: int) -> list[Target]:
-    """Every enabled customer × plan setup whose plan the batch touched."""
+    """Every enabled customer × plan setup whose plan the batch touched (directly or through its code deck)."""
+    from .metrics import batch_plans
+
+    _batch_rows(conn, batch)  # an unknown batch is an error, not an empty list
     return _enabled(conn, batch_plans(conn, batch))
 
 
