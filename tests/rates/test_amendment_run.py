@@ -119,3 +119,19 @@ def test_the_notebook_renders_and_records_on_postgresql(pg_url, tmp_path):
     with init_db(pg_url).connect() as conn:
         (record,) = amendment_records(conn, batch=batch).itertuples()
     assert (record.customer_id, record.xlsx_status, record.csv_status, record.rows) == ("C1", "ok", "ok", 10)
+
+
+def test_make_renders_again_what_is_up_to_date_but_has_no_record(made, capsys):
+    from reportlib.rates.records import amendments
+
+    url, batch, out, _ = made
+    with init_db(url).begin() as conn:  # as after `make demo` rebuilt the database with the same data
+        conn.execute(amendments.delete().where(amendments.c.customer_id == "C2"))
+    capsys.readouterr()
+    assert main(["rates", "amendments", "make", "--batch", str(batch), "--customer", "C2", "--db", url,
+                 "--out", str(out), "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "1 skipped" in captured.out and "1 up-to-date amendment(s) have no record" in captured.err
+    with init_db(url).connect() as conn:
+        records = amendment_records(conn, batch=batch, customer="C2")
+    assert list(records["email_status"]) == ["written"] and list(records["xlsx_status"]) == ["ok"]

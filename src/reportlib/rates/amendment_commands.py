@@ -60,9 +60,32 @@ def cmd_make(args) -> int:
     from datetime import date
 
     period = period_name(args.batch, date.fromisoformat(args.at) if args.at else None)
+    _render_unrecorded(args, period, result)
     args.smtp = str(smtp) if smtp else None
     delivered = _deliver(args, period)
     return 1 if not result.ok else delivered
+
+
+def _render_unrecorded(args, period: str, result) -> None:
+    """Render again the runs the batch skipped as up to date but this database has no record of.
+
+    That happens when the database was rebuilt with the same data (``make demo`` after
+    ``make demo``): the files are current, but the e-mail step works from the record.
+    """
+    from ..db import init_db
+    from ..run import run_report
+    from .records import amendment_records
+
+    with init_db(args.db).connect() as conn:
+        frame = amendment_records(conn, period=period, limit=1_000_000)
+    recorded = set(zip(frame["customer_id"], frame["rate_plan"])) if not frame.empty else set()
+    missing = [r.parameters for r in result.results if r.status == "skipped"
+               and (r.parameters.get("customer"), r.parameters.get("rate_plan")) not in recorded]
+    if missing:
+        print(f"{len(missing)} up-to-date amendment(s) have no record in this database: rendering them again",
+              file=sys.stderr)
+    for params in missing:
+        run_report("amendment", params, out=args.out, db_url=args.db, force=True)
 
 
 def _batch_id(args) -> int:

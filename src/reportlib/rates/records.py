@@ -284,8 +284,9 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         records = conn.execute(sa.select(amendments).where(a.period == period, a.xlsx_status == "ok")
                                .order_by(a.customer_id, a.rate_plan)).all()
     if not records:
-        raise DataError(f"No generated amendment is recorded for {period!r}; generate them first "
-                        f"(reportlib rates amendments make ...). See: reportlib rates amendments.")
+        raise DataError(f"No generated amendment is recorded for {period!r} in this database; generate them "
+                        "first (reportlib rates amendments make ..., which also renders again documents that are "
+                        "up to date but unrecorded). See: reportlib rates amendments.")
     folder = Path(records[0].folder)
     outbox = safe_join(folder, "outbox")
     report = DeliveryReport(period, outbox, [], [], [], "not configured")
