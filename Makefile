@@ -9,17 +9,23 @@ BATCH  ?= latest
 BILLING ?= billing@carrier.example
 WORKERS ?=
 SCALE  ?= default
+WEEK   ?=
+FROM   ?=
+TO     ?=
 PYTEST_ARGS ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
+# make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
+DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements amendments all bench clean notebooks
+.PHONY: help venv demo data test statements amendments dashboard all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
+	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -40,6 +46,7 @@ demo: venv
 	$(RL) demo --fresh --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
 
 statements: venv $(DB)
@@ -48,7 +55,10 @@ statements: venv $(DB)
 amendments: venv $(DB)
 	$(RL) rates amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 
-all: statements amendments
+dashboard: venv $(DB)
+	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
+
+all: statements amendments dashboard
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py

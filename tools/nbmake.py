@@ -105,7 +105,51 @@ display(HTML(report.sheet_html(made.amendment)))
     ])
 
 
+def dashboard() -> Path:
+    return write("dashboard.ipynb", [
+        new_markdown_cell("Tech dashboard: lead volume and invalidation for one month or one ISO week. "
+                          "Run with the defaults against the demo database, or through `reportlib run dashboard`."),
+        code('''
+month = "2026-10"         # YYYY-MM; set to None and give a week instead
+week = None               # YYYY-Www, e.g. "2026-W43"
+caution_as = "separate"   # separate | invalid | valid
+db_url = None             # None: $REPORTLIB_DB or data/reportlib.sqlite
+output_dir = None         # set by the runner; None writes to outputs/scratch/dashboard/
+output_stem = None        # set by the runner
+''', "parameters"),
+        code('''
+import time
+
+from IPython.display import HTML, display
+
+import reportlib
+from reportlib.dashboard import DashboardParams, dashboard, write_dashboard_xlsx
+from reportlib.dashboard import report
+
+params = DashboardParams.parse({"month": month, "week": week, "caution_as": caution_as})
+with reportlib.connect(db_url) as conn:
+    dash = dashboard(conn, params.period, caution_as=params.caution_as)
+rendering_started = time.perf_counter()
+display(HTML(report.title_html(dash)))
+display(HTML(report.headline_html(dash)))
+'''),
+        code('display(HTML(report.trends_html(dash)))'),
+        code('display(HTML(report.advertisers_html(dash)))'),
+        code('display(HTML(report.publishers_html(dash)))'),
+        code('display(HTML(report.channels_html(dash)))'),
+        code('display(HTML(report.enterprise_types_html(dash)))'),
+        code('display(HTML(report.failing_jobs_html(dash)))'),
+        code('display(HTML(report.movers_html(dash)))'),
+        code('display(HTML(report.enterprises_html(dash)))'),
+        code('display(HTML(report.names_html(dash)))'),
+        code('''
+xlsx = write_dashboard_xlsx(dash, reportlib.output_file(output_dir, output_stem, ".xlsx", folder="dashboard"))
+print(f"queries {dash.query_seconds:.2f} s, charts, tables and workbook {time.perf_counter() - rendering_started:.2f} s")
+'''),
+    ])
+
+
 if __name__ == "__main__":
-    built = [statement(), amendment()]
+    built = [statement(), amendment(), dashboard()]
     for path in built:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}", file=sys.stderr)

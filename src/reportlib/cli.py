@@ -25,6 +25,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
     "command group",
     modules=(
         "reportlib.statements.commands",
+        "reportlib.dashboard.commands",
         "reportlib.rates.commands",
     ),
 )

@@ -64,5 +64,8 @@ def export_csv(domain: Domain, rows: dict[str, list[dict]], folder: Path) -> Non
         with atomic_write(folder / spec.file, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(names)
-            for row in rows.get(spec.file, []):
+            rows_of_file = rows.get(spec.file, [])
+            if hasattr(rows_of_file, "to_dict"):  # a DataFrame (bulk demo data)
+                rows_of_file = rows_of_file.astype(object).to_dict("records")
+            for row in rows_of_file:
                 writer.writerow([_text(row.get(n)) for n in names])

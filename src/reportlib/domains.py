@@ -103,6 +103,7 @@ DOMAINS: Registry[Domain] = Registry(
     "data domain",
     modules=(
         "reportlib.statements.schema",
+        "reportlib.dashboard.schema",
         "reportlib.rates.schema",
         "reportlib.rates.records",  # no domain of its own: the amendments record tables
     ),

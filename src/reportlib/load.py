@@ -248,11 +248,59 @@ def _replace(conn: Connection, domain: Domain, data: dict[str, list[dict]], coun
         conn.execute(spec.table.delete())
     for spec in domain.files:
         rows = data.get(spec.file, [])
+        if hasattr(rows, "columns") and hasattr(rows, "itertuples"):  # a DataFrame: the bulk path
+            counts[spec.table.name] = _insert_frame(conn, spec.table, rows.rename(
+                columns={f.name: f.column_name for f in spec.fields})[[f.column_name for f in spec.fields]])
+            continue
         if spec.insert_order is not None:
             rows = sorted(rows, key=spec.insert_order)
         columns = {f.name: f.column_name for f in spec.fields}
         payload = ({columns[k]: v for k, v in row.items() if k in columns} for row in rows)
         counts[spec.table.name] = _insert_chunked(conn, spec.table, payload)
+
+
+def _insert_frame(conn: Connection, table: sa.Table, frame) -> int:
+    """Insert a DataFrame of typed values fast: COPY on PostgreSQL, executemany of tuples elsewhere.
+
+    The generic path builds a dict per row and lets SQLAlchemy bind each one, which takes
+    minutes for millions of rows; here each column is converted once (with the column type's
+    own bind processor, so stored values are exactly what the generic path stores) and rows
+    go to the driver as tuples. Used by demo generators that build their data with numpy.
+    """
+    import pandas as pd
+
+    dialect = conn.dialect
+    names = list(frame.columns)
+    arrays = []
+    for name in names:
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            values = series.to_numpy(dtype="datetime64[us]").tolist()  # datetimes; NaT -> None
+        else:
+            values = [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v
+                      for v in series.tolist()]
+        if dialect.paramstyle == "qmark":  # executemany below bypasses SQLAlchemy's binding
+            process = table.c[name].type._cached_bind_processor(dialect)
+            if process is not None:
+                values = [None if v is None else process(v) for v in values]
+        arrays.append(values)
+    quoted = dialect.identifier_preparer
+    columns = ", ".join(quoted.quote(n) for n in names)
+    if dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {quoted.format_table(table)} ({columns}) FROM STDIN") as copy:
+            for row in zip(*arrays):
+                copy.write_row(row)
+        # Fresh statistics, so the very next query plans for millions of rows, not for none.
+        conn.exec_driver_sql(f"ANALYZE {quoted.format_table(table)}")
+    elif dialect.paramstyle == "qmark":
+        sql = f"INSERT INTO {quoted.format_table(table)} ({columns}) VALUES ({', '.join('?' * len(names))})"
+        rows = list(zip(*arrays))
+        for start in range(0, len(rows), 100_000):
+            conn.exec_driver_sql(sql, rows[start:start + 100_000])
+    else:
+        _insert_chunked(conn, table, (dict(zip(names, row)) for row in zip(*arrays)))
+    return len(frame)
 
 
 def _insert_chunked(conn: Connection, table: sa.Table, rows: Iterable[dict]) -> int:

@@ -1,0 +1,118 @@
+"""The ``leads`` domain: enterprises, their leads and the validation jobs run on each lead.
+
+CSV contract (header names exactly; extra columns ignored):
+
+| file | columns |
+| --- | --- |
+| enterprises.csv | enterprise_id, name, enterprise_type (agency/publisher/brand) |
+| leads.csv | lead_id, created_at, enterprise_id, advertiser, publisher, channel, vertical, industry, country, status (valid/invalid/caution), deleted, billable, processed |
+| lead_jobs.csv | lead_id, job, outcome (pass/fail) |
+
+``created_at`` is an ISO date-time (stored as naive UTC). ``advertiser`` and ``publisher`` are
+raw names as users typed them; :mod:`reportlib.dashboard.names` resolves them. The analysts'
+alias table (``leads_name_aliases``) is not part of a load: a load replaces the leads but
+keeps the aliases; ``reportlib names import/export/accept`` maintain it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..db import metadata
+from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
+
+__all__ = ["CHANNELS", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES", "enterprises", "lead_jobs", "leads",
+           "name_aliases"]
+
+ENTERPRISE_TYPES = ("agency", "publisher", "brand")
+STATUSES = ("valid", "invalid", "caution")
+OUTCOMES = ("pass", "fail")
+CHANNELS = ("LI connected app", "E2E", "upload", "API")
+NAME_KINDS = ("advertiser", "publisher")
+
+enterprises = sa.Table(
+    "leads_enterprises", metadata,
+    sa.Column("enterprise_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("enterprise_type", sa.String(16), nullable=False),
+)
+
+leads = sa.Table(
+    "leads_leads", metadata,
+    sa.Column("lead_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("enterprise_id", sa.String(64), sa.ForeignKey("leads_enterprises.enterprise_id"), nullable=False),
+    sa.Column("advertiser", sa.String(300), nullable=False),
+    sa.Column("publisher", sa.String(300), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("vertical", sa.String(120), nullable=False),
+    sa.Column("industry", sa.String(120), nullable=False),
+    sa.Column("country", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("billable", sa.Boolean, nullable=False),
+    sa.Column("processed", sa.Boolean, nullable=False),
+    # Every dashboard query selects a period first: the range scan on created_at reads one
+    # month of a multi-year table. The enterprise index serves per-account drill-downs.
+    sa.Index("ix_leads_leads_created_at", "created_at"),
+    sa.Index("ix_leads_leads_enterprise", "enterprise_id", "created_at"),
+)
+
+lead_jobs = sa.Table(
+    "leads_lead_jobs", metadata,
+    # The primary key (lead_id, job) is the index the period join uses: leads of the period
+    # first, then their jobs by lead_id.
+    sa.Column("lead_id", sa.String(64), sa.ForeignKey("leads_leads.lead_id"), primary_key=True),
+    sa.Column("job", sa.String(120), primary_key=True),
+    sa.Column("outcome", sa.String(8), nullable=False),
+)
+
+name_aliases = sa.Table(
+    "leads_name_aliases", metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # advertiser | publisher
+    sa.Column("raw_name", sa.String(300), primary_key=True),
+    sa.Column("canonical_name", sa.String(300), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # analyst | accepted
+    sa.Column("score", sa.Numeric(5, 1)),  # similarity of an accepted proposal
+    sa.Column("updated_at", sa.DateTime, nullable=False),  # UTC
+)
+
+
+FILES = (
+    FileSpec("enterprises.csv", enterprises, (
+        Field("enterprise_id"),
+        Field("name"),
+        Field("enterprise_type", "enum", choices=ENTERPRISE_TYPES),
+    ), key=("enterprise_id",)),
+    FileSpec("leads.csv", leads, (
+        Field("lead_id"),
+        Field("created_at", "datetime"),
+        Field("enterprise_id"),
+        Field("advertiser"),
+        Field("publisher"),
+        Field("channel"),  # open list: "LI connected app", "E2E", "upload", "API", ...
+        Field("vertical"),
+        Field("industry"),
+        Field("country"),
+        Field("status", "enum", choices=STATUSES),
+        Field("deleted", "bool"),
+        Field("billable", "bool"),
+        Field("processed", "bool"),
+    ), key=("lead_id",), refs=(Ref(("enterprise_id",), "enterprises.csv", ("enterprise_id",), "enterprise"),)),
+    FileSpec("lead_jobs.csv", lead_jobs, (
+        Field("lead_id"),
+        Field("job"),
+        Field("outcome", "enum", choices=OUTCOMES),
+    ), key=("lead_id", "job"), refs=(Ref(("lead_id",), "leads.csv", ("lead_id",), "lead"),)),
+)
+
+
+def _demo(seed: int, scale: str):
+    from .demo import demo_leads
+
+    return demo_leads(seed, scale)
+
+
+DOMAIN = DOMAINS.register("leads", Domain(
+    "leads", FILES, demo=_demo,
+    description="Enterprises, their leads (advertiser, publisher, channel, status...) and validation jobs."))
