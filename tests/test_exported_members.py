@@ -11,7 +11,10 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements",
            "reportlib.render.pptx", "reportlib.qbr", "reportlib.qbr.metrics", "reportlib.qbr.review",
            "reportlib.qbr.deck", "reportlib.qbr.report", "reportlib.qbr.workbook", "reportlib.qbr.family",
-           "reportlib.rates", "reportlib.dashboard", "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
+           "reportlib.rates", "reportlib.rates.amendments", "reportlib.rates.templates", "reportlib.rates.workbook",
+           "reportlib.rates.billing_csv", "reportlib.rates.mail", "reportlib.rates.records", "reportlib.rates.report",
+           "reportlib.rates.family", "reportlib.rates.amendment_commands", "reportlib.dashboard",
+           "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -69,6 +69,42 @@ xlsx = write_pack_xlsx(pack, reportlib.output_file(output_dir, output_stem, ".xl
     ])
 
 
+def amendment() -> Path:
+    return write("amendment.ipynb", [
+        code('''
+# Rate amendment of one customer for one rate plan: the XLSX sent to the customer and the billing CSV.
+# Run with these defaults against the demo database, or: reportlib run amendment -p customer C001 -p rate_plan "Retail USD" -p batch 1
+customer = "C001"          # customer id
+rate_plan = "Retail USD"   # rate plan
+batch = None               # change batch id; None regenerates the plan's current sheet without changes
+at = None                  # regeneration only: the sheet as of this date, YYYY-MM-DD (None: now)
+db_url = None              # None: $REPORTLIB_DB or data/reportlib.sqlite
+output_dir = None          # set by the runner; None writes to outputs/scratch/amendments/
+output_stem = None         # set by the runner
+''', "parameters"),
+        code('''
+from IPython.display import HTML, display
+
+import reportlib
+from reportlib.rates import report
+from reportlib.rates.family import AmendmentParams
+from reportlib.rates.records import generate
+
+params = AmendmentParams.parse({"customer": customer, "rate_plan": rate_plan, "batch": batch, "at": at})
+target = reportlib.output_file(output_dir, output_stem, ".xlsx", folder="amendments")
+made = generate(db_url, params.customer, params.rate_plan, params.batch, at=params.at,
+                output_dir=target.parent, stem=target.stem)
+display(HTML(report.title_html(made.amendment)))
+display(HTML(report.counts_html(made.amendment)))
+'''),
+        code('''
+print(f"{made.xlsx.name}: {made.rows:,} codes, {made.changes:,} changed; XLSX in {made.xlsx_seconds:.2f} s, "
+      f"peak {made.xlsx_peak_mb:.0f} MB" + (f"; billing CSV {made.csv.name}" if made.csv else ""))
+display(HTML(report.sheet_html(made.amendment)))
+'''),
+    ])
+
+
 def dashboard() -> Path:
     return write("dashboard.ipynb", [
         new_markdown_cell("Tech dashboard: lead volume and invalidation for one month or one ISO week. "
@@ -194,6 +230,6 @@ xlsx = qbr.write_portfolio_xlsx(all_partners, book,
 
 
 if __name__ == "__main__":
-    built = [statement(), dashboard(), qbr(), qbr_portfolio()]
+    built = [statement(), qbr(), qbr_portfolio(), amendment(), dashboard()]
     for path in built:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}", file=sys.stderr)

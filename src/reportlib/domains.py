@@ -106,6 +106,7 @@ DOMAINS: Registry[Domain] = Registry(
         "reportlib.qbr.schema",
         "reportlib.dashboard.schema",
         "reportlib.rates.schema",
+        "reportlib.rates.records",  # no domain of its own: the amendments record tables
     ),
 )
 

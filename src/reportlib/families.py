@@ -57,6 +57,7 @@ FAMILIES: Registry[Family] = Registry(
     modules=(
         "reportlib.statements.family",
         "reportlib.qbr.family",
+        "reportlib.rates.family",
         "reportlib.dashboard.family",
     ),
 )
