@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 RL     := $(BIN)/reportlib
 DB     := data/reportlib.sqlite
 MONTH  ?= 2026-10
+QUARTER ?= 2026Q3
+BATCH  ?= latest
+BILLING ?= billing@carrier.example
 WORKERS ?=
 SCALE  ?= default
 WEEK   ?=
@@ -20,12 +23,14 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements dashboard all bench clean notebooks
+.PHONY: help venv demo data test statements qbr amendments dashboard all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
+	@echo "make qbr         QUARTER=2026Q3  QBR deck of every active partner + the quarter's portfolio"
+	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
@@ -47,16 +52,26 @@ data: $(DB)
 demo: venv
 	$(RL) demo --fresh --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
+	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
+	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 
+qbr: venv $(DB)
+	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
+	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
+
+amendments: venv $(DB)
+	$(RL) rates amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+
 dashboard: venv $(DB)
 	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
 
-all: statements dashboard
+all: statements qbr amendments dashboard
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py

@@ -78,3 +78,13 @@ def test_params_command_describes_the_family(capsys):
     assert main(["params", "statement"]) == 0
     out = capsys.readouterr().out
     assert "partner" in out and "month YYYY-MM" in out
+
+
+def test_init_creates_the_tables_of_every_domain(sqlite_url):
+    import sqlalchemy as sa
+
+    result = cli("init", "--db", sqlite_url, check=0)
+    assert "Tables created" in result.stdout
+    names = sa.inspect(sa.create_engine(sqlite_url)).get_table_names()
+    for prefix in ("billing_", "qbr_", "rates_", "leads_"):
+        assert any(n.startswith(prefix) for n in names), f"no {prefix} table after init"

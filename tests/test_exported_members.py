@@ -9,7 +9,12 @@ import reportlib
 MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "reportlib.params",
            "reportlib.periods", "reportlib.files", "reportlib.run", "reportlib.batch", "reportlib.render.xlsx",
            "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements",
-           "reportlib.rates", "reportlib.dashboard", "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
+           "reportlib.render.pptx", "reportlib.qbr", "reportlib.qbr.metrics", "reportlib.qbr.review",
+           "reportlib.qbr.deck", "reportlib.qbr.report", "reportlib.qbr.workbook", "reportlib.qbr.family",
+           "reportlib.rates", "reportlib.rates.amendments", "reportlib.rates.templates", "reportlib.rates.workbook",
+           "reportlib.rates.billing_csv", "reportlib.rates.mail", "reportlib.rates.records", "reportlib.rates.report",
+           "reportlib.rates.family", "reportlib.rates.amendment_commands", "reportlib.dashboard",
+           "reportlib.dashboard.metrics", "reportlib.dashboard.names"]
 
 
 @pytest.mark.parametrize("name", MODULES)

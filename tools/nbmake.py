@@ -69,6 +69,42 @@ xlsx = write_pack_xlsx(pack, reportlib.output_file(output_dir, output_stem, ".xl
     ])
 
 
+def amendment() -> Path:
+    return write("amendment.ipynb", [
+        code('''
+# Rate amendment of one customer for one rate plan: the XLSX sent to the customer and the billing CSV.
+# Run with these defaults against the demo database, or: reportlib run amendment -p customer C001 -p rate_plan "Retail USD" -p batch 1
+customer = "C001"          # customer id
+rate_plan = "Retail USD"   # rate plan
+batch = None               # change batch id; None regenerates the plan's current sheet without changes
+at = None                  # regeneration only: the sheet as of this date, YYYY-MM-DD (None: now)
+db_url = None              # None: $REPORTLIB_DB or data/reportlib.sqlite
+output_dir = None          # set by the runner; None writes to outputs/scratch/amendments/
+output_stem = None         # set by the runner
+''', "parameters"),
+        code('''
+from IPython.display import HTML, display
+
+import reportlib
+from reportlib.rates import report
+from reportlib.rates.family import AmendmentParams
+from reportlib.rates.records import generate
+
+params = AmendmentParams.parse({"customer": customer, "rate_plan": rate_plan, "batch": batch, "at": at})
+target = reportlib.output_file(output_dir, output_stem, ".xlsx", folder="amendments")
+made = generate(db_url, params.customer, params.rate_plan, params.batch, at=params.at,
+                output_dir=target.parent, stem=target.stem)
+display(HTML(report.title_html(made.amendment)))
+display(HTML(report.counts_html(made.amendment)))
+'''),
+        code('''
+print(f"{made.xlsx.name}: {made.rows:,} codes, {made.changes:,} changed; XLSX in {made.xlsx_seconds:.2f} s, "
+      f"peak {made.xlsx_peak_mb:.0f} MB" + (f"; billing CSV {made.csv.name}" if made.csv else ""))
+display(HTML(report.sheet_html(made.amendment)))
+'''),
+    ])
+
+
 def dashboard() -> Path:
     return write("dashboard.ipynb", [
         new_markdown_cell("Tech dashboard: lead volume and invalidation for one month or one ISO week. "
@@ -113,7 +149,87 @@ print(f"queries {dash.query_seconds:.2f} s, charts, tables and workbook {time.pe
     ])
 
 
+def qbr() -> Path:
+    return write("qbr.ipynb", [
+        new_markdown_cell("Quarterly business review of one partner: health score, KPIs against targets and tier, "
+                          "insights and coaching plan, and the PPTX deck. Run with the defaults against the demo "
+                          "database, or through `reportlib run qbr` / `reportlib batch qbr -p quarter 2026Q3`."),
+        code('''
+partner = "P001"              # partner id
+quarter = "2026Q3"            # YYYYQn
+reference_cycle_days = 180    # reference sales cycle of the health score, in days
+db_url = None                 # None: $REPORTLIB_DB or data/reportlib.sqlite
+output_dir = None             # set by the runner; None writes to outputs/scratch/qbr/
+output_stem = None            # set by the runner
+''', "parameters"),
+        code('''
+from IPython.display import HTML, display
+
+import reportlib
+from reportlib import qbr
+from reportlib.qbr import report
+from reportlib.render.charts import use_offline_charts
+
+params = qbr.QbrParams.parse({"partner": partner, "quarter": quarter,
+                              "reference_cycle_days": reference_cycle_days})
+use_offline_charts()
+with reportlib.connect(db_url) as conn:
+    # All partners' metrics of the quarter in one pass; the deck takes this partner's slice.
+    review = qbr.partner_review(conn, params.partner, params.quarter, params.reference_cycle_days)
+display(HTML(report.title_html(review)))
+display(HTML(report.summary_html(review)))
+'''),
+        code('display(HTML(report.section_html(review, "Revenue")))\nreport.revenue_chart(review)'),
+        code('display(HTML(report.section_html(review, "Pipeline")))\nreport.stage_chart(review)'),
+        code('display(HTML(report.section_html(review, "Deal registration funnel")))\nreport.registration_chart(review)'),
+        code('display(HTML(report.section_html(review, "Engagement") + report.certifications_html(review)))\n'
+             'report.portal_chart(review)'),
+        code('display(HTML(report.section_html(review, "Market development funds (MDF)")))'),
+        code('display(HTML(report.section_html(review, "Customer experience")))'),
+        code('display(HTML(report.benchmarks_html(review)))\nreport.benchmark_chart(review)'),
+        code('display(HTML(report.health_html(review)))\nreport.health_chart(review)'),
+        code('display(HTML(report.coaching_html(review) + report.notes_html(review)))'),
+        code('''
+deck = qbr.write_deck(review, reportlib.output_file(output_dir, output_stem, ".pptx", folder="qbr"))
+'''),
+    ])
+
+
+def qbr_portfolio() -> Path:
+    return write("qbr_portfolio.ipynb", [
+        new_markdown_cell("Partner portfolio of one quarter: every active partner's health score, band, tier, "
+                          "attainment, coverage and change since last quarter, worst first (XLSX + HTML)."),
+        code('''
+quarter = "2026Q3"            # YYYYQn
+reference_cycle_days = 180    # reference sales cycle of the health score, in days
+db_url = None                 # None: $REPORTLIB_DB or data/reportlib.sqlite
+output_dir = None             # set by the runner; None writes to outputs/scratch/qbr/
+output_stem = None            # set by the runner
+''', "parameters"),
+        code('''
+from IPython.display import HTML, display
+
+import reportlib
+from reportlib import qbr
+from reportlib.qbr import report
+from reportlib.render.charts import use_offline_charts
+
+params = qbr.QbrPortfolioParams.parse({"quarter": quarter, "reference_cycle_days": reference_cycle_days})
+use_offline_charts()
+with reportlib.connect(db_url) as conn:
+    all_partners = qbr.quarter_metrics(conn, params.quarter, params.reference_cycle_days)
+book = qbr.portfolio(all_partners)
+report.portfolio_chart(book)
+'''),
+        code('display(HTML(report.portfolio_html(book, params.quarter)))'),
+        code('''
+xlsx = qbr.write_portfolio_xlsx(all_partners, book,
+                                reportlib.output_file(output_dir, output_stem, ".xlsx", folder="qbr"))
+'''),
+    ])
+
+
 if __name__ == "__main__":
-    built = [statement(), dashboard()]
+    built = [statement(), qbr(), qbr_portfolio(), amendment(), dashboard()]
     for path in built:
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}", file=sys.stderr)

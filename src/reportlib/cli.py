@@ -25,6 +25,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
     "command group",
     modules=(
         "reportlib.statements.commands",
+        "reportlib.qbr.commands",
         "reportlib.dashboard.commands",
         "reportlib.rates.commands",
     ),
@@ -133,8 +134,10 @@ def cmd_params(args: argparse.Namespace) -> int:
     print(f"{family.name}: {family.description}")
     for title, cls in (("run", family.params), ("batch", family.batch_params)):
         print(f"\n{title} parameters:")
-        for name, kind, default, help_text in cls.describe():
-            print(f"  {name:<16} {kind:<28} {default:<12} {help_text}")
+        rows = cls.describe()
+        widths = [max([len(r[i]) for r in rows] + [4]) for i in range(3)]
+        for name, kind, default, help_text in rows:
+            print(f"  {name:<{widths[0]}}  {kind:<{widths[1]}}  {default:<{widths[2]}}  {help_text}")
     return 0
 
 
@@ -226,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -128,8 +128,9 @@ def connect(url: str | None = None) -> Iterator[Connection]:
 
 def init_db(url: str | None = None) -> Engine:
     """Create every table of every registered domain that does not exist yet."""
-    from . import domains  # noqa: F401  (importing registers each domain's tables)
+    from .domains import DOMAINS
 
+    DOMAINS.names()  # imports every domain's schema module, which declares its tables
     engine = engine_for(url)
     metadata.create_all(engine)
     return engine

@@ -103,8 +103,10 @@ DOMAINS: Registry[Domain] = Registry(
     "data domain",
     modules=(
         "reportlib.statements.schema",
+        "reportlib.qbr.schema",
         "reportlib.dashboard.schema",
         "reportlib.rates.schema",
+        "reportlib.rates.records",  # no domain of its own: the amendments record tables
     ),
 )
 

@@ -62,6 +62,8 @@ FAMILIES: Registry[Family] = Registry(
     "report family",
     modules=(
         "reportlib.statements.family",
+        "reportlib.qbr.family",
+        "reportlib.rates.family",
         "reportlib.dashboard.family",
     ),
 )

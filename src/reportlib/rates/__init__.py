@@ -12,6 +12,12 @@ from .metrics import Lookup, batch_changes, batch_plans, change_log_frame, looku
 from .shared import (DeckAccessError, DeckLockedError, acquire_lock, can, create_deck, current_user, list_decks,
                      read_deck, release_lock, set_access, write_deck)
 from .verify import Change, VerifyOptions, VerifyResult, verify_deck
+# The amendment documents (issue 5).
+from .amendments import Amendment, Notice, amendment, amendment_targets, compare_sheets, regeneration_targets
+from .mail import SmtpTarget
+from .records import amendment_records, deliver, generate
+from .report import write_review
+from .templates import AMENDMENT_TEMPLATES, CSV_TEMPLATES, EMAIL_TEMPLATES
 
 __all__ = [
     "ApplyResult", "BatchAppliedError", "CHANGE_TYPES", "CSV_HEADERS", "Change", "ChangeDeckError", "ChangeRow",
@@ -19,4 +25,8 @@ __all__ = [
     "apply_deck", "batch_changes", "batch_plans", "can", "change_log_frame", "create_deck", "current_user",
     "demo_change_deck", "list_decks", "lookup_rate", "merge_rows", "modify_rates", "rate_sheet", "read_change_csv",
     "read_deck", "release_lock", "rows_from_rates", "set_access", "verify_deck", "write_change_csv", "write_deck",
+    # amendments
+    "AMENDMENT_TEMPLATES", "Amendment", "CSV_TEMPLATES", "EMAIL_TEMPLATES", "Notice", "SmtpTarget", "amendment",
+    "amendment_records", "amendment_targets", "compare_sheets", "deliver", "generate", "regeneration_targets",
+    "write_review",
 ]

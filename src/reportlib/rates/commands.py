@@ -434,5 +434,9 @@ def add_commands(sub) -> None:
     _common(p, deck=False)
     p.set_defaults(handler=cmd_deck)
 
+    from .amendment_commands import add_amendment_commands  # the amendment documents (issue 5)
+
+    add_amendment_commands(cmds, _common, _verify_options)
+
 
 COMMANDS.register("rates", add_commands)

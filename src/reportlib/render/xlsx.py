@@ -273,7 +273,9 @@ def _write_streaming(workbook: Workbook, title: str, sheet: Sheet) -> None:
         cells = []
         for index, col in enumerate(sheet.columns):
             value = cell_value(col, record.get(col.key))
-            if isinstance(value, str) or (formats[index] and value is not None):
+            if isinstance(value, str) and not value.startswith("="):
+                cells.append(value)  # openpyxl stores it as text; only a leading "=" would make a formula
+            elif isinstance(value, str) or (formats[index] and value is not None):
                 cell = WriteOnlyCell(ws, value=value)
                 if isinstance(value, str):
                     cell.data_type = "s"

@@ -1,0 +1,213 @@
+"""The QBR deck: one PPTX per partner per quarter, built from a :class:`PartnerReview`.
+
+Slides (:data:`SLIDE_TITLES`): title · executive summary · revenue · pipeline · deal
+registration funnel · engagement · MDF · customer experience · tier benchmarks · health score
+breakdown · coaching plan · data notes. Every chart is a native PowerPoint chart; every
+slide's speaker notes say how its numbers are defined.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pptx.util import Inches
+
+from ..render.pptx import STATUS_FILLS, Box, Deck
+from . import metrics as m
+from .review import PartnerReview, figure_rows, shown
+
+__all__ = ["SLIDE_TITLES", "build_deck", "write_deck"]
+
+SLIDE_TITLES = (
+    "Quarterly Business Review", "Executive summary", "Revenue", "Pipeline", "Deal registration funnel",
+    "Engagement", "Market development funds (MDF)", "Customer experience", "Tier benchmarks",
+    "Health score breakdown", "Coaching plan and action items", "Data notes",
+)
+
+_KPI_FILL = STATUS_FILLS
+
+
+def _kpi_rows(review: PartnerReview, section: str) -> tuple[list[list[str]], list[list]]:
+    """A section's figure rows, with the status fill of the figures that have a target."""
+    rows, fills = [], []
+    for r in figure_rows(review, section):
+        rows.append([r["label"], r["value_text"], r["target"], r["status_text"]])
+        fill = _KPI_FILL[r["status"]] if r["status"] else None
+        fills.append([None, fill, None, fill])
+    return rows, fills
+
+
+def build_deck(review: PartnerReview) -> Deck:
+    """Every slide of the spec for one partner."""
+    r, q = review.row, review.quarter
+    name = r["name"]
+    deck = Deck(footer=f"{name} · QBR {q} · confidential")
+    score_text = f"{shown(r['health_score'], 'score')} — {r['health_band']}" if r["health_score"] is not None \
+        else "n/a — No data"
+
+    deck.title_slide(
+        f"Quarterly Business Review — {name}",
+        f"{q} ({q.start.isoformat()} to {q.last_day.isoformat()}) · {r['tier']} partner, {r['segment']} segment, "
+        f"{r['region']}\nPartner manager {r['partner_manager']} · account manager {r['account_manager']}",
+        notes=f"QBR of partner {r['partner_id']} for {q}. Prepared {date.today().isoformat()} by reportlib from the "
+              "partner data; every figure is defined in the notes of its slide.")
+
+    # Executive summary
+    s = deck.slide("Executive summary", notes=(
+        f"Health score {score_text}: the weighted model of the health score breakdown slide, 0–100. Bands: "
+        "85–100 Excellent, 70–84.9 Good, 55–69.9 At Risk, below 55 Critical. Insights are rule-based: the KPIs "
+        "furthest off target, the biggest change since last quarter and the rank in the tier."))
+    box = deck.body
+    deck.text(s, Box(box.left, box.top, box.width, 700000), f"Health score {score_text}", size=32, bold=True)
+    top = [i.text for i in review.insights[:3]]
+    deck.bullets(s, Box(box.left, box.top + 800000, box.width, 2600000), top, size=16)
+    deck.text(s, Box(box.left, box.top + 3500000, box.width, 900000),
+              f"Action required ({r['health_band']}): {r['health_action']}", size=16, bold=True)
+
+    # Revenue
+    s = deck.slide("Revenue", subtitle="Won deals by close date; target and attainment for the quarter", notes=(
+        "Revenue: the amounts of deals won with a close date in the quarter. Previous: the quarter before. YTD: "
+        f"1 January {q.year} to the quarter's end. Growth: (revenue − previous) / previous; n/a when previous is 0. "
+        "Attainment: revenue / target. The chart shows the last eight quarters' revenue against target."))
+    rows, fills = _kpi_rows(review, "Revenue")
+    deck.table(s, deck.left_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 2.2, 1.6, 1.6],
+               fills=fills)
+    trend = review.slice.revenue_trend
+    deck.chart(s, deck.right_half(), "line", list(trend["quarter"]),
+               {"Revenue": list(trend["revenue"]), "Target": list(trend["target"])},
+               title="Revenue vs target, last 8 quarters", number_format="#,##0")
+
+    # Pipeline
+    s = deck.slide("Pipeline", subtitle="Open deals created on or before the quarter's end", notes=(
+        "Pipeline: open deals created on or before the quarter's end (count and value). Coverage: pipeline value / "
+        "target. Deal size: value / count. Velocity: mean days from creation to close of deals won in the last four "
+        "quarters. Conversion: won / (won + lost) of deals closed in the quarter. Win rate by stage: of the deals "
+        "closed in the last four quarters that reached a stage, the share won."))
+    rows, fills = _kpi_rows(review, "Pipeline")
+    left = deck.left_half()
+    deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
+               rows, widths=[3, 2.2, 1.6, 1.6], fills=fills)
+    wins = review.slice.win_rate_by_stage
+    win_rows = [[w.stage, str(w.reached), str(w.won), shown(w.win_rate_pct, "pct")] for w in wins.itertuples()] \
+        or [["no deal closed in the last four quarters", "", "", ""]]
+    deck.table(s, Box(left.left, left.top + Inches(3.0), left.width, left.height // 2),
+               ["Stage reached", "Deals", "Won", "Win rate"], win_rows, widths=[3, 1.5, 1.5, 1.8], size=11)
+    stages = review.slice.pipeline_by_stage.set_index("stage") if not review.slice.pipeline_by_stage.empty else None
+    values = [stages.loc[st, "value"] if stages is not None and st in stages.index else 0 for st in m.STAGES]
+    deck.chart(s, deck.right_half(), "column", list(m.STAGES), {"Pipeline value": values},
+               title="Open pipeline by stage", number_format="#,##0")
+
+    # Registration funnel
+    s = deck.slide("Deal registration funnel", subtitle=f"Registrations submitted in {q}", notes=(
+        "Submitted: registrations submitted in the quarter. Approved: of those, the ones approved (status approved, "
+        "won or lost). Won: of those, the ones won. Approval rate = approved / submitted; registration win rate = "
+        "won / submitted; time to approval: mean hours from submission to decision of the approved ones."))
+    deck.chart(s, deck.left_half(), "bar", ["Won", "Approved", "Submitted"],
+               {"Registrations": [r["registrations_won"], r["registrations_approved"], r["registrations_submitted"]]},
+               title="Registration funnel", number_format="0")
+    rows, fills = _kpi_rows(review, "Deal registration funnel")
+    deck.table(s, deck.right_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 1.8, 1.6, 1.6],
+               fills=fills)
+
+    # Engagement
+    s = deck.slide("Engagement", subtitle="Training, certifications, portal, events and marketing", notes=(
+        "Training: courses completed by the quarter's end / courses assigned on or before it. Certifications: "
+        "issued on or before the quarter's last day and expiring after it; 'expiring' means within 90 days. Portal: "
+        "mean monthly logins in the quarter (target 4+); portal activity = min(logins / 4, 1). Events and marketing "
+        "collaborations: counts in the quarter."))
+    rows, fills = _kpi_rows(review, "Engagement")
+    left = deck.left_half()
+    deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
+               rows, widths=[3, 1.8, 1.6, 1.6], fills=fills, size=11)
+    certs = review.slice.certifications
+    cert_rows = [[c.certification, c.level, c.expiry_date.date().isoformat() if hasattr(c.expiry_date, "date")
+                  else str(c.expiry_date), "yes" if c.expiring_soon else ""] for c in certs.itertuples()] \
+        or [["no active certification", "", "", ""]]
+    deck.table(s, Box(left.left, left.top + Inches(3.2), left.width, left.height // 2),
+               ["Certification", "Level", "Expires", "Within 90 days"], cert_rows[:6], widths=[3, 1.6, 1.6, 1.4],
+               size=10)
+    portal = review.slice.portal_trend
+    deck.chart(s, deck.right_half(), "line", list(portal["quarter"]),
+               {"Logins per month": list(portal["logins_per_month"]), "Target": [4] * len(portal)},
+               title="Portal logins per month, last 8 quarters", number_format="0.0")
+
+    # MDF
+    s = deck.slide("Market development funds (MDF)", subtitle=f"Allocation and requests of {q}", notes=(
+        "Allocation: MDF allocated for the quarter. Spent: spent on the quarter's requests. Utilization = spent / "
+        "allocated (target 70–85 %). Requests: submitted in the quarter; approval rate = approved / submitted. ROI = "
+        "attributed revenue / spent (target 3:1). Days to first spend: earliest first spend of the quarter's "
+        "requests − the quarter's start."))
+    rows, fills = _kpi_rows(review, "Market development funds (MDF)")
+    deck.table(s, deck.left_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 1.8, 1.6, 1.6],
+               fills=fills)
+    deck.chart(s, deck.right_half(), "column", ["Allocated", "Spent"],
+               {"MDF": [r["mdf_allocated"] or 0, r["mdf_spent"] or 0]}, title="MDF allocated vs spent")
+
+    # Customer experience
+    s = deck.slide("Customer experience", subtitle="Satisfaction, implementation, support and retention", notes=(
+        "CSAT: mean of the quarter's survey scores (1–5, target 4.5). NPS: % promoters (9–10) − % detractors (0–6). "
+        "Implementation: mean days from contract to go-live of customers who went live in the quarter. Tickets per "
+        "customer: tickets opened in the quarter / customers under contract in it. FCR and escalation: shares of "
+        "those tickets. Churn: customers lost in the last four quarters / customers at the start of that window."))
+    rows, fills = _kpi_rows(review, "Customer experience")
+    deck.table(s, deck.body, ["Figure", "Value", "Target", "Status"], rows, widths=[4, 2, 2, 2], fills=fills)
+
+    # Tier benchmarks
+    k = review.kpis
+    s = deck.slide("Tier benchmarks", subtitle=f"Against the seed targets and the active {r['tier']} partners of {q}",
+                   notes=("Status: on target, watch or off target against the seed target. Tier: 25th percentile · "
+                          "median · 75th percentile of the active partners of the same tier with a value. Rank: "
+                          "1 is the best in the tier."))
+    deck.table(s, deck.left_half(), ["KPI", "Value", "Target", "Tier P25 · median · P75", "Rank"],
+               [[x.kpi, x.value_text, x.target, x.tier_text, x.rank_text] for x in k.itertuples()],
+               widths=[3, 1.6, 1.4, 3.2, 1.2], size=9,
+               fills=[[None, _KPI_FILL[x.status], _KPI_FILL[x.status], None, None] for x in k.itertuples()])
+    pct = k[(k["unit"] == "pct") & k["value"].notna() & k["tier_median"].notna()]
+    deck.chart(s, deck.right_half(), "bar", list(pct["kpi"]),
+               {"Partner": list(pct["value"]), "Tier median": list(pct["tier_median"])},
+               title="Partner vs tier median (%)", number_format="0.0")
+
+    # Health breakdown
+    b = review.breakdown
+    s = deck.slide("Health score breakdown", subtitle=f"Health score {score_text}", notes=(
+        "health = 30·c(attainment/100) + 25·(c(coverage/200) + c(conversion/50))/2 + 20·(c(training/100) + "
+        "c(portal/100))/2 + 15·c(CSAT/5) + 10·(c(registration win rate/40) + c(1 − velocity/reference cycle))/2, "
+        f"with c clipping to [0, 1] and a reference cycle of {review.slice.reference_cycle_days} days. A component "
+        "with no data is left out and the other weights are scaled up to 100. "
+        + (f"Missing here: {r['missing_components']}." if r["missing_components"] else "No component is missing.")))
+    deck.table(s, deck.left_half(), ["Component", "Weight", "Inputs", "Score", "Points"],
+               [[x.component, str(x.weight), x.inputs, x.score_text, x.points_text] for x in b.itertuples()],
+               widths=[2.2, 1, 4, 1.2, 1.2], size=10)
+    deck.chart(s, deck.right_half(), "bar", list(b["component"]),
+               {"Points": [p or 0 for p in b["points"]], "Weight": list(b["weight"])},
+               title="Points earned vs weight", number_format="0.0")
+
+    # Coaching plan
+    c = review.coaching
+    s = deck.slide("Coaching plan and action items", subtitle=f"Owner: partner manager {r['partner_manager']}", notes=(
+        "One action for the health band, then one per off-target KPI (due 30 days after the quarter's end) and per "
+        "watch KPI (due in 60 days), at most six. Each finding quotes the figure from the earlier slides."))
+    deck.table(s, deck.body, ["#", "Area", "Finding", "Action", "Owner", "Due"],
+               [[str(x.priority), x.area, x.finding, x.action, x.owner, x.due.isoformat()] for x in c.itertuples()],
+               widths=[0.4, 2, 2.8, 5, 1.6, 1.2], size=11)
+    insights = [f"{i.text} → {i.action}" for i in review.insights]
+    if len(insights) > 3:
+        s.notes_slide.notes_text_frame.text += "\n\nAll insights:\n" + "\n".join(insights)
+
+    # Data notes
+    deck.bullets_slide("Data notes", review.notes, notes=(
+        "Inputs that were missing or older than the quarter, and the figures they affect. Missing health "
+        "components are left out of the score and the other weights scaled up."))
+    return deck
+
+
+def Inches(inches: float) -> int:
+    from pptx.util import Inches
+
+    return Inches(inches)
+
+
+def write_deck(review: PartnerReview, path: str | Path) -> Path:
+    """Build and save the deck atomically."""
+    return build_deck(review).save(path)

@@ -1,0 +1,119 @@
+"""The QBR families as the runner sees them: one deck per partner, one portfolio per quarter.
+
+- ``qbr``: one run per active partner × quarter (``notebooks/qbr.ipynb``): PPTX deck + HTML.
+- ``qbr-portfolio``: one run per quarter (``notebooks/qbr_portfolio.ipynb``): the executive
+  portfolio of all active partners, XLSX + HTML, in the same ``outputs/qbr/<quarter>/`` folder.
+
+``make qbr QUARTER=2026Q3`` runs both batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..errors import UnknownEntityError
+from ..families import FAMILIES, Family
+from ..params import ReportParams
+from ..periods import Quarter
+from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS
+from .schema import partners
+
+__all__ = ["FAMILY", "PORTFOLIO_FAMILY", "QbrBatchParams", "QbrParams", "QbrPortfolioParams", "active_partners",
+           "partner_row"]
+
+_CYCLE_HELP = "reference sales cycle of the health score's efficiency term, in days"
+
+
+@dataclass(frozen=True)
+class QbrParams(ReportParams):
+    """One partner's quarterly business review deck."""
+
+    family = "qbr"
+    partner: str = field(metadata={"help": "partner id, e.g. P001"})
+    quarter: Quarter = field(metadata={"help": "quarter under review, e.g. 2026Q3"})
+    reference_cycle_days: int = field(default=DEFAULT_REFERENCE_CYCLE_DAYS, metadata={"help": _CYCLE_HELP})
+
+    def check(self) -> list[str]:
+        return _check_cycle(self.reference_cycle_days)
+
+
+@dataclass(frozen=True)
+class QbrBatchParams(ReportParams):
+    """The decks of every active partner for a quarter."""
+
+    family = "qbr"
+    quarter: Quarter = field(metadata={"help": "quarter under review, e.g. 2026Q3"})
+    reference_cycle_days: int = field(default=DEFAULT_REFERENCE_CYCLE_DAYS, metadata={"help": _CYCLE_HELP})
+
+    def check(self) -> list[str]:
+        return _check_cycle(self.reference_cycle_days)
+
+
+@dataclass(frozen=True)
+class QbrPortfolioParams(QbrBatchParams):
+    """The portfolio view (all active partners, worst health first) of a quarter."""
+
+    family = "qbr-portfolio"
+
+
+def _check_cycle(days: int) -> list[str]:
+    return [] if days > 0 else [f"parameter 'reference_cycle_days' must be a positive number of days, not {days}"]
+
+
+def active_partners(conn: Connection) -> list[str]:
+    """Ids of the partners whose status is active (inactive partners get no deck)."""
+    stmt = sa.select(partners.c.partner_id).where(partners.c.status == "active").order_by(partners.c.partner_id)
+    return list(conn.execute(stmt).scalars())
+
+
+def partner_row(conn: Connection, partner_id: str) -> dict:
+    """The partner's row; UnknownEntityError when there is no such partner."""
+    row = conn.execute(sa.select(partners).where(partners.c.partner_id == partner_id)).mappings().first()
+    if row is None:
+        raise UnknownEntityError(f"There is no partner {partner_id!r} in the qbr data; check the id "
+                                 "(reportlib load qbr FOLDER, or reportlib demo).")
+    return dict(row)
+
+
+def _stem(conn: Connection, params: QbrParams) -> str:
+    row = partner_row(conn, params.partner)
+    return f"{row['partner_id']} {row['name']}"
+
+
+def _entities(conn: Connection, params: QbrBatchParams) -> list[dict]:
+    return [{"partner": pid, "quarter": str(params.quarter), "reference_cycle_days": params.reference_cycle_days}
+            for pid in active_partners(conn)]
+
+
+def _portfolio_entities(conn: Connection, params: QbrPortfolioParams) -> list[dict]:
+    return [params.to_notebook()] if active_partners(conn) else []
+
+
+FAMILY = FAMILIES.register("qbr", Family(
+    name="qbr",
+    folder="qbr",
+    notebook="qbr.ipynb",
+    params=QbrParams,
+    batch_params=QbrBatchParams,
+    domain="qbr",
+    period=lambda p: str(p.quarter),
+    stem=_stem,
+    entities=_entities,
+    description="Quarterly business review deck per active partner per quarter (PPTX + HTML).",
+))
+
+PORTFOLIO_FAMILY = FAMILIES.register("qbr-portfolio", Family(
+    name="qbr-portfolio",
+    folder="qbr",
+    notebook="qbr_portfolio.ipynb",
+    params=QbrPortfolioParams,
+    batch_params=QbrPortfolioParams,
+    domain="qbr",
+    period=lambda p: str(p.quarter),
+    stem=lambda _conn, p: f"portfolio {p.quarter}",
+    entities=_portfolio_entities,
+    description="Portfolio of all active partners for a quarter, worst health first (XLSX + HTML).",
+))

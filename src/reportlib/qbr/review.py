@@ -1,0 +1,461 @@
+"""One partner's review: KPIs against targets and tier, insights, coaching plan, data notes.
+
+Everything here is deterministic and computed from a :class:`~reportlib.qbr.metrics.PartnerSlice`;
+every sentence quotes a figure formatted by :func:`shown`, the same text the deck and the HTML
+show, so a reader can find it on a slide. Nothing here touches a file format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Callable
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from ..periods import Quarter
+from . import metrics as m
+
+__all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
+           "health_breakdown", "insights",
+           "kpi_table", "partner_review", "portfolio", "shown"]
+
+
+def _q(value: Any, places: int) -> Decimal:
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def shown(value: Any, unit: str) -> str:
+    """A figure as every output shows it: ``money`` 1,234.00 · ``pct`` 64.1 % · ``days`` 130.8 days ·
+    ``hours`` 36.6 h · ``score`` 70.6 · ``csat`` 4.25 · ``count`` 12 · ``ratio`` 4.4:1 · ``nps`` +12.5;
+    "n/a" for no data."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return "n/a"
+    if unit == "money":
+        return f"{_q(value, 2):,.2f}"
+    if unit == "pct":
+        return f"{_q(value, 1)} %"
+    if unit == "days":
+        return f"{_q(value, 1)} days"
+    if unit == "hours":
+        return f"{_q(value, 1)} h"
+    if unit == "score":
+        return f"{_q(value, 1)}"
+    if unit == "csat":
+        return f"{_q(value, 2)}"
+    if unit == "count":
+        return f"{int(value):,}"
+    if unit == "ratio":
+        return f"{_q(value, 1)}:1"
+    if unit == "nps":
+        return f"{_q(value, 1):+}"
+    if unit == "logins":
+        return f"{_q(value, 1)} / month"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A KPI with its seed target: ``rule(value)`` is ``on``, ``watch`` or ``off`` target."""
+
+    key: str
+    label: str
+    unit: str
+    target: str
+    rule: Callable[[Decimal], str]
+    higher_is_better: bool = True
+    action: str = ""
+    edges: tuple[float, ...] = ()  # the target's bounds, to measure how far off a value is
+
+
+def _at_least(on: float, watch: float) -> Callable[[Decimal], str]:
+    return lambda v: "on" if v >= Decimal(str(on)) else ("watch" if v >= Decimal(str(watch)) else "off")
+
+
+def _below(on: float, watch: float) -> Callable[[Decimal], str]:
+    return lambda v: "on" if v < Decimal(str(on)) else ("watch" if v < Decimal(str(watch)) else "off")
+
+
+def _at_most(on: float, watch: float) -> Callable[[Decimal], str]:
+    return lambda v: "on" if v <= Decimal(str(on)) else ("watch" if v <= Decimal(str(watch)) else "off")
+
+
+def _between(low: float, high: float, watch_low: float, watch_high: float) -> Callable[[Decimal], str]:
+    def rule(v: Decimal) -> str:
+        if Decimal(str(low)) <= v <= Decimal(str(high)):
+            return "on"
+        return "watch" if Decimal(str(watch_low)) <= v <= Decimal(str(watch_high)) else "off"
+    return rule
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("attainment_pct", "Revenue attainment", "pct", "≥ 100 %", _at_least(100, 85),
+        edges=(100,),
+        action="Review the deals slipping out of the quarter and agree a close plan for the largest three."),
+    Kpi("revenue_growth_pct", "Revenue growth vs last quarter", "pct", "≥ 5 %", _at_least(5, 0),
+        edges=(5,),
+        action="Identify the accounts behind the decline and plan a joint campaign for them."),
+    Kpi("coverage_pct", "Pipeline coverage", "pct", "150–300 %", _between(150, 300, 100, 400),
+        edges=(150, 300),
+        action="Run a joint pipeline-generation session and agree new qualified opportunities."),
+    Kpi("conversion_pct", "Conversion rate", "pct", "≥ 30 %", _at_least(30, 20),
+        edges=(30,),
+        action="Review lost deals with the partner and coach on qualification and proposal quality."),
+    Kpi("sales_velocity_days", "Sales velocity", "days", "≤ 90 days", _at_most(90, 180), False,
+        edges=(90,),
+        action="Offer deal desk support for the longest-running opportunities."),
+    Kpi("approval_rate_pct", "Registration approval rate", "pct", "≥ 75 %", _at_least(75, 60),
+        edges=(75,),
+        action="Walk the partner through the registration rules behind the rejections."),
+    Kpi("time_to_approval_hours", "Time to approval", "hours", "< 48 h", _below(48, 72), False,
+        edges=(48,),
+        action="Escalate the registration backlog with the channel operations team."),
+    Kpi("registration_win_rate_pct", "Registration win rate", "pct", "≥ 40 %", _at_least(40, 25),
+        edges=(40,),
+        action="Co-sell the approved registrations: assign a sales engineer to the top ones."),
+    Kpi("training_pct", "Training completion", "pct", "≥ 80 %", _at_least(80, 60),
+        edges=(80,),
+        action="Agree completion dates for the open courses with the partner's enablement lead."),
+    Kpi("logins_per_month", "Portal logins", "logins", "4+ a month", _at_least(4, 2),
+        edges=(4,),
+        action="Show the partner the portal's deal registration and content features in a short session."),
+    Kpi("events_attended", "Events attended", "count", "2+ a quarter", _at_least(2, 1),
+        edges=(2,),
+        action="Invite the partner to the next two webinars or events on the calendar."),
+    Kpi("mdf_utilization_pct", "MDF utilization", "pct", "70–85 %", _between(70, 85, 50, 100),
+        edges=(70, 85),
+        action="Plan the remaining MDF with the partner before the allocation lapses."),
+    Kpi("mdf_roi", "MDF ROI", "ratio", "≥ 3:1", _at_least(3, 2),
+        edges=(3,),
+        action="Shift MDF to the campaigns with the best attributed revenue."),
+    Kpi("csat", "CSAT", "csat", "≥ 4.5", _at_least(4.5, 4.0),
+        edges=(4.5,),
+        action="Review the low survey scores with the partner and agree follow-up calls."),
+    Kpi("nps", "NPS", "nps", "≥ +30", _at_least(30, 0),
+        edges=(30,),
+        action="Contact the detractors with the partner and close the loop on their issues."),
+    Kpi("fcr_pct", "First contact resolution", "pct", "≥ 70 %", _at_least(70, 60),
+        edges=(70,),
+        action="Share the support knowledge base and run a troubleshooting workshop."),
+    Kpi("escalation_pct", "Escalation rate", "pct", "< 10 %", _below(10, 15), False,
+        edges=(10,),
+        action="Review the escalated tickets and train the partner's support team on the top causes."),
+    Kpi("churn_pct", "Customer churn (4 quarters)", "pct", "< 5 %", _below(5, 8), False,
+        edges=(5,),
+        action="Run account reviews for the customers at risk of churning."),
+)
+KPI_BY_KEY = {k.key: k for k in KPIS}
+STATUS_TEXT = {"on": "on target", "watch": "watch", "off": "off target", "none": "no data"}
+
+
+def _value(row: dict, key: str) -> Decimal | None:
+    v = row.get(key)
+    return None if v is None or (isinstance(v, float) and v != v) else Decimal(v)
+
+
+def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
+    """Each KPI: value, seed target and status, tier quartiles, rank in tier, last quarter."""
+    rows = []
+    bench = s.benchmarks.set_index("metric") if not s.benchmarks.empty else pd.DataFrame()
+    for kpi in KPIS:
+        value = _value(s.row, kpi.key)
+        status = "none" if value is None else kpi.rule(value)
+        b = bench.loc[kpi.key] if kpi.key in bench.index else None
+        prev = _value(s.previous, kpi.key)
+        rank, peers = _rank(s, kpi.key, kpi.higher_is_better)
+        rows.append({
+            "key": kpi.key, "kpi": kpi.label, "unit": kpi.unit, "value": value, "value_text": shown(value, kpi.unit),
+            "target": kpi.target, "status": status, "status_text": STATUS_TEXT[status],
+            "tier_p25": None if b is None else b["p25"], "tier_median": None if b is None else b["median"],
+            "tier_p75": None if b is None else b["p75"],
+            "tier_text": "n/a" if b is None or b["median"] is None else
+            f"{shown(b['p25'], kpi.unit)} · {shown(b['median'], kpi.unit)} · {shown(b['p75'], kpi.unit)}",
+            "rank": rank, "peers": peers, "rank_text": f"{rank} of {peers}" if rank else "n/a",
+            "previous": prev, "previous_text": shown(prev, kpi.unit),
+        })
+    return pd.DataFrame(rows)
+
+
+def _rank(s: m.PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None, int]:
+    """1 = best among the active partners of the tier with a value (ties share the better rank)."""
+    values = [Decimal(v) for v in s.tier_metrics[key] if v is not None and v == v] if key in s.tier_metrics else []
+    mine = _value(s.row, key)
+    if mine is None or s.row.get("status") != "active":
+        return None, len(values)
+    better = sum(1 for v in values if (v > mine if higher_is_better else v < mine))
+    return better + 1, len(values)
+
+
+# The figures of each section of the deck and the HTML: section title -> [(label, metric column, unit)].
+FIGURES: dict[str, list[tuple[str, str, str]]] = dict([
+    ("Revenue", [("Revenue this quarter", "revenue", "money"), ("Previous quarter", "previous_revenue", "money"),
+                 ("Target", "target", "money"), ("Attainment", "attainment_pct", "pct"),
+                 ("Year to date", "ytd_revenue", "money"), ("Growth vs last quarter", "revenue_growth_pct", "pct")]),
+    ("Pipeline", [("Open deals", "pipeline_count", "count"), ("Pipeline value", "pipeline_value", "money"),
+                  ("Coverage", "coverage_pct", "pct"), ("Average deal size", "average_deal_size", "money"),
+                  ("Sales velocity", "sales_velocity_days", "days"), ("Conversion rate", "conversion_pct", "pct")]),
+    ("Deal registration funnel", [
+        ("Submitted", "registrations_submitted", "count"), ("Approved", "registrations_approved", "count"),
+        ("Won", "registrations_won", "count"), ("Approval rate", "approval_rate_pct", "pct"),
+        ("Registration win rate", "registration_win_rate_pct", "pct"),
+        ("Time to approval", "time_to_approval_hours", "hours")]),
+    ("Engagement", [("Training completion", "training_pct", "pct"),
+                    ("Active certifications", "active_certifications", "count"),
+                    ("Expiring within 90 days", "expiring_certifications", "count"),
+                    ("Portal logins", "logins_per_month", "logins"), ("Portal activity", "portal_pct", "pct"),
+                    ("Events attended", "events_attended", "count"),
+                    ("Marketing collaborations", "marketing_collaborations", "count")]),
+    ("Market development funds (MDF)", [
+        ("Allocated", "mdf_allocated", "money"), ("Spent", "mdf_spent", "money"),
+        ("Utilization", "mdf_utilization_pct", "pct"), ("Requests", "mdf_requests", "count"),
+        ("Request approval rate", "mdf_approval_pct", "pct"), ("ROI", "mdf_roi", "ratio"),
+        ("Days to first spend", "mdf_days_to_first_spend", "days")]),
+    ("Customer experience", [
+        ("CSAT", "csat", "csat"), ("NPS", "nps", "nps"), ("Surveys", "surveys", "count"),
+        ("Implementation time", "implementation_days", "days"), ("Tickets", "tickets", "count"),
+        ("Tickets per customer", "tickets_per_customer", "csat"), ("First contact resolution", "fcr_pct", "pct"),
+        ("Escalation rate", "escalation_pct", "pct"), ("Churn (4 quarters)", "churn_pct", "pct")]),
+])
+
+
+def figure_rows(review: "PartnerReview", section: str) -> list[dict[str, Any]]:
+    """The figures of a section as shown, each with its seed target and status when it has one."""
+    kpis = review.kpis.set_index("key")
+    rows = []
+    for label, key, unit in FIGURES[section]:
+        k = kpis.loc[key] if key in kpis.index else None
+        rows.append({"label": label, "value_text": shown(review.row.get(key), unit),
+                     "target": "" if k is None else k["target"], "status": None if k is None else k["status"],
+                     "status_text": "" if k is None else k["status_text"]})
+    return rows
+
+
+def health_breakdown(s: m.PartnerSlice) -> pd.DataFrame:
+    """Each health component: weight, its inputs as shown, normalised score and points."""
+    row = s.row
+    units = {"attainment_pct": "pct", "coverage_pct": "pct", "conversion_pct": "pct", "training_pct": "pct",
+             "portal_pct": "pct", "csat": "csat", "registration_win_rate_pct": "pct", "cycle_ratio": "score"}
+    labels = {"attainment_pct": "attainment", "coverage_pct": "coverage", "conversion_pct": "conversion",
+              "training_pct": "training", "portal_pct": "portal activity", "csat": "CSAT",
+              "registration_win_rate_pct": "registration win rate", "cycle_ratio": "cycle ratio"}
+    records = []
+    for comp in m.COMPONENTS:
+        inputs = []
+        for column, desc, _term in comp.terms:
+            v = _value(row, column)
+            if column == "cycle_ratio":
+                text = "n/a" if v is None else (f"{_q(v, 2)} ({shown(row.get('sales_velocity_days'), 'days')} / "
+                                                f"{s.reference_cycle_days} days)")
+            else:
+                text = shown(v, units[column])
+            inputs.append(f"{labels[column]}: {text}")
+        score = row.get(f"{comp.key}_score")
+        points = row.get(f"{comp.key}_points")
+        records.append({"component": comp.label, "weight": comp.weight, "inputs": "; ".join(inputs),
+                        "score": score, "score_text": "missing" if score is None else f"{_q(score * 100, 1)} %",
+                        "points": points, "points_text": "left out" if points is None else shown(points, "score")})
+    return pd.DataFrame(records)
+
+
+@dataclass(frozen=True)
+class Insight:
+    """A finding, the action it calls for and who owns it."""
+
+    kind: str
+    text: str
+    action: str
+    owner: str
+
+
+def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
+    """Rule-based insights, most important first (deterministic: ties break on the KPI order).
+
+    Rules: the health score and its change; the KPIs furthest off target; the biggest change
+    since last quarter; the rank in the tier; the strongest component.
+    """
+    row, owner = s.row, s.row["partner_manager"]
+    out: list[Insight] = []
+    score, prev = row.get("health_score"), s.previous.get("health_score")
+    if score is not None:
+        text = f"Health score {shown(score, 'score')} ({row['health_band']})"
+        if prev is not None and prev == prev:
+            delta = m.round_score(score) - m.round_score(prev)
+            text += (f", {'up' if delta >= 0 else 'down'} {abs(delta)} points from {shown(prev, 'score')} "
+                     f"last quarter.")
+        else:
+            text += "; no score last quarter."
+        out.append(Insight("health", text, row["health_action"], owner))
+    off = kpis[kpis["status"] == "off"].copy()
+    if not off.empty:
+        off["gap"] = [_gap(r) for r in off.itertuples()]
+        for r in off.sort_values("gap", ascending=False, kind="stable").head(2).itertuples():
+            out.append(Insight("off-target", f"{r.kpi} is {r.value_text}, off its target of {r.target}.",
+                               KPI_BY_KEY[r.key].action, owner))
+    change = _biggest_change(kpis)
+    if change is not None:
+        out.append(Insight(change.kind, change.text, change.action, owner))
+    hs = kpis.attrs.get("health_rank")
+    if hs:
+        out.append(Insight("rank", hs, "Share the tier comparison with the partner and agree where to close the gap.",
+                           owner))
+    best = _strongest(row)
+    if best:
+        out.append(Insight("strength", best, "Recognise this strength in the review and use it as a reference.",
+                           owner))
+    return out
+
+
+def _gap(r) -> Decimal:
+    """How far a KPI is from the nearest edge of its target, relative to that edge."""
+    kpi, v = KPI_BY_KEY[r.key], r.value
+    edges = [Decimal(str(x)) for x in kpi.edges]
+    ref = min(edges, key=lambda e: abs(v - e))
+    return abs(v - ref) / (abs(ref) or Decimal(1))
+
+
+def _biggest_change(kpis: pd.DataFrame) -> Insight | None:
+    best, best_size = None, Decimal(0)
+    for r in kpis.itertuples():
+        if r.value is None or r.previous is None or r.unit == "count":
+            continue
+        size = abs(r.value - r.previous) / (abs(r.previous) if r.previous else Decimal(1))
+        if size > best_size:
+            best, best_size = r, size
+    if best is None or best_size == 0:
+        return None
+    kpi = KPI_BY_KEY[best.key]
+    improved = (best.value > best.previous) == kpi.higher_is_better
+    verb = "rose" if best.value > best.previous else "fell"
+    text = f"Biggest change since last quarter: {best.kpi} {verb} from {best.previous_text} to {best.value_text}."
+    action = ("Find out what drove the improvement and make it repeatable." if improved else kpi.action)
+    return Insight("change", text, action, "")
+
+
+def _strongest(row: dict) -> str | None:
+    scored = [(row.get(f"{c.key}_score"), -i, c) for i, c in enumerate(m.COMPONENTS)
+              if row.get(f"{c.key}_score") is not None]
+    if not scored:
+        return None
+    score, _, comp = max(scored, key=lambda t: (t[0], t[1]))
+    return f"Strongest component: {comp.label} at {_q(score * 100, 1)} % of its {comp.weight} points."
+
+
+def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame) -> pd.DataFrame:
+    """Action items: the band's action, then one per off-target KPI, then per watch KPI (max 6).
+
+    Due dates count from the review (the quarter's end): off-target items in 30 days, watch
+    items in 60.
+    """
+    row, owner = s.row, s.row["partner_manager"]
+    end = s.quarter.last_day
+    items = [{"priority": 1, "area": "Health score", "finding": f"{shown(row.get('health_score'), 'score')} "
+              f"({row['health_band']})", "action": row["health_action"], "owner": owner,
+              "due": end + timedelta(days=30)}]
+    for status, days in (("off", 30), ("watch", 60)):
+        for r in kpis[kpis["status"] == status].itertuples():
+            if len(items) >= 6:
+                break
+            items.append({"priority": len(items) + 1, "area": r.kpi,
+                          "finding": f"{r.value_text} vs target {r.target} ({STATUS_TEXT[status]})",
+                          "action": KPI_BY_KEY[r.key].action, "owner": owner, "due": end + timedelta(days=days)})
+    return pd.DataFrame(items, columns=["priority", "area", "finding", "action", "owner", "due"])
+
+
+def data_notes(s: m.PartnerSlice) -> list[str]:
+    """Missing or stale inputs, in words, each naming the figure it affects."""
+    row, q = s.row, s.quarter
+    notes = []
+    if row.get("missing_components"):
+        notes.append(f"Health score computed without: {row['missing_components']}; the remaining weights were "
+                     "scaled up to 100.")
+    checks = [
+        (row.get("target") is None, f"No revenue target for {q}: attainment and pipeline coverage are n/a."),
+        (row.get("surveys") == 0, f"No customer survey in {q}: CSAT and NPS are n/a."),
+        (row.get("csat") is None and row.get("surveys", 0) > 0, f"No CSAT answer in {q}'s surveys."),
+        (row.get("registrations_submitted") == 0, f"No deal registration submitted in {q}: approval and win rates "
+                                                  "are n/a."),
+        (row.get("training_pct") is None, "No training course assigned: training completion is n/a."),
+        (row.get("logins_per_month") is None, f"No portal activity recorded in {q}: portal logins are n/a."),
+        (row.get("sales_velocity_days") is None, "No deal won in the last four quarters: sales velocity is n/a."),
+        (row.get("conversion_pct") is None, f"No deal closed in {q}: conversion rate is n/a."),
+        (row.get("mdf_allocated") is None, f"No MDF allocation for {q}: MDF utilization is n/a."),
+        (row.get("tickets") == 0, f"No support ticket opened in {q}."),
+    ]
+    notes.extend(text for condition, text in checks if condition)
+    for key, what in (("latest_survey", "survey"), ("latest_portal", "portal activity"), ("latest_deal", "deal")):
+        latest = s.latest.get(key)
+        if latest is not None and latest == latest and pd.Timestamp(latest).date() < q.start:
+            notes.append(f"Stale input: the latest {what} is from {pd.Timestamp(latest).date().isoformat()}, "
+                         f"before {q} began.")
+    if row.get("status") != "active":
+        notes.append("The partner is inactive: it has no deck in the quarterly batch.")
+    return notes or ["All inputs present for the quarter."]
+
+
+@dataclass
+class PartnerReview:
+    """Everything one partner's deck and HTML show, computed from the all-partner metrics."""
+
+    slice: m.PartnerSlice
+    kpis: pd.DataFrame
+    breakdown: pd.DataFrame
+    insights: list[Insight]
+    coaching: pd.DataFrame
+    notes: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return self.slice.row
+
+    @property
+    def quarter(self) -> Quarter:
+        return self.slice.quarter
+
+
+def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
+                   reference_cycle_days: int = m.DEFAULT_REFERENCE_CYCLE_DAYS) -> PartnerReview:
+    """The review of ``partner``: takes the all-partner :class:`QuarterMetrics` a batch prepared,
+    or a connection (then computes the quarter's metrics for all partners first)."""
+    if not isinstance(source, m.QuarterMetrics):
+        if quarter is None:
+            raise ValueError("partner_review needs the quarter when given a connection")
+        source = m.quarter_metrics(source, quarter, reference_cycle_days)
+    s = m.partner_slice(source, partner)
+    kpis = kpi_table(s)
+    rank, peers = _rank(s, "health_score", True)
+    if rank:
+        median = s.benchmarks.set_index("metric").loc["health_score", "median"]
+        kpis.attrs["health_rank"] = (f"Ranks {rank} of {peers} active {s.row['tier']} partners on health score "
+                                     f"(tier median {shown(median, 'score')}).")
+    return PartnerReview(slice=s, kpis=kpis, breakdown=health_breakdown(s), insights=insights(s, kpis),
+                         coaching=coaching_plan(s, kpis), notes=data_notes(s))
+
+
+def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
+    """All active partners, worst health first (no score last): health, band, tier, attainment,
+    coverage and the change in health since last quarter (points, on the shown scores)."""
+    cur = all_partners.metrics
+    cur = cur[cur["status"] == "active"]
+    prev = all_partners.previous.set_index("partner_id")["health_score"]
+    rows = []
+    for r in cur.to_dict("records"):
+        before = prev.get(r["partner_id"])
+        before = None if before is None or before != before else before
+        now = r["health_score"]
+        rows.append({"partner_id": r["partner_id"], "name": r["name"], "tier": r["tier"], "segment": r["segment"],
+                     "region": r["region"], "partner_manager": r["partner_manager"],
+                     "health_score": m.round_score(now), "health_band": r["health_band"],
+                     "attainment_pct": r["attainment_pct"], "coverage_pct": r["coverage_pct"],
+                     "previous_health": m.round_score(before),
+                     "health_change": None if now is None or before is None else
+                     m.round_score(now) - m.round_score(before),
+                     "missing": r["missing_components"]})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["_none"] = frame["health_score"].isna()
+    frame["_key"] = [Decimal(999) if v is None else v for v in frame["health_score"]]
+    return frame.sort_values(["_none", "_key", "partner_id"]).drop(columns=["_none", "_key"]).reset_index(drop=True)

@@ -1,0 +1,44 @@
+"""The quarter's portfolio workbook: every active partner, worst health first, and the tier benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..render.xlsx import Col, Sheet, write_workbook
+from .metrics import QuarterMetrics
+
+__all__ = ["BENCHMARK_COLUMNS", "PORTFOLIO_COLUMNS", "portfolio_sheets", "write_portfolio_xlsx"]
+
+PORTFOLIO_COLUMNS = [
+    Col("partner_id", "Partner"), Col("name", "Name", width=32), Col("tier", "Tier"), Col("segment", "Segment"),
+    Col("region", "Region"), Col("partner_manager", "Partner manager"),
+    Col("health_score", "Health score", "decimal", places=1), Col("health_band", "Band"),
+    Col("attainment_pct", "Attainment", "percent", places=1), Col("coverage_pct", "Coverage", "percent", places=1),
+    Col("previous_health", "Health last quarter", "decimal", places=1),
+    Col("health_change", "Change (points)", "decimal", places=1), Col("missing", "Missing components", width=30),
+]
+BENCHMARK_COLUMNS = [
+    Col("tier", "Tier"), Col("metric", "Metric", width=28), Col("partners", "Partners", "int"),
+    Col("p25", "25th percentile", "decimal", places=2), Col("median", "Median", "decimal", places=2),
+    Col("p75", "75th percentile", "decimal", places=2),
+]
+
+
+def portfolio_sheets(all_partners: QuarterMetrics, portfolio: pd.DataFrame) -> list[Sheet]:
+    q = all_partners.quarter
+    return [
+        Sheet("Portfolio", portfolio, PORTFOLIO_COLUMNS, heading=f"Partner portfolio — {q}",
+              preamble=[("Quarter", f"{q} ({q.start.isoformat()} to {q.last_day.isoformat()})"),
+                        ("Active partners", len(portfolio)),
+                        ("Sorted", "worst health score first; partners without any health input last"),
+                        ("Reference cycle (days)", all_partners.reference_cycle_days)]),
+        Sheet("Tier benchmarks", all_partners.benchmarks, BENCHMARK_COLUMNS,
+              heading=f"Tier benchmarks — active partners, {q}"),
+    ]
+
+
+def write_portfolio_xlsx(all_partners: QuarterMetrics, portfolio: pd.DataFrame, path: str | Path) -> Path:
+    """Write the portfolio workbook atomically."""
+    return write_workbook(path, portfolio_sheets(all_partners, portfolio))

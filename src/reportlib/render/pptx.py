@@ -1,0 +1,235 @@
+"""PPTX decks with python-pptx: one theme, native (editable) charts, tables, speaker notes.
+
+A :class:`Deck` adds slides in the reportlib theme (16:9, navy title bar, the chart colours of
+:data:`reportlib.render.charts.THEME_COLORS`); every slide has a real title placeholder (so
+outline views and screen readers see it) and optional speaker notes. Charts are PowerPoint
+chart objects with their data embedded, so they stay editable. :meth:`Deck.save` writes
+atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from pptx import Presentation
+from pptx.chart.data import CategoryChartData
+from pptx.dml.color import RGBColor
+from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+from pptx.enum.text import PP_ALIGN
+from pptx.util import Emu, Inches, Pt
+
+from ..files import atomic_path
+from .charts import THEME_COLORS
+
+__all__ = ["Box", "CHART_KINDS", "Deck", "STATUS_FILLS", "chart_number"]
+
+NAVY = RGBColor.from_string(THEME_COLORS[0].lstrip("#"))
+GREY = RGBColor(0x59, 0x59, 0x59)
+WHITE = RGBColor(0xFF, 0xFF, 0xFF)
+STATUS_FILLS = {"on": "C6EFCE", "watch": "FFEB9C", "off": "FFC7CE", "none": "EDEDED"}
+CHART_KINDS = {
+    "line": XL_CHART_TYPE.LINE_MARKERS,
+    "column": XL_CHART_TYPE.COLUMN_CLUSTERED,
+    "bar": XL_CHART_TYPE.BAR_CLUSTERED,
+}
+FONT = "Calibri"
+WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
+MARGIN = Inches(0.5)
+BODY_TOP = Inches(1.35)
+
+
+def chart_number(value: Any, places: int = 2) -> float | None:
+    """A figure as a chart point: rounded to ``places`` decimals (charts store doubles)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return float(round(Decimal(value), places))
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle on the slide, in EMU."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+class Deck:
+    """A presentation in the reportlib theme."""
+
+    def __init__(self, footer: str = ""):
+        self.prs = Presentation()
+        self.prs.slide_width, self.prs.slide_height = WIDTH, HEIGHT
+        self.footer = footer
+
+    # ----------------------------------------------------------------- layout helpers
+    @property
+    def body(self) -> Box:
+        return Box(MARGIN, BODY_TOP, WIDTH - 2 * MARGIN, HEIGHT - BODY_TOP - Inches(0.6))
+
+    def left_half(self) -> Box:
+        b = self.body
+        return Box(b.left, b.top, b.width // 2 - Inches(0.15), b.height)
+
+    def right_half(self) -> Box:
+        b = self.body
+        return Box(b.left + b.width // 2 + Inches(0.15), b.top, b.width // 2 - Inches(0.15), b.height)
+
+    # ----------------------------------------------------------------- slides
+    def title_slide(self, title: str, subtitle: str, notes: str | None = None):
+        slide = self.prs.slides.add_slide(self.prs.slide_layouts[0])
+        background = slide.background.fill
+        background.solid()
+        background.fore_color.rgb = NAVY
+        slide.shapes.title.text = title
+        self._style(slide.shapes.title.text_frame, 40, WHITE, bold=True)
+        slide.placeholders[1].text = subtitle
+        self._style(slide.placeholders[1].text_frame, 20, WHITE)
+        self._notes(slide, notes)
+        return slide
+
+    def slide(self, title: str, notes: str | None = None, subtitle: str | None = None):
+        """A content slide: a title bar, an optional subtitle line, the footer."""
+        slide = self.prs.slides.add_slide(self.prs.slide_layouts[5])
+        bar = slide.shapes.add_shape(1, 0, 0, WIDTH, Inches(1.0))
+        bar.fill.solid()
+        bar.fill.fore_color.rgb = NAVY
+        bar.line.fill.background()
+        title_shape = slide.shapes.title
+        title_shape.left, title_shape.top, title_shape.width, title_shape.height = (
+            MARGIN, Inches(0.1), WIDTH - 2 * MARGIN, Inches(0.8))
+        title_shape.text = title
+        self._style(title_shape.text_frame, 28, WHITE, bold=True, align=PP_ALIGN.LEFT)
+        # The title placeholder is drawn above the bar.
+        spTree = slide.shapes._spTree
+        spTree.remove(title_shape._element)
+        spTree.append(title_shape._element)
+        if subtitle:
+            self.text(slide, Box(MARGIN, Inches(1.02), WIDTH - 2 * MARGIN, Inches(0.35)), subtitle, size=13, color=GREY)
+        if self.footer:
+            self.text(slide, Box(MARGIN, HEIGHT - Inches(0.45), WIDTH - 2 * MARGIN, Inches(0.3)), self.footer,
+                      size=10, color=GREY)
+        self._notes(slide, notes)
+        return slide
+
+    def bullets_slide(self, title: str, bullets: Sequence[str], notes: str | None = None,
+                      subtitle: str | None = None):
+        slide = self.slide(title, notes, subtitle)
+        self.bullets(slide, self.body, bullets)
+        return slide
+
+    # ----------------------------------------------------------------- content
+    def text(self, slide, box: Box, text: str, *, size: int = 14, color: RGBColor | None = None, bold: bool = False,
+             align=PP_ALIGN.LEFT):
+        shape = slide.shapes.add_textbox(box.left, box.top, box.width, box.height)
+        frame = shape.text_frame
+        frame.word_wrap = True
+        frame.text = text
+        self._style(frame, size, color or RGBColor(0, 0, 0), bold=bold, align=align)
+        return shape
+
+    def bullets(self, slide, box: Box, items: Sequence[str], size: int = 16):
+        shape = slide.shapes.add_textbox(box.left, box.top, box.width, box.height)
+        frame = shape.text_frame
+        frame.word_wrap = True
+        for index, item in enumerate(items):
+            paragraph = frame.paragraphs[0] if index == 0 else frame.add_paragraph()
+            paragraph.text = f"• {item}"
+            paragraph.space_after = Pt(8)
+            for run in paragraph.runs:
+                run.font.size, run.font.name = Pt(size), FONT
+        return shape
+
+    def table(self, slide, box: Box, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
+              widths: Sequence[float] | None = None, fills: Sequence[Sequence[str | None]] | None = None,
+              size: int = 12):
+        """A table of text cells; ``fills`` gives an optional hex background per body cell."""
+        shape = slide.shapes.add_table(len(rows) + 1, len(header), box.left, box.top, box.width,
+                                       Emu(int(Inches(0.36) * (len(rows) + 1))))
+        table = shape.table
+        if widths:
+            total = sum(widths)
+            for index, w in enumerate(widths):
+                table.columns[index].width = Emu(int(box.width * w / total))
+        for c, title in enumerate(header):
+            self._cell(table.cell(0, c), title, size, bold=True, color=WHITE, fill=THEME_COLORS[0].lstrip("#"))
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row):
+                fill = fills[r - 1][c] if fills else None
+                self._cell(table.cell(r, c), "" if value is None else str(value), size, fill=fill)
+        return shape
+
+    def chart(self, slide, box: Box, kind: str, categories: Sequence[str], series: dict[str, Sequence[Any]], *,
+              title: str | None = None, number_format: str = "#,##0", legend: bool = True):
+        """A native chart: ``kind`` is line, column or bar; series values are rounded numbers.
+
+        With no category at all there is nothing to draw: the box says so instead.
+        """
+        if not categories:
+            return self.text(slide, box, f"{title or 'Chart'}: no data for this period.", size=14, color=GREY)
+        data = CategoryChartData(number_format=number_format)
+        data.categories = list(categories)
+        for name, values in series.items():
+            data.add_series(name, [chart_number(v) for v in values])
+        frame = slide.shapes.add_chart(CHART_KINDS[kind], box.left, box.top, box.width, box.height, data)
+        chart = frame.chart
+        chart.font.size, chart.font.name = Pt(11), FONT
+        if title:
+            chart.has_title = True
+            chart.chart_title.text_frame.text = title
+            self._style(chart.chart_title.text_frame, 14, NAVY, bold=True)
+        else:
+            chart.has_title = False
+        chart.has_legend = legend and len(series) > 1
+        if chart.has_legend:
+            chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+            chart.legend.include_in_layout = False
+        for index, plot_series in enumerate(chart.plots[0].series):
+            color = RGBColor.from_string(THEME_COLORS[index % len(THEME_COLORS)].lstrip("#"))
+            if kind == "line":
+                plot_series.format.line.color.rgb = color
+                plot_series.smooth = False
+            else:
+                plot_series.format.fill.solid()
+                plot_series.format.fill.fore_color.rgb = color
+        return frame
+
+    def save(self, path: str | Path) -> Path:
+        """Write the deck atomically (a temporary file renamed over ``path``)."""
+        with atomic_path(path) as tmp:
+            self.prs.save(str(tmp))
+        return Path(path)
+
+    # ----------------------------------------------------------------- internals
+    @staticmethod
+    def _notes(slide, notes: str | None) -> None:
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+
+    @staticmethod
+    def _style(frame, size: int, color: RGBColor, *, bold: bool = False, align=None) -> None:
+        for paragraph in frame.paragraphs:
+            if align is not None:
+                paragraph.alignment = align
+            for run in paragraph.runs:
+                run.font.size, run.font.name, run.font.bold = Pt(size), FONT, bold
+                run.font.color.rgb = color
+
+    @staticmethod
+    def _cell(cell, text: str, size: int, *, bold: bool = False, color: RGBColor | None = None,
+              fill: str | None = None) -> None:
+        cell.text = text
+        cell.margin_left = cell.margin_right = Inches(0.06)
+        cell.margin_top = cell.margin_bottom = Inches(0.03)
+        for paragraph in cell.text_frame.paragraphs:
+            for run in paragraph.runs:
+                run.font.size, run.font.name, run.font.bold = Pt(size), FONT, bold
+                if color is not None:
+                    run.font.color.rgb = color
+        if fill:
+            cell.fill.solid()
+            cell.fill.fore_color.rgb = RGBColor.from_string(fill)
