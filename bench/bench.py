@@ -29,7 +29,8 @@ COMPARED = ("statement", "qbr")
 SINGLE = ("amendment", "dashboard")
 # Parameters of a single run when the family has no params/<family>.yaml.
 DEFAULTS = {"statement": {"partner": "P001", "month": "2026-10"}, "dashboard": {"month": "2026-10"},
-            "qbr": {"quarter": "2026Q3"}}
+            "qbr": {"partner": "P001", "quarter": "2026Q3"},
+            "amendment": {"customer": "C001", "rate_plan": "Retail USD"}}
 
 
 class PeakMemory:
@@ -102,13 +103,13 @@ def family_or_none(name: str):
 
 
 def batch_raw(family) -> dict:
-    """The batch parameters from ``params/<family>.yaml``: the keys the batch class knows."""
+    """The batch parameters from ``params/<family>.yaml`` (or DEFAULTS): the keys the batch class knows."""
     import dataclasses
 
     from reportlib.params import load_params_file
 
     path = ROOT / "params" / f"{family.name}.yaml"
-    raw = load_params_file(path) if path.is_file() else {}
+    raw = load_params_file(path) if path.is_file() else DEFAULTS.get(family.name, {})
     known = {f.name for f in dataclasses.fields(family.batch_params)}
     return {k: v for k, v in raw.items() if k in known}
 
