@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_DB_RELATIVE", "default_db_url", "outputs_root", "project_root", "resolve_db_url"]
+__all__ = ["DEFAULT_DB_RELATIVE", "cache_dir", "default_db_url", "outputs_root", "project_root", "resolve_db_url"]
 
 DEFAULT_DB_RELATIVE = Path("data") / "reportlib.sqlite"
 
@@ -39,3 +39,14 @@ def outputs_root(path: str | os.PathLike | None = None) -> Path:
     """The folder every output lands under (``--out``, ``REPORTLIB_OUTPUTS`` or ``outputs/``)."""
     chosen = path or os.environ.get("REPORTLIB_OUTPUTS") or project_root() / "outputs"
     return Path(chosen).resolve()
+
+
+def cache_dir() -> Path:
+    """Where derived files that are costly to rebuild are kept between runs.
+
+    ``REPORTLIB_CACHE`` if set, else ``$XDG_CACHE_HOME/reportlib`` (``~/.cache/reportlib``).
+    Anything in it can be deleted at any time; it is rebuilt on demand.
+    """
+    if os.environ.get("REPORTLIB_CACHE"):
+        return Path(os.environ["REPORTLIB_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportlib"

@@ -25,6 +25,7 @@ from .errors import ConfigError
 
 __all__ = [
     "Exact",
+    "analyze",
     "connect",
     "data_fingerprint",
     "engine_for",
@@ -133,7 +134,41 @@ def init_db(url: str | None = None) -> Engine:
     DOMAINS.names()  # imports every domain's schema module, which declares its tables
     engine = engine_for(url)
     metadata.create_all(engine)
+    _sync_indexes(engine)
     return engine
+
+
+def _sync_indexes(engine: Engine) -> None:
+    """Give tables that already existed the indexes declared since (``create_all`` skips them).
+
+    Also drops the indexes a schema module lists in ``metadata.info["obsolete_indexes"]``, and
+    refreshes the planner's statistics (ANALYZE) of every table that gained an index.
+    """
+    def present() -> dict[str, set[str]]:
+        found = sa.inspect(conn).get_multi_indexes()
+        return {table: {ix["name"] for ix in indexes} for (_schema, table), indexes in found.items()}
+
+    with engine.begin() as conn:
+        before = present()
+        changed = set()
+        for name in sorted(metadata.info.get("obsolete_indexes", ())):
+            if any(name in names for names in before.values()):
+                conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                if index.name not in before.get(table.name, {index.name}):
+                    index.create(conn, checkfirst=True)  # honours an index's ddl_if(dialect=...)
+                    changed.add(table)
+        if changed:
+            after = present()
+            for table in changed:
+                if after.get(table.name, set()) - before.get(table.name, set()):
+                    analyze(conn, table)
+
+
+def analyze(conn: Connection, table: sa.Table) -> None:
+    """Refresh the query planner's statistics of ``table`` (after a bulk load or a new index)."""
+    conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.format_table(table)}")
 
 
 def record_data_version(conn: Connection, domain: str, source: str, content_digest: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .db import init_db, record_data_version
+from .db import analyze, init_db, record_data_version
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
 
@@ -257,6 +257,10 @@ def _replace(conn: Connection, domain: Domain, data: dict[str, list[dict]], coun
         columns = {f.name: f.column_name for f in spec.fields}
         payload = ({columns[k]: v for k, v in row.items() if k in columns} for row in rows)
         counts[spec.table.name] = _insert_chunked(conn, spec.table, payload)
+    for spec in domain.files:
+        # Fresh statistics, so the very next query plans for millions of rows, not for none
+        # (on SQLite they are what lets the planner skip-scan a covering index).
+        analyze(conn, spec.table)
 
 
 def _insert_frame(conn: Connection, table: sa.Table, frame) -> int:
@@ -291,8 +295,6 @@ def _insert_frame(conn: Connection, table: sa.Table, frame) -> int:
         with cursor.copy(f"COPY {quoted.format_table(table)} ({columns}) FROM STDIN") as copy:
             for row in zip(*arrays):
                 copy.write_row(row)
-        # Fresh statistics, so the very next query plans for millions of rows, not for none.
-        conn.exec_driver_sql(f"ANALYZE {quoted.format_table(table)}")
     elif dialect.paramstyle == "qmark":
         sql = f"INSERT INTO {quoted.format_table(table)} ({columns}) VALUES ({', '.join('?' * len(names))})"
         rows = list(zip(*arrays))

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from ..db import query_frame
 from ..periods import IsoWeek, Month
 from .names import NameResolution, load_aliases, name_proposals, resolve_names
-from .schema import enterprises, lead_jobs, leads
+from .schema import PERIOD_INDEX, enterprises, lead_jobs, leads
 
 __all__ = [
     "CAUTION_AS",
@@ -129,34 +129,39 @@ def with_rates(counts: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _period_select(index: int, period: Period, groups: list[sa.ColumnElement], source, measures_: list) -> sa.Select:
+    """One period's grouped measures: a plain range on ``created_at`` (no function on it)."""
+    return (sa.select(sa.literal(index, sa.Integer).label("bucket"), *groups, *measures_).select_from(source)
+            .where(leads.c.created_at >= _at(period.start), leads.c.created_at < _at(period.end))
+            .group_by(*groups))
+
+
 def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[str] = (),
                     caution_as: str = "separate") -> pd.DataFrame:
     """Measures per period (column ``period``, its text) and per ``by`` grouping, one SQL query.
 
     Groupings: enterprise (``enterprise_id``), enterprise_type, advertiser and publisher (raw
     names; see :func:`canonical_measures`), channel, vertical, industry, country.
+
+    The query is a UNION ALL of one grouped SELECT per period, each bounded by a plain range
+    on ``created_at``: no CASE over the periods to group by, so each part groups by the
+    ``by`` columns alone. On SQLite that lets a covering index led by those columns (see
+    :mod:`reportlib.dashboard.schema`) deliver the rows already grouped — a skip-scan that
+    seeks the period's range inside each group — instead of sorting a million rows.
     """
     periods = list(periods)
     if not periods:
         raise ValueError("at least one period is required")
-    if all(a.end == b.start for a, b in zip(periods, periods[1:])):
-        # Contiguous periods (the usual case): the WHERE clause bounds the range, so one
-        # comparison per period finds a lead's bucket — measurably cheaper on a million rows.
-        bucket = sa.case(*[(leads.c.created_at < _at(p.end), index) for index, p in enumerate(periods)])
-    else:
-        bucket = sa.case(*[(sa.and_(leads.c.created_at >= _at(p.start), leads.c.created_at < _at(p.end)), index)
-                           for index, p in enumerate(periods)])
-    bucket = bucket.label("bucket")
     groups = [_group_column(d) for d in by]
+    measures_ = _measure_columns(caution_as)
     source = leads.join(enterprises, enterprises.c.enterprise_id == leads.c.enterprise_id) \
         if "enterprise_type" in by else leads
-    stmt = (sa.select(bucket, *groups, *_measure_columns(caution_as)).select_from(source)
-            .where(leads.c.created_at >= _at(min(p.start for p in periods)),
-                   leads.c.created_at < _at(max(p.end for p in periods)))
-            .group_by(bucket, *groups))
+    parts = [_period_select(index, p, groups, source, measures_) for index, p in enumerate(periods)]
+    stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
     frame = query_frame(conn, stmt)
+    if not groups:  # an aggregate with no GROUP BY gives a row of zeros for a period with no lead
+        frame = frame[frame["total"] > 0]
     keys = [g.name for g in groups]
-    frame = frame[frame["bucket"].notna()]
     frame.insert(0, "period", [str(periods[int(b)]) for b in frame["bucket"]])
     frame = frame.drop(columns="bucket")
     order = {str(p): i for i, p in enumerate(periods)}
@@ -219,19 +224,36 @@ def headline(current: pd.Series, previous: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object)  # ints stay ints, a missing rate stays None
 
 
-def failing_jobs(conn: Connection, period: Period) -> pd.DataFrame:
+def failing_jobs(conn: Connection, period: Period, enterprise_types: pd.DataFrame | None = None) -> pd.DataFrame:
     """Validation job runs and failures by enterprise type and job for leads created in ``period``.
 
     ``failure_rate`` is failures / runs in percent (2 places); rows sorted by type, then by
     failures, most first; ``rank`` is the job's place within its enterprise type.
+
+    SQL counts per account and job (the join needs no lookup of the enterprises table for each
+    of millions of job rows); pandas re-sums the small result by enterprise type, taken from
+    ``enterprise_types`` (``enterprise_id``, ``enterprise_type``; read when not given).
     """
     failures = _count(lead_jobs.c.outcome == "fail").label("failures")
-    stmt = (sa.select(enterprises.c.enterprise_type, lead_jobs.c.job, sa.func.count().label("runs"), failures)
-            .select_from(leads.join(lead_jobs, lead_jobs.c.lead_id == leads.c.lead_id)
-                         .join(enterprises, enterprises.c.enterprise_id == leads.c.enterprise_id))
+    stmt = (sa.select(leads.c.enterprise_id, lead_jobs.c.job, sa.func.count().label("runs"), failures)
+            .select_from(leads.join(lead_jobs, lead_jobs.c.lead_id == leads.c.lead_id))
             .where(leads.c.created_at >= _at(period.start), leads.c.created_at < _at(period.end))
-            .group_by(enterprises.c.enterprise_type, lead_jobs.c.job))
-    frame = query_frame(conn, stmt)
+            .group_by(leads.c.enterprise_id, lead_jobs.c.job))
+    if conn.dialect.name == "sqlite" and _has_index(conn, leads, PERIOD_INDEX):
+        # SQLite would otherwise skip-scan the account index, which lacks lead_id: a table
+        # read per lead. The period index hands over each lead's id and account in order.
+        # SQLAlchemy renders no table hint for SQLite, hence INDEXED BY spliced into the SQL;
+        # every literal in it is a period bound or 'fail', never user input.
+        table = conn.dialect.identifier_preparer.format_table(leads)
+        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        sql = sql.replace(f"FROM {table} JOIN", f"FROM {table} INDEXED BY {PERIOD_INDEX} JOIN", 1)
+        stmt = sa.text(sql.replace(":", "\\:"))
+    counts = query_frame(conn, stmt)
+    if enterprise_types is None:
+        enterprise_types = _names_frame(conn)
+    types = enterprise_types[["enterprise_id", "enterprise_type"]]
+    frame = (counts.merge(types, on="enterprise_id", how="inner")
+             .groupby(["enterprise_type", "job"], as_index=False, sort=True)[["runs", "failures"]].sum())
     frame["runs"] = frame["runs"].astype("int64")
     frame["failures"] = frame["failures"].astype("int64")
     frame["failure_rate"] = pd.Series([invalidation_rate(f, r) for f, r in zip(frame["failures"], frame["runs"])],
@@ -239,6 +261,10 @@ def failing_jobs(conn: Connection, period: Period) -> pd.DataFrame:
     frame = frame.sort_values(["enterprise_type", "failures", "job"], ascending=[True, False, True], ignore_index=True)
     frame["rank"] = frame.groupby("enterprise_type").cumcount() + 1
     return frame
+
+
+def _has_index(conn: Connection, table: sa.Table, name: str) -> bool:
+    return any(ix["name"] == name for ix in sa.inspect(conn).get_indexes(table.name))
 
 
 def enterprise_movers(by_enterprise: pd.DataFrame, current: str, previous: str, names: pd.DataFrame,
@@ -324,10 +350,12 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     previous = period - 1
     cur, prev = str(period), str(previous)
 
-    # Four scans of the leads table in all: every low-cardinality grouping in one query over
-    # the 13 periods, both name kinds in one query over the two compared periods, then
-    # enterprises and jobs. Counts are additive, so pandas re-sums the small results.
-    cube = period_measures(conn, periods, ("vertical", "industry", "enterprise_type", "channel", "country"), caution_as)
+    # Four grouped scans, each on its own covering index (schema.py): the low-cardinality
+    # groupings over the 13 periods, both name kinds and the accounts over the two compared
+    # periods, then jobs per account. Counts are additive, so pandas re-sums the small results
+    # (enterprise types from the accounts: no join of the enterprises table on a million rows).
+    names_table = _names_frame(conn)
+    cube = period_measures(conn, periods, ("vertical", "industry", "channel", "country"), caution_as)
     trend = regroup(cube, ["period"]) if not cube.empty else with_rates(pd.DataFrame(columns=["period", *COUNTS]))
     trend = pd.DataFrame({"period": [str(p) for p in periods]}).merge(trend, on="period", how="left")
     trend[COUNTS] = trend[COUNTS].fillna(0).astype("int64")
@@ -341,8 +369,8 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     advertisers_raw = regroup(both_names, ["period", "advertiser"])
     publishers_raw = regroup(both_names, ["period", "publisher"])
     by_enterprise = period_measures(conn, recent, ("enterprise",), caution_as)
-    jobs = failing_jobs(conn, period)
-    names_table = _names_frame(conn)
+    by_type = by_enterprise.merge(names_table[["enterprise_id", "enterprise_type"]], on="enterprise_id", how="inner")
+    jobs = failing_jobs(conn, period, names_table)
     aliases = load_aliases(conn)
 
     resolutions, proposals, tables = {}, {}, {}
@@ -364,7 +392,8 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
         trend=trend, trend_by_vertical=by_vertical, trend_by_industry=by_industry,
         advertisers=tables["advertiser"], publishers=tables["publisher"],
         channels=_current_with_previous(regroup(mix, ["period", "channel"]), "channel", cur, prev),
-        enterprise_types=_current_with_previous(regroup(mix, ["period", "enterprise_type"]), "enterprise_type", cur, prev),
+        enterprise_types=_current_with_previous(regroup(by_type, ["period", "enterprise_type"]), "enterprise_type", cur,
+                                                prev),
         countries=_current_with_previous(regroup(mix, ["period", "country"]), "country", cur, prev),
         enterprises=enterprises_now,
         failing_jobs=jobs,

@@ -7,14 +7,15 @@ chart, :func:`interactive_html` embeds Vega, Vega-Lite and vega-embed inline.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Any
 
 import altair as alt
 
-__all__ = ["THEME_COLORS", "chart_embed_html", "chart_png", "chart_svg", "interactive_html", "use_offline_charts",
-           "vega_bundle_html"]
+__all__ = ["THEME_COLORS", "chart_embed_html", "chart_png", "chart_svg", "interactive_html", "javascript_bundle",
+           "use_offline_charts", "vega_bundle_html"]
 
 EMBED_OPTIONS = {"renderer": "svg", "actions": False}
 
@@ -53,9 +54,38 @@ def chart_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
 
 def vega_bundle_html() -> str:
     """Vega, Vega-Lite and vega-embed inline (about 0.9 MB): include once per page, before charts."""
+    return f'<script type="text/javascript">{javascript_bundle()}</script>'
+
+
+@functools.lru_cache(maxsize=1)
+def javascript_bundle() -> str:
+    """vl-convert's Vega + Vega-Lite + vega-embed bundle, cached on disk per vl-convert version.
+
+    vl-convert builds the bundle on every call, which takes seconds; it depends only on the
+    installed vl-convert, so it is built once into :func:`reportlib.config.cache_dir` and read
+    back afterwards (an unwritable cache only costs the rebuild).
+    """
+    from importlib.metadata import version
+
     import vl_convert as vlc
 
-    return f'<script type="text/javascript">{vlc.javascript_bundle()}</script>'
+    from ..config import cache_dir
+    from ..files import atomic_write, slugify
+
+    path = cache_dir() / f"vega-bundle-vl-convert-{slugify(version('vl-convert-python'))}.js"
+    try:
+        cached = path.read_text(encoding="utf-8")
+        if cached:
+            return cached
+    except OSError:
+        pass
+    bundle = vlc.javascript_bundle()
+    try:
+        with atomic_write(path) as out:
+            out.write(bundle)
+    except OSError:
+        pass
+    return bundle
 
 
 def chart_embed_html(chart: alt.TopLevelMixin | dict, embed_options: dict | None = None) -> str:
