@@ -21,11 +21,13 @@ after name resolution; rates are always computed from the summed counts, never a
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 import pandas as pd
 import sqlalchemy as sa
@@ -234,6 +236,12 @@ def failing_jobs(conn: Connection, period: Period, enterprise_types: pd.DataFram
     of millions of job rows); pandas re-sums the small result by enterprise type, taken from
     ``enterprise_types`` (``enterprise_id``, ``enterprise_type``; read when not given).
     """
+    counts = _job_counts(conn, period)
+    return _jobs_by_type(counts, _names_frame(conn) if enterprise_types is None else enterprise_types)
+
+
+def _job_counts(conn: Connection, period: Period) -> pd.DataFrame:
+    """Job runs and failures per account and job of the leads created in ``period``."""
     failures = _count(lead_jobs.c.outcome == "fail").label("failures")
     stmt = (sa.select(leads.c.enterprise_id, lead_jobs.c.job, sa.func.count().label("runs"), failures)
             .select_from(leads.join(lead_jobs, lead_jobs.c.lead_id == leads.c.lead_id))
@@ -248,9 +256,10 @@ def failing_jobs(conn: Connection, period: Period, enterprise_types: pd.DataFram
         sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
         sql = sql.replace(f"FROM {table} JOIN", f"FROM {table} INDEXED BY {PERIOD_INDEX} JOIN", 1)
         stmt = sa.text(sql.replace(":", "\\:"))
-    counts = query_frame(conn, stmt)
-    if enterprise_types is None:
-        enterprise_types = _names_frame(conn)
+    return query_frame(conn, stmt)
+
+
+def _jobs_by_type(counts: pd.DataFrame, enterprise_types: pd.DataFrame) -> pd.DataFrame:
     types = enterprise_types[["enterprise_id", "enterprise_type"]]
     frame = (counts.merge(types, on="enterprise_id", how="inner")
              .groupby(["enterprise_type", "job"], as_index=False, sort=True)[["runs", "failures"]].sum())
@@ -343,6 +352,32 @@ def _names_frame(conn: Connection) -> pd.DataFrame:
                                        enterprises.c.enterprise_type))
 
 
+def _gather(conn: Connection, queries: dict[str, Callable[[Connection], Any]]) -> dict[str, Any]:
+    """Run independent read queries side by side, each on its own pooled connection.
+
+    The database works on several queries at once (SQLite releases the GIL while it steps,
+    PostgreSQL runs one backend per connection), so the dashboard waits for the longest
+    query rather than for the sum. Each query sees the latest committed data, as it would
+    one after the other on ``conn`` outside a transaction. Falls back to ``conn`` alone when
+    other connections could not see what it sees: inside a transaction, or on an in-memory
+    or single-connection database.
+    """
+    engine = conn.engine
+    alone = (conn.in_transaction() or engine.url.database in (None, "", ":memory:")
+             or not isinstance(engine.pool, sa.pool.QueuePool) or len(queries) < 2)
+    if alone:
+        return {name: query(conn) for name, query in queries.items()}
+
+    def run(query: Callable[[Connection], Any]) -> Any:
+        with engine.connect() as own:
+            return query(own)
+
+    with ThreadPoolExecutor(max_workers=min(len(queries), max(2, os.cpu_count() or 1)),
+                            thread_name_prefix="reportlib-dashboard") as pool:
+        futures = {name: pool.submit(run, query) for name, query in queries.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *, min_mover_volume: int = 20) -> Dashboard:
     """Compute every table of the dashboard of ``period`` (a Month or an IsoWeek)."""
     clock = time.perf_counter()
@@ -354,8 +389,16 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     # groupings over the 13 periods, both name kinds and the accounts over the two compared
     # periods, then jobs per account. Counts are additive, so pandas re-sums the small results
     # (enterprise types from the accounts: no join of the enterprises table on a million rows).
-    names_table = _names_frame(conn)
-    cube = period_measures(conn, periods, ("vertical", "industry", "channel", "country"), caution_as)
+    recent = [previous, period]
+    found = _gather(conn, {
+        "jobs": lambda c: _job_counts(c, period),
+        "cube": lambda c: period_measures(c, periods, ("vertical", "industry", "channel", "country"), caution_as),
+        "names": lambda c: period_measures(c, recent, ("advertiser", "publisher"), caution_as),
+        "enterprises": lambda c: period_measures(c, recent, ("enterprise",), caution_as),
+        "names_table": _names_frame,
+        "aliases": load_aliases,
+    })
+    names_table, cube, aliases = found["names_table"], found["cube"], found["aliases"]
     trend = regroup(cube, ["period"]) if not cube.empty else with_rates(pd.DataFrame(columns=["period", *COUNTS]))
     trend = pd.DataFrame({"period": [str(p) for p in periods]}).merge(trend, on="period", how="left")
     trend[COUNTS] = trend[COUNTS].fillna(0).astype("int64")
@@ -364,14 +407,11 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     by_industry = regroup(cube, ["period", "vertical", "industry"])
     mix = cube[cube["period"].isin([cur, prev])]
 
-    recent = [previous, period]
-    both_names = period_measures(conn, recent, ("advertiser", "publisher"), caution_as)
-    advertisers_raw = regroup(both_names, ["period", "advertiser"])
-    publishers_raw = regroup(both_names, ["period", "publisher"])
-    by_enterprise = period_measures(conn, recent, ("enterprise",), caution_as)
+    advertisers_raw = regroup(found["names"], ["period", "advertiser"])
+    publishers_raw = regroup(found["names"], ["period", "publisher"])
+    by_enterprise = found["enterprises"]
     by_type = by_enterprise.merge(names_table[["enterprise_id", "enterprise_type"]], on="enterprise_id", how="inner")
-    jobs = failing_jobs(conn, period, names_table)
-    aliases = load_aliases(conn)
+    jobs = _jobs_by_type(found["jobs"], names_table)
 
     resolutions, proposals, tables = {}, {}, {}
     for kind, raw in (("advertiser", advertisers_raw), ("publisher", publishers_raw)):
