@@ -7,6 +7,7 @@ show, so a reader can find it on a slide. Nothing here touches a file format.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -182,11 +183,11 @@ def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
 
 def _rank(s: m.PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None, int]:
     """1 = best among the active partners of the tier with a value (ties share the better rank)."""
-    values = [Decimal(v) for v in s.tier_metrics[key] if v is not None and v == v] if key in s.tier_metrics else []
+    values = s.sorted_tier_values(key)
     mine = _value(s.row, key)
     if mine is None or s.row.get("status") != "active":
         return None, len(values)
-    better = sum(1 for v in values if (v > mine if higher_is_better else v < mine))
+    better = len(values) - bisect_right(values, mine) if higher_is_better else bisect_left(values, mine)
     return better + 1, len(values)
 
 
