@@ -211,12 +211,39 @@ def _register_papermill_engine() -> None:
     set on the executor after construction.
     """
     from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
     if _PAPERMILL_ENGINE in papermill_engines._engines:
         return
 
+    class FinalSaveManager(NotebookExecutionManager):
+        """Writes the executed notebook once, when execution ends.
+
+        papermill writes it at every cell's start and end so that someone can watch a long
+        notebook; each write serialises and validates the whole notebook, charts included
+        (~30 writes a QBR run). A run's notebook goes to a private staging folder that nobody
+        watches, so only the final write, which papermill makes however the run ends, stays.
+        """
+
+        def save(self, **kwargs):
+            if self.end_time is not None:  # set by notebook_complete just before its final save
+                super().save(**kwargs)
+
     class KeptKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            # papermill's Engine.execute_notebook, with the manager above.
+            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar,
+                                      log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
