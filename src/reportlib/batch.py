@@ -19,6 +19,9 @@ of a prepared file) that let each read its own slice instead of querying the dat
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import os
 import shutil
 import sys
@@ -103,6 +106,19 @@ def run_job(job: Job) -> RunResult:
 def _job_stem(job: Job) -> str:
     """A name for a run that could not be planned (its real stem needs the database)."""
     return "-".join(str(v) for v in job.raw.values())
+
+
+def _release_memory() -> None:
+    """Give the memory of freed objects back to the system (glibc keeps it otherwise).
+
+    Preparing 10,000 QBR partners peaks at ~600 MB in this process; without this, ~350 MB of
+    it stays resident for the whole batch, beside every worker's kernel.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): the allocator decides
+        pass
 
 
 class LocalExecutor:
@@ -203,6 +219,7 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
             prepared.mkdir(parents=True)
             with connect(url) as conn:
                 extra = dict(family.prepare(conn, batch_params, jobs_params, prepared) or {})
+            _release_memory()  # what preparing all entities took is not needed while the runs go on
         jobs = [Job(family.name, p, str(root), url, str(notebook), engine or DEFAULT_ENGINE, force, extra,
                     dict(engine_options or {})) for p in jobs_params]
         with tqdm(total=len(jobs), desc=f"{family.name} batch", unit="report", disable=not show,
