@@ -220,11 +220,10 @@ def database_error(exc: Exception, url: str | None) -> str:
     """One line for an error the database raised: which database, what it said, what to do."""
     from sqlalchemy.exc import OperationalError
 
-    from .config import resolve_db_url
-    from .run import _redact
+    from .config import public_db_url, resolve_db_url
 
     said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    where = _redact(resolve_db_url(url))
+    where = public_db_url(resolve_db_url(url))
     lowered = said.lower()
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
         hint = ("its tables are missing or older than this reportlib: `reportlib init` adds the missing "

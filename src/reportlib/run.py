@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import outputs_root, project_root, resolve_db_url
+from .config import outputs_root, project_root, public_db_url, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .errors import ConfigError, ReportlibError, RunError
@@ -158,11 +158,15 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     executed = staging / f"{stem}.ipynb"
-    injected = dict(parameters, **plan.extra, db_url=plan.db_url, output_dir=str(staging), output_stem=stem)
+    # The notebook gets the URL with its password hidden; the kernel gets the real one in its
+    # environment, so an executed notebook kept beside the outputs never holds a password.
+    public = public_db_url(plan.db_url)
+    environment = {"REPORTLIB_DB": plan.db_url} if public != plan.db_url else {}
+    injected = dict(parameters, **plan.extra, db_url=public, output_dir=str(staging), output_stem=stem)
     error: str | None = None
     try:
         try:
-            engine.execute(plan.notebook, executed, injected, cwd=staging)
+            engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
             if family.html:
                 write_notebook_html(executed, staging / f"{stem}.html")
         except NotebookFailed as exc:
@@ -178,7 +182,7 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             "notebook_sha256": sha256_file(plan.notebook),
             "parameters": parameters,
             "data": {"domain": family.domain, "fingerprint": plan.fingerprint,
-                     "database": _redact(plan.db_url)},
+                     "database": public_db_url(plan.db_url)},
             "reportlib_version": __version__,
             "git_commit": git_commit(),
             "engine": getattr(engine, "name", type(engine).__name__),
@@ -239,12 +243,3 @@ def _publish(staging: Path, folder: Path) -> list[Path]:
             path.replace(target)
             published.append(target)
     return published
-
-
-def _redact(url: str) -> str:
-    try:
-        import sqlalchemy as sa
-
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable url>"
