@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from . import __version__
 from .config import outputs_root, project_root, public_db_url, resolve_db_url
 from .db import connect, data_fingerprint
@@ -89,18 +91,24 @@ def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *,
 
 def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
              db_url: str | None = None, notebook: str | Path | None = None,
-             extra: dict[str, Any] | None = None) -> RunPlan:
+             extra: dict[str, Any] | None = None, conn: Connection | None = None,
+             fingerprint: str | None | object = ...) -> RunPlan:
     """Check the parameters and the entity, and decide where the run's files go.
 
     ``notebook`` overrides the family's notebook path (a batch resolves it once, where it
     starts). ``extra`` are notebook parameters that do not change what a run produces, such
     as the path of a batch's prepared inputs; they are injected but not part of the run key.
+    A batch that plans many runs passes its open connection and the domain's fingerprint.
     """
     family = family_name if isinstance(family_name, Family) else get_family(family_name)
     params = raw if isinstance(raw, ReportParams) else family.params.parse(raw)
     url = resolve_db_url(db_url)
-    with connect(url) as conn:
-        stem = slugify(family.stem(conn, params))
+    if conn is None:
+        with connect(url) as own:
+            return plan_run(family, params, out=out, db_url=url, notebook=notebook, extra=extra, conn=own,
+                            fingerprint=fingerprint)
+    stem = slugify(family.stem(conn, params))
+    if fingerprint is ...:
         fingerprint = data_fingerprint(conn, family.domain)
     folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
     notebook = Path(notebook) if notebook is not None else notebook_path(family)
