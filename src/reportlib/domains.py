@@ -90,6 +90,8 @@ class Domain:
     derived_tables: tuple[sa.Table, ...] = field(default=())
     # Rules across files, run after types, keys and references: (data) -> problems.
     checks: tuple[Callable[[dict[str, list[dict]]], list[Any]], ...] = field(default=())
+    # Rebuilds the derived tables from the loaded ones, in the load's transaction: (conn) -> None.
+    derive: Callable[[Any], None] | None = None
 
     def spec(self, file: str) -> FileSpec:
         return next(s for s in self.files if s.file == file)

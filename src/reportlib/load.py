@@ -257,10 +257,12 @@ def _replace(conn: Connection, domain: Domain, data: dict[str, list[dict]], coun
         columns = {f.name: f.column_name for f in spec.fields}
         payload = ({columns[k]: v for k, v in row.items() if k in columns} for row in rows)
         counts[spec.table.name] = _insert_chunked(conn, spec.table, payload)
-    for spec in domain.files:
+    if domain.derive is not None:
+        domain.derive(conn)
+    for table in (*domain.tables, *domain.derived_tables):
         # Fresh statistics, so the very next query plans for millions of rows, not for none
         # (on SQLite they are what lets the planner skip-scan a covering index).
-        analyze(conn, spec.table)
+        analyze(conn, table)
 
 
 def _insert_frame(conn: Connection, table: sa.Table, frame) -> int:

@@ -163,3 +163,39 @@ def test_side_by_side_queries_give_what_one_connection_gives(seeded):
         elif field.compare:
             assert mine == theirs, field.name
     assert fanned.enterprise_types["total"].sum() == fanned.headline.set_index("key").at["total", "current"]
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({"runs": "int64", "failures": "int64"})
+    return frame.sort_values(["enterprise_id", "job"], ignore_index=True)
+
+
+def test_job_days_sum_to_what_the_join_of_leads_and_jobs_counts(seeded):
+    from reportlib.dashboard.metrics import _job_counts, _joined_job_counts
+
+    url, data = seeded
+    with connect(url) as conn:
+        stored = conn.execute(sa.select(sa.func.sum(sa.column("runs"))).select_from(sa.table("leads_job_days"))).scalar()
+        assert stored == len(data["lead_jobs.csv"])
+        for period in (Month(2026, 10), Month(2026, 9), IsoWeek(2026, 44), IsoWeek(2026, 1)):
+            summed, joined = _job_counts(conn, period), _joined_job_counts(conn, period)
+            pd.testing.assert_frame_equal(_sorted(summed), _sorted(joined))
+            assert len(summed) > 0 or period == IsoWeek(2026, 1)
+
+
+def test_a_database_without_job_days_counts_from_the_join_and_gets_them_at_init(seeded):
+    from reportlib.dashboard.metrics import _job_counts, _joined_job_counts
+
+    url, data = seeded
+    with connect(url) as conn:
+        expected = _sorted(_joined_job_counts(conn, Month(2026, 10)))
+    with engine_for(url).begin() as conn:  # what an earlier release's database looks like
+        conn.exec_driver_sql("DROP TABLE leads_job_days")
+    with connect(url) as conn:
+        pd.testing.assert_frame_equal(_sorted(_job_counts(conn, Month(2026, 10))), expected)
+    init_db(url)  # creates the table and fills it from the leads already there
+    with connect(url) as conn:
+        assert sa.inspect(conn).has_table("leads_job_days")
+        pd.testing.assert_frame_equal(_sorted(_job_counts(conn, Month(2026, 10))), expected)
+        jobs = failing_jobs(conn, Month(2026, 10))
+    assert jobs["runs"].sum() == expected["runs"].sum()

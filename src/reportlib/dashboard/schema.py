@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from ..db import metadata
 from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
 
-__all__ = ["CHANNELS", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES", "enterprises", "lead_jobs", "leads",
-           "name_aliases"]
+__all__ = ["CHANNELS", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES", "derive_job_days", "enterprises",
+           "job_days", "lead_jobs", "leads", "name_aliases"]
 
 ENTERPRISE_TYPES = ("agency", "publisher", "brand")
 STATUSES = ("valid", "invalid", "caution")
@@ -84,6 +84,40 @@ lead_jobs = sa.Table(
     sa.Index("ix_leads_lead_jobs_outcome", "lead_id", "job", "outcome"),
 )
 
+# Derived at every load (and when init creates it beside existing leads): job runs and
+# failures per UTC day, account and job. Months and ISO weeks start at midnight UTC, so any
+# period's job counts are a sum over its days: a few thousand rows instead of a join of a
+# million leads with their jobs.
+job_days = sa.Table(
+    "leads_job_days", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("enterprise_id", sa.String(64), primary_key=True),
+    sa.Column("job", sa.String(120), primary_key=True),
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+)
+
+
+def derive_job_days(conn) -> None:
+    """Rebuild ``leads_job_days`` from the leads and their jobs (in the caller's transaction)."""
+    day = sa.func.date(leads.c.created_at)  # SQLite: 'YYYY-MM-DD' text; PostgreSQL: a date
+    failures = sa.func.coalesce(sa.func.sum(sa.case((lead_jobs.c.outcome == "fail", 1), else_=0)), 0)
+    conn.execute(job_days.delete())
+    conn.execute(job_days.insert().from_select(
+        ["day", "enterprise_id", "job", "runs", "failures"],
+        sa.select(day, leads.c.enterprise_id, lead_jobs.c.job, sa.func.count(), failures)
+        .select_from(leads.join(lead_jobs, lead_jobs.c.lead_id == leads.c.lead_id))
+        .group_by(day, leads.c.enterprise_id, lead_jobs.c.job)))
+
+
+@sa.event.listens_for(job_days, "after_create")
+def _derive_beside_existing_leads(_table, connection, **_kw) -> None:
+    # A database loaded by an earlier release gets the table from init or its next load: fill
+    # it from the leads already there (a fresh database has none yet, maybe not even the table).
+    if sa.inspect(connection).has_table(lead_jobs.name):
+        derive_job_days(connection)
+
+
 name_aliases = sa.Table(
     "leads_name_aliases", metadata,
     sa.Column("kind", sa.String(16), primary_key=True),  # advertiser | publisher
@@ -131,5 +165,5 @@ def _demo(seed: int, scale: str):
 
 
 DOMAIN = DOMAINS.register("leads", Domain(
-    "leads", FILES, demo=_demo,
+    "leads", FILES, demo=_demo, derived_tables=(job_days,), derive=derive_job_days,
     description="Enterprises, their leads (advertiser, publisher, channel, status...) and validation jobs."))
