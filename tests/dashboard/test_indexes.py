@@ -183,19 +183,33 @@ def test_job_days_sum_to_what_the_join_of_leads_and_jobs_counts(seeded):
             assert len(summed) > 0 or period == IsoWeek(2026, 1)
 
 
-def test_a_database_without_job_days_counts_from_the_join_and_gets_them_at_init(seeded):
+def test_a_database_without_the_day_tables_counts_from_the_leads_and_gets_them_at_init(seeded):
+    """An earlier release's database has no per-day tables: every measure comes from the leads
+    (the same figures), until init or the next load creates and fills them."""
     from reportlib.dashboard.metrics import _job_counts, _joined_job_counts
 
     url, data = seeded
+    periods = trend_periods(Month(2026, 10))
     with connect(url) as conn:
         expected = _sorted(_joined_job_counts(conn, Month(2026, 10)))
-    with engine_for(url).begin() as conn:  # what an earlier release's database looks like
-        conn.exec_driver_sql("DROP TABLE leads_job_days")
+        summed_dashboard = dashboard(conn, Month(2026, 10))
+    with engine_for(url).begin() as conn:
+        for table in ("leads_day_dims", "leads_day_accounts", "leads_job_days"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+    for by in GROUPINGS:
+        _check_grouping(url, data, periods, by, "invalid")
     with connect(url) as conn:
         pd.testing.assert_frame_equal(_sorted(_job_counts(conn, Month(2026, 10))), expected)
-    init_db(url)  # creates the table and fills it from the leads already there
+        from_leads = dashboard(conn, Month(2026, 10))
+    for name in ("trend", "trend_by_industry", "channels", "enterprise_types", "enterprises", "failing_jobs", "movers"):
+        pd.testing.assert_frame_equal(getattr(from_leads, name), getattr(summed_dashboard, name))
+
+    init_db(url)  # creates the tables and fills them from the leads already there
     with connect(url) as conn:
-        assert sa.inspect(conn).has_table("leads_job_days")
+        for table in ("leads_day_dims", "leads_day_accounts", "leads_job_days"):
+            assert sa.inspect(conn).has_table(table)
         pd.testing.assert_frame_equal(_sorted(_job_counts(conn, Month(2026, 10))), expected)
-        jobs = failing_jobs(conn, Month(2026, 10))
-    assert jobs["runs"].sum() == expected["runs"].sum()
+        total = conn.execute(sa.text("SELECT SUM(total) FROM leads_day_accounts")).scalar()
+    assert total == len(data["leads.csv"])
+    for by in GROUPINGS:
+        _check_grouping(url, data, periods, by, "valid")

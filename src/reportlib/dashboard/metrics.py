@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from ..db import query_frame
 from ..periods import IsoWeek, Month
 from .names import NameResolution, load_aliases, name_proposals, resolve_names
-from .schema import PERIOD_INDEX, enterprises, job_days, lead_jobs, leads
+from .schema import PERIOD_INDEX, day_accounts, day_dims, enterprises, job_days, lead_jobs, leads
 
 __all__ = [
     "CAUTION_AS",
@@ -138,6 +138,43 @@ def _period_select(index: int, period: Period, groups: list[sa.ColumnElement], s
             .group_by(*groups))
 
 
+_ACCOUNT_GROUPINGS = {"enterprise", "enterprise_type"}
+_DIMS_GROUPINGS = {c.name for c in day_dims.primary_key.columns} - {"day"}
+
+
+def _day_table_for(conn: Connection, by: Sequence[str]) -> sa.Table | None:
+    """The per-day table that holds the grouping ``by``, if the database has it."""
+    if set(by) <= _DIMS_GROUPINGS and by:
+        table = day_dims
+    elif set(by) <= _ACCOUNT_GROUPINGS:
+        table = day_accounts  # also the ungrouped totals: a few hundred rows a day
+    else:
+        return None
+    return table if sa.inspect(conn).has_table(table.name) else None
+
+
+def _day_select(index: int, period: Period, table: sa.Table, by: Sequence[str], caution_as: str) -> sa.Select:
+    """One period's measures summed from a per-day table (see :mod:`reportlib.dashboard.schema`)."""
+    groups = [enterprises.c.enterprise_type.label("enterprise_type") if d == "enterprise_type"
+              else table.c["enterprise_id" if d == "enterprise" else d].label("enterprise_id" if d == "enterprise" else d)
+              for d in by]
+    source = table.join(enterprises, enterprises.c.enterprise_id == table.c.enterprise_id) \
+        if "enterprise_type" in by else table
+
+    def total(*columns: str) -> sa.ColumnElement:
+        return sa.cast(sa.func.coalesce(sa.func.sum(sum((table.c[c] for c in columns[1:]), table.c[columns[0]])), 0),
+                       sa.BigInteger)
+
+    valid = ("live_valid", "live_caution") if caution_as == "valid" else ("live_valid",)
+    invalid = ("live_invalid", "live_caution") if caution_as == "invalid" else ("live_invalid",)
+    return (sa.select(sa.literal(index, sa.Integer).label("bucket"), *groups,
+                      total("total").label("total"), total("deleted").label("deleted"), total(*valid).label("valid"),
+                      total(*invalid).label("invalid"), total("live_caution").label("caution"),
+                      total("billable").label("billable"), total("processed").label("processed"))
+            .select_from(source).where(table.c.day >= period.start, table.c.day < period.end)
+            .group_by(*groups))
+
+
 def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[str] = (),
                     caution_as: str = "separate") -> pd.DataFrame:
     """Measures per period (column ``period``, its text) and per ``by`` grouping, one SQL query.
@@ -146,19 +183,24 @@ def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[st
     names; see :func:`canonical_measures`), channel, vertical, industry, country.
 
     The query is a UNION ALL of one grouped SELECT per period, each bounded by a plain range
-    on ``created_at``: no CASE over the periods to group by, so each part groups by the
-    ``by`` columns alone. On SQLite that lets a covering index led by those columns (see
-    :mod:`reportlib.dashboard.schema`) deliver the rows already grouped — a skip-scan that
-    seeks the period's range inside each group — instead of sorting a million rows.
+    on its day or ``created_at`` column (no function on it). Groupings held by a per-day table
+    (the low-cardinality columns; accounts, their types, no grouping) are summed from it;
+    the others read the leads, where on SQLite a covering index led by the grouping columns
+    (see :mod:`reportlib.dashboard.schema`) delivers the rows already grouped — a skip-scan
+    that seeks the period's range inside each group — instead of sorting a million rows.
     """
     periods = list(periods)
     if not periods:
         raise ValueError("at least one period is required")
     groups = [_group_column(d) for d in by]
     measures_ = _measure_columns(caution_as)
-    source = leads.join(enterprises, enterprises.c.enterprise_id == leads.c.enterprise_id) \
-        if "enterprise_type" in by else leads
-    parts = [_period_select(index, p, groups, source, measures_) for index, p in enumerate(periods)]
+    table = _day_table_for(conn, by)
+    if table is not None:
+        parts = [_day_select(index, p, table, by, caution_as) for index, p in enumerate(periods)]
+    else:
+        source = leads.join(enterprises, enterprises.c.enterprise_id == leads.c.enterprise_id) \
+            if "enterprise_type" in by else leads
+        parts = [_period_select(index, p, groups, source, measures_) for index, p in enumerate(periods)]
     stmt = parts[0] if len(parts) == 1 else sa.union_all(*parts)
     frame = query_frame(conn, stmt)
     if not groups:  # an aggregate with no GROUP BY gives a row of zeros for a period with no lead

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from ..db import metadata
 from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
 
-__all__ = ["CHANNELS", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES", "derive_job_days", "enterprises",
-           "job_days", "lead_jobs", "leads", "name_aliases"]
+__all__ = ["CHANNELS", "DAY_COUNTS", "DAY_TABLES", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES",
+           "day_accounts", "day_dims", "derive_days", "enterprises", "job_days", "lead_jobs", "leads", "name_aliases"]
 
 ENTERPRISE_TYPES = ("agency", "publisher", "brand")
 STATUSES = ("valid", "invalid", "caution")
@@ -84,10 +84,22 @@ lead_jobs = sa.Table(
     sa.Index("ix_leads_lead_jobs_outcome", "lead_id", "job", "outcome"),
 )
 
-# Derived at every load (and when init creates it beside existing leads): job runs and
-# failures per UTC day, account and job. Months and ISO weeks start at midnight UTC, so any
-# period's job counts are a sum over its days: a few thousand rows instead of a join of a
-# million leads with their jobs.
+# Derived tables, rebuilt at every load (and filled when init creates them beside leads that an
+# earlier release loaded): counts per UTC day. Months and ISO weeks start at midnight UTC, so
+# a period's counts are sums over its days — thousands of rows instead of a million leads.
+# Leads per day and grouping: every measure is a sum of these (valid and invalid per caution_as).
+DAY_COUNTS = ("total", "deleted", "live_valid", "live_invalid", "live_caution", "billable", "processed")
+
+
+def _day_table(name: str, keys: tuple[str, ...]) -> sa.Table:
+    return sa.Table(name, metadata, sa.Column("day", sa.Date, primary_key=True),
+                    *[sa.Column(k, leads.c[k].type, primary_key=True) for k in keys],
+                    *[sa.Column(c, sa.Integer, nullable=False) for c in DAY_COUNTS])
+
+
+day_dims = _day_table("leads_day_dims", ("vertical", "industry", "channel", "country"))
+day_accounts = _day_table("leads_day_accounts", ("enterprise_id",))
+# Job runs and failures per day, account and job (instead of joining a month's leads and jobs).
 job_days = sa.Table(
     "leads_job_days", metadata,
     sa.Column("day", sa.Date, primary_key=True),
@@ -96,26 +108,47 @@ job_days = sa.Table(
     sa.Column("runs", sa.Integer, nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
 )
+DAY_TABLES = (day_dims, day_accounts, job_days)
 
 
-def derive_job_days(conn) -> None:
-    """Rebuild ``leads_job_days`` from the leads and their jobs (in the caller's transaction)."""
-    day = sa.func.date(leads.c.created_at)  # SQLite: 'YYYY-MM-DD' text; PostgreSQL: a date
-    failures = sa.func.coalesce(sa.func.sum(sa.case((lead_jobs.c.outcome == "fail", 1), else_=0)), 0)
-    conn.execute(job_days.delete())
-    conn.execute(job_days.insert().from_select(
-        ["day", "enterprise_id", "job", "runs", "failures"],
-        sa.select(day, leads.c.enterprise_id, lead_jobs.c.job, sa.func.count(), failures)
-        .select_from(leads.join(lead_jobs, lead_jobs.c.lead_id == leads.c.lead_id))
-        .group_by(day, leads.c.enterprise_id, lead_jobs.c.job)))
+def _day() -> sa.ColumnElement:
+    return sa.func.date(leads.c.created_at)  # SQLite: 'YYYY-MM-DD' text; PostgreSQL: a date
 
 
-@sa.event.listens_for(job_days, "after_create")
-def _derive_beside_existing_leads(_table, connection, **_kw) -> None:
+def _sum_if(condition) -> sa.ColumnElement:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _derive(conn, table: sa.Table) -> None:
+    conn.execute(table.delete())
+    if table is job_days:
+        keys = [leads.c.enterprise_id, lead_jobs.c.job]
+        select = (sa.select(_day(), *keys, sa.func.count(), _sum_if(lead_jobs.c.outcome == "fail"))
+                  .select_from(leads.join(lead_jobs, lead_jobs.c.lead_id == leads.c.lead_id)))
+    else:
+        keys = [leads.c[c.name] for c in table.primary_key.columns if c.name != "day"]
+        live = leads.c.deleted == sa.false()
+        select = sa.select(_day(), *keys, sa.func.count(), _sum_if(leads.c.deleted == sa.true()),
+                           *[_sum_if(sa.and_(live, leads.c.status == s)) for s in STATUSES],
+                           _sum_if(leads.c.billable == sa.true()), _sum_if(leads.c.processed == sa.true()))
+    conn.execute(table.insert().from_select([c.name for c in table.columns], select.group_by(_day(), *keys)))
+
+
+def derive_days(conn) -> None:
+    """Rebuild every per-day table from the leads and their jobs (in the caller's transaction)."""
+    for table in DAY_TABLES:
+        _derive(conn, table)
+
+
+def _derive_beside_existing_leads(table, connection, **_kw) -> None:
     # A database loaded by an earlier release gets the table from init or its next load: fill
     # it from the leads already there (a fresh database has none yet, maybe not even the table).
     if sa.inspect(connection).has_table(lead_jobs.name):
-        derive_job_days(connection)
+        _derive(connection, table)
+
+
+for _table in DAY_TABLES:
+    sa.event.listen(_table, "after_create", _derive_beside_existing_leads)
 
 
 name_aliases = sa.Table(
@@ -165,5 +198,5 @@ def _demo(seed: int, scale: str):
 
 
 DOMAIN = DOMAINS.register("leads", Domain(
-    "leads", FILES, demo=_demo, derived_tables=(job_days,), derive=derive_job_days,
+    "leads", FILES, demo=_demo, derived_tables=DAY_TABLES, derive=derive_days,
     description="Enterprises, their leads (advertiser, publisher, channel, status...) and validation jobs."))
