@@ -146,6 +146,8 @@ def _width(col: Col, samples: list[Any]) -> float:
     if col.width:
         return col.width
     longest = len(col.title)
+    if col.kind in ("date", "datetime"):  # wide enough for a date even when the sampled rows have none
+        longest = max(longest, len(FORMATS[col.kind]))
     for value in samples:
         if value is None:
             continue

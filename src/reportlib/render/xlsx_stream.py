@@ -48,13 +48,13 @@ _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-# XML 1.0 cannot carry these; SpreadsheetML escapes them as _xHHHH_ (and a literal _xHHHH_ as _x005F_xHHHH_).
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+# XML 1.0 cannot carry these control characters; SpreadsheetML writes them as _xHHHH_.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _EMPTY = "/>"
 
 
 def _escape_text(text: str) -> str:
-    text = _ILLEGAL.sub(lambda m: "_x005F" if m.group() == "_" else f"_x{ord(m.group()):04X}_", text)
+    text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     text = escape(text).replace("\r", "&#13;")
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f"<t{space}>{text}</t>"
@@ -94,14 +94,14 @@ class _Styles:
 
     def xml(self) -> str:
         formats = "".join(f'<numFmt numFmtId="{i}" formatCode={quoteattr(code)}/>' for code, i in self.formats.items())
+        formats = f'<numFmts count="{len(self.formats)}">{formats}</numFmts>' if formats else ""
         fonts = "".join(
             f'<font>{"<b/>" if bold else ""}<sz val="{size:g}"/>{f"<color rgb={quoteattr(rgb)}/>" if rgb else ""}'
             '<name val="Calibri"/><family val="2"/></font>' for bold, size, rgb in self.fonts)
         fills = "".join(f'<fill><patternFill patternType="solid"><fgColor rgb={quoteattr(rgb)}/><bgColor indexed="64"/>'
                         '</patternFill></fill>' for rgb in self.fills)
         xfs = "".join(_xf_xml(*xf) for xf in self.xfs)
-        return (f'{_HEAD}<styleSheet xmlns="{_MAIN}">'
-                f'<numFmts count="{len(self.formats)}">{formats}</numFmts>'
+        return (f'{_HEAD}<styleSheet xmlns="{_MAIN}">{formats}'
                 f'<fonts count="{len(self.fonts)}">{fonts}</fonts>'
                 f'<fills count="{2 + len(self.fills)}"><fill><patternFill patternType="none"/></fill>'
                 f'<fill><patternFill patternType="gray125"/></fill>{fills}</fills>'
@@ -182,23 +182,28 @@ def _factorize(values: Any, count: int, text: bool) -> tuple[np.ndarray, Sequenc
     if values is None:
         return np.full(count, -1, dtype=np.intp), []
     if not isinstance(values, pd.Series):
-        array = np.empty(count, dtype=object)
-        array[:] = values
-        values = array
+        values = _objects(values)
     if text and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         # 1, 1.0 and True are equal keys to a hash table but different texts: key text columns by their text.
-        values = np.array([v if isinstance(v, str) or pd.isna(v) else str(v) for v in values], dtype=object)
+        values = _objects([v if isinstance(v, str) or _missing(v) else str(v) for v in values])
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable values (lists, dicts): key them by their text
-        codes, uniques = pd.factorize(np.array([None if _missing(v) else str(v) for v in values], dtype=object))
+        codes, uniques = pd.factorize(_objects([None if _missing(v) else str(v) for v in values]))
     return codes, list(uniques)
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (numpy would make a list of lists 2-D)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def _missing(value: Any) -> bool:
     try:
         return bool(pd.isna(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # a list or an array is a value, not a missing one
         return False
 
 
