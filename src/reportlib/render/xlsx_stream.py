@@ -43,17 +43,20 @@ from .text import neutralise_formula
 
 __all__ = ["CHUNK_ROWS", "write_streaming_workbook"]
 
-CHUNK_ROWS = 16384  # rows rendered at a time: bounds memory, amortises the per-chunk work
+CHUNK_ROWS = 8192  # rows rendered at a time: bounds memory, amortises the per-chunk work
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 # XML 1.0 cannot carry these control characters; SpreadsheetML writes them as _xHHHH_.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>\r]")
 _EMPTY = "/>"
 
 
 def _escape_text(text: str) -> str:
+    if not _SPECIAL.search(text) and not (text[:1].isspace() or text[-1:].isspace()):
+        return f"<t>{text}</t>"  # most text: nothing to escape
     text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     text = escape(text).replace("\r", "&#13;")
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
@@ -130,6 +133,9 @@ class _Cells:
     def tail(self, value: Any, number_format: str | None = None, font: Font | None = None,
              fill: str | None = None) -> str:
         """The rest of a ``<c>`` element holding ``value`` (already a cell value, or None)."""
+        if isinstance(value, str):
+            text = neutralise_formula(value)
+            return f'{self._style(None, font, fill)} t="inlineStr"><is>{_escape_text(text)}</is></c>'
         if value is None:
             return _EMPTY if font is None and fill is None else f' s="{self.styles.xf(None, font, fill)}"/>'
         if isinstance(value, (bool, np.bool_)):
@@ -143,10 +149,11 @@ class _Cells:
             if isinstance(value, (datetime, time)) and value.tzinfo is not None:
                 value = value.replace(tzinfo=None)
             return f'{self._style(number_format or _date_format(value), font, fill)}><v>{to_excel(value)!r}</v></c>'
-        text = neutralise_formula(value if isinstance(value, str) else str(value))
-        return f'{self._style(None, font, fill)} t="inlineStr"><is>{_escape_text(text)}</is></c>'
+        return self.tail(str(value), None, font, fill)
 
     def _style(self, number_format: str | None, font: Font | None, fill: str | None) -> str:
+        if number_format is None and font is None and fill is None:
+            return ""
         xf = self.styles.xf(number_format, font, fill)
         return f' s="{xf}"' if xf else ""
 
@@ -183,7 +190,8 @@ def _factorize(values: Any, count: int, text: bool) -> tuple[np.ndarray, Sequenc
         return np.full(count, -1, dtype=np.intp), []
     if not isinstance(values, pd.Series):
         values = _objects(values)
-    if text and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+    if text and not isinstance(values.dtype, pd.StringDtype) and \
+            pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         # 1, 1.0 and True are equal keys to a hash table but different texts: key text columns by their text.
         values = _objects([v if isinstance(v, str) or _missing(v) else str(v) for v in values])
     try:
@@ -236,80 +244,90 @@ class _SheetXml:
 
 def write_streaming_workbook(target: Path, sheets: Sequence[tuple[str, Any]], chunk_rows: int = CHUNK_ROWS) -> None:
     """Write ``(title, Sheet)`` pairs as one XLSX package at ``target`` (a temporary path)."""
-    from .xlsx import HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_value
-
-    styles = _Styles()
-    cells = _Cells(styles)
-    header_fill = HEADER_FILL.fgColor.rgb
+    cells = _Cells(_Styles())
     filters = []
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as package:
         package.writestr("[Content_Types].xml", _content_types(len(sheets)))
         package.writestr("_rels/.rels", _package_rels())
         package.writestr("docProps/core.xml", _core())
         for number, (title, sheet) in enumerate(sheets, start=1):
-            preamble = _preamble_rows(sheet)
-            header_row = len(preamble) + 1
-            columns = list(sheet.columns)
-            letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
-            top = []
-            for row, line in enumerate(preamble, start=1):
-                parts = "".join(f'<c r="{get_column_letter(i)}{row}"{cells.tail(value, fmt, font)}'
-                                for i, (value, font, fmt) in enumerate(line, start=1))
-                top.append(f'<row r="{row}">{parts}</row>')
-            header = "".join(f'<c r="{letter}{header_row}"{cells.tail(col.title, None, HEADER_FONT, header_fill)}'
-                             for letter, col in zip(letters, columns))
-            top.append(f'<row r="{header_row}">{header}</row>')
-            formats = [col.number_format for col in columns]
-            texts = [col.kind in ("text", "code") for col in columns]
-            chunks = _column_chunks(sheet.rows, [col.key for col in columns], chunk_rows)
-            first = next(chunks, None)
-            samples: list[list[Any]] = [[] for _ in columns]
-
-            def render(count: int, values: list[Any], start: int, keep_samples: bool = False) -> str:
-                rendered = []
-                numbers = range(start, start + count)
-                for index, col in enumerate(columns):
-                    codes, uniques = _factorize(values[index], count, texts[index])
-                    converted = [cell_value(col, v) for v in uniques]
-                    if keep_samples:
-                        samples[index] = [None if c < 0 else converted[c] for c in codes[:1000]]
-                    tails = [cells.tail(v, formats[index]) for v in converted] + [_EMPTY]
-                    letter = letters[index]
-                    rendered.append([f'<c r="{letter}{n}"{tails[c]}' for n, c in zip(numbers, codes.tolist())])
-                return "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in zip(numbers, zip(*rendered)))
-
-            body = render(*first, header_row + 1, keep_samples=True) if first else ""
-            known = len(sheet.rows) if isinstance(sheet.rows, Sequence) or hasattr(sheet.rows, "columns") else None
-            xml = _SheetXml(letters[-1] if letters else "A", header_row, _column_widths(sheet, samples))
-            name = f"xl/worksheets/sheet{number}.xml"
-            last = header_row + (first[0] if first else 0)
-            if known is not None:  # the dimension is known: stream straight into the package
-                with package.open(name, "w") as out:
-                    last = header_row + known
-                    out.write((xml.head(last) + "".join(top) + body).encode())
-                    _write_rest(out, chunks, render, header_row + 1 + (first[0] if first else 0))
-                    out.write(xml.tail(last).encode())
-            else:  # an iterable of unknown length: rows go to a temporary file until the count is known
-                with tempfile.TemporaryFile() as spool:
-                    spool.write(body.encode())
-                    last = _write_rest(spool, chunks, render, last + 1) - 1
-                    spool.seek(0)
-                    with package.open(name, "w") as out:
-                        out.write((xml.head(last) + "".join(top)).encode())
-                        shutil.copyfileobj(spool, out, 1 << 20)
-                        out.write(xml.tail(last).encode())
-            filters.append((title, xml.filter_ref(last)))
+            ref = _write_sheet(package, f"xl/worksheets/sheet{number}.xml", sheet, cells, chunk_rows)
+            filters.append((title, ref))
         package.writestr("xl/workbook.xml", _workbook(filters))
         package.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
-        package.writestr("xl/styles.xml", styles.xml())
+        package.writestr("xl/styles.xml", cells.styles.xml())
 
 
-def _write_rest(out: IO[bytes], chunks: Iterable[tuple[int, list[Any]]], render, start: int) -> int:
-    """Render the remaining chunks into ``out``; returns the next row number."""
-    for count, values in chunks:
-        out.write(render(count, values, start).encode())
-        start += count
-    return start
+def _write_sheet(package: zipfile.ZipFile, name: str, sheet: Any, cells: _Cells, chunk_rows: int) -> str:
+    """Write one sheet's part; returns its autofilter range."""
+    from .xlsx import HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows
+
+    preamble = _preamble_rows(sheet)
+    header_row = len(preamble) + 1
+    rows = _Rows(list(sheet.columns), cells)
+    top = []
+    for number, line in enumerate(preamble, start=1):
+        parts = "".join(f'<c r="{get_column_letter(i)}{number}"{cells.tail(value, fmt, font)}'
+                        for i, (value, font, fmt) in enumerate(line, start=1))
+        top.append(f'<row r="{number}">{parts}</row>')
+    header = "".join(f'<c r="{letter}{header_row}"{cells.tail(col.title, None, HEADER_FONT, HEADER_FILL.fgColor.rgb)}'
+                     for letter, col in zip(rows.letters, rows.columns))
+    top.append(f'<row r="{header_row}">{header}</row>')
+    chunks = _column_chunks(sheet.rows, [col.key for col in rows.columns], chunk_rows)
+    first = next(chunks, None)
+    body = rows.render(*first, header_row + 1, keep_samples=True) if first else ""
+    following = header_row + 1 + (first[0] if first else 0)
+    xml = _SheetXml(rows.letters[-1] if rows.letters else "A", header_row, _column_widths(sheet, rows.samples))
+    if isinstance(sheet.rows, (Sequence, pd.DataFrame)):  # the dimension is known: straight into the package
+        last = header_row + len(sheet.rows)
+        with package.open(name, "w") as out:
+            out.write((xml.head(last) + "".join(top) + body).encode())
+            rows.write(out, chunks, following)
+            out.write(xml.tail(last).encode())
+    else:  # an iterable of unknown length: rows wait in a temporary file until the count is known
+        with tempfile.TemporaryFile() as spool:
+            spool.write(body.encode())
+            last = rows.write(spool, chunks, following) - 1
+            spool.seek(0)
+            with package.open(name, "w") as out:
+                out.write((xml.head(last) + "".join(top)).encode())
+                shutil.copyfileobj(spool, out, 1 << 20)
+                out.write(xml.tail(last).encode())
+    return xml.filter_ref(last)
+
+
+class _Rows:
+    """Table rows as XML, a chunk at a time, column by column."""
+
+    def __init__(self, columns: list[Any], cells: _Cells):
+        self.columns, self.cells = columns, cells
+        self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+        self.formats = [col.number_format for col in columns]
+        self.texts = [col.kind in ("text", "code") for col in columns]
+        self.samples: list[list[Any]] = [[] for _ in columns]  # the first rows' cell values, for column widths
+
+    def render(self, count: int, values: list[Any], start: int, keep_samples: bool = False) -> str:
+        """The ``<row>`` elements of ``count`` rows numbered from ``start``; ``values``: one array per column."""
+        from .xlsx import cell_value
+
+        numbers = range(start, start + count)
+        rendered = []
+        for index, col in enumerate(self.columns):
+            codes, uniques = _factorize(values[index], count, self.texts[index])
+            converted = [cell_value(col, v) for v in uniques]
+            if keep_samples:
+                self.samples[index] = [None if c < 0 else converted[c] for c in codes[:1000]]
+            tails = [self.cells.tail(v, self.formats[index]) for v in converted] + [_EMPTY]  # code -1: the last
+            letter = self.letters[index]
+            rendered.append([f'<c r="{letter}{n}"{tails[c]}' for n, c in zip(numbers, codes.tolist())])
+        return "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in zip(numbers, zip(*rendered)))
+
+    def write(self, out: IO[bytes], chunks: Iterable[tuple[int, list[Any]]], start: int) -> int:
+        """Render ``chunks`` into ``out`` from row ``start``; returns the next row number."""
+        for count, values in chunks:
+            out.write(self.render(count, values, start).encode())
+            start += count
+        return start
 
 
 def _content_types(sheets: int) -> str:
