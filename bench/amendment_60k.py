@@ -38,6 +38,7 @@ def prepare(url: str, plan: str, reuse: bool) -> int:
     from reportlib.demo import build_demo
     from reportlib.rates import VerifyOptions, apply_deck, modify_rates, rows_from_rates
     from reportlib.db import engine_for
+    from reportlib.rates.apply import BatchAppliedError
 
     if not reuse:
         clock = time.perf_counter()
@@ -48,7 +49,11 @@ def prepare(url: str, plan: str, reuse: bool) -> int:
         rows = rows_from_rates(conn, plan)
     rows = modify_rates(rows, "multiply", "1.05")
     rows = modify_rates([replace(r, row=n) for n, r in enumerate(rows, start=1)], "round", digits=6)
-    applied = apply_deck(engine, rows, VerifyOptions(plans=(plan,)), user="bench")
+    try:
+        applied = apply_deck(engine, rows, VerifyOptions(plans=(plan,)), user="bench")
+    except BatchAppliedError as done:  # --reuse of a database an earlier bench run prepared
+        print(f"using batch {done.batch_id}, applied by an earlier run: {len(rows):,} areas of {plan}", file=sys.stderr)
+        return done.batch_id
     print(f"applied batch {applied.batch_id}: {len(rows):,} areas of {plan}", file=sys.stderr)
     return applied.batch_id
 
