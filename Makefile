@@ -17,6 +17,7 @@ PYTEST_ARGS ?=
 # make bench: entities per comparison, repetitions (medians), the large demo database.
 BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
+BENCH_SCALE  ?= 200
 BENCH_DB     ?= data/bench-large.sqlite
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
@@ -86,6 +87,7 @@ $(BENCH_DB): | venv
 
 bench: venv $(BENCH_DB)
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
+		--scale-n $(BENCH_SCALE) \
 		$(if $(WORKERS),--workers $(WORKERS),)
 
 clean:

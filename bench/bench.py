@@ -121,12 +121,12 @@ def entities(family, url: str, n: int) -> list[dict]:
         return family.entities(conn, family.batch_params.parse(batch_raw(family)))[:n]
 
 
-def papermill_loop(family, url: str, runs: list[dict], work: Path) -> tuple[float, float]:
-    """The plain way: one ``papermill`` CLI process (and kernel) per report."""
+def papermill_loop(family, url: str, runs: list[dict], work: Path) -> tuple[list[float], float]:
+    """The plain way: one ``papermill`` CLI process (and kernel) per report; each run's seconds."""
     from reportlib.run import notebook_path
 
     notebook = notebook_path(family)
-    clock, peak = time.perf_counter(), 0.0
+    each, peak = [], 0.0
     for i, raw in enumerate(runs):
         out = work / f"pm-{i}"
         out.mkdir(parents=True)
@@ -135,9 +135,10 @@ def papermill_loop(family, url: str, runs: list[dict], work: Path) -> tuple[floa
                    "--log-level", "WARNING"]
         for key, value in params.items():
             command += ["-p", key, str(value)]
-        _, mb = timed(command)
+        seconds, mb = timed(command)
+        each.append(seconds)
         peak = max(peak, mb)
-    return time.perf_counter() - clock, peak
+    return each, peak
 
 
 def our_batch(family, url: str, n: int, work: Path, workers: int, engine: str = "warm") -> tuple[float, float]:
@@ -152,19 +153,24 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str], notes: list[str], log) -> None:
+def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str], notes: list[str], log,
+            papermill_n: int) -> None:
     runs = entities(family, url, n)
     if len(runs) < n:
         lines.append(f"| {family.name} | only {len(runs)} entities in the data (asked for {n}) | | | | |")
         n = len(runs)
+    # Every papermill run is a whole process that starts from nothing, so its time is the same
+    # for any entity: a few runs per repetition give its median (on the large data one QBR run
+    # is ~30 s, since the plain notebook computes all partners' metrics each time).
+    pm_runs = runs[:max(1, min(n, papermill_n))]
     loop, batch1, batchn, peaks = [], [], [], {"pm": 0.0, "w1": 0.0, "wn": 0.0}
     cells: list[list[float]] = []
     for r in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rlbench-") as tmp:
             work = Path(tmp)
-            log(f"{family.name}: repetition {r + 1}/{repeat}: papermill CLI loop over {n}")
-            seconds, mb = papermill_loop(family, url, runs, work / "pm")
-            loop.append(seconds / n)
+            log(f"{family.name}: repetition {r + 1}/{repeat}: papermill CLI loop over {len(pm_runs)}")
+            each, mb = papermill_loop(family, url, pm_runs, work / "pm")
+            loop.extend(each)
             peaks["pm"] = max(peaks["pm"], mb)
             log(f"{family.name}: repetition {r + 1}/{repeat}: reportlib batch, 1 worker")
             seconds, mb = our_batch(family, url, n, work / "w1", 1)
@@ -184,7 +190,7 @@ def compare(family, url: str, n: int, repeat: int, workers: int, lines: list[str
                      "report's time is start-up (CLI, kernel, first imports) shared by the batch, the HTML "
                      "export and the manifest.")
     base = median(loop)
-    for label, values, peak in ((f"`papermill` CLI loop", loop, peaks["pm"]),
+    for label, values, peak in ((f"`papermill` CLI loop (median of {len(loop)} runs)", loop, peaks["pm"]),
                                 ("`reportlib batch --workers 1` (warm)", batch1, peaks["w1"]),
                                 (f"`reportlib batch --workers {workers}` (warm)", batchn, peaks["wn"])):
         per = median(values)
@@ -204,13 +210,16 @@ def cell_seconds(folder: Path) -> list[list[float]]:
     return found
 
 
-def prepare_time(family, url: str, repeat: int) -> str:
-    """How long the family's vectorised preparation takes for all entities of the batch."""
+def prepare_time(family, url: str, repeat: int) -> tuple[str, float | None, int]:
+    """How long the family's vectorised preparation takes for all entities of the batch (and how many)."""
     from reportlib.db import connect
 
-    if family.prepare is None:
-        return f"| {family.name} preparation | not available: the {family.name} family has no prepare hook | |"
     batch_params = family.batch_params.parse(batch_raw(family))
+    with connect(url) as conn:
+        count = len(family.entities(conn, batch_params))
+    if family.prepare is None:
+        return (f"| {family.name} preparation | not available: the {family.name} family has no prepare hook | |",
+                None, count)
     times = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rlbench-prep-") as tmp, connect(url) as conn:
@@ -218,7 +227,20 @@ def prepare_time(family, url: str, repeat: int) -> str:
             runs = family.entities(conn, batch_params)
             family.prepare(conn, batch_params, runs, Path(tmp))
             times.append(time.perf_counter() - clock)
-    return f"| {family.name} preparation, {len(runs):,} entities | {median(times):.2f} | |"
+    return f"| {family.name} preparation, {count:,} entities | {median(times):.2f} | |", median(times), count
+
+
+def at_scale(family, url: str, n: int, workers: int, prepared_s: float | None, total: int, log) -> list[str]:
+    """One larger batch, for the steady rate; and what it makes of every entity (a projection)."""
+    log(f"{family.name}: one batch of {n} with {workers} workers")
+    with tempfile.TemporaryDirectory(prefix="rlbench-scale-") as tmp:
+        seconds, mb = our_batch(family, url, n, Path(tmp), workers)
+    prep = prepared_s or 0.0
+    per = max(seconds - prep, 0.0) / n
+    projected = prep + per * total
+    return [f"| {family.name} × {n}, `--workers {workers}` | {seconds:.1f} s | {per:.3f} | {60 / per:.0f} | {mb:.0f} |",
+            f"| {family.name}, all {total:,} entities (projected: preparation + {total:,} × the rate above) | "
+            f"{projected / 60:.1f} min | | | |"]
 
 
 def single_run(family, url: str, repeat: int) -> str:
@@ -249,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=16, help="entities per comparison")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--papermill-n", type=int, default=3,
+                        help="runs of the papermill CLI loop per repetition (each is a whole process)")
+    parser.add_argument("--scale-n", type=int, default=200,
+                        help="reports of the one larger QBR batch that measures the steady rate (0: skip)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args(argv)
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
@@ -278,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {name} | not available: family {name} not installed | | | | |")
             continue
         try:
-            compare(family, args.db, args.n, args.repeat, args.workers, lines, notes, log)
+            compare(family, args.db, args.n, args.repeat, args.workers, lines, notes, log, args.papermill_n)
         except Exception as exc:  # one family's failure must not lose the others' figures
             lines.append(f"| {name} | failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:200]} | | | | |")
     lines += ["", "## Single reports and preparation", "", "| what | seconds | peak MB |", "| --- | ---: | ---: |"]
@@ -289,11 +315,23 @@ def main(argv: list[str] | None = None) -> int:
             continue
         log(f"{name}: single run × {args.repeat}")
         lines.append(single_run(family, args.db, args.repeat))
+    prepared = {}
     for name in COMPARED:
         family = family_or_none(name)
         if family is not None:
             log(f"{name}: preparation × {args.repeat}")
-            lines.append(prepare_time(family, args.db, args.repeat))
+            row, seconds, count = prepare_time(family, args.db, args.repeat)
+            lines.append(row)
+            prepared[name] = (seconds, count)
+    family = family_or_none("qbr")
+    if family is not None and args.scale_n > 0:
+        lines += ["", "## At scale", "", "| batch | seconds | s / report | reports / min | peak MB |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        seconds, count = prepared["qbr"]
+        try:
+            lines += at_scale(family, args.db, min(args.scale_n, count), args.workers, seconds, count, log)
+        except Exception as exc:
+            lines.append(f"| qbr | failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:200]} | | | |")
     lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -213,6 +213,12 @@ def test_batch_prepares_once_and_every_run_reads_its_slice(probe_family, demo_ur
     # where the prepared inputs were is not part of a run's key: the next batch skips
     again = run_batch(probe_family, {"label": "p"}, db_url=demo_url, out=tmp_path, workers=1, progress=False)
     assert again.count("skipped") == 3
+    assert len(PREPARED) == 1  # nothing to run, so nothing was prepared again
+    # one stale report: only it is prepared for and run again
+    (tmp_path / "probe" / "p" / "b.json").unlink()
+    third = run_batch(probe_family, {"label": "p"}, db_url=demo_url, out=tmp_path, workers=1, progress=False)
+    assert (third.count("skipped"), third.count("ok"), len(PREPARED)) == (2, 1, 2)
+    assert json.loads((tmp_path / "probe" / "p" / "b.json").read_text())["value"] == "BBB"
 
 
 def test_a_failed_run_keeps_its_notebook_and_the_batch_goes_on_in_a_fresh_kernel(probe_family, demo_url,

@@ -88,3 +88,22 @@ def test_init_creates_the_tables_of_every_domain(sqlite_url):
     names = sa.inspect(sa.create_engine(sqlite_url)).get_table_names()
     for prefix in ("billing_", "qbr_", "rates_", "leads_"):
         assert any(n.startswith(prefix) for n in names), f"no {prefix} table after init"
+
+
+def test_a_database_without_the_tables_is_one_clear_error_not_a_traceback(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    assert main(["batch", "qbr", "-p", "quarter", "2026Q3", "--db", url, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database sqlite:///") and "empty.sqlite" in err
+    assert "no such table: qbr_partners" in err and "`reportlib init`" in err and "Traceback" not in err
+    assert main(["init", "--db", url]) == 0
+    capsys.readouterr()
+    assert main(["batch", "qbr", "-p", "quarter", "2026Q3", "--db", url, "--quiet"]) == 2
+    assert "selects no entity" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_names_the_server_without_its_password(capsys):
+    url = "postgresql+psycopg://someone:s3cret@127.0.0.1:9/nowhere"
+    assert main(["run", "statement", "-p", "partner", "P001", "-p", "month", "2026-10", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "127.0.0.1:9/nowhere" in err and "s3cret" not in err and "that the server runs" in err

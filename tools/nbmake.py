@@ -161,6 +161,7 @@ reference_cycle_days = 180    # reference sales cycle of the health score, in da
 db_url = None                 # None: $REPORTLIB_DB or data/reportlib.sqlite
 output_dir = None             # set by the runner; None writes to outputs/scratch/qbr/
 output_stem = None            # set by the runner
+prepared = None               # set by a batch: every partner's metrics, computed once
 ''', "parameters"),
         code('''
 from IPython.display import HTML, display
@@ -174,8 +175,10 @@ params = qbr.QbrParams.parse({"partner": partner, "quarter": quarter,
                               "reference_cycle_days": reference_cycle_days})
 use_offline_charts()
 with reportlib.connect(db_url) as conn:
-    # All partners' metrics of the quarter in one pass; the deck takes this partner's slice.
-    review = qbr.partner_review(conn, params.partner, params.quarter, params.reference_cycle_days)
+    # All partners' metrics of the quarter in one pass (or the batch's prepared copy of them);
+    # the deck takes this partner's slice.
+    review = qbr.partner_review(conn, params.partner, params.quarter, params.reference_cycle_days,
+                                prepared=prepared)
 display(HTML(report.title_html(review)))
 display(HTML(report.summary_html(review)))
 '''),

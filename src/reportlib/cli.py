@@ -216,7 +216,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def database_error(exc: Exception, url: str | None) -> str:
+    """One line for an error the database raised: which database, what it said, what to do."""
+    from sqlalchemy.exc import OperationalError
+
+    from .config import public_db_url, resolve_db_url
+
+    said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    where = public_db_url(resolve_db_url(url))
+    lowered = said.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        hint = ("its tables are missing or older than this reportlib: `reportlib init` adds the missing "
+                "tables, then `reportlib load DOMAIN FOLDER` or `reportlib demo` fills them")
+    elif isinstance(exc, OperationalError):
+        hint = "check the URL (--db or REPORTLIB_DB), that the server runs and that the role may connect"
+    else:
+        hint = "check the data and the URL (--db or REPORTLIB_DB)"
+    return f"the database {where} refused: {said}; {hint}."
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from .errors import ReportlibError
 
     parser = build_parser()
@@ -225,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except ReportlibError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        print(f"error: {database_error(exc, getattr(args, 'db', None))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_DB_RELATIVE", "default_db_url", "outputs_root", "project_root", "resolve_db_url"]
+__all__ = ["DEFAULT_DB_RELATIVE", "HIDDEN", "default_db_url", "outputs_root", "project_root", "public_db_url",
+           "resolve_db_url"]
 
 DEFAULT_DB_RELATIVE = Path("data") / "reportlib.sqlite"
 
@@ -30,9 +31,32 @@ def default_db_url() -> str:
     return f"sqlite:///{project_root() / DEFAULT_DB_RELATIVE}"
 
 
+HIDDEN = "***"
+
+
+def public_db_url(url: str) -> str:
+    """``url`` with its password, if it has one, shown as ``***`` (for files people read)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    return parsed.render_as_string(hide_password=True) if parsed.password is not None else url
+
+
 def resolve_db_url(url: str | None = None) -> str:
-    """``url`` if given, else ``REPORTLIB_DB``, else the embedded SQLite file."""
-    return url or os.environ.get("REPORTLIB_DB") or default_db_url()
+    """``url`` if given, else ``REPORTLIB_DB``, else the embedded SQLite file.
+
+    A ``url`` whose password is hidden (``***``, as the runner injects it into notebooks, so
+    that no executed notebook holds a password) means the ``REPORTLIB_DB`` of this process
+    when that is the same URL with its password.
+    """
+    env = os.environ.get("REPORTLIB_DB")
+    if url and env and f":{HIDDEN}@" in url and url != env and public_db_url(env) == url:
+        return env
+    return url or env or default_db_url()
 
 
 def outputs_root(path: str | os.PathLike | None = None) -> Path:

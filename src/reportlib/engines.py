@@ -45,16 +45,17 @@ _KERNEL_ARGS = ["--HistoryManager.enabled=False"]
 # forced full garbage collection, which costs ~0.4 s once pandas is loaded, against ~0.3 ms
 # for the reset itself; the collector still runs on its own. Then the counter goes back to 1.
 _RESET = """\
-def _rl_reset(cwd, shell):
+def _rl_reset(cwd, environment, shell):
     import gc, os
     os.chdir(cwd)
+    os.environ.update(environment)
     collect, gc.collect = gc.collect, lambda *args, **kwargs: 0
     try:
         shell.reset(new_session=False)
     finally:
         gc.collect = collect
     shell.execution_count = 1
-_rl_reset({cwd!r}, get_ipython())
+_rl_reset({cwd!r}, {environment!r}, get_ipython())
 """
 
 
@@ -70,7 +71,8 @@ class NotebookFailed(Exception):
 class Engine(Protocol):
     name: str
 
-    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None: ...
+    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
+                environment: dict[str, str] | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -82,7 +84,7 @@ class _Kernel:
     replies, so the client made here is the only one, reused for every notebook.
     """
 
-    def __init__(self, kernel_name: str, cwd: Path | None = None):
+    def __init__(self, kernel_name: str, cwd: Path | None = None, environment: dict[str, str] | None = None):
         from jupyter_client import KernelManager
         from jupyter_client.asynchronous import AsyncKernelClient
         from jupyter_core.utils import run_sync
@@ -97,7 +99,7 @@ class _Kernel:
         self.km = KernelManager(kernel_name=kernel_name, transport="ipc" if ipc else "tcp",
                                 ip=str(self.folder / "k") if ipc else "127.0.0.1",
                                 connection_file=str(self.folder / "connection.json"))
-        env = dict(os.environ, **_KERNEL_ENV)
+        env = dict(os.environ, **_KERNEL_ENV, **(environment or {}))
         try:
             self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log,
                                  extra_arguments=_KERNEL_ARGS)
@@ -211,12 +213,39 @@ def _register_papermill_engine() -> None:
     set on the executor after construction.
     """
     from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
     if _PAPERMILL_ENGINE in papermill_engines._engines:
         return
 
+    class FinalSaveManager(NotebookExecutionManager):
+        """Writes the executed notebook once, when execution ends.
+
+        papermill writes it at every cell's start and end so that someone can watch a long
+        notebook; each write serialises and validates the whole notebook, charts included
+        (~30 writes a QBR run). A run's notebook goes to a private staging folder that nobody
+        watches, so only the final write, which papermill makes however the run ends, stays.
+        """
+
+        def save(self, **kwargs):
+            if self.end_time is not None:  # set by notebook_complete just before its final save
+                super().save(**kwargs)
+
     class KeptKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            # papermill's Engine.execute_notebook, with the manager above.
+            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar,
+                                      log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
@@ -240,8 +269,9 @@ class PapermillEngine:
     kernel_name: str | None = None
     timeout: int | None = 1800
 
-    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
-        kernel = _Kernel(_kernel_name(notebook, self.kernel_name), cwd=cwd)
+    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
+                environment: dict[str, str] | None = None) -> None:
+        kernel = _Kernel(_kernel_name(notebook, self.kernel_name), cwd=cwd, environment=environment)
         try:
             _papermill(notebook, output, parameters, kernel, self.timeout)
         finally:
@@ -278,8 +308,9 @@ class WarmEngine:
             self.kernels_started += 1
         return self._kernel
 
-    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path) -> None:
-        kernel = self._clean_kernel(notebook, cwd)
+    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
+                environment: dict[str, str] | None = None) -> None:
+        kernel = self._clean_kernel(notebook, cwd, environment or {})
         try:
             _papermill(notebook, output, parameters, kernel, self.timeout)
         except BaseException:
@@ -289,13 +320,14 @@ class WarmEngine:
         if kernel.runs >= self.max_runs or kernel.memory_mb() > self.max_memory_mb:
             self.recycle()
 
-    def _clean_kernel(self, notebook: Path, cwd: Path) -> _Kernel:
+    def _clean_kernel(self, notebook: Path, cwd: Path, environment: dict[str, str]) -> _Kernel:
         """A ready kernel with a clean slate that keeps the imported modules (what makes it fast).
 
         The working folder changes first: the previous run's folder is gone, and the reset
-        looks at the current one.
+        looks at the current one. The run's environment variables (e.g. the database URL with
+        its password) are set outside the notebook, so the executed notebook never holds them.
         """
-        code = _RESET.format(cwd=str(cwd))
+        code = _RESET.format(cwd=str(cwd), environment=dict(environment))
         kernel = self._ready_kernel(notebook)
         try:
             kernel.run_silently(code)

@@ -19,8 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from . import __version__
-from .config import outputs_root, project_root, resolve_db_url
+from .config import outputs_root, project_root, public_db_url, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .errors import ConfigError, ReportlibError, RunError
@@ -89,18 +91,24 @@ def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *,
 
 def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
              db_url: str | None = None, notebook: str | Path | None = None,
-             extra: dict[str, Any] | None = None) -> RunPlan:
+             extra: dict[str, Any] | None = None, conn: Connection | None = None,
+             fingerprint: str | None | object = ...) -> RunPlan:
     """Check the parameters and the entity, and decide where the run's files go.
 
     ``notebook`` overrides the family's notebook path (a batch resolves it once, where it
     starts). ``extra`` are notebook parameters that do not change what a run produces, such
     as the path of a batch's prepared inputs; they are injected but not part of the run key.
+    A batch that plans many runs passes its open connection and the domain's fingerprint.
     """
     family = family_name if isinstance(family_name, Family) else get_family(family_name)
     params = raw if isinstance(raw, ReportParams) else family.params.parse(raw)
     url = resolve_db_url(db_url)
-    with connect(url) as conn:
-        stem = slugify(family.stem(conn, params))
+    if conn is None:
+        with connect(url) as own:
+            return plan_run(family, params, out=out, db_url=url, notebook=notebook, extra=extra, conn=own,
+                            fingerprint=fingerprint)
+    stem = slugify(family.stem(conn, params))
+    if fingerprint is ...:
         fingerprint = data_fingerprint(conn, family.domain)
     folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
     notebook = Path(notebook) if notebook is not None else notebook_path(family)
@@ -158,11 +166,15 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     executed = staging / f"{stem}.ipynb"
-    injected = dict(parameters, **plan.extra, db_url=plan.db_url, output_dir=str(staging), output_stem=stem)
+    # The notebook gets the URL with its password hidden; the kernel gets the real one in its
+    # environment, so an executed notebook kept beside the outputs never holds a password.
+    public = public_db_url(plan.db_url)
+    environment = {"REPORTLIB_DB": plan.db_url} if public != plan.db_url else {}
+    injected = dict(parameters, **plan.extra, db_url=public, output_dir=str(staging), output_stem=stem)
     error: str | None = None
     try:
         try:
-            engine.execute(plan.notebook, executed, injected, cwd=staging)
+            engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
             if family.html:
                 write_notebook_html(executed, staging / f"{stem}.html")
         except NotebookFailed as exc:
@@ -178,7 +190,7 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             "notebook_sha256": sha256_file(plan.notebook),
             "parameters": parameters,
             "data": {"domain": family.domain, "fingerprint": plan.fingerprint,
-                     "database": _redact(plan.db_url)},
+                     "database": public_db_url(plan.db_url)},
             "reportlib_version": __version__,
             "git_commit": git_commit(),
             "engine": getattr(engine, "name", type(engine).__name__),
@@ -239,12 +251,3 @@ def _publish(staging: Path, folder: Path) -> list[Path]:
             path.replace(target)
             published.append(target)
     return published
-
-
-def _redact(url: str) -> str:
-    try:
-        import sqlalchemy as sa
-
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable url>"

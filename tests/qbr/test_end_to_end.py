@@ -160,3 +160,26 @@ def test_batch_selects_active_partners_only(world):
         runs = family.entities(conn, QbrBatchParams.parse({"quarter": "2026Q3"}))
     assert [r["partner"] for r in runs] == ["A1", "B2", "C3"]
     assert all(r["quarter"] == "2026Q3" for r in runs)
+
+
+def test_batch_decks_read_the_prepared_metrics_and_equal_the_single_runs(world, tmp_path):
+    """A batch computes all partners' metrics once; its decks are the decks a single run makes."""
+    from reportlib.batch import run_batch
+
+    out = tmp_path / "batch"
+    result = run_batch("qbr", {"quarter": "2026Q3"}, db_url=world["url"], out=out, workers=1, progress=False)
+    assert result.ok and result.count("ok") == 3
+    folder = out / "qbr" / "2026q3"
+    executed = json.loads((folder / "a1-alpha-systems.ipynb").read_text())
+    injected = next(c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    assert "prepared = " in "".join(injected["source"]) and "prepared = None" not in "".join(injected["source"])
+    assert not (out / ".prepared").exists()  # the batch's prepared inputs go when it ends
+
+    single, batched = Presentation(str(world["folder"] / "a1-alpha-systems.pptx")), Presentation(
+        str(folder / "a1-alpha-systems.pptx"))
+    assert [_text(s) for s in batched.slides] == [_text(s) for s in single.slides]
+    for one, other in zip(single.slides, batched.slides):
+        charts = [s.chart for s in one.shapes if s.has_chart]
+        again = [s.chart for s in other.shapes if s.has_chart]
+        assert [[tuple(series.values) for series in c.plots[0].series] for c in again] == \
+            [[tuple(series.values) for series in c.plots[0].series] for c in charts]

@@ -211,3 +211,26 @@ def test_deck_of_a_quarter_without_any_data_says_so(url, tmp_path):
     assert [s.shapes.title.text for s in deck.slides][1:] == list(SLIDE_TITLES[1:])
     texts = [shape.text_frame.text for shape in deck.slides[8].shapes if shape.has_text_frame]
     assert "Partner vs tier median (%): no data for this period." in texts
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_rank_in_tier_counts_better_peers_and_ties_share_the_better_rank(higher_is_better):
+    from reportlib.qbr.review import _rank
+
+    peers = pd.DataFrame({"health_score": [D("70"), D("55"), None, D("70"), float("nan"), D("81.5"), D("40")]})
+    empty = pd.DataFrame()
+
+    def slice_of(value, status="active"):
+        return m.PartnerSlice(quarter=Quarter.parse("2026Q3"), reference_cycle_days=180,
+                              row={"health_score": value, "status": status}, previous={}, benchmarks=empty,
+                              tier_metrics=peers, revenue_trend=empty, portal_trend=empty, pipeline_by_stage=empty,
+                              win_rate_by_stage=empty, certifications=empty, latest={})
+
+    present = [D("70"), D("55"), D("70"), D("81.5"), D("40")]
+    for mine in (D("70"), D("55"), D("81.5"), D("40"), D("60"), D("100"), D("0")):
+        better = sum(1 for v in present if (v > mine if higher_is_better else v < mine))
+        assert _rank(slice_of(mine), "health_score", higher_is_better) == (better + 1, 5)
+    assert _rank(slice_of(D("70")), "health_score", higher_is_better) == ((2, 5) if higher_is_better else (3, 5))
+    assert _rank(slice_of(None), "health_score", higher_is_better) == (None, 5)
+    assert _rank(slice_of(D("70"), status="inactive"), "health_score", higher_is_better) == (None, 5)
+    assert _rank(slice_of(D("70")), "no_such_metric", higher_is_better) == (None, 0)

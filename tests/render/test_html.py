@@ -31,3 +31,35 @@ def test_notebook_html_hides_code_and_loads_nothing_from_the_network():
 def test_assert_offline_rejects_cdn_scripts():
     with pytest.raises(ValueError, match="network"):
         assert_offline('<script src="https://cdn.example/x.js"></script>')
+
+
+def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
+    """Same elements, attributes and text as nbconvert's HTMLExporter (tabindex, alt included)."""
+    from lxml import html as lxml_html
+    from nbconvert import HTMLExporter
+
+    from reportlib.render.html import NO_ALT, TEMPLATES
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    nb = new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title <b>bold</b> & more"),
+        new_code_cell("x", outputs=[
+            new_output("display_data", data={"text/html": "<table class='rl-table'><tr><td>1 &amp; 2</td></tr></table>",
+                                             "text/plain": "t"}),
+            new_output("display_data", data={"image/png": png, "text/plain": "img"}),
+            new_output("display_data", data={"image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'><text>a</text>"
+                                                              "</svg>", "text/plain": "svg"}),
+            new_output("stream", name="stdout", text="printed <tag>\n"),
+        ]),
+    ])
+    reference = HTMLExporter(template_name="reportlib", extra_template_basedirs=[str(TEMPLATES)], exclude_input=True,
+                             exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)[0]
+    page = notebook_to_html(nb)
+
+    def elements(text):
+        return [(e.tag, sorted((k, " ".join(v.split()) if k == "class" else v) for k, v in e.attrib.items()),
+                 (e.text or "").strip(), (e.tail or "").strip())
+                for e in lxml_html.fromstring(text).iter() if isinstance(e.tag, str)]
+
+    assert elements(page) == elements(reference)
+    assert f'alt="{NO_ALT}"' in page and page.count('tabindex="0"') == reference.count('tabindex="0"') >= 4

@@ -30,3 +30,33 @@ def test_deck_has_titles_native_charts_tables_and_notes(tmp_path):
 
 def test_chart_number_rounds_and_keeps_gaps():
     assert chart_number(D("2.345")) == 2.34 and chart_number(None) is None and chart_number(float("nan")) is None
+
+
+def test_table_cells_are_the_xml_python_pptx_cell_api_makes(tmp_path):
+    """Tables are written as one XML fragment for speed; it must equal the cell-by-cell API's."""
+    from lxml import etree
+    from pptx.util import Inches
+
+    from reportlib.render.charts import THEME_COLORS
+    from reportlib.render.pptx import WHITE
+
+    header = ["KPI", "Value", "Status"]
+    rows = [["Revenue", "$1,200", "on"], ["Two\nlines", None, ""], ["<b>&amp;</b> 'q' \"d\"", "€ ✓", "x"],
+            ["bell\x07 and tab\t", "a\n\nb", "end\n"]]
+    fills = [["C6EFCE", None, "FFC7CE"], [None, None, None], [None, "EDEDED", None], ["FFEB9C", None, None]]
+    deck = Deck()
+    fast = deck.table(deck.slide("fast"), deck.body, header, rows, fills=fills, size=11)
+
+    reference = deck.slide("reference").shapes.add_table(len(rows) + 1, len(header), fast.left, fast.top,
+                                                         fast.width, fast.height).table
+    for c, title in enumerate(header):
+        Deck._cell(reference.cell(0, c), title, 11, bold=True, color=WHITE, fill=THEME_COLORS[0].lstrip("#"))
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            Deck._cell(reference.cell(r, c), "" if value is None else str(value), 11, fill=fills[r - 1][c])
+    for fast_row, reference_row in zip(fast.table._tbl.tr_lst, reference._tbl.tr_lst):
+        assert etree.tostring(fast_row, method="c14n") == etree.tostring(reference_row, method="c14n")
+    path = deck.save(tmp_path / "tables.pptx")
+    table = next(s for s in Presentation(str(path)).slides[0].shapes if s.has_table).table
+    assert [[cell.text for cell in row.cells] for row in table.rows][1:3] == [
+        ["Revenue", "$1,200", "on"], ["Two\nlines", "", ""]]

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,7 +20,8 @@ from ..errors import UnknownEntityError
 from ..families import FAMILIES, Family
 from ..params import ReportParams
 from ..periods import Quarter
-from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS
+from ..prepared import save_prepared
+from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS, quarter_metrics
 from .schema import partners
 
 __all__ = ["FAMILY", "PORTFOLIO_FAMILY", "QbrBatchParams", "QbrParams", "QbrPortfolioParams", "active_partners",
@@ -88,6 +91,13 @@ def _entities(conn: Connection, params: QbrBatchParams) -> list[dict]:
             for pid in active_partners(conn)]
 
 
+def _prepare(conn: Connection, params: QbrBatchParams, _runs: list[dict], folder: Path) -> dict[str, Any]:
+    """Every partner's metrics of the quarter, once for the whole batch (each deck reads its slice)."""
+    path = save_prepared(quarter_metrics(conn, params.quarter, params.reference_cycle_days),
+                         folder / "quarter-metrics.pkl", family="qbr", batch=params.to_notebook())
+    return {"prepared": str(path)}
+
+
 def _portfolio_entities(conn: Connection, params: QbrPortfolioParams) -> list[dict]:
     return [params.to_notebook()] if active_partners(conn) else []
 
@@ -102,6 +112,7 @@ FAMILY = FAMILIES.register("qbr", Family(
     period=lambda p: str(p.quarter),
     stem=_stem,
     entities=_entities,
+    prepare=_prepare,
     description="Quarterly business review deck per active partner per quarter (PPTX + HTML).",
 ))
 

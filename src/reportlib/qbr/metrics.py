@@ -811,6 +811,27 @@ class QuarterMetrics:
     win_rate_by_stage: pd.DataFrame
     certifications: pd.DataFrame
     latest: pd.DataFrame = field(default_factory=pd.DataFrame)  # latest input dates, for data notes
+    # Lookups that slicing builds once and every partner's slice reuses (a batch slices
+    # thousands of times): row positions per partner per frame, each tier's active partners.
+    _lookups: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def rows_of(self, name: str, partner_id: str) -> pd.DataFrame:
+        """The rows of frame ``name`` (an attribute) that belong to ``partner_id``."""
+        frame: pd.DataFrame = getattr(self, name)
+        if frame.empty:
+            return frame
+        positions = self._lookups.get(name)
+        if positions is None:
+            positions = self._lookups[name] = frame.groupby("partner_id", sort=False).indices
+        return frame.iloc[positions.get(partner_id, [])].reset_index(drop=True)
+
+    def tier_peers(self, tier: Any) -> tuple[pd.DataFrame, dict[str, list[Decimal]]]:
+        """The active partners of ``tier`` and a (lazily filled) cache of their sorted values."""
+        tiers = self._lookups.setdefault("tiers", {})
+        if tier not in tiers:
+            m = self.metrics
+            tiers[tier] = (m[(m["tier"] == tier) & (m["status"] == "active")].reset_index(drop=True), {})
+        return tiers[tier]
 
 
 def _latest_dates(inputs: QbrInputs) -> pd.DataFrame:
@@ -857,36 +878,45 @@ class PartnerSlice:
     win_rate_by_stage: pd.DataFrame
     certifications: pd.DataFrame
     latest: dict[str, Any]
+    # metric -> the sorted values of tier_metrics (shared by the tier's slices; filled by use)
+    tier_values: dict[str, list[Decimal]] = field(default_factory=dict, repr=False, compare=False)
+
+    def sorted_tier_values(self, key: str) -> list[Decimal]:
+        """The values of ``key`` among the tier's active partners that have one, ascending."""
+        if key not in self.tier_values:
+            column = self.tier_metrics[key] if key in self.tier_metrics else ()
+            self.tier_values[key] = sorted(Decimal(v) for v in column if v is not None and v == v)
+        return self.tier_values[key]
 
 
 def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice:
     """The rows of ``partner_id``; UnknownEntityError names a few known ids if it is absent."""
     m = all_partners.metrics
-    rows = m[m["partner_id"] == partner_id]
+    rows = all_partners.rows_of("metrics", partner_id)
     if rows.empty:
         known = ", ".join(m["partner_id"].head(5))
         raise UnknownEntityError(f"There is no partner {partner_id!r} in the qbr data (known: {known}, ...); "
                                  "load the partner or check the id.")
     row = rows.iloc[0].to_dict()
-    prev = all_partners.previous[all_partners.previous["partner_id"] == partner_id]
+    prev = all_partners.rows_of("previous", partner_id)
     tier = row["tier"]
 
-    def mine(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[frame["partner_id"] == partner_id].reset_index(drop=True) if not frame.empty else frame
+    def mine(name: str) -> pd.DataFrame:
+        return all_partners.rows_of(name, partner_id)
 
-    trend = mine(all_partners.revenue_trend)
-    portal = all_partners.portal_trend
+    trend = mine("revenue_trend")
     quarters = [str(all_partners.quarter - i) for i in reversed(range(TREND_QUARTERS))]
-    portal = mine(portal).set_index("quarter").reindex(quarters)
+    portal = mine("portal_trend").set_index("quarter").reindex(quarters)
     portal["logins_per_month"] = portal["logins_per_month"].map(lambda v: ZERO if v is None or v != v else v)
     portal = portal.drop(columns="partner_id").reset_index()
     latest = all_partners.latest.loc[partner_id].to_dict() if partner_id in all_partners.latest.index else {}
+    peers, values = all_partners.tier_peers(tier)
     return PartnerSlice(
         quarter=all_partners.quarter, reference_cycle_days=all_partners.reference_cycle_days,
         row=row, previous=prev.iloc[0].to_dict() if not prev.empty else {},
         benchmarks=all_partners.benchmarks[all_partners.benchmarks["tier"] == tier].reset_index(drop=True),
-        tier_metrics=m[(m["tier"] == tier) & (m["status"] == "active")].reset_index(drop=True),
+        tier_metrics=peers, tier_values=values,
         revenue_trend=trend, portal_trend=portal,
-        pipeline_by_stage=mine(all_partners.pipeline_by_stage),
-        win_rate_by_stage=mine(all_partners.win_rate_by_stage),
-        certifications=mine(all_partners.certifications), latest=latest)
+        pipeline_by_stage=mine("pipeline_by_stage"),
+        win_rate_by_stage=mine("win_rate_by_stage"),
+        certifications=mine("certifications"), latest=latest)

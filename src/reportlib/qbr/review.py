@@ -7,15 +7,18 @@ show, so a reader can find it on a slide. Nothing here touches a file format.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
 from ..periods import Quarter
+from ..prepared import load_prepared
 from . import metrics as m
 
 __all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
@@ -180,11 +183,11 @@ def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
 
 def _rank(s: m.PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None, int]:
     """1 = best among the active partners of the tier with a value (ties share the better rank)."""
-    values = [Decimal(v) for v in s.tier_metrics[key] if v is not None and v == v] if key in s.tier_metrics else []
+    values = s.sorted_tier_values(key)
     mine = _value(s.row, key)
     if mine is None or s.row.get("status") != "active":
         return None, len(values)
-    better = sum(1 for v in values if (v > mine if higher_is_better else v < mine))
+    better = len(values) - bisect_right(values, mine) if higher_is_better else bisect_left(values, mine)
     return better + 1, len(values)
 
 
@@ -416,9 +419,19 @@ class PartnerReview:
 
 
 def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
-                   reference_cycle_days: int = m.DEFAULT_REFERENCE_CYCLE_DAYS) -> PartnerReview:
-    """The review of ``partner``: takes the all-partner :class:`QuarterMetrics` a batch prepared,
-    or a connection (then computes the quarter's metrics for all partners first)."""
+                   reference_cycle_days: int = m.DEFAULT_REFERENCE_CYCLE_DAYS,
+                   prepared: str | Path | None = None) -> PartnerReview:
+    """The review of ``partner``.
+
+    ``source`` is the all-partner :class:`QuarterMetrics`, or a connection: then the metrics
+    come from ``prepared`` (the file a batch computed once for all its decks, see
+    :mod:`reportlib.prepared`) when given, else from the database (all partners, one pass).
+    """
+    if prepared is not None and not isinstance(source, m.QuarterMetrics):
+        if quarter is None:
+            raise ValueError("partner_review needs the quarter with prepared inputs")
+        source = load_prepared(prepared, family="qbr", expect={"quarter": str(quarter),
+                                                                "reference_cycle_days": reference_cycle_days})
     if not isinstance(source, m.QuarterMetrics):
         if quarter is None:
             raise ValueError("partner_review needs the quarter when given a connection")
