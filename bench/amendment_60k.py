@@ -144,8 +144,8 @@ def main() -> int:
     print(f"  XLSX full-az (all codes + changes, streaming): {r['xlsx_s']:.2f} s wall, {r['xlsx_cpu']:.2f} s CPU, "
           f"peak RSS {r['xlsx_peak_mb']:.0f} MB (held {r['rss_before_xlsx_mb']:.0f} MB before), "
           f"{r['xlsx_bytes'] / 2**20:.1f} MiB")
-    print(f"    each run: " + ", ".join(f"{x['xlsx_s']:.2f} s wall / {x['xlsx_cpu']:.2f} s CPU / {x['xlsx_peak_mb']:.0f} MB"
-                                       for x in runs))
+    each = [f"{x['xlsx_s']:.2f} s wall / {x['xlsx_cpu']:.2f} s CPU / {x['xlsx_peak_mb']:.0f} MB" for x in runs]
+    print("    each run: " + ", ".join(each))
     print(f"  billing CSV: {r['csv_rows']:,} rows in {r['csv_s']:.2f} s wall, {r['csv_cpu']:.2f} s CPU, "
           f"peak RSS {r['csv_peak_mb']:.0f} MB, {r['csv_bytes'] / 2**20:.1f} MiB")
     print("  (wall time on a shared machine varies with load; CPU time is this process's own)")

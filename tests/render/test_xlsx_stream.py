@@ -8,6 +8,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from reportlib.errors import DataError
 from reportlib.render.xlsx import STREAM_ROWS, Col, Sheet, write_workbook
 from reportlib.render.xlsx_stream import write_streaming_workbook
 
@@ -51,8 +52,8 @@ def test_streaming_writes_the_same_cells_as_openpyxl(rows, tmp_path):
 def test_a_large_sheet_streams_with_frozen_header_filter_widths_and_exact_rates(tmp_path):
     count = STREAM_ROWS + 1234
     rows = _rows(count)
-    path = write_workbook(tmp_path / "big.xlsx", [Sheet("All", pd.DataFrame(rows), COLUMNS, preamble=[("Plan", "Gold")]),
-                                                  Sheet("All", rows[:10], COLUMNS)])
+    path = write_workbook(tmp_path / "big.xlsx", [
+        Sheet("All", pd.DataFrame(rows), COLUMNS, preamble=[("Plan", "Gold")]), Sheet("All", rows[:10], COLUMNS)])
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["All", "All (2)"]
     ws = book["All"]
@@ -77,11 +78,22 @@ def test_rates_are_written_as_their_exact_decimal_text(tmp_path):
 
 
 def test_text_keeps_its_own_spelling_and_control_characters_stay_valid_xml(tmp_path):
-    rows = [{"t": 1}, {"t": 1.0}, {"t": True}, {"t": "a\x01b"}, {"t": [1, 2]}, {"t": datetime(2026, 1, 1, tzinfo=timezone.utc)}]
+    rows = [{"t": 1}, {"t": 1.0}, {"t": True}, {"t": "a\x01b"}, {"t": [1, 2]},
+            {"t": datetime(2026, 1, 1, tzinfo=timezone.utc)}]
     path = write_workbook(tmp_path / "t.xlsx", [Sheet("S", rows, [Col("t")], stream=True)])
     ws = openpyxl.load_workbook(path).active
     assert [ws.cell(row=r, column=1).value for r in range(2, 8)] == [
         "1", "1.0", "True", "a_x0001_b", "[1, 2]", "2026-01-01 00:00:00+00:00"]
+
+
+def test_a_bad_value_is_one_clear_error_and_nothing_is_written(tmp_path):
+    rows = _rows(STREAM_ROWS + 100)
+    rows[STREAM_ROWS + 50]["rate"] = "n/a"
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(b"the previous file")
+    with pytest.raises(DataError, match=rf"'n/a' to sheet 'Rates', row {STREAM_ROWS + 52}, column 'Rate' \(decimal\)"):
+        write_workbook(path, [Sheet("Rates", iter(rows), COLUMNS)])
+    assert path.read_bytes() == b"the previous file" and [p.name for p in tmp_path.iterdir()] == ["bad.xlsx"]
 
 
 @pytest.mark.office

@@ -39,6 +39,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
+from ..errors import DataError
 from .text import neutralise_formula
 from .xlsx import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_value
 
@@ -160,7 +161,7 @@ class _Cells:
 
 
 def _date_format(value: date | time | timedelta) -> str:
-    """The number format of a date or time cell whose column has none (openpyxl's defaults)."""
+    """The number format of a date or time cell whose column has none (those of date columns)."""
     if isinstance(value, datetime):
         return FORMATS["datetime"]
     if isinstance(value, date):
@@ -250,18 +251,18 @@ def write_streaming_workbook(target: Path, sheets: Sequence[tuple[str, Any]], ch
         package.writestr("_rels/.rels", _package_rels())
         package.writestr("docProps/core.xml", _core())
         for number, (title, sheet) in enumerate(sheets, start=1):
-            ref = _write_sheet(package, f"xl/worksheets/sheet{number}.xml", sheet, cells, chunk_rows)
+            ref = _write_sheet(package, f"xl/worksheets/sheet{number}.xml", title, sheet, cells, chunk_rows)
             filters.append((title, ref))
         package.writestr("xl/workbook.xml", _workbook(filters))
         package.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
         package.writestr("xl/styles.xml", cells.styles.xml())
 
 
-def _write_sheet(package: zipfile.ZipFile, name: str, sheet: Any, cells: _Cells, chunk_rows: int) -> str:
+def _write_sheet(package: zipfile.ZipFile, name: str, title: str, sheet: Any, cells: _Cells, chunk_rows: int) -> str:
     """Write one sheet's part; returns its autofilter range."""
     preamble = _preamble_rows(sheet)
     header_row = len(preamble) + 1
-    rows = _Rows(list(sheet.columns), cells)
+    rows = _Rows(title, list(sheet.columns), cells)
     top = []
     for number, line in enumerate(preamble, start=1):
         parts = "".join(f'<c r="{get_column_letter(i)}{number}"{cells.tail(value, fmt, font)}'
@@ -296,8 +297,8 @@ def _write_sheet(package: zipfile.ZipFile, name: str, sheet: Any, cells: _Cells,
 class _Rows:
     """Table rows as XML, a chunk at a time, column by column."""
 
-    def __init__(self, columns: list[Any], cells: _Cells):
-        self.columns, self.cells = columns, cells
+    def __init__(self, title: str, columns: list[Any], cells: _Cells):
+        self.title, self.columns, self.cells = title, columns, cells
         self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
         self.formats = [col.number_format for col in columns]
         self.texts = [col.kind in ("text", "code") for col in columns]
@@ -309,13 +310,21 @@ class _Rows:
         rendered = []
         for index, col in enumerate(self.columns):
             codes, uniques = _factorize(values[index], count, self.texts[index])
-            converted = [cell_value(col, v) for v in uniques]
+            converted = [self._value(col, v, codes, n, start) for n, v in enumerate(uniques)]
             if keep_samples:
                 self.samples[index] = [None if c < 0 else converted[c] for c in codes[:1000]]
             tails = [self.cells.tail(v, self.formats[index]) for v in converted] + [_EMPTY]  # code -1: the last
             letter = self.letters[index]
             rendered.append([f'<c r="{letter}{n}"{tails[c]}' for n, c in zip(numbers, codes.tolist())])
         return "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in zip(numbers, zip(*rendered)))
+
+    def _value(self, col: Any, value: Any, codes: np.ndarray, code: int, start: int) -> Any:
+        try:
+            return cell_value(col, value)
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            row = start + int(np.flatnonzero(codes == code)[0])
+            raise DataError(f"Cannot write {value!r} to sheet {self.title!r}, row {row}, column {col.title!r} "
+                            f"({col.kind}): {exc or type(exc).__name__}. Nothing was written.") from exc
 
     def write(self, out: IO[bytes], chunks: Iterable[tuple[int, list[Any]]], start: int) -> int:
         """Render ``chunks`` into ``out`` from row ``start``; returns the next row number."""
@@ -326,8 +335,9 @@ class _Rows:
 
 
 def _content_types(sheets: int) -> str:
-    overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
-                        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for n in range(1, sheets + 1))
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{kind}"/>'
+                        for n in range(1, sheets + 1))
     return (f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
