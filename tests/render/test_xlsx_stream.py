@@ -29,9 +29,11 @@ def _rows(count: int) -> list[dict]:
 
 
 def _cells(path):
+    """Per sheet: frozen pane, filter, column widths and every cell's value, type, number format and boldness."""
     book = openpyxl.load_workbook(path)
-    return {ws.title: [[(c.value, c.data_type, c.number_format if c.value is not None else None, bool(c.font.b))
-                        for c in row] for row in ws.iter_rows()] for ws in book.worksheets}
+    return {ws.title: [ws.freeze_panes, ws.auto_filter.ref, {k: d.width for k, d in ws.column_dimensions.items()}]
+            + [[(c.value, c.data_type, c.number_format if c.value is not None else None, bool(c.font.b))
+                for c in row] for row in ws.iter_rows()] for ws in book.worksheets}
 
 
 @pytest.mark.parametrize("rows", [_rows, lambda n: pd.DataFrame(_rows(n)), lambda n: iter(_rows(n))],
@@ -45,7 +47,7 @@ def test_streaming_writes_the_same_cells_as_openpyxl(rows, tmp_path):
     write_streaming_workbook(target, [("Rates_ A_Z", Sheet("Rates: A/Z", rows(60), COLUMNS, heading="Title",
                                                            preamble=preamble))], chunk_rows=7)
     cells = _cells(normal)
-    assert len(cells["Rates_ A_Z"]) == 5 + 1 + 60  # title, 3 notice lines, a blank, the header, the rows
+    assert len(cells["Rates_ A_Z"]) == 3 + 5 + 1 + 60  # pane, filter, widths; 5 lines of notice, header, rows
     assert _cells(target) == cells
 
 
