@@ -332,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
             lines += at_scale(family, args.db, min(args.scale_n, count), args.workers, seconds, count, log)
         except Exception as exc:
             lines.append(f"| qbr | failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:200]} | | | |")
+    if family is not None:
+        log("qbr: profiling the notebook's cells (bench/profile_qbr.py)")
+        profiled = subprocess.run([sys.executable, str(ROOT / "bench" / "profile_qbr.py"), "--db", args.db,
+                                   "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
+        notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
+                  [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
     lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
