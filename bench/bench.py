@@ -315,12 +315,6 @@ def main(argv: list[str] | None = None) -> int:
             continue
         log(f"{name}: single run × {args.repeat}")
         lines.append(single_run(family, args.db, args.repeat))
-    log(f"amendment: 60,000-code plan × {args.repeat} (bench/amendment_60k.py, its own large rates demo)")
-    amended = subprocess.run([sys.executable, str(ROOT / "bench" / "amendment_60k.py"), "--repeat", str(args.repeat)],
-                             cwd=ROOT, capture_output=True, text=True)
-    lines += ["", "## Rate amendment of a 60,000-code plan (`bench/amendment_60k.py`)", "", "```",
-              *(amended.stdout.strip().splitlines() if amended.returncode == 0 else
-                [f"failed: {(amended.stderr.strip().splitlines() or ['?'])[-1][:300]}"]), "```"]
     prepared = {}
     for name in COMPARED:
         family = family_or_none(name)
@@ -329,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
             row, seconds, count = prepare_time(family, args.db, args.repeat)
             lines.append(row)
             prepared[name] = (seconds, count)
+    log(f"amendment: 60,000-code plan × {args.repeat} (bench/amendment_60k.py, its own large rates demo)")
+    amended = subprocess.run([sys.executable, str(ROOT / "bench" / "amendment_60k.py"), "--repeat", str(args.repeat)],
+                             cwd=ROOT, capture_output=True, text=True)
+    lines += ["", "## Rate amendment of a 60,000-code plan (`bench/amendment_60k.py`)", "", "```",
+              *(amended.stdout.strip().splitlines() if amended.returncode == 0 else
+                [f"failed: {(amended.stderr.strip().splitlines() or ['?'])[-1][:300]}"]), "```"]
     family = family_or_none("qbr")
     if family is not None and args.scale_n > 0:
         lines += ["", "## At scale", "", "| batch | seconds | s / report | reports / min | peak MB |",
