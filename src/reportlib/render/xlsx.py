@@ -3,8 +3,9 @@
 A sheet is a table described by :class:`Col` specs over a DataFrame (or any iterable of
 mappings). Numbers are written as numbers (exact ``Decimal`` when given), dates as dates,
 percentages as fractions with a ``%`` format, codes as text. Any text that a spreadsheet
-could read as a formula is neutralised. Sheets over ``STREAM_ROWS`` rows are written in
-openpyxl's write-only (streaming) mode; the file is written atomically.
+could read as a formula is neutralised. A workbook with a sheet over ``STREAM_ROWS`` rows is
+written by :mod:`reportlib.render.xlsx_stream` (streaming, column by column, the same cells);
+others by openpyxl. The file is written atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -146,6 +146,8 @@ def _width(col: Col, samples: list[Any]) -> float:
     if col.width:
         return col.width
     longest = len(col.title)
+    if col.kind in ("date", "datetime"):  # wide enough for a date even when the sampled rows have none
+        longest = max(longest, len(FORMATS[col.kind]))
     for value in samples:
         if value is None:
             continue
@@ -157,17 +159,18 @@ def _width(col: Col, samples: list[Any]) -> float:
 def write_workbook(path: str | Path, sheets: Sequence[Sheet]) -> Path:
     """Write ``sheets`` to one XLSX file at ``path`` (atomically); returns the path."""
     path = Path(path)
-    stream_any = any(_needs_stream(s) for s in sheets)
-    workbook = Workbook(write_only=stream_any)
-    if not stream_any:
-        workbook.remove(workbook.active)
     used: set[str] = set()
-    for sheet in sheets:
-        title = _safe_title(sheet.title, used)
-        if stream_any:
-            _write_streaming(workbook, title, sheet)
-        else:
-            _write_normal(workbook, title, sheet)
+    titled = [(_safe_title(sheet.title, used), sheet) for sheet in sheets]
+    if any(_needs_stream(s) for s in sheets):
+        from .xlsx_stream import write_streaming_workbook
+
+        with atomic_path(path) as tmp:
+            write_streaming_workbook(tmp, titled)
+        return path
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, sheet in titled:
+        _write_normal(workbook, title, sheet)
     with atomic_path(path) as tmp:
         workbook.save(tmp)
     return path
@@ -237,65 +240,18 @@ def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
     _finish(ws, sheet, header_row, row_number, samples)
 
 
-def _write_streaming(workbook: Workbook, title: str, sheet: Sheet) -> None:
-    ws = workbook.create_sheet(title)
-    rows, _ = _iter_rows(sheet.rows)
-    # Widths must be set before the first row is written: size them from the header and kind.
-    for index, col in enumerate(sheet.columns, start=1):
-        guess = {"money": 16, "decimal": 14, "date": 12, "datetime": 20, "int": 12, "percent": 10}.get(col.kind, 18)
-        ws.column_dimensions[get_column_letter(index)].width = col.width or max(guess, len(col.title) + 2)
-    preamble = _preamble_rows(sheet)
-    header_row = len(preamble) + 1
-    # The sheet view is written with the first row, so panes must be frozen before any append.
-    ws.freeze_panes = f"A{header_row + 1}"
-    for line in preamble:
-        cells = []
-        for value, font, fmt in line:
-            cell = WriteOnlyCell(ws, value=value)
-            if font:
-                cell.font = font
-            if fmt:
-                cell.number_format = fmt
-            if isinstance(value, str):
-                cell.data_type = "s"
-            cells.append(cell)
-        ws.append(cells)
-    header = []
-    for col in sheet.columns:
-        cell = WriteOnlyCell(ws, value=neutralise_formula(col.title))
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        header.append(cell)
-    ws.append(header)
-    formats = [c.number_format for c in sheet.columns]
-    row_number = header_row
-    for record in rows:
-        row_number += 1
-        cells = []
-        for index, col in enumerate(sheet.columns):
-            value = cell_value(col, record.get(col.key))
-            if isinstance(value, str) and not value.startswith("="):
-                cells.append(value)  # openpyxl stores it as text; only a leading "=" would make a formula
-            elif isinstance(value, str) or (formats[index] and value is not None):
-                cell = WriteOnlyCell(ws, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"
-                elif formats[index]:
-                    cell.number_format = formats[index]
-                cells.append(cell)
-            else:
-                cells.append(value)
-        ws.append(cells)
-    last = get_column_letter(max(1, len(sheet.columns)))
-    ws.auto_filter.ref = f"A{header_row}:{last}{max(row_number, header_row)}"
-
-
 def _finish(ws, sheet: Sheet, header_row: int, last_row: int, samples: list[list[Any]]) -> None:
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     last = get_column_letter(max(1, len(sheet.columns)))
     ws.auto_filter.ref = f"A{header_row}:{last}{max(last_row, header_row)}"
-    for index, col in enumerate(sheet.columns, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = _width(col, samples[index - 1])
-    # The preamble's labels get a sensible first-column width too.
+    for index, width in enumerate(_column_widths(sheet, samples), start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+
+
+def _column_widths(sheet: Sheet, samples: list[list[Any]]) -> list[float]:
+    """Each column's width from its header and sample values; the preamble's labels widen the first."""
+    widths = [_width(col, values) for col, values in zip(sheet.columns, samples)]
     if sheet.preamble:
-        first = ws.column_dimensions["A"]
-        first.width = max(first.width or 0, min(MAX_WIDTH, max(len(str(l)) for l, _ in sheet.preamble) + 2))
+        labels = min(MAX_WIDTH, max(len(str(label)) for label, _ in sheet.preamble) + 2)
+        widths = [max(widths[0], labels)] + widths[1:] if widths else [labels]
+    return widths
