@@ -173,7 +173,7 @@ from reportlib.render.charts import use_offline_charts
 
 params = qbr.QbrParams.parse({"partner": partner, "quarter": quarter,
                               "reference_cycle_days": reference_cycle_days})
-use_offline_charts()
+use_offline_charts(interactive=True)  # charts drawn by the reader's browser, no CDN
 with reportlib.connect(db_url) as conn:
     # All partners' metrics of the quarter in one pass (or the batch's prepared copy of them);
     # the deck takes this partner's slice.

@@ -1,7 +1,8 @@
 """The QBR's HTML pieces: the deck's content for the notebook (and so for the HTML export).
 
 Each section mirrors a slide of :mod:`reportlib.qbr.deck` and shows the same formatted
-figures; charts are Altair (rendered offline as SVG by ``use_offline_charts``). All text from
+figures; charts are Altair templates filled per partner and drawn by the reader's browser
+(``use_offline_charts(interactive=True)``; no CDN). All text from
 the data is escaped.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ..render.charts import THEME_COLORS
+from ..render.charts import THEME_COLORS, VegaLiteChart, chart_template
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from ..render.xlsx import Col
@@ -75,55 +76,95 @@ def _floats(values) -> list[float | None]:
     return [None if v is None or v != v else float(v) for v in values]
 
 
-def revenue_chart(review: PartnerReview) -> alt.Chart:
-    t = review.slice.revenue_trend
-    data = pd.DataFrame({"quarter": list(t["quarter"]) * 2, "series": ["Revenue"] * len(t) + ["Target"] * len(t),
-                         "amount": _floats(t["revenue"]) + _floats(t["target"])})
-    return (alt.Chart(data, title="Revenue vs target, last 8 quarters").mark_line(point=True)
+# The deck's charts as Altair templates: built and validated once per kernel, filled per partner
+# (see ChartTemplate). Every encoding names its type, as the template has no rows to infer from.
+
+@chart_template
+def _revenue_template() -> alt.Chart:
+    return (alt.Chart(alt.NamedData("revenue"), title="Revenue vs target, last 8 quarters").mark_line(point=True)
             .encode(x=alt.X("quarter:O", title=None), y=alt.Y("amount:Q", title="Amount"),
-                    color=alt.Color("series:N", title=None), tooltip=["quarter", "series", alt.Tooltip("amount:Q", format=",.2f")])
+                    color=alt.Color("series:N", title=None),
+                    tooltip=["quarter:N", "series:N", alt.Tooltip("amount:Q", format=",.2f")])
             .properties(width=560, height=240))
 
 
-def stage_chart(review: PartnerReview) -> alt.Chart:
-    stages = review.slice.pipeline_by_stage.set_index("stage") if not review.slice.pipeline_by_stage.empty else None
-    data = pd.DataFrame({"stage": list(m.STAGES), "value": [
-        float(stages.loc[s, "value"]) if stages is not None and s in stages.index else 0.0 for s in m.STAGES]})
-    return (alt.Chart(data, title="Open pipeline by stage").mark_bar(color=THEME_COLORS[0])
+def revenue_chart(review: PartnerReview) -> VegaLiteChart:
+    t = review.slice.revenue_trend
+    quarters = [str(q) for q in t["quarter"]]
+    return _revenue_template.fill(revenue=[
+        {"quarter": q, "series": series, "amount": amount}
+        for series, column in (("Revenue", "revenue"), ("Target", "target"))
+        for q, amount in zip(quarters, _floats(t[column]))])
+
+
+@chart_template
+def _stage_template() -> alt.Chart:
+    return (alt.Chart(alt.NamedData("stages"), title="Open pipeline by stage").mark_bar(color=THEME_COLORS[0])
             .encode(x=alt.X("stage:N", sort=list(m.STAGES), title=None), y=alt.Y("value:Q", title="Value"),
-                    tooltip=["stage", alt.Tooltip("value:Q", format=",.2f")])
+                    tooltip=["stage:N", alt.Tooltip("value:Q", format=",.2f")])
             .properties(width=420, height=220))
 
 
-def registration_chart(review: PartnerReview) -> alt.Chart:
-    r = review.row
-    data = pd.DataFrame({"step": ["Submitted", "Approved", "Won"],
-                         "count": [r["registrations_submitted"], r["registrations_approved"], r["registrations_won"]]})
-    return (alt.Chart(data, title="Deal registration funnel").mark_bar(color=THEME_COLORS[1])
-            .encode(y=alt.Y("step:N", sort=["Submitted", "Approved", "Won"], title=None),
-                    x=alt.X("count:Q", title="Registrations"), tooltip=["step", "count"])
+def stage_chart(review: PartnerReview) -> VegaLiteChart:
+    by_stage = review.slice.pipeline_by_stage
+    values = dict(zip(by_stage["stage"], _floats(by_stage["value"]))) if not by_stage.empty else {}
+    return _stage_template.fill(stages=[{"stage": s, "value": values.get(s) or 0.0} for s in m.STAGES])
+
+
+REGISTRATION_STEPS = ("Submitted", "Approved", "Won")
+
+
+@chart_template
+def _registration_template() -> alt.Chart:
+    return (alt.Chart(alt.NamedData("registrations"), title="Deal registration funnel").mark_bar(color=THEME_COLORS[1])
+            .encode(y=alt.Y("step:N", sort=list(REGISTRATION_STEPS), title=None),
+                    x=alt.X("count:Q", title="Registrations"), tooltip=["step:N", "count:Q"])
             .properties(width=420, height=140))
 
 
-def portal_chart(review: PartnerReview) -> alt.Chart:
-    p = review.slice.portal_trend
-    data = pd.DataFrame({"quarter": list(p["quarter"]), "logins": _floats(p["logins_per_month"])})
-    line = alt.Chart(data, title="Portal logins per month, last 8 quarters").mark_line(point=True).encode(
-        x=alt.X("quarter:O", title=None), y=alt.Y("logins:Q", title="Logins per month"),
-        tooltip=["quarter", alt.Tooltip("logins:Q", format=".1f")])
-    rule = alt.Chart(pd.DataFrame({"target": [4]})).mark_rule(color=THEME_COLORS[4], strokeDash=[4, 4]).encode(y="target:Q")
+def registration_chart(review: PartnerReview) -> VegaLiteChart:
+    r = review.row
+    counts = _floats([r["registrations_submitted"], r["registrations_approved"], r["registrations_won"]])
+    return _registration_template.fill(registrations=[{"step": step, "count": count}
+                                                      for step, count in zip(REGISTRATION_STEPS, counts)])
+
+
+PORTAL_TARGET_LOGINS = 4
+
+
+@chart_template
+def _portal_template() -> alt.LayerChart:
+    line = alt.Chart(alt.NamedData("portal"), title="Portal logins per month, last 8 quarters").mark_line(
+        point=True).encode(x=alt.X("quarter:O", title=None), y=alt.Y("logins:Q", title="Logins per month"),
+                           tooltip=["quarter:N", alt.Tooltip("logins:Q", format=".1f")])
+    rule = alt.Chart(pd.DataFrame({"target": [PORTAL_TARGET_LOGINS]})).mark_rule(
+        color=THEME_COLORS[4], strokeDash=[4, 4]).encode(y="target:Q")
     return (line + rule).properties(width=560, height=220)
 
 
-def benchmark_chart(review: PartnerReview) -> alt.Chart:
+def portal_chart(review: PartnerReview) -> VegaLiteChart:
+    p = review.slice.portal_trend
+    return _portal_template.fill(portal=[{"quarter": str(q), "logins": v}
+                                         for q, v in zip(p["quarter"], _floats(p["logins_per_month"]))])
+
+
+@chart_template
+def _benchmark_template() -> alt.Chart:
+    return (alt.Chart(alt.NamedData("benchmarks"), title="Partner vs tier median (%)").mark_bar()
+            .encode(y=alt.Y("kpi:N", title=None), x=alt.X("value:Q", title="%"),
+                    color=alt.Color("who:N", title=None), yOffset="who:N",
+                    tooltip=["kpi:N", "who:N", alt.Tooltip("value:Q", format=".1f")])
+            .properties(width=460, height=320))
+
+
+def benchmark_chart(review: PartnerReview) -> VegaLiteChart:
     k = review.kpis
     pct = k[(k["unit"] == "pct") & k["value"].notna() & k["tier_median"].notna()]
-    data = pd.DataFrame({"kpi": list(pct["kpi"]) * 2, "who": ["Partner"] * len(pct) + ["Tier median"] * len(pct),
-                         "value": _floats(pct["value"]) + _floats(pct["tier_median"])})
-    return (alt.Chart(data, title="Partner vs tier median (%)").mark_bar()
-            .encode(y=alt.Y("kpi:N", title=None), x=alt.X("value:Q", title="%"), color=alt.Color("who:N", title=None),
-                    yOffset="who:N", tooltip=["kpi", "who", alt.Tooltip("value:Q", format=".1f")])
-            .properties(width=460, height=320))
+    kpis = list(pct["kpi"])
+    return _benchmark_template.fill(benchmarks=[
+        {"kpi": kpi, "who": who, "value": value}
+        for who, column in (("Partner", "value"), ("Tier median", "tier_median"))
+        for kpi, value in zip(kpis, _floats(pct[column]))])
 
 
 def benchmarks_html(review: PartnerReview) -> str:
@@ -135,16 +176,22 @@ def benchmarks_html(review: PartnerReview) -> str:
                             list(k["status"])))
 
 
-def health_chart(review: PartnerReview) -> alt.Chart:
-    b = review.breakdown
-    data = pd.DataFrame({"component": list(b["component"]) * 2,
-                         "what": ["Points"] * len(b) + ["Weight"] * len(b),
-                         "value": [float(p or 0) for p in b["points"]] + [float(w) for w in b["weight"]]})
-    return (alt.Chart(data, title="Health score: points earned vs weight").mark_bar()
-            .encode(y=alt.Y("component:N", title=None, sort=list(b["component"])), x=alt.X("value:Q", title="Points"),
-                    color=alt.Color("what:N", title=None), yOffset="what:N",
-                    tooltip=["component", "what", alt.Tooltip("value:Q", format=".1f")])
+@chart_template
+def _health_template() -> alt.Chart:
+    return (alt.Chart(alt.NamedData("health"), title="Health score: points earned vs weight").mark_bar()
+            .encode(y=alt.Y("component:N", title=None, sort=[c.label for c in m.COMPONENTS]),
+                    x=alt.X("value:Q", title="Points"), color=alt.Color("what:N", title=None), yOffset="what:N",
+                    tooltip=["component:N", "what:N", alt.Tooltip("value:Q", format=".1f")])
             .properties(width=460, height=220))
+
+
+def health_chart(review: PartnerReview) -> VegaLiteChart:
+    b = review.breakdown
+    components = list(b["component"])
+    return _health_template.fill(health=[
+        {"component": c, "what": what, "value": value}
+        for what, values in (("Points", [float(p or 0) for p in b["points"]]), ("Weight", _floats(b["weight"])))
+        for c, value in zip(components, values)])
 
 
 def health_html(review: PartnerReview) -> str:

@@ -1,21 +1,31 @@
 """Charts with Altair that render with no network: inline SVG, or inline Vega for interaction.
 
 In a notebook call :func:`use_offline_charts` once; charts then display as SVG (rendered by
-vl-convert in the kernel), so the exported HTML holds the drawing itself. For an interactive
-chart, :func:`interactive_html` embeds Vega, Vega-Lite and vega-embed inline.
+vl-convert in the kernel), so the exported HTML holds the drawing itself. With
+``use_offline_charts(interactive=True)`` they display as Vega-Lite instead: the reader's browser
+draws them from the inline Vega bundle that :func:`reportlib.render.html.notebook_to_html` puts
+once into the page, and the kernel does no drawing at all. For an interactive chart in an HTML
+fragment of your own, :func:`interactive_html` embeds Vega, Vega-Lite and vega-embed inline.
+
+A chart drawn for every entity of a batch is best a :class:`ChartTemplate`: its Altair code runs
+and is validated once per process, and each entity only fills in its rows.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import uuid
-from typing import Any
+from typing import Any, Callable
 
 import altair as alt
 
-__all__ = ["THEME_COLORS", "chart_embed_html", "chart_png", "chart_svg", "interactive_html", "javascript_bundle",
-           "static_spec", "use_offline_charts", "vega_bundle_html"]
+__all__ = ["CHART_MARK", "THEME_COLORS", "ChartTemplate", "VegaLiteChart", "chart_embed_html", "chart_png", "chart_svg",
+           "chart_template", "interactive_html", "javascript_bundle", "page_needs_bundle", "static_spec",
+           "use_offline_charts", "vega_bundle_html"]
+
+VEGALITE_MIME = "application/vnd.vegalite.v6+json"
+CHART_MARK = 'class="rl-chart"'
+BUNDLE_MARK = "window.vegaEmbed="
 
 EMBED_OPTIONS = {"renderer": "svg", "actions": False}
 
@@ -51,15 +61,95 @@ def _svg_renderer(spec: dict, **metadata: Any) -> dict[str, str]:
                               vegaembed_version=VEGAEMBED_VERSION, vegalite_version=VEGALITE_VERSION, **metadata)
 
 
-def use_offline_charts() -> None:
-    """Display Altair charts as inline SVG with the reportlib theme (no CDN needed)."""
-    alt.data_transformers.disable_max_rows()
+def _vega_renderer(spec: dict, **metadata: Any) -> dict[str, Any]:
+    return VegaLiteChart(spec)._repr_mimebundle_()
+
+
+_RENDERERS = {False: ("reportlib-svg", _svg_renderer), True: ("reportlib-vega", _vega_renderer)}
+
+
+def _use_theme() -> None:
     if "reportlib" not in alt.theme.names():
         alt.theme.register("reportlib", enable=False)(_theme)
-    alt.theme.enable("reportlib")
-    if "reportlib-svg" not in alt.renderers.names():
-        alt.renderers.register("reportlib-svg", _svg_renderer)
-    alt.renderers.enable("reportlib-svg")
+    if alt.theme.active != "reportlib":
+        alt.theme.enable("reportlib")
+
+
+def use_offline_charts(interactive: bool = False) -> None:
+    """Display Altair charts with the reportlib theme and no CDN: as inline SVG drawn in the
+    kernel, or (``interactive=True``) as Vega-Lite drawn by the reader's browser from the
+    page's inline Vega bundle. Cheap to call again (a warm kernel runs it for every report)."""
+    name, renderer = _RENDERERS[interactive]
+    if alt.renderers.active == name and alt.theme.active == "reportlib":
+        return
+    alt.data_transformers.disable_max_rows()
+    _use_theme()
+    if name not in alt.renderers.names():
+        alt.renderers.register(name, renderer)
+    alt.renderers.enable(name)
+
+
+class VegaLiteChart:
+    """A finished Vega-Lite spec that displays as a chart the reader's browser draws.
+
+    In JupyterLab it shows through the Vega-Lite MIME type; in an HTML export (where nbconvert
+    picks ``text/html``) it is a :func:`chart_embed_html` element, and the export adds the Vega
+    bundle once to the page. ``to_dict()`` gives the spec, so :func:`chart_svg` and
+    :func:`chart_png` draw it too.
+    """
+
+    def __init__(self, spec: dict[str, Any]):
+        self.spec = spec
+
+    def to_dict(self, validate: bool = True) -> dict[str, Any]:
+        """The spec (a template's spec was validated once, when it was built)."""
+        return self.spec
+
+    @property
+    def title(self) -> str:
+        title = self.spec.get("title")
+        return str(title.get("text", "") if isinstance(title, dict) else title or "")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {VEGALITE_MIME: self.spec, "text/html": chart_embed_html(self.spec),
+                "text/plain": f"<chart: {self.title or 'untitled'}>"}
+
+    def __repr__(self) -> str:
+        return f"VegaLiteChart({self.title!r})"
+
+
+class ChartTemplate:
+    """An Altair chart whose code runs once per process; each use fills in its data.
+
+    ``build`` returns the chart with its data named (``alt.NamedData("rows")``) instead of
+    given; every encoding names its type (``"amount:Q"``), as there are no rows to infer it
+    from. The first :meth:`fill` turns it into a validated Vega-Lite spec with the reportlib
+    theme; later ones copy that spec and set the named datasets, so a batch of 10,000 decks
+    builds and validates each chart once, not 10,000 times (~20 ms a chart with Altair).
+    """
+
+    def __init__(self, build: Callable[[], alt.TopLevelMixin]):
+        self.build = build
+        functools.update_wrapper(self, build)
+
+    @functools.cached_property
+    def spec(self) -> dict[str, Any]:
+        _use_theme()
+        return self.build().to_dict()
+
+    def fill(self, **datasets: list[dict[str, Any]]) -> VegaLiteChart:
+        """The chart with these rows: ``name=[{field: value, ...}, ...]`` per named dataset."""
+        return VegaLiteChart({**self.spec, "datasets": {**self.spec.get("datasets", {}), **datasets}})
+
+
+def chart_template(build: Callable[[], alt.TopLevelMixin]) -> ChartTemplate:
+    """Decorator: ``build`` becomes a :class:`ChartTemplate`."""
+    return ChartTemplate(build)
+
+
+def page_needs_bundle(page: str) -> bool:
+    """True if ``page`` holds browser-drawn charts but not the Vega bundle they need."""
+    return CHART_MARK in page and BUNDLE_MARK not in page
 
 
 def chart_svg(chart: alt.TopLevelMixin) -> str:
@@ -112,24 +202,26 @@ def javascript_bundle() -> str:
     return bundle
 
 
-def chart_embed_html(chart: alt.TopLevelMixin | dict, embed_options: dict | None = None) -> str:
+def chart_embed_html(chart: alt.TopLevelMixin | VegaLiteChart | dict, embed_options: dict | None = None) -> str:
     """One interactive chart for a page that already holds :func:`vega_bundle_html`.
 
-    Each chart gets its own element id and a function scope, so any number of charts can share
-    a page; the spec is JSON with ``<``, ``>`` and ``&`` escaped, so a name from the data such
-    as ``</script>`` can never end the script. Vega draws SVG by default (a browser test, a
+    The script draws into the element just before it (``document.currentScript``), so any
+    number of charts can share a page and the same chart gives the same HTML every time; the
+    spec is JSON with ``<``, ``>`` and ``&`` escaped, so a name from the data such as
+    ``</script>`` can never end the script. Vega draws SVG by default (a browser test, a
     printout and a screen reader all see real elements).
     """
     spec = chart if isinstance(chart, dict) else chart.to_dict()
-    element = f"rl-chart-{uuid.uuid4().hex[:12]}"
     options = dict(EMBED_OPTIONS, **(embed_options or {}))
 
     def safe(value: Any) -> str:
         return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
-    return (f'<div id="{element}" class="rl-chart"></div>'
-            f'<script type="text/javascript">(function () {{ vegaEmbed("#{element}", {safe(spec)}, {safe(options)})'
-            f'.catch(function (e) {{ document.getElementById("{element}").textContent = "Chart error: " + e; }}); }})();'
+    return (f'<div {CHART_MARK}></div>'
+            '<script type="text/javascript">(function (el) { if (!window.vegaEmbed) { el.textContent = '
+            '"This chart is drawn in the exported HTML report."; return; } '
+            f'vegaEmbed(el, {safe(spec)}, {safe(options)})'
+            '.catch(function (e) { el.textContent = "Chart error: " + e; }); })(document.currentScript.previousElementSibling);'
             "</script>")
 
 
