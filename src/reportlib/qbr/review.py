@@ -23,7 +23,7 @@ from . import metrics as m
 
 __all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
            "health_breakdown", "insights",
-           "kpi_table", "partner_review", "portfolio", "shown"]
+           "kpi_records", "kpi_table", "partner_review", "portfolio", "shown"]
 
 
 def _q(value: Any, places: int) -> Decimal:
@@ -160,6 +160,11 @@ def _value(row: dict, key: str) -> Decimal | None:
 
 def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
     """Each KPI: value, seed target and status, tier quartiles, rank in tier, last quarter."""
+    return pd.DataFrame(kpi_records(s))
+
+
+def kpi_records(s: m.PartnerSlice) -> list[dict[str, Any]]:
+    """The rows of :func:`kpi_table` as dicts (what the insights and the coaching plan read)."""
     rows = []
     bench = s.benchmarks.set_index("metric") if not s.benchmarks.empty else pd.DataFrame()
     for kpi in KPIS:
@@ -178,7 +183,7 @@ def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
             "rank": rank, "peers": peers, "rank_text": f"{rank} of {peers}" if rank else "n/a",
             "previous": prev, "previous_text": shown(prev, kpi.unit),
         })
-    return pd.DataFrame(rows)
+    return rows
 
 
 def _rank(s: m.PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None, int]:
@@ -278,6 +283,10 @@ def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
     Rules: the health score and its change; the KPIs furthest off target; the biggest change
     since last quarter; the rank in the tier; the strongest component.
     """
+    return _insights(s, kpis.to_dict("records"), kpis.attrs.get("health_rank"))
+
+
+def _insights(s: m.PartnerSlice, kpis: list[dict[str, Any]], health_rank: str | None) -> list[Insight]:
     row, owner = s.row, s.row["partner_manager"]
     out: list[Insight] = []
     score, prev = row.get("health_score"), s.previous.get("health_score")
@@ -290,19 +299,16 @@ def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
         else:
             text += "; no score last quarter."
         out.append(Insight("health", text, row["health_action"], owner))
-    off = kpis[kpis["status"] == "off"].copy()
-    if not off.empty:
-        off["gap"] = [_gap(r) for r in off.itertuples()]
-        for r in off.sort_values("gap", ascending=False, kind="stable").head(2).itertuples():
-            out.append(Insight("off-target", f"{r.kpi} is {r.value_text}, off its target of {r.target}.",
-                               KPI_BY_KEY[r.key].action, owner))
+    off = [r for r in kpis if r["status"] == "off"]
+    for r in sorted(off, key=_gap, reverse=True)[:2]:  # stable: equal gaps keep the KPI order
+        out.append(Insight("off-target", f"{r['kpi']} is {r['value_text']}, off its target of {r['target']}.",
+                           KPI_BY_KEY[r["key"]].action, owner))
     change = _biggest_change(kpis)
     if change is not None:
         out.append(Insight(change.kind, change.text, change.action, owner))
-    hs = kpis.attrs.get("health_rank")
-    if hs:
-        out.append(Insight("rank", hs, "Share the tier comparison with the partner and agree where to close the gap.",
-                           owner))
+    if health_rank:
+        out.append(Insight("rank", health_rank,
+                           "Share the tier comparison with the partner and agree where to close the gap.", owner))
     best = _strongest(row)
     if best:
         out.append(Insight("strength", best, "Recognise this strength in the review and use it as a reference.",
@@ -310,28 +316,30 @@ def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
     return out
 
 
-def _gap(r) -> Decimal:
+def _gap(r: dict[str, Any]) -> Decimal:
     """How far a KPI is from the nearest edge of its target, relative to that edge."""
-    kpi, v = KPI_BY_KEY[r.key], r.value
+    kpi, v = KPI_BY_KEY[r["key"]], r["value"]
     edges = [Decimal(str(x)) for x in kpi.edges]
     ref = min(edges, key=lambda e: abs(v - e))
     return abs(v - ref) / (abs(ref) or Decimal(1))
 
 
-def _biggest_change(kpis: pd.DataFrame) -> Insight | None:
+def _biggest_change(kpis: list[dict[str, Any]]) -> Insight | None:
     best, best_size = None, Decimal(0)
-    for r in kpis.itertuples():
-        if r.value is None or r.previous is None or r.unit == "count":
+    for r in kpis:
+        value, previous = r["value"], r["previous"]
+        if value is None or previous is None or r["unit"] == "count":
             continue
-        size = abs(r.value - r.previous) / (abs(r.previous) if r.previous else Decimal(1))
+        size = abs(value - previous) / (abs(previous) if previous else Decimal(1))
         if size > best_size:
             best, best_size = r, size
     if best is None or best_size == 0:
         return None
-    kpi = KPI_BY_KEY[best.key]
-    improved = (best.value > best.previous) == kpi.higher_is_better
-    verb = "rose" if best.value > best.previous else "fell"
-    text = f"Biggest change since last quarter: {best.kpi} {verb} from {best.previous_text} to {best.value_text}."
+    kpi = KPI_BY_KEY[best["key"]]
+    improved = (best["value"] > best["previous"]) == kpi.higher_is_better
+    verb = "rose" if best["value"] > best["previous"] else "fell"
+    text = (f"Biggest change since last quarter: {best['kpi']} {verb} from {best['previous_text']} to "
+            f"{best['value_text']}.")
     action = ("Find out what drove the improvement and make it repeatable." if improved else kpi.action)
     return Insight("change", text, action, "")
 
@@ -345,24 +353,27 @@ def _strongest(row: dict) -> str | None:
     return f"Strongest component: {comp.label} at {_q(score * 100, 1)} % of its {comp.weight} points."
 
 
-def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame) -> pd.DataFrame:
+def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
     """Action items: the band's action, then one per off-target KPI, then per watch KPI (max 6).
 
     Due dates count from the review (the quarter's end): off-target items in 30 days, watch
-    items in 60.
+    items in 60. ``kpis`` is the :func:`kpi_table` or its :func:`kpi_records`.
     """
+    records = kpis.to_dict("records") if isinstance(kpis, pd.DataFrame) else kpis
     row, owner = s.row, s.row["partner_manager"]
     end = s.quarter.last_day
     items = [{"priority": 1, "area": "Health score", "finding": f"{shown(row.get('health_score'), 'score')} "
               f"({row['health_band']})", "action": row["health_action"], "owner": owner,
               "due": end + timedelta(days=30)}]
     for status, days in (("off", 30), ("watch", 60)):
-        for r in kpis[kpis["status"] == status].itertuples():
+        for r in records:
             if len(items) >= 6:
                 break
-            items.append({"priority": len(items) + 1, "area": r.kpi,
-                          "finding": f"{r.value_text} vs target {r.target} ({STATUS_TEXT[status]})",
-                          "action": KPI_BY_KEY[r.key].action, "owner": owner, "due": end + timedelta(days=days)})
+            if r["status"] != status:
+                continue
+            items.append({"priority": len(items) + 1, "area": r["kpi"],
+                          "finding": f"{r['value_text']} vs target {r['target']} ({STATUS_TEXT[status]})",
+                          "action": KPI_BY_KEY[r["key"]].action, "owner": owner, "due": end + timedelta(days=days)})
     return pd.DataFrame(items, columns=["priority", "area", "finding", "action", "owner", "due"])
 
 
@@ -437,14 +448,16 @@ def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter:
             raise ValueError("partner_review needs the quarter when given a connection")
         source = m.quarter_metrics(source, quarter, reference_cycle_days)
     s = m.partner_slice(source, partner)
-    kpis = kpi_table(s)
+    records = kpi_records(s)
+    kpis = pd.DataFrame(records)
     rank, peers = _rank(s, "health_score", True)
     if rank:
         median = s.benchmarks.set_index("metric").loc["health_score", "median"]
         kpis.attrs["health_rank"] = (f"Ranks {rank} of {peers} active {s.row['tier']} partners on health score "
                                      f"(tier median {shown(median, 'score')}).")
-    return PartnerReview(slice=s, kpis=kpis, breakdown=health_breakdown(s), insights=insights(s, kpis),
-                         coaching=coaching_plan(s, kpis), notes=data_notes(s))
+    return PartnerReview(slice=s, kpis=kpis, breakdown=health_breakdown(s),
+                         insights=_insights(s, records, kpis.attrs.get("health_rank")),
+                         coaching=coaching_plan(s, records), notes=data_notes(s))
 
 
 def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
