@@ -7,6 +7,7 @@ show, so a reader can find it on a slide. Nothing here touches a file format.
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -230,10 +231,10 @@ FIGURES: dict[str, list[tuple[str, str, str]]] = dict([
 
 def figure_rows(review: "PartnerReview", section: str) -> list[dict[str, Any]]:
     """The figures of a section as shown, each with its seed target and status when it has one."""
-    kpis = review.kpis.set_index("key")
+    kpis = review.kpi_by_key
     rows = []
     for label, key, unit in FIGURES[section]:
-        k = kpis.loc[key] if key in kpis.index else None
+        k = kpis.get(key)
         rows.append({"label": label, "value_text": shown(review.row.get(key), unit),
                      "target": "" if k is None else k["target"], "status": None if k is None else k["status"],
                      "status_text": "" if k is None else k["status_text"]})
@@ -427,6 +428,11 @@ class PartnerReview:
     @property
     def quarter(self) -> Quarter:
         return self.slice.quarter
+
+    @functools.cached_property
+    def kpi_by_key(self) -> dict[str, dict[str, Any]]:
+        """The rows of :attr:`kpis` by KPI key (the deck and the HTML look them up per section)."""
+        return {r["key"]: r for r in self.kpis.to_dict("records")}
 
 
 def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
