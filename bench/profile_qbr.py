@@ -3,7 +3,7 @@
 Runs ``notebooks/qbr.ipynb`` the way a batch worker's warm kernel does, for N partners in one
 process: the quarter's metrics are prepared once (as ``reportlib batch`` does), then every
 code cell runs in an IPython shell with the batch's parameters, so displays go through the
-same renderers (Altair -> vl-convert SVG) as in a real kernel. Prints each cell's median
+same renderers as in a real kernel. Prints each cell's median
 seconds and a pyinstrument profile of all of them (``pip install -e '.[bench]'``).
 
     .venv/bin/python bench/profile_qbr.py --db sqlite:///data/bench-large.sqlite --n 20
@@ -96,6 +96,8 @@ _BUCKETS = {
     "write_deck": "PPTX deck (python-pptx)",
     "partner_review": "review from the prepared metrics",
     "to_dict": "Altair spec building and validation",
+    "fill": "chart specs from the templates",
+    "_repr_mimebundle_": "chart displays (Vega-Lite + HTML)",
 }
 
 
