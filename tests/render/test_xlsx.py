@@ -5,6 +5,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from reportlib.errors import DataError
 from reportlib.render.xlsx import Col, Sheet, write_workbook
 
 COLUMNS = [Col("name", "Name"), Col("code", "Code", "code"), Col("count", "Count", "int"),
@@ -76,3 +77,13 @@ def test_dataframe_with_missing_values(tmp_path):
     path = write_workbook(tmp_path / "f.xlsx", [Sheet("S", frame, [Col("n", kind="int"), Col("m", kind="money")])])
     ws = openpyxl.load_workbook(path).active
     assert [ws["A2"].value, ws["A3"].value, ws["B2"].value, ws["B3"].value] == [1, None, 1.5, None]
+
+
+def test_a_bad_value_in_a_small_sheet_is_one_clear_error_and_nothing_is_written(tmp_path):
+    rows = [{"code": f"C{i}", "rate": D("0.01")} for i in range(100)]
+    rows[50]["rate"] = "n/a"
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(b"the previous file")
+    with pytest.raises(DataError, match=r"'n/a' to sheet 'Rates', row 52, column 'Rate' \(decimal\)"):
+        write_workbook(path, [Sheet("Rates", rows, [Col("code", "Code", "code"), Col("rate", "Rate", "decimal", 4)])])
+    assert path.read_bytes() == b"the previous file" and [p.name for p in tmp_path.iterdir()] == ["bad.xlsx"]

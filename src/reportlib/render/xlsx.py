@@ -21,6 +21,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from ..errors import DataError
 from ..files import atomic_path
 from .text import neutralise_formula
 
@@ -229,7 +230,7 @@ def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
     for record in rows:
         row_number += 1
         for index, col in enumerate(sheet.columns):
-            value = cell_value(col, record.get(col.key))
+            value = _checked_value(title, row_number, col, record.get(col.key))
             cell = ws.cell(row=row_number, column=index + 1, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula, whatever the text
@@ -238,6 +239,20 @@ def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
             if row_number - header_row <= 1000:
                 samples[index].append(value)
     _finish(ws, sheet, header_row, row_number, samples)
+
+
+def _checked_value(title: str, row: int, col: Col, value: Any) -> Any:
+    """:func:`cell_value`, or a DataError naming the sheet, row, column and value."""
+    try:
+        return cell_value(col, value)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise value_error(title, row, col, value, exc) from exc
+
+
+def value_error(title: str, row: int, col: Col, value: Any, exc: Exception) -> DataError:
+    """The error for a ``value`` that :func:`cell_value` cannot write, naming where it is."""
+    return DataError(f"Cannot write {value!r} to sheet {title!r}, row {row}, column {col.title!r} "
+                     f"({col.kind}): {exc or type(exc).__name__}. Nothing was written.")
 
 
 def _finish(ws, sheet: Sheet, header_row: int, last_row: int, samples: list[list[Any]]) -> None:

@@ -39,9 +39,8 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
-from ..errors import DataError
 from .text import neutralise_formula
-from .xlsx import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_value
+from .xlsx import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_value, value_error
 
 __all__ = ["CHUNK_ROWS", "write_streaming_workbook"]
 
@@ -323,8 +322,7 @@ class _Rows:
             return cell_value(col, value)
         except (ArithmeticError, TypeError, ValueError) as exc:
             row = start + int(np.flatnonzero(codes == code)[0])
-            raise DataError(f"Cannot write {value!r} to sheet {self.title!r}, row {row}, column {col.title!r} "
-                            f"({col.kind}): {exc or type(exc).__name__}. Nothing was written.") from exc
+            raise value_error(self.title, row, col, value, exc) from exc
 
     def write(self, out: IO[bytes], chunks: Iterable[tuple[int, list[Any]]], start: int) -> int:
         """Render ``chunks`` into ``out`` from row ``start``; returns the next row number."""
