@@ -135,6 +135,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path) -> str:
             exclude_input=True,
             exclude_input_prompt=True,
             exclude_output_prompt=True,
+            optimistic_validation=True,  # validate the notebook once, not after each of its ~8 preprocessors
         )
     body, _ = exporter.from_notebook_node(notebook)
     return _with_vega_bundle(body)
