@@ -168,12 +168,12 @@ def benchmark_chart(review: PartnerReview) -> VegaLiteChart:
 
 
 def benchmarks_html(review: PartnerReview) -> str:
-    k = review.kpis
-    rows = [[x.kpi, x.value_text, x.target, x.tier_text, x.rank_text, x.status_text] for x in k.itertuples()]
+    kpis = list(review.kpi_by_key.values())
+    rows = [[x["kpi"], x["value_text"], x["target"], x["tier_text"], x["rank_text"], x["status_text"]] for x in kpis]
     return ("<h2>Tier benchmarks</h2><p>Tier: 25th percentile · median · 75th percentile of the active "
             f"{escape_html(review.row['tier'])} partners of {review.quarter}.</p>"
             + _status_table(["KPI", "Value", "Target", "Tier P25 · median · P75", "Rank", "Status"], rows,
-                            list(k["status"])))
+                            [x["status"] for x in kpis]))
 
 
 @chart_template

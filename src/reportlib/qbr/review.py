@@ -159,6 +159,12 @@ def _value(row: dict, key: str) -> Decimal | None:
     return None if v is None or (isinstance(v, float) and v != v) else Decimal(v)
 
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a small frame as dicts of Python values (``to_dict("records")`` is ~10× slower)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
+
+
 def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
     """Each KPI: value, seed target and status, tier quartiles, rank in tier, last quarter."""
     return pd.DataFrame(kpi_records(s))
@@ -284,7 +290,7 @@ def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
     Rules: the health score and its change; the KPIs furthest off target; the biggest change
     since last quarter; the rank in the tier; the strongest component.
     """
-    return _insights(s, kpis.to_dict("records"), kpis.attrs.get("health_rank"))
+    return _insights(s, records(kpis), kpis.attrs.get("health_rank"))
 
 
 def _insights(s: m.PartnerSlice, kpis: list[dict[str, Any]], health_rank: str | None) -> list[Insight]:
@@ -360,14 +366,14 @@ def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame | list[dict[str, Any]]) 
     Due dates count from the review (the quarter's end): off-target items in 30 days, watch
     items in 60. ``kpis`` is the :func:`kpi_table` or its :func:`kpi_records`.
     """
-    records = kpis.to_dict("records") if isinstance(kpis, pd.DataFrame) else kpis
+    rows = records(kpis) if isinstance(kpis, pd.DataFrame) else kpis
     row, owner = s.row, s.row["partner_manager"]
     end = s.quarter.last_day
     items = [{"priority": 1, "area": "Health score", "finding": f"{shown(row.get('health_score'), 'score')} "
               f"({row['health_band']})", "action": row["health_action"], "owner": owner,
               "due": end + timedelta(days=30)}]
     for status, days in (("off", 30), ("watch", 60)):
-        for r in records:
+        for r in rows:
             if len(items) >= 6:
                 break
             if r["status"] != status:
@@ -432,7 +438,7 @@ class PartnerReview:
     @functools.cached_property
     def kpi_by_key(self) -> dict[str, dict[str, Any]]:
         """The rows of :attr:`kpis` by KPI key (the deck and the HTML look them up per section)."""
-        return {r["key"]: r for r in self.kpis.to_dict("records")}
+        return {r["key"]: r for r in records(self.kpis)}
 
 
 def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
@@ -454,16 +460,16 @@ def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter:
             raise ValueError("partner_review needs the quarter when given a connection")
         source = m.quarter_metrics(source, quarter, reference_cycle_days)
     s = m.partner_slice(source, partner)
-    records = kpi_records(s)
-    kpis = pd.DataFrame(records)
+    rows = kpi_records(s)
+    kpis = pd.DataFrame(rows)
     rank, peers = _rank(s, "health_score", True)
     if rank:
         median = s.benchmarks.set_index("metric").loc["health_score", "median"]
         kpis.attrs["health_rank"] = (f"Ranks {rank} of {peers} active {s.row['tier']} partners on health score "
                                      f"(tier median {shown(median, 'score')}).")
     return PartnerReview(slice=s, kpis=kpis, breakdown=health_breakdown(s),
-                         insights=_insights(s, records, kpis.attrs.get("health_rank")),
-                         coaching=coaching_plan(s, records), notes=data_notes(s))
+                         insights=_insights(s, rows, kpis.attrs.get("health_rank")),
+                         coaching=coaching_plan(s, rows), notes=data_notes(s))
 
 
 def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
