@@ -14,6 +14,7 @@ from pathlib import Path
 from pptx.util import Inches
 
 from ..render.pptx import STATUS_FILLS, Box, Deck
+from ..render.pptx_stream import DeckWriter
 from . import metrics as m
 from .review import PartnerReview, figure_rows, shown
 
@@ -38,11 +39,15 @@ def _kpi_rows(review: PartnerReview, section: str) -> tuple[list[list[str]], lis
     return rows, fills
 
 
-def build_deck(review: PartnerReview) -> Deck:
-    """Every slide of the spec for one partner."""
+def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] = DeckWriter) -> DeckWriter | Deck:
+    """Every slide of the spec for one partner.
+
+    ``deck_type`` draws it: :class:`DeckWriter` (the default) writes PresentationML directly,
+    :class:`Deck` through python-pptx's object model; both make the same slides, charts and notes.
+    """
     r, q = review.row, review.quarter
     name = r["name"]
-    deck = Deck(footer=f"{name} · QBR {q} · confidential")
+    deck = deck_type(footer=f"{name} · QBR {q} · confidential")
     score_text = f"{shown(r['health_score'], 'score')} — {r['health_band']}" if r["health_score"] is not None \
         else "n/a — No data"
 
@@ -193,7 +198,7 @@ def build_deck(review: PartnerReview) -> Deck:
                widths=[0.4, 2, 2.8, 5, 1.6, 1.2], size=11)
     insights = [f"{i.text} → {i.action}" for i in review.insights]
     if len(insights) > 3:
-        s.notes_slide.notes_text_frame.text += "\n\nAll insights:\n" + "\n".join(insights)
+        deck.add_notes(s, "\n\nAll insights:\n" + "\n".join(insights))
 
     # Data notes
     deck.bullets_slide("Data notes", review.notes, notes=(

@@ -125,6 +125,11 @@ class Deck:
         self.bullets(slide, self.body, bullets)
         return slide
 
+    def add_notes(self, slide, text: str) -> None:
+        """Append ``text`` to the slide's speaker notes."""
+        frame = slide.notes_slide.notes_text_frame
+        frame.text = frame.text + text
+
     # ----------------------------------------------------------------- content
     def text(self, slide, box: Box, text: str, *, size: int = 14, color: RGBColor | None = None, bold: bool = False,
              align=PP_ALIGN.LEFT):
