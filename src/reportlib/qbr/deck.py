@@ -16,7 +16,7 @@ from pptx.util import Inches
 from ..render.pptx import STATUS_FILLS, Box, Deck
 from ..render.pptx_stream import DeckWriter
 from . import metrics as m
-from .review import PartnerReview, figure_rows, shown
+from .review import PartnerReview, figure_rows, records, shown
 
 __all__ = ["SLIDE_TITLES", "build_deck", "write_deck"]
 
@@ -94,12 +94,13 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
     deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
                rows, widths=[3, 2.2, 1.6, 1.6], fills=fills)
     wins = review.slice.win_rate_by_stage
-    win_rows = [[w.stage, str(w.reached), str(w.won), shown(w.win_rate_pct, "pct")] for w in wins.itertuples()] \
+    win_rows = [[w["stage"], str(w["reached"]), str(w["won"]), shown(w["win_rate_pct"], "pct")] for w in records(wins)] \
         or [["no deal closed in the last four quarters", "", "", ""]]
     deck.table(s, Box(left.left, left.top + Inches(3.0), left.width, left.height // 2),
                ["Stage reached", "Deals", "Won", "Win rate"], win_rows, widths=[3, 1.5, 1.5, 1.8], size=11)
-    stages = review.slice.pipeline_by_stage.set_index("stage") if not review.slice.pipeline_by_stage.empty else None
-    values = [stages.loc[st, "value"] if stages is not None and st in stages.index else 0 for st in m.STAGES]
+    by_stage = review.slice.pipeline_by_stage
+    stage_values = dict(zip(by_stage["stage"], by_stage["value"])) if not by_stage.empty else {}
+    values = [stage_values.get(st, 0) for st in m.STAGES]
     deck.chart(s, deck.right_half(), "column", list(m.STAGES), {"Pipeline value": values},
                title="Open pipeline by stage", number_format="#,##0")
 
@@ -126,8 +127,8 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
     deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
                rows, widths=[3, 1.8, 1.6, 1.6], fills=fills, size=11)
     certs = review.slice.certifications
-    cert_rows = [[c.certification, c.level, c.expiry_date.date().isoformat() if hasattr(c.expiry_date, "date")
-                  else str(c.expiry_date), "yes" if c.expiring_soon else ""] for c in certs.itertuples()] \
+    cert_rows = [[c["certification"], c["level"], c["expiry_date"].date().isoformat() if hasattr(c["expiry_date"], "date")
+                  else str(c["expiry_date"]), "yes" if c["expiring_soon"] else ""] for c in records(certs)] \
         or [["no active certification", "", "", ""]]
     deck.table(s, Box(left.left, left.top + Inches(3.2), left.width, left.height // 2),
                ["Certification", "Level", "Expires", "Within 90 days"], cert_rows[:6], widths=[3, 1.6, 1.6, 1.4],
@@ -160,14 +161,15 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
 
     # Tier benchmarks
     k = review.kpis
+    kpis = list(review.kpi_by_key.values())
     s = deck.slide("Tier benchmarks", subtitle=f"Against the seed targets and the active {r['tier']} partners of {q}",
                    notes=("Status: on target, watch or off target against the seed target. Tier: 25th percentile · "
                           "median · 75th percentile of the active partners of the same tier with a value. Rank: "
                           "1 is the best in the tier."))
     deck.table(s, deck.left_half(), ["KPI", "Value", "Target", "Tier P25 · median · P75", "Rank"],
-               [[x.kpi, x.value_text, x.target, x.tier_text, x.rank_text] for x in k.itertuples()],
+               [[x["kpi"], x["value_text"], x["target"], x["tier_text"], x["rank_text"]] for x in kpis],
                widths=[3, 1.6, 1.4, 3.2, 1.2], size=9,
-               fills=[[None, _KPI_FILL[x.status], _KPI_FILL[x.status], None, None] for x in k.itertuples()])
+               fills=[[None, _KPI_FILL[x["status"]], _KPI_FILL[x["status"]], None, None] for x in kpis])
     pct = k[(k["unit"] == "pct") & k["value"].notna() & k["tier_median"].notna()]
     deck.chart(s, deck.right_half(), "bar", list(pct["kpi"]),
                {"Partner": list(pct["value"]), "Tier median": list(pct["tier_median"])},
@@ -182,7 +184,7 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         "with no data is left out and the other weights are scaled up to 100. "
         + (f"Missing here: {r['missing_components']}." if r["missing_components"] else "No component is missing.")))
     deck.table(s, deck.left_half(), ["Component", "Weight", "Inputs", "Score", "Points"],
-               [[x.component, str(x.weight), x.inputs, x.score_text, x.points_text] for x in b.itertuples()],
+               [[x["component"], str(x["weight"]), x["inputs"], x["score_text"], x["points_text"]] for x in records(b)],
                widths=[2.2, 1, 4, 1.2, 1.2], size=10)
     deck.chart(s, deck.right_half(), "bar", list(b["component"]),
                {"Points": [p or 0 for p in b["points"]], "Weight": list(b["weight"])},
@@ -194,7 +196,8 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         "One action for the health band, then one per off-target KPI (due 30 days after the quarter's end) and per "
         "watch KPI (due in 60 days), at most six. Each finding quotes the figure from the earlier slides."))
     deck.table(s, deck.body, ["#", "Area", "Finding", "Action", "Owner", "Due"],
-               [[str(x.priority), x.area, x.finding, x.action, x.owner, x.due.isoformat()] for x in c.itertuples()],
+               [[str(x["priority"]), x["area"], x["finding"], x["action"], x["owner"], x["due"].isoformat()]
+                for x in records(c)],
                widths=[0.4, 2, 2.8, 5, 1.6, 1.2], size=11)
     insights = [f"{i.text} → {i.action}" for i in review.insights]
     if len(insights) > 3:

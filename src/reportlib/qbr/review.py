@@ -24,7 +24,7 @@ from . import metrics as m
 
 __all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
            "health_breakdown", "insights",
-           "kpi_records", "kpi_table", "partner_review", "portfolio", "shown"]
+           "kpi_records", "kpi_table", "partner_review", "portfolio", "records", "shown"]
 
 
 def _q(value: Any, places: int) -> Decimal:
