@@ -182,16 +182,19 @@ with reportlib.connect(db_url) as conn:
 display(HTML(report.title_html(review)))
 display(HTML(report.summary_html(review)))
 '''),
-        code('display(HTML(report.section_html(review, "Revenue")))\nreport.revenue_chart(review)'),
-        code('display(HTML(report.section_html(review, "Pipeline")))\nreport.stage_chart(review)'),
-        code('display(HTML(report.section_html(review, "Deal registration funnel")))\nreport.registration_chart(review)'),
-        code('display(HTML(report.section_html(review, "Engagement") + report.certifications_html(review)))\n'
-             'report.portal_chart(review)'),
-        code('display(HTML(report.section_html(review, "Market development funds (MDF)")))'),
-        code('display(HTML(report.section_html(review, "Customer experience")))'),
-        code('display(HTML(report.benchmarks_html(review)))\nreport.benchmark_chart(review)'),
-        code('display(HTML(report.health_html(review)))\nreport.health_chart(review)'),
-        code('display(HTML(report.coaching_html(review) + report.notes_html(review)))'),
+        code('''
+# One display per slide of the deck: its figures, then its chart (drawn by the reader's browser).
+display(HTML(report.section_html(review, "Revenue")), report.revenue_chart(review))
+display(HTML(report.section_html(review, "Pipeline")), report.stage_chart(review))
+display(HTML(report.section_html(review, "Deal registration funnel")), report.registration_chart(review))
+display(HTML(report.section_html(review, "Engagement") + report.certifications_html(review)),
+        report.portal_chart(review))
+display(HTML(report.section_html(review, "Market development funds (MDF)")))
+display(HTML(report.section_html(review, "Customer experience")))
+display(HTML(report.benchmarks_html(review)), report.benchmark_chart(review))
+display(HTML(report.health_html(review)), report.health_chart(review))
+display(HTML(report.coaching_html(review) + report.notes_html(review)))
+'''),
         code('''
 deck = qbr.write_deck(review, reportlib.output_file(output_dir, output_stem, ".pptx", folder="qbr"))
 '''),
