@@ -195,3 +195,24 @@ def test_warm_and_papermill_manifests_are_the_same(statement_runs):
         manifest["files"] = [{"name": f["name"]} for f in manifest["files"]]
     assert a == b
     assert a["status"] == "ok" and a["run_key"]
+
+
+def test_outputs_are_built_as_nbformat_builds_them_without_validating_each():
+    """The client builds outputs without nbformat's per-output schema check; they are the same nodes."""
+    from nbformat.v4 import output_from_msg
+
+    from reportlib.engines import _output_from_msg
+
+    messages = [
+        {"header": {"msg_type": "stream"}, "content": {"name": "stderr", "text": "careful\n"}},
+        {"header": {"msg_type": "display_data"},
+         "content": {"metadata": {"isolated": True}, "data": {"text/html": "<b>x</b>", "text/plain": "x"}}},
+        {"header": {"msg_type": "execute_result"},
+         "content": {"metadata": {}, "data": {"text/plain": "42"}, "execution_count": 3}},
+        {"header": {"msg_type": "error"},
+         "content": {"ename": "ValueError", "evalue": "bad", "traceback": ["line 1", "line 2"]}},
+    ]
+    for msg in messages:
+        assert _output_from_msg(msg) == output_from_msg(msg)
+    with pytest.raises(ValueError, match="Unrecognized output msg type"):
+        _output_from_msg({"header": {"msg_type": "status"}, "content": {}})

@@ -174,9 +174,9 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     error: str | None = None
     try:
         try:
-            engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
-            if family.html:
-                write_notebook_html(executed, staging / f"{stem}.html")
+            nb = engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
+            if family.html:  # from the executed notebook in memory when the engine returns it
+                write_notebook_html(executed if nb is None else nb, staging / f"{stem}.html")
         except NotebookFailed as exc:
             error = str(exc)
         except ReportlibError as exc:

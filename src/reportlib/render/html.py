@@ -165,9 +165,9 @@ def assert_offline(html_text: str) -> None:
         raise ValueError(f"HTML report would load from the network: {match.group(0)[:120]!r}")
 
 
-def write_notebook_html(notebook_path: str | Path, html_path: str | Path) -> Path:
-    """Export ``notebook_path`` to ``html_path`` (atomically), refusing network dependencies."""
-    text = notebook_to_html(notebook_path)
+def write_notebook_html(notebook: nbformat.NotebookNode | str | Path, html_path: str | Path) -> Path:
+    """Export an executed notebook (or its file) to ``html_path`` atomically, refusing network dependencies."""
+    text = notebook_to_html(notebook)
     assert_offline(text)
     with atomic_write(html_path) as handle:
         handle.write(text)
