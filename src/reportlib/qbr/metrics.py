@@ -380,7 +380,8 @@ def pipeline_by_stage(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
 def revenue_trend(deals: pd.DataFrame, targets: pd.DataFrame, quarter: Quarter,
                   quarters: int = TREND_QUARTERS, partner_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """Revenue (0 when nothing was won) and target (None when absent) of each partner in each of
-    the ``quarters`` quarters ending ``quarter``; every partner gets every quarter."""
+    the ``quarters`` quarters ending ``quarter``; every partner gets every quarter, its rows
+    together and oldest first."""
     ids = sorted(set(partner_ids) if partner_ids is not None else set(deals["partner_id"]) | set(targets["partner_id"]))
     frames = []
     for q in [quarter - i for i in reversed(range(quarters))]:
@@ -391,7 +392,13 @@ def revenue_trend(deals: pd.DataFrame, targets: pd.DataFrame, quarter: Quarter,
         frame = frame.reset_index()
         frame.insert(1, "quarter", str(q))
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return _by_partner(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
+
+
+def _by_partner(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each partner's rows together, in their order (a partner's slice is then a
+    range of rows, which :meth:`QuarterMetrics.rows_of` cuts without copying row by row)."""
+    return frame.sort_values("partner_id", kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- registrations
@@ -469,12 +476,13 @@ def portal_activity_pct(logins: pd.Series) -> pd.Series:
 
 
 def portal_trend(portal: pd.DataFrame, quarter: Quarter, quarters: int = TREND_QUARTERS) -> pd.DataFrame:
-    """Mean monthly logins of each partner in each of the ``quarters`` quarters ending ``quarter``."""
+    """Mean monthly logins of each partner in each of the ``quarters`` quarters ending ``quarter``
+    (a partner's rows together, oldest first)."""
     frames = []
     for q in [quarter - i for i in reversed(range(quarters))]:
         logins = logins_per_month(portal, q)
         frames.append(pd.DataFrame({"partner_id": logins.index, "quarter": str(q), "logins_per_month": list(logins)}))
-    return pd.concat(frames, ignore_index=True)
+    return _by_partner(pd.concat(frames, ignore_index=True))
 
 
 def events_attended(events: pd.DataFrame, quarter: Quarter) -> pd.Series:
@@ -823,7 +831,12 @@ class QuarterMetrics:
         positions = self._lookups.get(name)
         if positions is None:
             positions = self._lookups[name] = frame.groupby("partner_id", sort=False).indices
-        return frame.iloc[positions.get(partner_id, [])].reset_index(drop=True)
+        mine = positions.get(partner_id)
+        if mine is None:
+            return frame.iloc[0:0].reset_index(drop=True)
+        if mine[-1] - mine[0] + 1 == len(mine):  # the rows are together: a range, not a take
+            return frame.iloc[mine[0]:mine[-1] + 1].reset_index(drop=True)
+        return frame.iloc[mine].reset_index(drop=True)
 
     def tier_peers(self, tier: Any) -> tuple[pd.DataFrame, dict[str, list[Decimal]]]:
         """The active partners of ``tier`` and a (lazily filled) cache of their sorted values."""
