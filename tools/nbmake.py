@@ -179,19 +179,19 @@ with reportlib.connect(db_url) as conn:
     # the deck takes this partner's slice.
     review = qbr.partner_review(conn, params.partner, params.quarter, params.reference_cycle_days,
                                 prepared=prepared)
-display(HTML(report.title_html(review)))
-display(HTML(report.summary_html(review)))
+display(HTML(report.title_html(review) + report.summary_html(review)))
 '''),
         code('''
-# One display per slide of the deck: its figures, then its chart (drawn by the reader's browser).
+# The deck's slides in order: each one's figures, then its chart (drawn by the reader's browser).
+# Figures without a chart share one display: every display costs the kernel and the runner time.
 display(HTML(report.section_html(review, "Revenue")), report.revenue_chart(review))
 display(HTML(report.section_html(review, "Pipeline")), report.stage_chart(review))
 display(HTML(report.section_html(review, "Deal registration funnel")), report.registration_chart(review))
 display(HTML(report.section_html(review, "Engagement") + report.certifications_html(review)),
         report.portal_chart(review))
-display(HTML(report.section_html(review, "Market development funds (MDF)")))
-display(HTML(report.section_html(review, "Customer experience")))
-display(HTML(report.benchmarks_html(review)), report.benchmark_chart(review))
+display(HTML(report.section_html(review, "Market development funds (MDF)")
+             + report.section_html(review, "Customer experience") + report.benchmarks_html(review)),
+        report.benchmark_chart(review))
 display(HTML(report.health_html(review)), report.health_chart(review))
 display(HTML(report.coaching_html(review) + report.notes_html(review)))
 '''),
