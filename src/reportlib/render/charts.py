@@ -92,10 +92,10 @@ def use_offline_charts(interactive: bool = False) -> None:
 class VegaLiteChart:
     """A finished Vega-Lite spec that displays as a chart the reader's browser draws.
 
-    In JupyterLab it shows through the Vega-Lite MIME type; in an HTML export (where nbconvert
-    picks ``text/html``) it is a :func:`chart_embed_html` element, and the export adds the Vega
-    bundle once to the page. ``to_dict()`` gives the spec, so :func:`chart_svg` and
-    :func:`chart_png` draw it too.
+    It displays as the Vega-Lite MIME type alone (JupyterLab draws it): the executed notebook
+    holds each spec once. :func:`reportlib.render.html.notebook_to_html` turns such an output into
+    a :func:`chart_embed_html` element and adds the Vega bundle once to the page. ``to_dict()``
+    gives the spec, so :func:`chart_svg` and :func:`chart_png` draw it too.
     """
 
     def __init__(self, spec: dict[str, Any]):
@@ -111,8 +111,8 @@ class VegaLiteChart:
         return str(title.get("text", "") if isinstance(title, dict) else title or "")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {VEGALITE_MIME: self.spec, "text/html": chart_embed_html(self.spec),
-                "text/plain": f"<chart: {self.title or 'untitled'}>"}
+        return {VEGALITE_MIME: self.spec,
+                "text/plain": f"<chart: {self.title or 'untitled'}, drawn in the exported HTML report>"}
 
     def __repr__(self) -> str:
         return f"VegaLiteChart({self.title!r})"

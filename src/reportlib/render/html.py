@@ -125,6 +125,7 @@ def _exporter(**options: Any):
             # one nbformat's normalize makes): from_notebook_node hands it a copy already, made
             # from a notebook papermill wrote valid. Each copy of a QBR run's notebook is ~4 ms.
             resources = copy.deepcopy(resources)
+            _vega_lite_as_html(nb)
             for preprocessor in self._preprocessors:
                 nb, resources = preprocessor(nb, resources)
             if self._preprocessors:
@@ -132,6 +133,18 @@ def _exporter(**options: Any):
             return nb, resources
 
     return ReportHTMLExporter(**options)
+
+
+def _vega_lite_as_html(nb: nbformat.NotebookNode) -> None:
+    """Give every Vega-Lite output without HTML its :func:`~reportlib.render.charts.chart_embed_html`
+    element (browser-drawn charts keep only their spec in the notebook; the page draws them)."""
+    from .charts import VEGALITE_MIME, chart_embed_html
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", ()):
+            data = output.get("data")
+            if data and VEGALITE_MIME in data and "text/html" not in data:
+                data["text/html"] = chart_embed_html(data[VEGALITE_MIME])
 
 
 def notebook_to_html(notebook: nbformat.NotebookNode | str | Path) -> str:
