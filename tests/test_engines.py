@@ -216,3 +216,26 @@ def test_outputs_are_built_as_nbformat_builds_them_without_validating_each():
         assert _output_from_msg(msg) == output_from_msg(msg)
     with pytest.raises(ValueError, match="Unrecognized output msg type"):
         _output_from_msg({"header": {"msg_type": "status"}, "content": {}})
+
+
+def test_a_warm_kernel_runs_magics_and_shell_escapes_the_same_every_time(tmp_path):
+    """The kernel keeps each cell's transformed source; a magic still runs on every run."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("entity = 'a'\noutput_dir = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import os\n%cd {output_dir}\nfiles = !ls\nopen('seen.txt', 'w').write(f'{entity} {os.getcwd()} {list(files)}')")]
+    notebook = tmp_path / "magic.ipynb"
+    nbformat.write(nb, notebook)
+    engine = WarmEngine()
+    try:
+        for entity in ("a", "b", "c"):
+            folder = tmp_path / entity
+            folder.mkdir()
+            (folder / f"{entity}.marker").touch()
+            engine.execute(notebook, folder / "out.ipynb", {"entity": entity, "output_dir": str(folder)}, cwd=folder)
+            assert (folder / "seen.txt").read_text() == f"{entity} {folder} ['{entity}.marker']"
+        assert engine.kernels_started == 1
+    finally:
+        engine.close()

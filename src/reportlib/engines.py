@@ -59,6 +59,19 @@ _rl_reset({cwd!r}, {environment!r}, get_ipython())
 """
 
 
+# Once, when a kernel starts. traitlets leaves the kernel's logger at DEBUG (only its handler
+# filters), so every message built a log record that was then thrown away (~3% of a warm run's
+# kernel time). IPython tokenizes a cell's source twice per execution to look for magics (~1 ms
+# each time for a QBR cell); a warm kernel runs the same cells again and again, and the result
+# depends only on the source text, so it is kept (the injected parameters cell differs each run).
+_KERNEL_SETUP = """\
+import functools as _functools, logging as _logging
+get_ipython().kernel.log.setLevel(_logging.WARNING)
+get_ipython().transform_cell = _functools.lru_cache(maxsize=256)(get_ipython().transform_cell)
+del _functools, _logging
+"""
+
+
 class NotebookFailed(Exception):
     """A cell raised; ``ename`` and ``evalue`` are the kernel's exception name and message."""
 
@@ -109,9 +122,7 @@ class _Kernel:
                                         connection_file=self.km.connection_file, parent=self.km)
             self.kc.start_channels()
             run_sync(self.kc.wait_for_ready)(timeout=60)
-            # traitlets leaves the kernel's logger at DEBUG (only its handler filters), so every
-            # message built a log record that was then thrown away: ~3% of a warm run's kernel time.
-            self.run_silently("import logging as _l; get_ipython().kernel.log.setLevel(_l.WARNING); del _l")
+            self.run_silently(_KERNEL_SETUP)
         except BaseException:
             self.close()
             raise
