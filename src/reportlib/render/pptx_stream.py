@@ -73,6 +73,7 @@ def _colour(color: Any) -> str:
     return str(color).lstrip("#").upper()
 
 
+@functools.lru_cache(maxsize=256)
 def _rpr(size: int | None, color: str | None = None, bold: bool | None = None) -> str:
     attrs = (f' sz="{size * 100}"' if size is not None else "") + ("" if bold is None else f' b="{int(bool(bold))}"')
     fill = f'<a:solidFill><a:srgbClr val="{color}"/></a:solidFill>' if color is not None else ""
@@ -96,8 +97,13 @@ def _paragraph(text: str, rpr: str, ppr: str = "") -> str:
     return f"<a:p>{body}</a:p>" if body else "<a:p/>"
 
 
+_PLAIN = re.compile(r"[^\x00-\x1f]+")
+
+
 def _paragraphs(text: str, rpr: str, ppr: str = "") -> str:
     """``TextFrame.text = text``: one paragraph per line."""
+    if _PLAIN.fullmatch(text):  # most text: one line, one run, nothing to break or escape but XML's three
+        return f"<a:p>{ppr}<a:r>{rpr}<a:t>{escape(text)}</a:t></a:r></a:p>"
     return "".join(_paragraph(line, rpr, ppr) for line in text.split("\n"))
 
 
@@ -518,6 +524,39 @@ _X_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _X_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
+@functools.lru_cache(maxsize=16)
+def _workbook_parts(number_format: str) -> tuple[tuple[str, _Entry], ...]:
+    """The parts of a chart's workbook that only its number format changes, deflated once."""
+    files = {
+        "[Content_Types].xml": (
+            f'{_X_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/><Override '
+            'PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.sharedStrings+xml"/></Types>'),
+        "_rels/.rels": _rels([("officeDocument", "xl/workbook.xml")]),
+        "xl/workbook.xml": (f'{_X_HEAD}<workbook xmlns="{_X_NS}" xmlns:r="{_NS_R}"><sheets><sheet name="Sheet1" '
+                            'sheetId="1" r:id="rId1"/></sheets></workbook>'),
+        "xl/_rels/workbook.xml.rels": _rels([("worksheet", "worksheets/sheet1.xml"), ("styles", "styles.xml"),
+                                             ("sharedStrings", "sharedStrings.xml")]),
+        "xl/styles.xml": (
+            f'{_X_HEAD}<styleSheet xmlns="{_X_NS}"><numFmts count="1"><numFmt numFmtId="164" '
+            f'formatCode="{escape(number_format, {chr(34): "&quot;"})}"/></numFmts><fonts count="1"><font>'
+            '<sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts><fills count="2"><fill><patternFill '
+            'patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1">'
+            '<border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf '
+            'numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
+            'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" '
+            'xfId="0" applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" '
+            'builtinId="0"/></cellStyles></styleSheet>'),
+    }
+    return tuple((name, _deflate(text.encode())) for name, text in files.items())
+
+
 def _chart_workbook(categories: list[str], series: dict[str, list[float | None]], number_format: str) -> bytes:
     """The chart's data as the workbook PowerPoint opens to edit it: python-pptx's layout of the cells."""
     strings: dict[str, int] = {}
@@ -539,37 +578,10 @@ def _chart_workbook(categories: list[str], series: dict[str, list[float | None]]
     sheet = (f'{_X_HEAD}<worksheet xmlns="{_X_NS}"><dimension ref="A1:{last}{len(categories) + 1}"/>'
              f'<sheetData>{"".join(rows)}</sheetData></worksheet>')
     shared = "".join(f"<si><t>{_text(s)}</t></si>" for s in strings)
-    files = {
-        "[Content_Types].xml": (
-            f'{_X_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/><Override '
-            'PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'spreadsheetml.sharedStrings+xml"/></Types>'),
-        "_rels/.rels": _rels([("officeDocument", "xl/workbook.xml")]),
-        "xl/workbook.xml": (f'{_X_HEAD}<workbook xmlns="{_X_NS}" xmlns:r="{_NS_R}"><sheets><sheet name="Sheet1" '
-                            'sheetId="1" r:id="rId1"/></sheets></workbook>'),
-        "xl/_rels/workbook.xml.rels": _rels([("worksheet", "worksheets/sheet1.xml"), ("styles", "styles.xml"),
-                                             ("sharedStrings", "sharedStrings.xml")]),
-        "xl/worksheets/sheet1.xml": sheet,
-        "xl/styles.xml": (
-            f'{_X_HEAD}<styleSheet xmlns="{_X_NS}"><numFmts count="1"><numFmt numFmtId="164" '
-            f'formatCode="{escape(number_format, {chr(34): "&quot;"})}"/></numFmts><fonts count="1"><font>'
-            '<sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts><fills count="2"><fill><patternFill '
-            'patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1">'
-            '<border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf '
-            'numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" '
-            'fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" '
-            'xfId="0" applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" '
-            'builtinId="0"/></cellStyles></styleSheet>'),
-        "xl/sharedStrings.xml": (f'{_X_HEAD}<sst xmlns="{_X_NS}" count="{len(strings)}" '
-                                 f'uniqueCount="{len(strings)}">{shared}</sst>'),
-    }
-    return _zip((name, _deflate(text.encode())) for name, text in files.items())
+    sheets = {"xl/worksheets/sheet1.xml": sheet,
+              "xl/sharedStrings.xml": (f'{_X_HEAD}<sst xmlns="{_X_NS}" count="{len(strings)}" '
+                                       f'uniqueCount="{len(strings)}">{shared}</sst>')}
+    return _zip([*_workbook_parts(number_format), *((name, _deflate(text.encode())) for name, text in sheets.items())])
 
 
 # A zip archive written directly: python-pptx's static parts are deflated once per process, not
