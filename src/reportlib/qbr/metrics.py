@@ -838,6 +838,17 @@ class QuarterMetrics:
             return frame.iloc[mine[0]:mine[-1] + 1].reset_index(drop=True)
         return frame.iloc[mine].reset_index(drop=True)
 
+    def tier_benchmarks(self, tier: Any) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+        """The benchmark rows of ``tier``, as a frame and by metric (built once per tier)."""
+        cached = self._lookups.setdefault("benchmarks", {})
+        if tier not in cached:
+            b = self.benchmarks
+            frame = b[b["tier"] == tier].reset_index(drop=True) if not b.empty else b
+            columns = list(frame.columns)
+            rows = [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
+            cached[tier] = (frame, {r["metric"]: r for r in rows})
+        return cached[tier]
+
     def tier_peers(self, tier: Any) -> tuple[pd.DataFrame, dict[str, list[Decimal]]]:
         """The active partners of ``tier`` and a (lazily filled) cache of their sorted values."""
         tiers = self._lookups.setdefault("tiers", {})
@@ -891,6 +902,8 @@ class PartnerSlice:
     win_rate_by_stage: pd.DataFrame
     certifications: pd.DataFrame
     latest: dict[str, Any]
+    # metric -> its row of benchmarks (p25, median, p75; shared by the tier's slices)
+    benchmark_rows: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
     # metric -> the sorted values of tier_metrics (shared by the tier's slices; filled by use)
     tier_values: dict[str, list[Decimal]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -924,11 +937,11 @@ def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice
     portal = portal.drop(columns="partner_id").reset_index()
     latest = all_partners.latest.loc[partner_id].to_dict() if partner_id in all_partners.latest.index else {}
     peers, values = all_partners.tier_peers(tier)
+    benchmarks, benchmark_rows = all_partners.tier_benchmarks(tier)
     return PartnerSlice(
         quarter=all_partners.quarter, reference_cycle_days=all_partners.reference_cycle_days,
         row=row, previous=prev.iloc[0].to_dict() if not prev.empty else {},
-        benchmarks=all_partners.benchmarks[all_partners.benchmarks["tier"] == tier].reset_index(drop=True),
-        tier_metrics=peers, tier_values=values,
+        benchmarks=benchmarks, benchmark_rows=benchmark_rows, tier_metrics=peers, tier_values=values,
         revenue_trend=trend, portal_trend=portal,
         pipeline_by_stage=mine("pipeline_by_stage"),
         win_rate_by_stage=mine("win_rate_by_stage"),

@@ -173,11 +173,10 @@ def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
 def kpi_records(s: m.PartnerSlice) -> list[dict[str, Any]]:
     """The rows of :func:`kpi_table` as dicts (what the insights and the coaching plan read)."""
     rows = []
-    bench = s.benchmarks.set_index("metric") if not s.benchmarks.empty else pd.DataFrame()
     for kpi in KPIS:
         value = _value(s.row, kpi.key)
         status = "none" if value is None else kpi.rule(value)
-        b = bench.loc[kpi.key] if kpi.key in bench.index else None
+        b = s.benchmark_rows.get(kpi.key)
         prev = _value(s.previous, kpi.key)
         rank, peers = _rank(s, kpi.key, kpi.higher_is_better)
         rows.append({
@@ -464,7 +463,7 @@ def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter:
     kpis = pd.DataFrame(rows)
     rank, peers = _rank(s, "health_score", True)
     if rank:
-        median = s.benchmarks.set_index("metric").loc["health_score", "median"]
+        median = s.benchmark_rows["health_score"]["median"]
         kpis.attrs["health_rank"] = (f"Ranks {rank} of {peers} active {s.row['tier']} partners on health score "
                                      f"(tier median {shown(median, 'score')}).")
     return PartnerReview(slice=s, kpis=kpis, breakdown=health_breakdown(s),
