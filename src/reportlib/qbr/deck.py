@@ -160,7 +160,6 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
     deck.table(s, deck.body, ["Figure", "Value", "Target", "Status"], rows, widths=[4, 2, 2, 2], fills=fills)
 
     # Tier benchmarks
-    k = review.kpis
     kpis = list(review.kpi_by_key.values())
     s = deck.slide("Tier benchmarks", subtitle=f"Against the seed targets and the active {r['tier']} partners of {q}",
                    notes=("Status: on target, watch or off target against the seed target. Tier: 25th percentile · "
@@ -170,9 +169,9 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
                [[x["kpi"], x["value_text"], x["target"], x["tier_text"], x["rank_text"]] for x in kpis],
                widths=[3, 1.6, 1.4, 3.2, 1.2], size=9,
                fills=[[None, _KPI_FILL[x["status"]], _KPI_FILL[x["status"]], None, None] for x in kpis])
-    pct = k[(k["unit"] == "pct") & k["value"].notna() & k["tier_median"].notna()]
-    deck.chart(s, deck.right_half(), "bar", list(pct["kpi"]),
-               {"Partner": list(pct["value"]), "Tier median": list(pct["tier_median"])},
+    pct = review.pct_benchmarks
+    deck.chart(s, deck.right_half(), "bar", [x["kpi"] for x in pct],
+               {"Partner": [x["value"] for x in pct], "Tier median": [x["tier_median"] for x in pct]},
                title="Partner vs tier median (%)", number_format="0.0")
 
     # Health breakdown

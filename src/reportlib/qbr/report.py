@@ -158,13 +158,12 @@ def _benchmark_template() -> alt.Chart:
 
 
 def benchmark_chart(review: PartnerReview) -> VegaLiteChart:
-    k = review.kpis
-    pct = k[(k["unit"] == "pct") & k["value"].notna() & k["tier_median"].notna()]
-    kpis = list(pct["kpi"])
+    pct = review.pct_benchmarks
+    kpis = [x["kpi"] for x in pct]
     return _benchmark_template.fill(benchmarks=[
         {"kpi": kpi, "who": who, "value": value}
         for who, column in (("Partner", "value"), ("Tier median", "tier_median"))
-        for kpi, value in zip(kpis, _floats(pct[column]))])
+        for kpi, value in zip(kpis, _floats(x[column] for x in pct))])
 
 
 def benchmarks_html(review: PartnerReview) -> str:

@@ -439,6 +439,16 @@ class PartnerReview:
         """The rows of :attr:`kpis` by KPI key (the deck and the HTML look them up per section)."""
         return {r["key"]: r for r in records(self.kpis)}
 
+    @functools.cached_property
+    def pct_benchmarks(self) -> list[dict[str, Any]]:
+        """The percentage KPIs with a value and a tier median (the partner-vs-tier chart's bars)."""
+        return [r for r in self.kpi_by_key.values()
+                if r["unit"] == "pct" and _present(r["value"]) and _present(r["tier_median"])]
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value == value  # NaN (float or Decimal) is not equal to itself
+
 
 def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
                    reference_cycle_days: int = m.DEFAULT_REFERENCE_CYCLE_DAYS,
