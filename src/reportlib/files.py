@@ -68,14 +68,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8",
-                 newline: str | None = None) -> Iterator[IO]:
-    """Open a temporary file beside ``path`` for writing; rename it over ``path`` on success."""
+                 newline: str | None = None, *, fsync: bool = True) -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; rename it over ``path`` on success.
+
+    ``fsync=False`` leaves flushing to the system: for a report's files, whose SHA-256 the run's
+    manifest (written with fsync) records, so a file a power cut spoiled is found and remade.
+    """
     with atomic_path(path) as tmp:
         kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with open(tmp, mode, **kwargs) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -194,6 +194,7 @@ def write_notebook_html(notebook: nbformat.NotebookNode | str | Path, html_path:
     """Export an executed notebook (or its file) to ``html_path`` atomically, refusing network dependencies."""
     text = notebook_to_html(notebook)
     assert_offline(text)
-    with atomic_write(html_path) as handle:
+    # No fsync: the run's manifest records the page's SHA-256, so a re-run remakes a spoiled page.
+    with atomic_write(html_path, fsync=False) as handle:
         handle.write(text)
     return Path(html_path)
