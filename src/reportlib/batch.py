@@ -40,7 +40,7 @@ from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .manifest import write_folder_index
 from .registry import Registry
-from .run import RunResult, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
+from .run import RunPlan, RunResult, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
 
 __all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch"]
 
@@ -89,12 +89,15 @@ class Job:
     force: bool
     extra: dict[str, Any] = field(default_factory=dict)
     engine_options: dict[str, Any] = field(default_factory=dict)
+    stem: str | None = None  # as the batch named the run (None: the worker asks the database)
+    fingerprint: Any = ...  # the data fingerprint the batch saw (...: the worker reads it)
 
 
 def run_job(job: Job) -> RunResult:
     """One run of a batch, in whatever process or thread the executor chose; never raises."""
     try:
-        plan = plan_run(job.family, job.raw, out=job.out, db_url=job.db_url, notebook=job.notebook, extra=job.extra)
+        plan = plan_run(job.family, job.raw, out=job.out, db_url=job.db_url, notebook=job.notebook, extra=job.extra,
+                        stem=job.stem, fingerprint=job.fingerprint)
         return execute_plan(plan, engine=worker_engine(job.engine, **job.engine_options), force=job.force)
     except ReportlibError as exc:
         error = str(exc)
@@ -108,30 +111,48 @@ def _job_stem(job: Job) -> str:
     return "-".join(str(v) for v in job.raw.values())
 
 
-def _split_fresh(family: Family, runs: list[dict], url: str, root: Path,
-                 notebook: Path) -> tuple[list[dict], list[RunResult]]:
-    """The runs still to do, and a "skipped" result for each run whose report is up to date.
+def _plan_all(family: Family, runs: list[dict], url: str, root: Path, notebook: Path, *,
+              force: bool = False) -> tuple[list[tuple[dict, RunPlan | None]], list[RunResult], str | None]:
+    """Plan every run: those still to do (each with its plan, or None when it cannot be planned
+    here: its worker reports why), a "skipped" result for each run whose report is up to date
+    (none when ``force``), and the data fingerprint.
 
-    One connection and one fingerprint for all of them: checking 10,000 QBR decks takes a
-    few seconds, where dispatching them to workers (and preparing their inputs) takes minutes.
-    A run that cannot be planned here is left to its worker, which reports why.
+    One connection and one fingerprint for all of them, and the family names every run at once
+    where it can: planning 9,361 QBR decks takes seconds, where running them takes minutes.
     """
-    todo, fresh = [], []
+    todo: list[tuple[dict, RunPlan | None]] = []
+    fresh = []
     with connect(url) as conn:
         fingerprint = data_fingerprint(conn, family.domain)
+        parsed: list[Any] = []
         for raw in runs:
             try:
-                plan = plan_run(family, raw, out=root, db_url=url, notebook=notebook, conn=conn,
-                                fingerprint=fingerprint)
+                parsed.append(family.params.parse(raw))
             except ReportlibError:
-                todo.append(raw)
+                parsed.append(None)
+        stems: list[str | None] = [None] * len(runs)
+        if family.stems is not None:
+            valid = [p for p in parsed if p is not None]
+            try:
+                named = iter(family.stems(conn, valid))
+                stems = [next(named) if p is not None else None for p in parsed]
+            except ReportlibError:  # some entity is unknown: name them one by one below
+                pass
+        for raw, params, stem in zip(runs, parsed, stems):
+            try:
+                if params is None:
+                    raise ReportlibError("unparseable")
+                plan = plan_run(family, params, out=root, db_url=url, notebook=notebook, conn=conn,
+                                fingerprint=fingerprint, stem=stem)
+            except ReportlibError:
+                todo.append((raw, None))
                 continue
-            if is_fresh(plan):
+            if not force and is_fresh(plan):
                 fresh.append(RunResult(family.name, plan.stem, "skipped", str(plan.folder),
                                        parameters=plan.params.to_notebook()))
             else:
-                todo.append(raw)
-    return todo, fresh
+                todo.append((raw, plan))
+    return todo, fresh, fingerprint
 
 
 def _release_memory() -> None:
@@ -241,18 +262,20 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     folders: set[str] = set()
     try:
         total = len(jobs_params)
-        if not force:  # an unchanged report costs no preparation and no worker: say so up front
-            jobs_params, fresh = _split_fresh(family, jobs_params, url, root, notebook)
-            result.results.extend(fresh)
-            folders.update(r.folder for r in fresh)
+        # An unchanged report costs no preparation and no worker (unless forced): say so up front.
+        planned, fresh, fingerprint = _plan_all(family, jobs_params, url, root, notebook, force=force)
+        result.results.extend(fresh)
+        folders.update(r.folder for r in fresh)
+        jobs_params = [raw for raw, _ in planned]
         extra: dict[str, Any] = {}
         if family.prepare is not None and jobs_params:
             prepared.mkdir(parents=True)
             with connect(url) as conn:
                 extra = dict(family.prepare(conn, batch_params, jobs_params, prepared) or {})
             _release_memory()  # what preparing all entities took is not needed while the runs go on
-        jobs = [Job(family.name, p, str(root), url, str(notebook), engine or DEFAULT_ENGINE, force, extra,
-                    dict(engine_options or {})) for p in jobs_params]
+        jobs = [Job(family.name, raw, str(root), url, str(notebook), engine or DEFAULT_ENGINE, force, extra,
+                    dict(engine_options or {}), stem=plan.stem if plan else None,
+                    fingerprint=fingerprint if plan else ...) for raw, plan in planned]
         with tqdm(total=total, initial=total - len(jobs), desc=f"{family.name} batch", unit="report",
                   disable=not show, file=sys.stderr) as bar:
             for run in runner.map(run_job, jobs) if jobs else ():

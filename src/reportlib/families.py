@@ -33,6 +33,8 @@ class Family:
         stem: (connection, params) -> the file stem for one run, e.g. ``p001-acme``; raises
             UnknownEntityError for an entity that does not exist.
         entities: (connection, batch params) -> the raw params of every run of a batch.
+        stems: optional ``(connection, list of params) -> list of stems``, what ``stem`` gives
+            for each, in one pass: a batch names thousands of runs before it starts any.
         prepare: optional vectorised preparation, ``(connection, batch params, run params
             list, folder) -> dict`` of extra notebook parameters. A batch calls it once before
             fanning out: it computes every entity's inputs in one pass, writes them under
@@ -54,6 +56,7 @@ class Family:
     stem: Callable[[Connection, Any], str]
     entities: Callable[[Connection, Any], list[dict]]
     prepare: Callable[..., Any] | None = None
+    stems: Callable[[Connection, list[Any]], list[str]] | None = None
     html: bool = True
     description: str = ""
 

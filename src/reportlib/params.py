@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from datetime import date
@@ -138,6 +139,12 @@ def _render(value: Any) -> Any:
     return str(value)  # Decimal, date and periods round-trip through their text
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a parameter class (resolving them is most of a parse)."""
+    return typing.get_type_hints(cls)
+
+
 @dataclasses.dataclass(frozen=True)
 class ReportParams:
     """Base of each family's parameter dataclass.
@@ -151,7 +158,7 @@ class ReportParams:
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> "ReportParams":
         """Check and convert ``raw``; one ParameterError lists every problem."""
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         problems: list[str] = []
         values: dict[str, Any] = {}

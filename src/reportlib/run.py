@@ -92,22 +92,23 @@ def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *,
 def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
              db_url: str | None = None, notebook: str | Path | None = None,
              extra: dict[str, Any] | None = None, conn: Connection | None = None,
-             fingerprint: str | None | object = ...) -> RunPlan:
+             fingerprint: str | None | object = ..., stem: str | None = None) -> RunPlan:
     """Check the parameters and the entity, and decide where the run's files go.
 
     ``notebook`` overrides the family's notebook path (a batch resolves it once, where it
     starts). ``extra`` are notebook parameters that do not change what a run produces, such
     as the path of a batch's prepared inputs; they are injected but not part of the run key.
-    A batch that plans many runs passes its open connection and the domain's fingerprint.
+    A batch that plans many runs passes its open connection and the domain's fingerprint, and
+    the stems it named all at once; a worker gets the stem and fingerprint the batch used.
     """
     family = family_name if isinstance(family_name, Family) else get_family(family_name)
     params = raw if isinstance(raw, ReportParams) else family.params.parse(raw)
     url = resolve_db_url(db_url)
-    if conn is None:
+    if conn is None and (stem is None or fingerprint is ...):
         with connect(url) as own:
             return plan_run(family, params, out=out, db_url=url, notebook=notebook, extra=extra, conn=own,
-                            fingerprint=fingerprint)
-    stem = slugify(family.stem(conn, params))
+                            fingerprint=fingerprint, stem=stem)
+    stem = slugify(family.stem(conn, params) if stem is None else stem)
     if fingerprint is ...:
         fingerprint = data_fingerprint(conn, family.domain)
     folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))

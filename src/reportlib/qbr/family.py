@@ -76,14 +76,20 @@ def partner_row(conn: Connection, partner_id: str) -> dict:
     """The partner's row; UnknownEntityError when there is no such partner."""
     row = conn.execute(sa.select(partners).where(partners.c.partner_id == partner_id)).mappings().first()
     if row is None:
-        raise UnknownEntityError(f"There is no partner {partner_id!r} in the qbr data; check the id "
-                                 "(reportlib load qbr FOLDER, or reportlib demo).")
+        raise UnknownEntityError("partner", partner_id, "Check the id, or load the QBR data "
+                                                        "(reportlib load qbr FOLDER, or reportlib demo).")
     return dict(row)
 
 
 def _stem(conn: Connection, params: QbrParams) -> str:
     row = partner_row(conn, params.partner)
     return f"{row['partner_id']} {row['name']}"
+
+
+def _stems(conn: Connection, many: list[QbrParams]) -> list[str]:
+    """:func:`_stem` of many runs with one query (an unknown partner raises as there)."""
+    names = dict(conn.execute(sa.select(partners.c.partner_id, partners.c.name)).all())
+    return [f"{p.partner} {names[p.partner]}" if p.partner in names else _stem(conn, p) for p in many]
 
 
 def _entities(conn: Connection, params: QbrBatchParams) -> list[dict]:
@@ -111,6 +117,7 @@ FAMILY = FAMILIES.register("qbr", Family(
     domain="qbr",
     period=lambda p: str(p.quarter),
     stem=_stem,
+    stems=_stems,
     entities=_entities,
     prepare=_prepare,
     description="Quarterly business review deck per active partner per quarter (PPTX + HTML).",

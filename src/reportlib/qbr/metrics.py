@@ -921,8 +921,8 @@ def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice
     rows = all_partners.rows_of("metrics", partner_id)
     if rows.empty:
         known = ", ".join(m["partner_id"].head(5))
-        raise UnknownEntityError(f"There is no partner {partner_id!r} in the qbr data (known: {known}, ...); "
-                                 "load the partner or check the id.")
+        raise UnknownEntityError("partner", partner_id, f"Known partners include {known}; load the partner "
+                                                        "(reportlib load qbr FOLDER) or check the id.")
     row = rows.iloc[0].to_dict()
     prev = all_partners.rows_of("previous", partner_id)
     tier = row["tier"]
