@@ -14,10 +14,11 @@ WEEK   ?=
 FROM   ?=
 TO     ?=
 PYTEST_ARGS ?=
-# make bench: entities per comparison, repetitions (medians), the large demo database.
+# make bench: entities per comparison, repetitions (medians), the large demo database, and the
+# at-scale QBR batch (all: every active partner of the large demo, ~15 min; or a number).
 BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
-BENCH_SCALE  ?= 200
+BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)

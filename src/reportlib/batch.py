@@ -278,11 +278,15 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
                     fingerprint=fingerprint if plan else ...) for raw, plan in planned]
         with tqdm(total=total, initial=total - len(jobs), desc=f"{family.name} batch", unit="report",
                   disable=not show, file=sys.stderr) as bar:
+            failed = 0
+            bar.set_postfix(failed=failed, refresh=False)
             for run in runner.map(run_job, jobs) if jobs else ():
                 result.results.append(run)
                 if run.folder:
                     folders.add(run.folder)
-                bar.set_postfix(failed=result.count("failed"), refresh=False)
+                if run.status == "failed":
+                    failed += 1
+                    bar.set_postfix(failed=failed, refresh=False)
                 bar.update(1)
     finally:
         shutil.rmtree(prepared, ignore_errors=True)

@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N entities (a trial run)")
     p.add_argument("--recycle-after", type=int, default=None, metavar="K",
-                   help="warm engine: start a new kernel after K runs (default 1000)")
+                   help="warm engine: start a new kernel after K runs (default 5000)")
     p.add_argument("--kernel-memory", type=float, default=None, metavar="MB",
                    help="warm engine: start a new kernel when one uses more than MB (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

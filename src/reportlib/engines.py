@@ -305,8 +305,9 @@ class WarmEngine:
 
     Attributes:
         max_runs: recycle the kernel after this many runs. A QBR kernel's memory stays flat over
-            800 runs (445 -> 448 MB on the large demo) while a new kernel costs ~4 s of imports
-            and loading the prepared metrics, so the count is a safety net, not a routine.
+            800 runs (445 -> 448 MB on the large demo) while a new kernel costs ~5 s of imports
+            and loading the prepared metrics, so the count is a safety net, not a routine: a
+            quarter's decks (9,361 on the large demo, two workers) need no new kernel.
         max_memory_mb: recycle the kernel when its resident memory is above this, in MB.
         timeout: seconds one cell may run.
     """
@@ -314,7 +315,7 @@ class WarmEngine:
     name: str = "warm"
     kernel_name: str | None = None
     timeout: int | None = 1800
-    max_runs: int = 1000
+    max_runs: int = 5000
     max_memory_mb: float = 1024.0
     kernels_started: int = 0
     _kernel: _Kernel | None = field(default=None, repr=False)
