@@ -239,3 +239,26 @@ def test_a_warm_kernel_runs_magics_and_shell_escapes_the_same_every_time(tmp_pat
         assert engine.kernels_started == 1
     finally:
         engine.close()
+
+
+def test_warm_up_starts_the_kernel_and_imports_what_the_notebook_imports(tmp_path):
+    from reportlib.engines import notebook_imports
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1\nimport json\nfrom fractions import Fraction as F"),
+                nbformat.v4.new_code_cell("%time import decimal"),  # not plain Python: left out
+                nbformat.v4.new_markdown_cell("import nothing")]
+    notebook = tmp_path / "imports.ipynb"
+    nbformat.write(nb, notebook)
+    assert notebook_imports(notebook) == "import json\nfrom fractions import Fraction as F"
+    engine = WarmEngine()
+    try:
+        engine.warm_up(notebook)
+        pid = engine.kernel_pid
+        probe = tmp_path / "modules.json"
+        engine._kernel.run_silently(f"import sys, json as j; j.dump(sorted(sys.modules), open({str(probe)!r}, 'w'))")
+        assert "fractions" in json.loads(probe.read_text())
+        assert engine.kernel_pid == pid and engine.kernels_started == 1
+    finally:
+        engine.close()

@@ -342,6 +342,13 @@ class WarmEngine:
             self.recycle()
         return executed
 
+    def warm_up(self, notebook: Path) -> None:
+        """Start the kernel and import what ``notebook`` imports, ahead of its first run."""
+        kernel = self._ready_kernel(notebook)
+        code = notebook_imports(notebook)
+        if code:
+            kernel.run_silently(code, timeout=300)
+
     def _clean_kernel(self, notebook: Path, cwd: Path, environment: dict[str, str]) -> _Kernel:
         """A ready kernel with a clean slate that keeps the imported modules (what makes it fast).
 
@@ -399,6 +406,25 @@ def _output_from_msg(msg: dict[str, Any]):
         return NotebookNode(output_type=kind, ename=content["ename"], evalue=content["evalue"],
                             traceback=content["traceback"])
     raise ValueError(f"Unrecognized output msg type: {kind!r}")
+
+
+def notebook_imports(notebook: Path) -> str:
+    """The top-level import statements of the notebook's code cells (cells that are not plain
+    Python, e.g. with magics, are left out)."""
+    import ast
+
+    import nbformat
+
+    lines = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return "\n".join(lines)
 
 
 def _first_line(text: str) -> str:
