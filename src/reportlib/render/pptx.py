@@ -10,9 +10,7 @@ atomically.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from xml.sax.saxutils import escape
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +24,7 @@ from pptx.util import Emu, Inches, Pt
 
 from ..files import atomic_path
 from .charts import THEME_COLORS
+from .pptx_stream import HEIGHT, MARGIN, WIDTH, Box, Layout, chart_number
 
 __all__ = ["Box", "CHART_KINDS", "Deck", "STATUS_FILLS", "chart_number"]
 
@@ -39,48 +38,15 @@ CHART_KINDS = {
     "bar": XL_CHART_TYPE.BAR_CLUSTERED,
 }
 FONT = "Calibri"
-WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
-MARGIN = Inches(0.5)
-BODY_TOP = Inches(1.35)
 
 
-def chart_number(value: Any, places: int = 2) -> float | None:
-    """A figure as a chart point: rounded to ``places`` decimals (charts store doubles)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return float(round(Decimal(value), places))
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle on the slide, in EMU."""
-
-    left: int
-    top: int
-    width: int
-    height: int
-
-
-class Deck:
+class Deck(Layout):
     """A presentation in the reportlib theme."""
 
     def __init__(self, footer: str = ""):
         self.prs = Presentation()
         self.prs.slide_width, self.prs.slide_height = WIDTH, HEIGHT
         self.footer = footer
-
-    # ----------------------------------------------------------------- layout helpers
-    @property
-    def body(self) -> Box:
-        return Box(MARGIN, BODY_TOP, WIDTH - 2 * MARGIN, HEIGHT - BODY_TOP - Inches(0.6))
-
-    def left_half(self) -> Box:
-        b = self.body
-        return Box(b.left, b.top, b.width // 2 - Inches(0.15), b.height)
-
-    def right_half(self) -> Box:
-        b = self.body
-        return Box(b.left + b.width // 2 + Inches(0.15), b.top, b.width // 2 - Inches(0.15), b.height)
 
     # ----------------------------------------------------------------- slides
     def title_slide(self, title: str, subtitle: str, notes: str | None = None):

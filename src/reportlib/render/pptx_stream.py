@@ -23,6 +23,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 from xml.sax.saxutils import escape
@@ -30,7 +31,7 @@ from xml.sax.saxutils import escape
 from ..files import atomic_path
 from .charts import THEME_COLORS
 
-__all__ = ["Box", "DeckWriter", "Slide"]
+__all__ = ["Box", "DeckWriter", "Layout", "Slide", "chart_number"]
 
 _NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _NS_P = "http://schemas.openxmlformats.org/presentationml/2006/main"
@@ -111,6 +112,13 @@ def _xfrm(left: int, top: int, width: int, height: int, tag: str = "a:xfrm") -> 
     return f'<{tag}><a:off x="{left}" y="{top}"/><a:ext cx="{width}" cy="{height}"/></{tag}>'
 
 
+def chart_number(value: Any, places: int = 2) -> float | None:
+    """A figure as a chart point: rounded to ``places`` decimals (charts store doubles)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return float(round(Decimal(value), places))
+
+
 @dataclass(frozen=True)
 class Box:
     """A rectangle on the slide, in EMU."""
@@ -119,6 +127,22 @@ class Box:
     top: int
     width: int
     height: int
+
+
+class Layout:
+    """Where a reportlib slide's content goes (both deck writers share it)."""
+
+    @property
+    def body(self) -> Box:
+        return Box(MARGIN, BODY_TOP, WIDTH - 2 * MARGIN, HEIGHT - BODY_TOP - _inches(0.6))
+
+    def left_half(self) -> Box:
+        b = self.body
+        return Box(b.left, b.top, b.width // 2 - _inches(0.15), b.height)
+
+    def right_half(self) -> Box:
+        b = self.body
+        return Box(b.left + b.width // 2 + _inches(0.15), b.top, b.width // 2 - _inches(0.15), b.height)
 
 
 @dataclass
@@ -150,7 +174,7 @@ class Slide:
         return f"rId{len(self.rels)}"
 
 
-class DeckWriter:
+class DeckWriter(Layout):
     """A presentation in the reportlib theme, written straight to PresentationML.
 
     Same drawing calls as :class:`reportlib.render.pptx.Deck`; ``add_notes`` appends to a
@@ -163,19 +187,6 @@ class DeckWriter:
         self.charts: list[_Chart] = []
         self._notes_count = 0
         self._pres_rels: list[tuple[str, str]] = []  # after the template's own, in python-pptx's order
-
-    # ----------------------------------------------------------------- layout helpers
-    @property
-    def body(self) -> Box:
-        return Box(MARGIN, BODY_TOP, WIDTH - 2 * MARGIN, HEIGHT - BODY_TOP - _inches(0.6))
-
-    def left_half(self) -> Box:
-        b = self.body
-        return Box(b.left, b.top, b.width // 2 - _inches(0.15), b.height)
-
-    def right_half(self) -> Box:
-        b = self.body
-        return Box(b.left + b.width // 2 + _inches(0.15), b.top, b.width // 2 - _inches(0.15), b.height)
 
     # ----------------------------------------------------------------- slides
     def _new_slide(self, layout: int) -> Slide:
@@ -295,8 +306,6 @@ class DeckWriter:
 
         With no category at all there is nothing to draw: the box says so instead.
         """
-        from .pptx import chart_number
-
         if kind not in _CHART_KINDS:
             raise ValueError(f"unknown chart kind {kind!r}; known: {', '.join(_CHART_KINDS)}")
         if not categories:
