@@ -154,9 +154,10 @@ def _plan_all(family: Family, runs: list[dict], url: str, root: Path, notebook: 
             except ReportlibError:  # some entity is unknown: name them one by one below
                 pass
         for raw, params, stem in zip(runs, parsed, stems):
+            if params is None:
+                todo.append((raw, None))
+                continue
             try:
-                if params is None:
-                    raise ReportlibError("unparseable")
                 plan = plan_run(family, params, out=root, db_url=url, notebook=notebook, conn=conn,
                                 fingerprint=fingerprint, stem=stem)
             except ReportlibError:
