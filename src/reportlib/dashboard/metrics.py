@@ -36,7 +36,8 @@ from sqlalchemy.engine import Connection
 from ..db import query_frame
 from ..periods import IsoWeek, Month
 from .names import NameResolution, load_aliases, name_proposals, resolve_names
-from .schema import PERIOD_INDEX, day_accounts, day_dims, enterprises, job_days, lead_jobs, leads
+from .schema import (PERIOD_INDEX, day_accounts, day_advertisers, day_dims, day_publishers, enterprises, job_days,
+                     lead_jobs, leads)
 
 __all__ = [
     "CAUTION_AS",
@@ -138,19 +139,22 @@ def _period_select(index: int, period: Period, groups: list[sa.ColumnElement], s
             .group_by(*groups))
 
 
-_ACCOUNT_GROUPINGS = {"enterprise", "enterprise_type"}
-_DIMS_GROUPINGS = {c.name for c in day_dims.primary_key.columns} - {"day"}
+# The per-day tables and the groupings each holds, smallest first (no grouping: the accounts'
+# table, a few hundred rows a day).
+def _day_tables() -> list[tuple[sa.Table, set[str]]]:
+    def keys(table: sa.Table) -> set[str]:
+        return {c.name for c in table.primary_key.columns} - {"day"}
+
+    return [(day_accounts, {"enterprise", "enterprise_type"}), (day_publishers, keys(day_publishers)),
+            (day_advertisers, keys(day_advertisers)), (day_dims, keys(day_dims))]
 
 
 def _day_table_for(conn: Connection, by: Sequence[str]) -> sa.Table | None:
-    """The per-day table that holds the grouping ``by``, if the database has it."""
-    if set(by) <= _DIMS_GROUPINGS and by:
-        table = day_dims
-    elif set(by) <= _ACCOUNT_GROUPINGS:
-        table = day_accounts  # also the ungrouped totals: a few hundred rows a day
-    else:
-        return None
-    return table if sa.inspect(conn).has_table(table.name) else None
+    """The smallest per-day table that holds the grouping ``by``, if the database has it."""
+    for table, groupings in _day_tables():
+        if set(by) <= groupings:
+            return table if sa.inspect(conn).has_table(table.name) else None
+    return None
 
 
 def _day_select(index: int, period: Period, table: sa.Table, by: Sequence[str], caution_as: str) -> sa.Select:
@@ -184,8 +188,9 @@ def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[st
 
     The query is a UNION ALL of one grouped SELECT per period, each bounded by a plain range
     on its day or ``created_at`` column (no function on it). Groupings held by a per-day table
-    (the low-cardinality columns; accounts, their types, no grouping) are summed from it;
-    the others read the leads, where on SQLite a covering index led by the grouping columns
+    (the low-cardinality columns; accounts, their types, no grouping; advertiser alone,
+    publisher alone) are summed from it; the others (advertiser with publisher, names with
+    other columns) read the leads, where on SQLite a covering index led by the grouping columns
     (see :mod:`reportlib.dashboard.schema`) delivers the rows already grouped — a skip-scan
     that seeks the period's range inside each group — instead of sorting a million rows.
     """
@@ -443,15 +448,17 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     previous = period - 1
     cur, prev = str(period), str(previous)
 
-    # Four grouped scans, each on its own covering index (schema.py): the low-cardinality
-    # groupings over the 13 periods, both name kinds and the accounts over the two compared
-    # periods, then jobs per account. Counts are additive, so pandas re-sums the small results
-    # (enterprise types from the accounts: no join of the enterprises table on a million rows).
+    # Grouped sums of the per-day tables (schema.py), side by side: the low-cardinality
+    # groupings over the 13 periods (on their covering index), each name kind and the accounts
+    # over the two compared periods, then jobs per account. Counts are additive, so pandas
+    # re-sums the small results (enterprise types from the accounts: no join of the
+    # enterprises table on a million rows).
     recent = [previous, period]
     found = _gather(conn, {
         "jobs": lambda c: _job_counts(c, period),
         "cube": lambda c: period_measures(c, periods, ("vertical", "industry", "channel", "country"), caution_as),
-        "names": lambda c: period_measures(c, recent, ("advertiser", "publisher"), caution_as),
+        "advertiser": lambda c: period_measures(c, recent, ("advertiser",), caution_as),
+        "publisher": lambda c: period_measures(c, recent, ("publisher",), caution_as),
         "enterprises": lambda c: period_measures(c, recent, ("enterprise",), caution_as),
         "names_table": _names_frame,
         "aliases": load_aliases,
@@ -465,14 +472,13 @@ def dashboard(conn: Connection, period: Period, caution_as: str = "separate", *,
     by_industry = regroup(cube, ["period", "vertical", "industry"])
     mix = cube[cube["period"].isin([cur, prev])]
 
-    advertisers_raw = regroup(found["names"], ["period", "advertiser"])
-    publishers_raw = regroup(found["names"], ["period", "publisher"])
     by_enterprise = found["enterprises"]
     by_type = by_enterprise.merge(names_table[["enterprise_id", "enterprise_type"]], on="enterprise_id", how="inner")
     jobs = _jobs_by_type(found["jobs"], names_table)
 
     resolutions, proposals, tables = {}, {}, {}
-    for kind, raw in (("advertiser", advertisers_raw), ("publisher", publishers_raw)):
+    for kind in ("advertiser", "publisher"):
+        raw = found[kind]
         counts = raw.groupby(kind, as_index=False)["total"].sum().rename(columns={kind: "name", "total": "leads"})
         full = resolve_names(kind, counts, aliases)
         in_period = set(raw.loc[raw["period"] == cur, kind])
