@@ -107,3 +107,33 @@ def test_an_unreachable_database_names_the_server_without_its_password(capsys):
     assert main(["run", "statement", "-p", "partner", "P001", "-p", "month", "2026-10", "--db", url]) == 2
     err = capsys.readouterr().err
     assert "127.0.0.1:9/nowhere" in err and "s3cret" not in err and "that the server runs" in err
+
+
+def test_a_core_command_parses_as_it_does_with_every_command_group_loaded():
+    """`reportlib run ...` leaves out the families' command groups (they import every family);
+    what it accepts and says must not change."""
+    from reportlib.cli import CORE_COMMANDS, build_parser
+
+    full, core = build_parser(), build_parser(command_groups=False)
+    subcommands = next(a for a in core._actions if a.dest == "command").choices
+    assert set(subcommands) == CORE_COMMANDS
+    groups = set(next(a for a in full._actions if a.dest == "command").choices) - CORE_COMMANDS
+    assert groups >= {"report", "names", "rates", "qbr-metrics"}
+    for command in sorted(CORE_COMMANDS):
+        assert core._subparsers._group_actions[0].choices[command].format_help() == \
+            full._subparsers._group_actions[0].choices[command].format_help(), command
+    argv = ["run", "dashboard", "-p", "month", "2026-10", "--force", "--db", "sqlite:///x.sqlite"]
+    assert vars(core.parse_args(argv)) == vars(full.parse_args(argv))
+
+
+def test_one_family_is_imported_without_the_others():
+    code = ("import sys; from reportlib.families import get_family; get_family('dashboard'); "
+            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('reportlib.') and "
+            "m.split('.')[1] in ('qbr', 'rates', 'statements', 'dashboard')}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "['dashboard']"
+
+
+def test_help_lists_the_families_command_groups():
+    result = cli("--help", check=0)
+    assert "names" in result.stdout and "qbr-metrics" in result.stdout and "run" in result.stdout

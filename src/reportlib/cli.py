@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .registry import Registry
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "CORE_COMMANDS", "build_parser", "main"]
 
 # name -> function(subparsers) that adds a command group with set_defaults(handler=...).
 COMMANDS: Registry[Callable[[Any], None]] = Registry(
@@ -156,7 +156,13 @@ def _shown_url(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The commands defined here; any other word (or none, or --help) is a family's command group.
+CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "params", "families"})
+
+
+def build_parser(command_groups: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; ``command_groups=False`` leaves out the families' own groups,
+    whose modules import each family (about a second), for a core command that needs none."""
     from . import __version__
     from .demo import SCALES
 
@@ -211,9 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("families", help="list the report families")
     p.set_defaults(handler=cmd_families)
 
-    for name in COMMANDS.names():
-        COMMANDS.get(name)(sub)
+    if command_groups:
+        for name in COMMANDS.names():
+            COMMANDS.get(name)(sub)
     return parser
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The COMMAND of a command line: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def database_error(exc: Exception, url: str | None) -> str:
@@ -240,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .errors import ReportlibError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_groups=_command_word(argv) not in CORE_COMMANDS)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -64,11 +64,28 @@ _rl_reset({cwd!r}, {environment!r}, get_ipython())
 # kernel time). IPython tokenizes a cell's source twice per execution to look for magics (~1 ms
 # each time for a QBR cell); a warm kernel runs the same cells again and again, and the result
 # depends only on the source text, so it is kept (the injected parameters cell differs each run).
+#
+# ipykernel (7.4) can deadlock on a shutdown request: its control thread still publishes the
+# request's "idle" status after the handler has stopped the main loop, and the main thread's
+# exit (``IPKernelApp.close``, an atexit handler) may stop the IOPub thread first; the control
+# thread then blocks for ever on a send and the kernel hangs until it is sent SIGTERM, its
+# atexit handlers never run. In about half the shutdowns here that cost a whole second. Run
+# before ``close`` (atexit runs the last registered first), the handler below lets the control
+# thread finish first, after a shutdown request only: then it is already stopping.
 _KERNEL_SETUP = """\
-import functools as _functools, logging as _logging
+import atexit as _atexit, functools as _functools, logging as _logging
 get_ipython().kernel.log.setLevel(_logging.WARNING)
 get_ipython().transform_cell = _functools.lru_cache(maxsize=256)(get_ipython().transform_cell)
-del _functools, _logging
+def _rl_let_control_finish():
+    from ipykernel.kernelapp import IPKernelApp
+    if not IPKernelApp.initialized():
+        return
+    app = IPKernelApp.instance()
+    thread = getattr(app, "control_thread", None)
+    if getattr(app.kernel, "_shutdown_message", None) is not None and thread is not None and thread.is_alive():
+        thread.join(timeout=5)
+_atexit.register(_rl_let_control_finish)
+del _atexit, _functools, _logging, _rl_let_control_finish
 """
 
 
@@ -155,9 +172,17 @@ class _Kernel:
             raise RuntimeError(f"kernel housekeeping failed: {content.get('ename')}: {content.get('evalue')}")
 
     def close(self) -> None:
+        self.stop_client()
+        self.shut_down()
+
+    def stop_client(self) -> None:
+        """Close our client's channels (in the thread that used them: they belong to its loop)."""
         kc = getattr(self, "kc", None)
         if kc is not None:
             kc.stop_channels()
+
+    def shut_down(self) -> None:
+        """Stop the kernel process and remove its folder; any thread may do it, once the client stopped."""
         try:
             if self.km.has_kernel:
                 self.km.shutdown_wait_time = 2.0
@@ -287,16 +312,29 @@ class PapermillEngine:
     kernel_name: str | None = None
     timeout: int | None = 1800
 
+    _stopping: list[threading.Thread] = field(default_factory=list, repr=False, compare=False)
+
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
                 environment: dict[str, str] | None = None):
         kernel = _Kernel(_kernel_name(notebook, self.kernel_name), cwd=cwd, environment=environment)
         try:
             return _papermill(notebook, output, parameters, kernel, self.timeout)
         finally:
-            kernel.close()
+            kernel.stop_client()
+            self._shut_down_later(kernel)
+
+    def _shut_down_later(self, kernel: _Kernel) -> None:
+        # A kernel takes 0.5-1 s to exit (module teardown, then our polling notices): the run
+        # exports its HTML and writes its manifest meanwhile, and close() waits for it.
+        self._stopping = [thread for thread in self._stopping if thread.is_alive()]
+        thread = threading.Thread(target=kernel.shut_down, name="reportlib-kernel-shutdown")
+        thread.start()
+        self._stopping.append(thread)
 
     def close(self) -> None:
-        """Nothing to release: every run had its own kernel."""
+        """Wait until every kernel this engine started has stopped."""
+        while self._stopping:
+            self._stopping.pop().join()
 
 
 @dataclass

@@ -61,14 +61,16 @@ class Family:
     description: str = ""
 
 
+# name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).
 FAMILIES: Registry[Family] = Registry(
     "report family",
-    modules=(
-        "reportlib.statements.family",
-        "reportlib.qbr.family",
-        "reportlib.rates.family",
-        "reportlib.dashboard.family",
-    ),
+    modules={
+        "statement": "reportlib.statements.family",
+        "qbr": "reportlib.qbr.family",
+        "qbr-portfolio": "reportlib.qbr.family",
+        "amendment": "reportlib.rates.family",
+        "dashboard": "reportlib.dashboard.family",
+    },
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Generic, Iterable, TypeVar
+from typing import Generic, Iterable, Mapping, TypeVar
 
 from .errors import UnknownNameError
 
@@ -17,13 +17,16 @@ class Registry(Generic[T]):
     """``register(name, obj)`` and ``get(name)``; a failed ``get`` names what exists.
 
     ``modules`` are imported on first use, so that registering stays a side effect of
-    importing the module that defines the thing, with no import cycles.
+    importing the module that defines the thing, with no import cycles. Given as a mapping
+    ``{name: module}``, ``get(name)`` imports that one module only (a report's command line
+    then never pays for importing the other families); listing the names imports them all.
     """
 
-    def __init__(self, kind: str, modules: Iterable[str] = ()):
+    def __init__(self, kind: str, modules: Iterable[str] | Mapping[str, str] = ()):
         self.kind = kind
         self._items: dict[str, T] = {}
-        self._modules = tuple(modules)
+        self._homes = dict(modules) if isinstance(modules, Mapping) else {}
+        self._modules = tuple(dict.fromkeys(self._homes.values())) if self._homes else tuple(modules)
         self._loaded = False
         # Reentrant: a module being imported may itself look things up in this registry.
         self._lock = threading.RLock()
@@ -46,8 +49,20 @@ class Registry(Generic[T]):
                 finally:
                     self._loading = False
 
-    def get(self, name: str) -> T:
+    def _load_home(self, name: str) -> None:
+        """Import the module that registers ``name``, if known; else every module."""
+        if name in self._items:
+            return
+        home = self._homes.get(name)
+        if home is not None:
+            with self._lock:
+                importlib.import_module(home)
+            if name in self._items:
+                return
         self._load()
+
+    def get(self, name: str) -> T:
+        self._load_home(name)
         try:
             return self._items[name]
         except KeyError:
@@ -58,5 +73,5 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def __contains__(self, name: str) -> bool:
-        self._load()
+        self._load_home(name)
         return name in self._items
