@@ -31,7 +31,7 @@ from .files import safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
-from .render.html import write_notebook_html
+from .render.html import warm_html_export, write_notebook_html
 
 __all__ = ["RunResult", "notebook_path", "output_file", "plan_run", "run_report", "RunPlan", "sweep_staging"]
 
@@ -173,6 +173,8 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     environment = {"REPORTLIB_DB": plan.db_url} if public != plan.db_url else {}
     injected = dict(parameters, **plan.extra, db_url=public, output_dir=str(staging), output_stem=stem)
     error: str | None = None
+    if family.html:
+        warm_html_export()  # in the background while the kernel works: the export finds it ready
     try:
         try:
             nb = engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)

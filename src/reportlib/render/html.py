@@ -17,7 +17,7 @@ from .text import escape_html
 from .xlsx import Col
 
 __all__ = ["TEMPLATES", "assert_offline", "format_value", "kpi_cards", "notebook_to_html", "table_html",
-           "write_notebook_html"]
+           "warm_html_export", "write_notebook_html"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 _REMOTE = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
@@ -82,7 +82,11 @@ def kpi_cards(cards: Sequence[tuple[str, str, str | None]]) -> str:
     return '<div class="rl-kpis">' + "".join(items) + "</div>"
 
 
-_exporters = threading.local()
+# Exporters ready to use (templates compiled), each used by one thread at a time: a new one
+# compiles its Jinja templates again (~0.3 s).
+_idle_exporters: list = []
+_exporters_lock = threading.Lock()
+_warming: threading.Thread | None = None
 _OUTPUT_DIV = re.compile(r'<div\b(?![^>]*\btabindex=)([^>]*\bclass="[^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*"[^>]*)>')
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)")
 NO_ALT = "No description has been provided for this image"
@@ -151,19 +155,59 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path) -> str:
     """An executed notebook as one self-contained HTML page, code hidden, no CDN scripts."""
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook = nbformat.read(str(notebook), as_version=4)
-    # One exporter per thread: a new one compiles its Jinja templates again (~0.3 s a run).
-    exporter = getattr(_exporters, "html", None)
-    if exporter is None:
-        exporter = _exporters.html = _exporter(
-            template_name="reportlib",
-            extra_template_basedirs=[str(TEMPLATES)],
-            exclude_input=True,
-            exclude_input_prompt=True,
-            exclude_output_prompt=True,
-            optimistic_validation=True,  # validate the notebook once, not after each of its ~8 preprocessors
-        )
-    body, _ = exporter.from_notebook_node(notebook)
+    warming = _warming
+    if warming is not None and warming is not threading.current_thread():
+        warming.join()  # it is doing what this export would do first
+    exporter = _take_exporter()
+    try:
+        body, _ = exporter.from_notebook_node(notebook)
+    finally:
+        with _exporters_lock:
+            _idle_exporters.append(exporter)
     return _with_vega_bundle(body)
+
+
+def _take_exporter():
+    with _exporters_lock:
+        if _idle_exporters:
+            return _idle_exporters.pop()
+    return _exporter(
+        template_name="reportlib",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        optimistic_validation=True,  # validate the notebook once, not after each of its ~8 preprocessors
+    )
+
+
+def warm_html_export() -> None:
+    """Start, in a background thread, what this process's first export would do first.
+
+    That is about a second: importing nbconvert and the chart module, compiling the page's
+    templates, reading the Vega bundle. A run calls this before its notebook executes, while
+    this process mostly waits for the kernel; the export then finds everything ready. Does
+    nothing once an exporter is ready or a warm-up has started.
+    """
+    global _warming
+    with _exporters_lock:
+        if _warming is not None or _idle_exporters:
+            return
+        # Not a daemon: a run that ends early waits for it rather than killing it mid-import.
+        _warming = threading.Thread(target=_warm_up, name="reportlib-html-warm-up")
+        _warming.start()
+
+
+def _warm_up() -> None:
+    try:
+        from .charts import VEGALITE_MIME, javascript_bundle
+
+        javascript_bundle()
+        chart = nbformat.v4.new_output("display_data", data={VEGALITE_MIME: {"mark": "bar"}})
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[chart])])
+        notebook_to_html(notebook)
+    except Exception:  # noqa: BLE001 - the real export will meet and report the same problem
+        pass
 
 
 def _with_vega_bundle(page: str) -> str:
