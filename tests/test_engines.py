@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import openpyxl
 import pytest
 
 from reportlib.demo import build_demo
-from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, get_engine
+from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, _Kernel, get_engine
 from reportlib.run import run_report
 
 pytestmark = pytest.mark.kernel
@@ -96,6 +97,54 @@ def test_warm_engine_recycles_after_max_runs_and_above_the_memory_limit(tmp_path
     finally:
         by_runs.close()
         by_memory.close()
+
+
+def test_papermill_engine_gives_each_run_a_fresh_kernel_and_close_waits_for_them_all(tmp_path):
+    """Kernels shut down in the background while the run goes on; close() returns only when
+    every one of them has exited and its private folder is gone."""
+    import psutil
+
+    notebook = _probe_notebook(tmp_path)
+    engine = get_engine("papermill")
+    pids, folders = [], []
+    start = _Kernel.__init__
+
+    def seen(kernel, *args, **kwargs):
+        start(kernel, *args, **kwargs)
+        pids.append(kernel.pid)
+        folders.append(kernel.folder)
+
+    _Kernel.__init__ = seen
+    try:
+        runs = [_run_probe(engine, notebook, tmp_path / name, entity=name, fail=False) for name in ("a", "b")]
+        with pytest.raises(NotebookFailed, match="entity c was asked to fail"):
+            _run_probe(engine, notebook, tmp_path / "c", entity="c", fail=True)
+    finally:
+        _Kernel.__init__ = start
+        engine.close()
+    assert [r["leaked"] for r in runs] == [False, False] and len(set(pids)) == 3
+    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    assert not [folder for folder in folders if folder.exists()]
+    engine.close()  # twice is harmless
+
+
+def test_a_kernel_exits_by_itself_when_asked_to_shut_down(tmp_path):
+    """A shutdown request ends the kernel through its own exit (status 0, every atexit
+    handler run), not by SIGTERM after a wait: ipykernel's shutdown race (see
+    engines._KERNEL_SETUP) left about every other kernel hanging, so eight in a row show it."""
+    for n in range(8):
+        kernel = _Kernel("python3")
+        try:
+            process = kernel.km.provisioner.process
+            kernel.stop_client()
+            kernel.km.request_shutdown()
+            try:
+                status = process.wait(timeout=60)  # a hung kernel never exits by itself
+            except subprocess.TimeoutExpired:
+                status = "still running after 60 s"
+            assert status == 0, f"kernel {n}: {status}"
+        finally:
+            kernel.shut_down()
 
 
 def test_kernels_talk_over_ipc_and_print_no_tcp_warning(tmp_path, capfd):
