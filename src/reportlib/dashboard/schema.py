@@ -101,7 +101,7 @@ day_accounts = _day_table("leads_day_accounts", ("enterprise_id",))
 # nearly one row per lead.
 day_advertisers = _day_table("leads_day_advertisers", ("advertiser",))
 day_publishers = _day_table("leads_day_publishers", ("publisher",))
-# The 13-period trend groups ~20,000 rows a month of day_dims by four text columns, which
+# The 13-period trend groups up to ~30,000 rows a month of day_dims by four text columns, which
 # SQLite does by sorting them. Led by the grouping columns and covering the counts, this index
 # hands each group's rows over in order (a skip-scan seeking the period inside each group).
 sa.Index("ix_leads_day_dims_groups", *[day_dims.c[c] for c in ("vertical", "industry", "channel", "country", "day",
