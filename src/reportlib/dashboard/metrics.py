@@ -139,19 +139,19 @@ def _period_select(index: int, period: Period, groups: list[sa.ColumnElement], s
             .group_by(*groups))
 
 
+def _day_keys(table: sa.Table) -> set[str]:
+    return {c.name for c in table.primary_key.columns} - {"day"}
+
+
 # The per-day tables and the groupings each holds, smallest first (no grouping: the accounts'
 # table, a few hundred rows a day).
-def _day_tables() -> list[tuple[sa.Table, set[str]]]:
-    def keys(table: sa.Table) -> set[str]:
-        return {c.name for c in table.primary_key.columns} - {"day"}
-
-    return [(day_accounts, {"enterprise", "enterprise_type"}), (day_publishers, keys(day_publishers)),
-            (day_advertisers, keys(day_advertisers)), (day_dims, keys(day_dims))]
+_DAY_TABLES = ((day_accounts, {"enterprise", "enterprise_type"}), (day_publishers, _day_keys(day_publishers)),
+               (day_advertisers, _day_keys(day_advertisers)), (day_dims, _day_keys(day_dims)))
 
 
 def _day_table_for(conn: Connection, by: Sequence[str]) -> sa.Table | None:
     """The smallest per-day table that holds the grouping ``by``, if the database has it."""
-    for table, groupings in _day_tables():
+    for table, groupings in _DAY_TABLES:
         if set(by) <= groupings:
             return table if sa.inspect(conn).has_table(table.name) else None
     return None
