@@ -58,3 +58,12 @@ def test_executed_notebooks_and_manifests_never_hold_the_password(pg_url, tmp_pa
     for path in folder.iterdir():
         if path.suffix in (".json", ".html", ".ipynb"):
             assert f":{password}@" not in path.read_text(), path.name
+
+
+def test_relative_sqlite_files_become_absolute_and_other_urls_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_db_url("sqlite:///data/x.sqlite") == f"sqlite:///{tmp_path / 'data' / 'x.sqlite'}"
+    assert resolve_db_url("sqlite+pysqlite:///x.db?timeout=5") == f"sqlite+pysqlite:///{tmp_path / 'x.db'}?timeout=5"
+    for url in ("sqlite://", "sqlite:///:memory:", f"sqlite:///{tmp_path / 'abs.db'}",
+                "sqlite:///file:x.db?mode=ro&uri=true", URL):
+        assert resolve_db_url(url) == url

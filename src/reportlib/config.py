@@ -52,11 +52,30 @@ def resolve_db_url(url: str | None = None) -> str:
     A ``url`` whose password is hidden (``***``, as the runner injects it into notebooks, so
     that no executed notebook holds a password) means the ``REPORTLIB_DB`` of this process
     when that is the same URL with its password.
+
+    A relative SQLite file (``sqlite:///data/x.sqlite``) is made absolute against the current
+    folder: a notebook's kernel runs in the run's staging folder, where the same relative path
+    would open (and create) an empty database.
     """
     env = os.environ.get("REPORTLIB_DB")
     if url and env and f":{HIDDEN}@" in url and url != env and public_db_url(env) == url:
         return env
-    return url or env or default_db_url()
+    return _absolute_sqlite(url or env or default_db_url())
+
+
+def _absolute_sqlite(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:") or Path(database).is_absolute()):
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
 
 
 def outputs_root(path: str | os.PathLike | None = None) -> Path:

@@ -146,3 +146,16 @@ def test_statement_on_postgresql(pg_url, tmp_path):
     book = openpyxl.load_workbook(Path(result.folder) / "p1-alpha-partner.xlsx")
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
     assert summary["Closing balance"] == pytest.approx(301.499999)
+
+
+def test_a_relative_sqlite_url_means_the_folder_the_run_starts_from(tmp_path, monkeypatch):
+    # The kernel works in the run's staging folder: the relative path must not open an empty
+    # database there ("no such table") but the one beside the user.
+    write_domain("billing", billing_rows(), url=f"sqlite:///{tmp_path / 'db.sqlite'}", source="test")
+    monkeypatch.chdir(tmp_path)
+    result = run_report("statement", {"partner": "P1", "month": "2026-10"}, out=tmp_path / "out",
+                        db_url="sqlite:///db.sqlite")
+    assert result.status == "ok"
+    manifest = json.loads((Path(result.folder) / "p1-alpha-partner.manifest.json").read_text())
+    assert manifest["data"]["database"] == f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert sorted(p.name for p in tmp_path.rglob("*.sqlite")) == ["db.sqlite"]
