@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -309,5 +310,42 @@ def test_warm_up_starts_the_kernel_and_imports_what_the_notebook_imports(tmp_pat
         engine._kernel.run_silently(f"import sys, json as j; j.dump(sorted(sys.modules), open({str(probe)!r}, 'w'))")
         assert "fractions" in json.loads(probe.read_text())
         assert engine.kernel_pid == pid and engine.kernels_started == 1
+    finally:
+        engine.close()
+
+
+def test_printed_and_displayed_outputs_keep_their_order_as_in_plain_papermill(tmp_path):
+    """A stream flushes only when it holds text (engines._KERNEL_SETUP): prints, a print the
+    flush timer already sent, stderr, a child process's output and displays arrive in the
+    order the plain papermill CLI, in a kernel of its own, records them."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("entity = 'a'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import subprocess, sys, time\nfrom IPython.display import HTML, display\n"
+        "print('one', entity)\ndisplay(HTML('<p>first</p>'))\nprint('two', end='')\n"
+        "display(HTML('<p>second</p>'), HTML('<p>third</p>'))\nprint('oops', file=sys.stderr)\n"
+        "print('three')\ntime.sleep(0.5)\ndisplay(HTML('<p>fourth</p>'))\n"
+        "subprocess.run(['echo', 'child'])\nprint('four')\ndisplay(HTML('<p>fifth</p>'))"),
+        nbformat.v4.new_code_cell("print('last')\n42")]
+    notebook = tmp_path / "order.ipynb"
+    nbformat.write(nb, notebook)
+
+    def outputs(path: Path) -> list:
+        cells = [c for c in nbformat.read(path, as_version=4).cells if not c.metadata.get("tags")]
+        return [[(o.output_type, o.get("name"), o.get("text"), o.get("data")) for o in cell.outputs]
+                for cell in cells]
+
+    subprocess.run([sys.executable, "-m", "papermill", str(notebook), str(tmp_path / "reference.ipynb"), "-p", "entity", "x",
+                    "--cwd", str(tmp_path), "--no-progress-bar"], check=True, capture_output=True)
+    reference = outputs(tmp_path / "reference.ipynb")
+    assert [kind for kind, *_ in reference[0]].count("display_data") == 5
+    engine = WarmEngine()
+    try:
+        for n in range(3):
+            out = tmp_path / f"warm-{n}.ipynb"
+            engine.execute(notebook, out, {"entity": "x"}, cwd=tmp_path)
+            assert outputs(out) == reference, f"run {n}"
     finally:
         engine.close()
