@@ -179,7 +179,7 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
         try:
             nb = engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
             if family.html:  # from the executed notebook in memory when the engine returns it
-                write_notebook_html(executed if nb is None else nb, staging / f"{stem}.html")
+                write_notebook_html(executed if nb is None else nb, staging / f"{stem}.html", consume=True)
         except NotebookFailed as exc:
             error = str(exc)
         except ReportlibError as exc:

@@ -1,3 +1,4 @@
+import copy
 from decimal import Decimal as D
 
 import nbformat
@@ -63,3 +64,21 @@ def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
 
     assert elements(page) == elements(reference)
     assert f'alt="{NO_ALT}"' in page and page.count('tabindex="0"') == reference.count('tabindex="0"') >= 4
+
+
+def test_an_export_leaves_the_notebook_alone_unless_told_it_may_consume_it():
+    from reportlib.render.charts import VEGALITE_MIME
+
+    def notebook():
+        nb = new_notebook(cells=[new_code_cell("x", outputs=[
+            new_output("display_data", data={VEGALITE_MIME: {"mark": "bar", "data": {"values": [{"a": 1}]}}}),
+            new_output("stream", name="stdout", text="printed\n")])])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        return nb
+
+    kept = notebook()
+    consumed, before = copy.deepcopy(kept), nbformat.writes(kept)
+    page = notebook_to_html(kept)
+    assert nbformat.writes(kept) == before
+    assert notebook_to_html(consumed, consume=True) == page
+    assert "text/html" in consumed.cells[0].outputs[0].data  # changed in place, not copied
