@@ -349,3 +349,47 @@ def test_printed_and_displayed_outputs_keep_their_order_as_in_plain_papermill(tm
             assert outputs(out) == reference, f"run {n}"
     finally:
         engine.close()
+
+
+def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
+    """notebook_text skips nbformat's deep copy; the text is the same and the notebook unchanged."""
+    import copy
+
+    from reportlib.engines import notebook_text
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    tricky = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title\nline two\n", attachments={"a.png": {"image/png": png}}),
+        nbformat.v4.new_code_cell("print('é')\nx = 1\n", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="é\nsecond\n"),
+            nbformat.v4.new_output("display_data", data={"text/html": "<p>a</p>\n<p>b</p>",
+                                                         "image/svg+xml": "<svg>\n</svg>", "image/png": png,
+                                                         "application/vnd.vegalite.v5+json": {"mark": "bar"}},
+                                   metadata={"isolated": True}),
+            nbformat.v4.new_output("execute_result", data={"text/plain": "1\n2"}, execution_count=2),
+            nbformat.v4.new_output("error", ename="E", evalue="v", traceback=["t\n1", "t2"]),
+        ]),
+        nbformat.v4.new_raw_cell("raw\ntext"),
+    ])
+    tricky.metadata.update(orig_nbformat=3, signature="sha256:x", language_info={"name": "python"})
+    tricky.cells[1].metadata["trusted"] = True
+    tricky.cells[1].outputs[1]["data"]["text/plain"] = ["already ", "split"]
+    plain, warm, stem = statement_runs
+    executed = [nbformat.read(folder / f"{stem}.ipynb", as_version=4) for folder in (plain, warm)]
+    for nb in [tricky, *executed]:
+        before = copy.deepcopy(nb)
+        assert notebook_text(nb) == nbformat.writes(nb)
+        assert nb == before
+
+
+def test_message_dates_are_read_as_dateutil_reads_them():
+    from dateutil.parser import isoparse
+
+    from reportlib.engines import _iso_datetime
+
+    for text in ("2026-12-01T13:45:32.885850Z", "2026-12-01T13:45:32Z", "2026-12-01T13:45:32.1+05:30",
+                 "2026-12-01T13:45:32.885850", "2026-12-01"):
+        ours, theirs = _iso_datetime(text), isoparse(text)
+        assert ours == theirs and ours.utcoffset() == theirs.utcoffset(), text
+        assert ours.strftime("%Y-%m-%dT%H:%M:%S.%fZ") == theirs.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert _iso_datetime("2026-12-01T13:45:32.1234567Z") == isoparse("2026-12-01T13:45:32.1234567Z")
