@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -64,18 +65,30 @@ def resolve_db_url(url: str | None = None) -> str:
 
 
 def _absolute_sqlite(url: str) -> str:
+    if not url.startswith("sqlite"):
+        return url
+    parsed = _relative_sqlite(url)
+    if parsed is None:
+        return url
+    return parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _relative_sqlite(url: str):
+    """The parsed ``url`` if it names a SQLite file by a relative path, else None (a notebook
+    connects once per run: parsing the same URL every time was ~1 ms of a QBR deck)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
         parsed = make_url(url)
     except ArgumentError:
-        return url
+        return None
     database = parsed.database
     if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
             or database.startswith("file:") or Path(database).is_absolute()):
-        return url
-    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+        return None
+    return parsed
 
 
 def outputs_root(path: str | os.PathLike | None = None) -> Path:
