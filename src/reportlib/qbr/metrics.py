@@ -844,6 +844,19 @@ class QuarterMetrics:
             return frame.iloc[mine[0]:mine[-1] + 1].reset_index(drop=True)
         return frame.iloc[mine].reset_index(drop=True)
 
+    def row_of(self, name: str, partner_id: str) -> dict[str, Any] | None:
+        """The first row of frame ``name`` that belongs to ``partner_id``, as a dict of Python
+        values (what ``rows.iloc[0].to_dict()`` gives), or None. Every partner's row is built
+        once, column by column (~0.3 s for 10,000 partners), instead of one mixed-type row
+        Series per deck (~1.5 ms each)."""
+        rows = self._lookups.get(("row", name))
+        if rows is None:
+            rows = self._lookups[("row", name)] = {}
+            for record in records(getattr(self, name)):
+                rows.setdefault(record["partner_id"], record)
+        row = rows.get(partner_id)
+        return dict(row) if row is not None else None
+
     def tier_benchmarks(self, tier: Any) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
         """The benchmark rows of ``tier``, as a frame and by metric (built once per tier)."""
         cached = self._lookups.setdefault("benchmarks", {})
@@ -922,13 +935,12 @@ class PartnerSlice:
 def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice:
     """The rows of ``partner_id``; UnknownEntityError names a few known ids if it is absent."""
     m = all_partners.metrics
-    rows = all_partners.rows_of("metrics", partner_id)
-    if rows.empty:
+    row = all_partners.row_of("metrics", partner_id) if not m.empty else None
+    if row is None:
         known = ", ".join(m["partner_id"].head(5))
         raise UnknownEntityError("partner", partner_id, f"Known partners include {known}; load the partner "
                                                         "(reportlib load qbr FOLDER) or check the id.")
-    row = rows.iloc[0].to_dict()
-    prev = all_partners.rows_of("previous", partner_id)
+    previous = all_partners.row_of("previous", partner_id) if not all_partners.previous.empty else None
     tier = row["tier"]
 
     def mine(name: str) -> pd.DataFrame:
@@ -944,7 +956,7 @@ def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice
     benchmarks, benchmark_rows = all_partners.tier_benchmarks(tier)
     return PartnerSlice(
         quarter=all_partners.quarter, reference_cycle_days=all_partners.reference_cycle_days,
-        row=row, previous=prev.iloc[0].to_dict() if not prev.empty else {},
+        row=row, previous=previous or {},
         benchmarks=benchmarks, benchmark_rows=benchmark_rows, tier_metrics=peers, tier_values=values,
         revenue_trend=trend, portal_trend=portal,
         pipeline_by_stage=mine("pipeline_by_stage"),
