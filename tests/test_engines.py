@@ -380,6 +380,9 @@ def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
         before = copy.deepcopy(nb)
         assert notebook_text(nb) == nbformat.writes(nb)
         assert nb == before
+    for folder in (plain, warm):  # what the engines wrote is that text
+        written = (folder / f"{stem}.ipynb").read_text()
+        assert written == nbformat.writes(nbformat.reads(written, as_version=4))
 
 
 def test_message_dates_are_read_as_dateutil_reads_them():

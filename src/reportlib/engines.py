@@ -284,10 +284,16 @@ def _register_papermill_engine() -> None:
         return
     import jupyter_client.jsonutil
     import nbclient.client
+    import papermill.execute
     from papermill.iorw import papermill_io
 
     nbclient.client.output_from_msg = _output_from_msg
     jupyter_client.jsonutil._dateutil_parse = _iso_datetime
+
+    def write_ipynb(nb, path):  # papermill's own, with the same text made without a deep copy
+        papermill_io.write(notebook_text(nb), path)
+
+    papermill.execute.write_ipynb = write_ipynb
 
     class FinalSaveManager(NotebookExecutionManager):
         """Writes the executed notebook once, when execution ends.
@@ -299,9 +305,8 @@ def _register_papermill_engine() -> None:
         """
 
         def save(self, **kwargs):
-            if self.end_time is not None and self.output_path:  # notebook_complete sets end_time first
-                papermill_io.write(notebook_text(self.nb), self.output_path)
-            self.last_save_time = self.now()
+            if self.end_time is not None:  # set by notebook_complete just before its final save
+                super().save(**kwargs)
 
     class KeptKernelEngine(NBClientEngine):
         @classmethod
