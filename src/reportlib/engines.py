@@ -258,6 +258,9 @@ def _papermill(notebook: Path, output: Path, parameters: dict[str, Any], kernel:
     _register_papermill_engine()
     try:
         # cwd=None: papermill would chdir this whole process, which threads and workers share.
+        # No save on each cell's start and end (each one serialises and validates the whole
+        # notebook): nobody watches a run's private staging folder, and papermill writes the
+        # executed notebook once when execution ends, however it ends.
         return papermill.execute_notebook(
             str(notebook), str(output), parameters=parameters, cwd=None, kernel_name=kernel.kernel_name,
             engine_name=_PAPERMILL_ENGINE, progress_bar=False, log_output=False,
@@ -278,7 +281,7 @@ def _register_papermill_engine() -> None:
     set on the executor after construction.
     """
     from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+    from papermill.engines import NBClientEngine, papermill_engines
 
     if _PAPERMILL_ENGINE in papermill_engines._engines:
         return
@@ -295,34 +298,7 @@ def _register_papermill_engine() -> None:
 
     papermill.execute.write_ipynb = write_ipynb
 
-    class FinalSaveManager(NotebookExecutionManager):
-        """Writes the executed notebook once, when execution ends.
-
-        papermill writes it at every cell's start and end so that someone can watch a long
-        notebook; each write serialises and validates the whole notebook, charts included
-        (~30 writes a QBR run). A run's notebook goes to a private staging folder that nobody
-        watches, so only the final write, which papermill makes however the run ends, stays.
-        """
-
-        def save(self, **kwargs):
-            if self.end_time is not None:  # set by notebook_complete just before its final save
-                super().save(**kwargs)
-
     class KeptKernelEngine(NBClientEngine):
-        @classmethod
-        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
-                             autosave_cell_every=30, **kwargs):
-            # papermill's Engine.execute_notebook, with the manager above.
-            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar,
-                                      log_output=log_output, autosave_cell_every=autosave_cell_every)
-            nb_man.notebook_start()
-            try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
-            finally:
-                nb_man.cleanup_pbar()
-                nb_man.notebook_complete()
-            return nb_man.nb
-
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
