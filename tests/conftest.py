@@ -17,6 +17,18 @@ PG_URL = os.environ.get("REPORTLIB_TEST_PG_URL")
 REQUIRE = os.environ.get("REPORTLIB_REQUIRE_SERVICES") == "1"
 
 
+def python_notebook(parameters: str, *cells: str):
+    """A Python 3 notebook: a cell tagged ``parameters`` with ``parameters``, then ``cells``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(source) for source in cells)]
+    return nb
+
+
 def need(available: bool, what: str) -> None:
     """Skip (on a laptop) or fail (in CI) when an outside service or program is missing."""
     if available:

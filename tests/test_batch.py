@@ -21,6 +21,8 @@ from reportlib.demo import build_demo
 from reportlib.families import FAMILIES, Family
 from reportlib.params import ReportParams
 
+from .conftest import python_notebook
+
 pytestmark = pytest.mark.kernel
 
 MONTH = "2026-10"
@@ -179,18 +181,15 @@ def _prepare(conn, batch_params, runs, folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def probe_family(tmp_path_factory):
     folder = tmp_path_factory.mktemp("probe")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("entity = 'a'\nlabel = 'x'\nfail = ''\nprepared = None\n"
-                                       "db_url = None\noutput_dir = None\noutput_stem = None")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
+    nb = python_notebook(
+        "entity = 'a'\nlabel = 'x'\nfail = ''\nprepared = None\ndb_url = None\noutput_dir = None\n"
+        "output_stem = None",
         "import json, os\n"
         "if entity == fail:\n    raise RuntimeError(f'probe {entity} fails on purpose')\n"
         "value = json.load(open(prepared))[entity] if prepared else None\n"
         "json.dump({'value': value, 'leaked': 'seen' in globals()},\n"
         "          open(os.path.join(output_dir, output_stem + '.json'), 'w'))\n"
-        "seen = True")]
+        "seen = True")
     notebook = folder / "probe.ipynb"
     nbformat.write(nb, notebook)
     FAMILIES.register("probe", Family(

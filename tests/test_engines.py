@@ -17,6 +17,8 @@ from reportlib.demo import build_demo
 from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, _Kernel, get_engine
 from reportlib.run import run_report
 
+from .conftest import python_notebook
+
 pytestmark = pytest.mark.kernel
 
 _STAGING = re.compile(r"/\.[a-z0-9-]+\.[a-z0-9-]+\.[0-9a-f]{12}\.partial")
@@ -318,17 +320,14 @@ def test_printed_and_displayed_outputs_keep_their_order_as_in_plain_papermill(tm
     """A stream flushes only when it holds text (engines._KERNEL_SETUP): prints, a print the
     flush timer already sent, stderr, a child process's output and displays arrive in the
     order the plain papermill CLI, in a kernel of its own, records them."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("entity = 'a'")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
+    nb = python_notebook(
+        "entity = 'a'",
         "import subprocess, sys, time\nfrom IPython.display import HTML, display\n"
         "print('one', entity)\ndisplay(HTML('<p>first</p>'))\nprint('two', end='')\n"
         "display(HTML('<p>second</p>'), HTML('<p>third</p>'))\nprint('oops', file=sys.stderr)\n"
         "print('three')\ntime.sleep(0.5)\ndisplay(HTML('<p>fourth</p>'))\n"
-        "subprocess.run(['echo', 'child'])\nprint('four')\ndisplay(HTML('<p>fifth</p>'))"),
-        nbformat.v4.new_code_cell("print('last')\n42")]
+        "subprocess.run(['echo', 'child'])\nprint('four')\ndisplay(HTML('<p>fifth</p>'))",
+        "print('last')\n42")
     notebook = tmp_path / "order.ipynb"
     nbformat.write(nb, notebook)
 
