@@ -92,16 +92,16 @@ def _rl_let_control_finish():
     if getattr(app.kernel, "_shutdown_message", None) is not None and thread is not None and thread.is_alive():
         thread.join(timeout=5)
 _atexit.register(_rl_let_control_finish)
-from ipykernel.iostream import OutStream as _OutStream
-def _rl_quiet_flush(flush=_OutStream.flush):
+def _rl_quiet_flush(flush):
     def flush_if_written(self):
         # Read in this order, each state follows the one before it until the text is queued.
+        # What this ipykernel does not have reads as "flush", its own behaviour.
         if (getattr(self, "_buffers", True) or getattr(self, "_flush_pending", True)
                 or getattr(self, "_rl_flushing", False) or getattr(self, "_subprocess_flush_pending", False)
-                or self.echo is not None):
+                or getattr(self, "echo", True) is not None):
             flush(self)
     return flush_if_written
-def _rl_marked_flush(send=_OutStream._flush):
+def _rl_marked_flush(send):
     def flush_marked(self):
         self._rl_flushing = True
         try:
@@ -109,8 +109,13 @@ def _rl_marked_flush(send=_OutStream._flush):
         finally:
             self._rl_flushing = False
     return flush_marked
-_OutStream.flush, _OutStream._flush = _rl_quiet_flush(), _rl_marked_flush()
-del _atexit, _functools, _logging, _rl_let_control_finish, _OutStream, _rl_quiet_flush, _rl_marked_flush
+try:
+    from ipykernel.iostream import OutStream as _OutStream
+    _OutStream.flush, _OutStream._flush = _rl_quiet_flush(_OutStream.flush), _rl_marked_flush(_OutStream._flush)
+    del _OutStream
+except (ImportError, AttributeError):
+    pass
+del _atexit, _functools, _logging, _rl_let_control_finish, _rl_quiet_flush, _rl_marked_flush
 """
 
 
