@@ -26,17 +26,12 @@ _STAGING = re.compile(r"/\.[a-z0-9-]+\.[a-z0-9-]+\.[0-9a-f]{12}\.partial")
 
 def _probe_notebook(folder: Path) -> Path:
     """A small notebook that would notice a leaked name, and fails on request."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("entity = 'a'\nfail = False\noutput_dir = None")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        params,
-        nbformat.v4.new_code_cell("import os, json\nleaked = 'seen' in globals()\nseen = entity\n"
-                                  "json.dump({'entity': entity, 'leaked': leaked, 'cwd': os.getcwd()},\n"
-                                  "          open(os.path.join(output_dir, 'probe.json'), 'w'))"),
-        nbformat.v4.new_code_cell("if fail:\n    raise ValueError(f'entity {entity} was asked to fail')"),
-    ]
+    nb = python_notebook(
+        "entity = 'a'\nfail = False\noutput_dir = None",
+        "import os, json\nleaked = 'seen' in globals()\nseen = entity\n"
+        "json.dump({'entity': entity, 'leaked': leaked, 'cwd': os.getcwd()},\n"
+        "          open(os.path.join(output_dir, 'probe.json'), 'w'))",
+        "if fail:\n    raise ValueError(f'entity {entity} was asked to fail')")
     path = folder / "probe.ipynb"
     nbformat.write(nb, path)
     return path
@@ -272,12 +267,9 @@ def test_outputs_are_built_as_nbformat_builds_them_without_validating_each():
 
 def test_a_warm_kernel_runs_magics_and_shell_escapes_the_same_every_time(tmp_path):
     """The kernel keeps each cell's transformed source; a magic still runs on every run."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("entity = 'a'\noutput_dir = None")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
-        "import os\n%cd {output_dir}\nfiles = !ls\nopen('seen.txt', 'w').write(f'{entity} {os.getcwd()} {list(files)}')")]
+    nb = python_notebook(
+        "entity = 'a'\noutput_dir = None",
+        "import os\n%cd {output_dir}\nfiles = !ls\nopen('seen.txt', 'w').write(f'{entity} {os.getcwd()} {list(files)}')")
     notebook = tmp_path / "magic.ipynb"
     nbformat.write(nb, notebook)
     engine = WarmEngine()

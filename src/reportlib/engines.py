@@ -474,12 +474,12 @@ def notebook_text(nb) -> str:
     from nbformat import NotebookNode
     from nbformat.v4 import nbjson, rwbase
 
+    if nb.get("nbformat") != 4:
+        return nbformat.writes(nb)
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:  # as nbformat.writes: logged, and written anyway
         nbformat.get_logger().error("Notebook JSON is invalid: %s", exc)
-    if nb.get("nbformat") != 4:
-        return nbformat.writes(nb)
 
     def cell_copy(cell):
         cell = NotebookNode(cell, metadata=NotebookNode(cell.get("metadata", {})))

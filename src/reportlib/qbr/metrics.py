@@ -935,12 +935,12 @@ class PartnerSlice:
 def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice:
     """The rows of ``partner_id``; UnknownEntityError names a few known ids if it is absent."""
     m = all_partners.metrics
-    row = all_partners.row_of("metrics", partner_id) if not m.empty else None
+    row = all_partners.row_of("metrics", partner_id)
     if row is None:
         known = ", ".join(m["partner_id"].head(5))
         raise UnknownEntityError("partner", partner_id, f"Known partners include {known}; load the partner "
                                                         "(reportlib load qbr FOLDER) or check the id.")
-    previous = all_partners.row_of("previous", partner_id) if not all_partners.previous.empty else None
+    previous = all_partners.row_of("previous", partner_id)
     tier = row["tier"]
 
     def mine(name: str) -> pd.DataFrame:
