@@ -13,8 +13,28 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
 
-PG_URL = os.environ.get("REPORTLIB_TEST_PG_URL")
 REQUIRE = os.environ.get("REPORTLIB_REQUIRE_SERVICES") == "1"
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own (``<name>_gw0``, ...), made on
+    first use: the tests reset the whole schema, which two workers must never do to one database."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("REPORTLIB_TEST_PG_URL"))
 
 
 def python_notebook(parameters: str, *cells: str):
