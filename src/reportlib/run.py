@@ -27,7 +27,7 @@ from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
-from .files import safe_join, sha256_file, slugify
+from .files import as_stem, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
@@ -86,7 +86,7 @@ def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *,
     else:
         directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{slugify(output_stem or 'report')}{suffix}"
+    return directory / f"{as_stem(output_stem or 'report')}{suffix}"
 
 
 def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
@@ -108,7 +108,7 @@ def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, o
         with connect(url) as own:
             return plan_run(family, params, out=out, db_url=url, notebook=notebook, extra=extra, conn=own,
                             fingerprint=fingerprint, stem=stem)
-    stem = slugify(family.stem(conn, params) if stem is None else stem)
+    stem = as_stem(family.stem(conn, params) if stem is None else stem)
     if fingerprint is ...:
         fingerprint = data_fingerprint(conn, family.domain)
     folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
