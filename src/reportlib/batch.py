@@ -34,7 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .config import outputs_root, resolve_db_url
+from .config import outputs_root, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import ENGINES, close_worker_engines, worker_engine
 from .errors import ConfigError, ReportlibError, RunError
@@ -104,7 +104,8 @@ def run_job(job: Job) -> RunResult:
         error = str(exc)
     except Exception as exc:  # a worker must report, never die: the batch goes on
         error = f"{type(exc).__name__}: {exc}"
-    return RunResult(job.family, _job_stem(job), "failed", "", error=error, parameters=job.raw)
+    return RunResult(job.family, _job_stem(job), "failed", "", error=redact_secrets_in_text(error),
+                     parameters=job.raw)
 
 
 def _warm_worker(engine: str, options: dict[str, Any], notebook: str) -> None:
@@ -282,7 +283,8 @@ class DaskExecutor:
                 except Exception as exc:  # the worker died or the cluster lost the task
                     job = futures[future]
                     yield RunResult(job.family, _job_stem(job), "failed", "", parameters=job.raw,
-                                    error=f"the Dask cluster lost this run: {type(exc).__name__}: {exc}")
+                                    error=redact_secrets_in_text(
+                                        f"the Dask cluster lost this run: {type(exc).__name__}: {exc}"))
         finally:
             client.close()
 

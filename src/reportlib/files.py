@@ -130,13 +130,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     ``fsync=False`` leaves flushing to the system: for a report's files, whose SHA-256 the run's
     manifest (written with fsync) records, so a file a power cut spoiled is found and remade.
     """
-    with atomic_path(path) as tmp:
-        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
-        with open(tmp, mode, **kwargs) as handle:
-            yield handle
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
+    try:
+        with atomic_path(path) as tmp:
+            kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+            with open(tmp, mode, **kwargs) as handle:
+                yield handle
+                if fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        # "File too large" alone does not say which file: name the one being written.
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def sha256_file(path: str | os.PathLike) -> str:
