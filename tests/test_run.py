@@ -27,13 +27,18 @@ pytestmark = pytest.mark.kernel
 STEM = "p1-alpha-partner"
 
 
-def _limited(limit: int, *args: str) -> subprocess.CompletedProcess:
-    """``reportlib ARGS`` in a process (and kernel) that cannot write a file beyond ``limit`` bytes."""
+def _file_size_limit(limit: int):
+    """What a child process runs first: no file of its own (or its kernel's) beyond ``limit`` bytes."""
     def limit_file_size():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write (EFBIG) instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    return subprocess.run([sys.executable, "-m", "reportlib", *args], preexec_fn=limit_file_size,
+    return limit_file_size
+
+
+def _limited(limit: int, *args: str) -> subprocess.CompletedProcess:
+    """``reportlib ARGS`` in a process (and kernel) that cannot write a file beyond ``limit`` bytes."""
+    return subprocess.run([sys.executable, "-m", "reportlib", *args], preexec_fn=_file_size_limit(limit),
                           capture_output=True, text=True, timeout=600)
 
 
@@ -135,11 +140,7 @@ print(json.dumps(failures))
     for name, text in old.items():
         (tmp_path / name).write_text(text)
 
-    def limit_file_size():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
-
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], preexec_fn=limit_file_size,
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], preexec_fn=_file_size_limit(4000),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     failures = json.loads(done.stdout)
