@@ -255,3 +255,28 @@ def test_cli_batch_rejects_an_unknown_engine_and_misplaced_kernel_options(demo_u
     assert main([*common, "--engine", "papermill", "--recycle-after", "5"]) == 2
     assert "warm engine only" in capsys.readouterr().err
     assert not (tmp_path / "statements").exists()
+
+
+def test_a_batch_whose_stems_clash_is_refused_before_anything_runs(probe_family, demo_url, tmp_path, capsys):
+    # A family whose stem function names two entities alike (here by case only): one report
+    # would silently replace the other, so the batch refuses, naming both, and runs nothing.
+    probe = FAMILIES.get(probe_family)
+    FAMILIES.register("probe-twins", Family(
+        name="probe-twins", folder="probe", notebook=probe.notebook, params=ProbeParams,
+        batch_params=ProbeBatchParams, domain="billing", period=lambda p: p.label, stem=lambda conn, p: p.entity,
+        entities=lambda conn, p: [{"entity": e, "label": p.label} for e in ("A", "b", "a", "c", "C")],
+        prepare=_prepare, html=False))
+    PREPARED.clear()
+    try:
+        from reportlib.cli import main
+
+        code = main(["batch", "probe-twins", "-p", "label", "t", "--db", demo_url, "--out", str(tmp_path),
+                     "--workers", "2", "--quiet"])
+    finally:
+        FAMILIES._items.pop("probe-twins")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "would write 2 file name(s) for more than one entity" in err and "nothing was run" in err
+    assert "entity='A'" in err and "entity='a'" in err and "entity='c'" in err and "entity='C'" in err
+    assert "entity='b'" not in err
+    assert PREPARED == [] and not (tmp_path / "probe").exists() and not (tmp_path / ".prepared").exists()

@@ -1,5 +1,5 @@
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -75,3 +75,51 @@ def test_periods_parse_and_step():
     assert str(IsoWeek.of(date(2026, 10, 22))) == "2026-W43"
     with pytest.raises(ValueError, match="no ISO week 53"):
         IsoWeek.parse("2025-W53")
+
+
+@pytest.mark.parametrize("kind, value, first, last", [
+    (Month, "0000-01", "1900-01", "2199-12"), (Month, "9999-12", "1900-01", "2199-12"),
+    (Month, "1899-12", "1900-01", "2199-12"), (Quarter, "0000Q1", "1900Q1", "2199Q4"),
+    (Quarter, "9999Q4", "1900Q1", "2199Q4"), (IsoWeek, "0000-W01", "1900-W01", "2199-W52"),
+    (IsoWeek, "9999-W52", "1900-W01", "2199-W52"), (IsoWeek, "2200-W01", "1900-W01", "2199-W52")])
+def test_periods_outside_the_supported_years_are_refused_with_the_range(kind, value, first, last):
+    with pytest.raises(ValueError) as caught:
+        kind.parse(value)
+    assert str(caught.value) == f"{value!r} is outside the supported range, {first} to {last}"
+    # the bounds themselves, and what families derive from them (a 13-period trend, the days
+    # after the period), are dates Python and pandas hold
+    import pandas as pd
+
+    earliest, latest = (kind.parse(first) - 13).start, kind.parse(last).end + timedelta(days=366)
+    assert pd.Timestamp(earliest).date() == earliest and pd.Timestamp(latest).date() == latest
+
+
+def test_a_parameter_outside_the_range_names_parameter_value_and_range():
+    with pytest.raises(ParameterError) as caught:
+        Example.parse({"partner": "P1", "month": Month(9999, 12)})  # an object is held to the range too
+    assert caught.value.problems == ["parameter 'month': '9999-12' is outside the supported range, "
+                                     "1900-01 to 2199-12"]
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "statement", "-p", "partner", "P1", "-p", "month", "0000-01"],
+    ["run", "statement", "-p", "partner", "P1", "-p", "month", "9999-12"],
+    ["run", "dashboard", "-p", "week", "9999-W52"],
+    ["run", "qbr", "-p", "partner", "P1", "-p", "quarter", "9999Q4"],
+    ["batch", "dashboard", "-p", "from_month", "9999-10", "-p", "to_month", "9999-12"],
+])
+def test_impossible_periods_are_refused_before_any_folder_or_kernel(command, tmp_path, capsys):
+    from reportlib.cli import main
+    from reportlib.load import write_domain
+
+    from .statements.dataset import billing_rows
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    write_domain("billing", billing_rows(), url=url, source="test")  # P1 exists: only the period is wrong
+    out = tmp_path / "out"
+    assert main([*command, "--db", url, "--out", str(out), "--workers", "1"] if command[0] == "batch"
+                else [*command, "--db", url, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    name, value = command[-2], command[-1]
+    assert f"parameter {name!r}: {value!r} is outside the supported range" in err, err
+    assert not out.exists()

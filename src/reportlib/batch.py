@@ -34,7 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .config import outputs_root, resolve_db_url
+from .config import outputs_root, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import ENGINES, close_worker_engines, worker_engine
 from .errors import ConfigError, ReportlibError, RunError
@@ -104,7 +104,8 @@ def run_job(job: Job) -> RunResult:
         error = str(exc)
     except Exception as exc:  # a worker must report, never die: the batch goes on
         error = f"{type(exc).__name__}: {exc}"
-    return RunResult(job.family, _job_stem(job), "failed", "", error=error, parameters=job.raw)
+    return RunResult(job.family, _job_stem(job), "failed", "", error=redact_secrets_in_text(error),
+                     parameters=job.raw)
 
 
 def _warm_worker(engine: str, options: dict[str, Any], notebook: str) -> None:
@@ -153,22 +154,43 @@ def _plan_all(family: Family, runs: list[dict], url: str, root: Path, notebook: 
                 stems = [next(named) if p is not None else None for p in parsed]
             except ReportlibError:  # some entity is unknown: name them one by one below
                 pass
+        plans: list[tuple[dict, RunPlan | None]] = []
         for raw, params, stem in zip(runs, parsed, stems):
-            if params is None:
-                todo.append((raw, None))
-                continue
-            try:
-                plan = plan_run(family, params, out=root, db_url=url, notebook=notebook, conn=conn,
-                                fingerprint=fingerprint, stem=stem)
-            except ReportlibError:
-                todo.append((raw, None))
-                continue
-            if not force and is_fresh(plan):
-                fresh.append(RunResult(family.name, plan.stem, "skipped", str(plan.folder),
-                                       parameters=plan.params.to_notebook()))
-            else:
-                todo.append((raw, plan))
+            plan = None
+            if params is not None:
+                try:
+                    plan = plan_run(family, params, out=root, db_url=url, notebook=notebook, conn=conn,
+                                    fingerprint=fingerprint, stem=stem)
+                except ReportlibError:
+                    pass
+            plans.append((raw, plan))
+    _refuse_shared_stems(family, [plan for _, plan in plans if plan is not None])
+    for raw, plan in plans:
+        if plan is not None and not force and is_fresh(plan):
+            fresh.append(RunResult(family.name, plan.stem, "skipped", str(plan.folder),
+                                   parameters=plan.params.to_notebook()))
+        else:
+            todo.append((raw, plan))
     return todo, fresh, fingerprint
+
+
+def _refuse_shared_stems(family: Family, plans: list[RunPlan]) -> None:
+    """One RunError naming every group of runs that would write the same files (compared as a
+    file system that ignores case would), before anything runs: one report would replace another."""
+    by_file: dict[tuple[Path, str], list[RunPlan]] = {}
+    for plan in plans:
+        by_file.setdefault((plan.folder, plan.stem.casefold()), []).append(plan)
+    clashes = [group for group in by_file.values() if len(group) > 1]
+    if clashes:
+        lines = [f"  {group[0].stem}: " + ", ".join(_entity(plan) for plan in group) for group in clashes]
+        raise RunError(f"The {family.name} batch would write {len(clashes)} file name(s) for more than one "
+                       "entity, so one report would replace another; nothing was run. Give these entities "
+                       "distinct ids (or fix the family's stem function):\n" + "\n".join(lines),
+                       family=family.name)
+
+
+def _entity(plan: RunPlan) -> str:
+    return " ".join(f"{name}={value!r}" for name, value in plan.params.to_notebook().items())
 
 
 def _release_memory() -> None:
@@ -261,7 +283,8 @@ class DaskExecutor:
                 except Exception as exc:  # the worker died or the cluster lost the task
                     job = futures[future]
                     yield RunResult(job.family, _job_stem(job), "failed", "", parameters=job.raw,
-                                    error=f"the Dask cluster lost this run: {type(exc).__name__}: {exc}")
+                                    error=redact_secrets_in_text(
+                                        f"the Dask cluster lost this run: {type(exc).__name__}: {exc}"))
         finally:
             client.close()
 

@@ -151,9 +151,9 @@ def cmd_families(args: argparse.Namespace) -> int:
 
 
 def _shown_url(url: str) -> str:
-    import sqlalchemy as sa
+    from .config import public_db_url
 
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    return public_db_url(url)
 
 
 # The commands defined here; any other word (or none, or --help) is a family's command group.
@@ -232,9 +232,9 @@ def database_error(exc: Exception, url: str | None) -> str:
     """One line for an error the database raised: which database, what it said, what to do."""
     from sqlalchemy.exc import OperationalError
 
-    from .config import public_db_url, resolve_db_url
+    from .config import public_db_url, redact_secrets_in_text, resolve_db_url
 
-    said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    said = redact_secrets_in_text(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
     where = public_db_url(resolve_db_url(url))
     lowered = said.lower()
     if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
@@ -258,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ReportlibError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from .config import redact_secrets_in_text
+
+        print(f"error: {redact_secrets_in_text(str(exc))}", file=sys.stderr)
         return 2
     except DBAPIError as exc:
         print(f"error: {database_error(exc, getattr(args, 'db', None))}", file=sys.stderr)
@@ -271,6 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as exc:  # a full disk, a folder that may not be written: one line naming the file
+        import errno
+
+        from .config import redact_secrets_in_text
+
+        full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        hint = " The disk (or your quota) is full: free some space and run the command again." if full else ""
+        print(f"error: {redact_secrets_in_text(str(exc))}.{hint}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

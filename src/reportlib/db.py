@@ -20,7 +20,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .config import resolve_db_url
+from .config import public_db_url, redact_secrets_in_text, resolve_db_url
 from .errors import ConfigError
 
 __all__ = [
@@ -98,9 +98,10 @@ def engine_for(url: str | None = None) -> Engine:
     if url not in _engines:
         try:
             parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"{url!r} is not a database URL: {exc}. Use e.g. sqlite:///data/reportlib.sqlite "
-                              "or postgresql+psycopg://user@host/db.") from exc
+        except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+            raise ConfigError(f"{public_db_url(url)!r} is not a database URL: {redact_secrets_in_text(str(exc))}. "
+                              "Use e.g. sqlite:///data/reportlib.sqlite "
+                              "or postgresql+psycopg://user@host/db.") from None
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.drivername in ("postgresql", "postgres"):

@@ -31,7 +31,10 @@ class Family:
         domain: the data domain whose fingerprint decides whether a run is stale.
         period: params -> the period folder name (``2026-10``).
         stem: (connection, params) -> the file stem for one run, e.g. ``p001-acme``; raises
-            UnknownEntityError for an entity that does not exist.
+            UnknownEntityError for an entity that does not exist. Two entities must never get
+            the same stem, and an entity always the same one: build it with
+            :func:`reportlib.files.entity_stem` (or ``id_stem``), which adds a hash of the exact
+            key to any id its slug does not give back. Text that is not a stem is slugified.
         entities: (connection, batch params) -> the raw params of every run of a batch.
         stems: optional ``(connection, list of params) -> list of stems``, what ``stem`` gives
             for each, in one pass: a batch names thousands of runs before it starts any.

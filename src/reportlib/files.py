@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -13,9 +14,13 @@ from typing import IO, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["atomic_path", "atomic_write", "safe_join", "sha256_file", "slugify"]
+__all__ = ["as_stem", "atomic_path", "atomic_write", "entity_stem", "id_stem", "plain_id", "plain_name",
+           "safe_join", "sha256_file", "slugify"]
 
 _SLUG_MAX = 80
+_HASH_LENGTH = 10
+# A report's file stem: a slug, or a slug and ``--`` and a hash (a slug never holds ``--``).
+_STEM = re.compile(r"[a-z0-9]+(?:--?[a-z0-9]+)*")
 # Letters that Unicode does not decompose into an ASCII base letter.
 _TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d", "Đ": "D",
                                 "ł": "l", "Ł": "L", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "Th"})
@@ -29,10 +34,61 @@ def slugify(*parts: object, fallback: str = "entity") -> str:
     Whatever an entity is called — ``../../etc``, ``=cmd|' /c calc'!A1``, ``CON``, an emoji —
     the slug has no separator, no dot and no leading dash, so it can never leave its folder.
     """
+    slug = _whole_slug(parts)[:_SLUG_MAX].strip("-")
+    return slug or fallback
+
+
+def _whole_slug(parts: tuple) -> str:
     text = " ".join(str(p) for p in parts if p is not None and str(p) != "")
     text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:_SLUG_MAX].strip("-")
-    return slug or fallback
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def entity_stem(*parts: object, key: tuple[str, ...], plain: bool) -> str:
+    """The file stem of one entity's report: ``slugify(*parts)``, made unique by ``key``.
+
+    ``key`` is what identifies the entity exactly (an account id; a customer id and rate plan).
+    When ``plain`` (the key can be read back from the slug: see :func:`plain_id`) and the slug
+    is whole, the stem is the slug, as it always was (``p001-acme``). Otherwise a hash of the
+    exact key follows a double dash, which no slug holds (``p101-acme--5c1e0b2a9f``): ``P101``
+    and ``p101``, or ``P001`` and ``'P001 '``, never share a file, even where file names ignore
+    case, and the same entity gets the same stem in every run.
+    """
+    slug = _whole_slug(parts)
+    if plain and slug and len(slug) <= _SLUG_MAX:
+        return slug
+    digest = hashlib.sha256(json.dumps(list(key)).encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+    base = slug[:_SLUG_MAX - _HASH_LENGTH - 2].strip("-") or "entity"
+    return f"{base}--{digest}"
+
+
+def id_stem(entity_id: str, *label: object) -> str:
+    """:func:`entity_stem` of an entity known by one id (a partner, an account): ``p001-acme``."""
+    return entity_stem(entity_id, *label, key=(entity_id,), plain=plain_id(entity_id))
+
+
+def plain_id(text: str) -> bool:
+    """Whether an id is what its slug gives back in capitals: ASCII capitals and digits (``P001``).
+
+    Not ``p101`` (``P101`` would slug the same), not ``'P001 '``, not ``P-1`` (with a name
+    ``X`` it would slug as ``P`` named ``1 X``).
+    """
+    return bool(re.fullmatch(r"[A-Z0-9]+", text))
+
+
+def plain_name(text: str) -> bool:
+    """Whether a name that identifies something (a rate plan) is what its slug gives back with
+    one fixed spelling: words of ASCII letters and digits between single spaces, words of up
+    to three characters in capitals and longer ones capitalised (``Retail USD``, ``AZ Gold USD``).
+    """
+    words = text.split(" ")
+    return all(re.fullmatch(r"[A-Za-z0-9]+", w) and w == (w.upper() if len(w) <= 3 else w.capitalize())
+               for w in words)
+
+
+def as_stem(text: str) -> str:
+    """``text`` if it is a stem already (see :func:`entity_stem`), else its slug."""
+    return text if len(text) <= _SLUG_MAX and _STEM.fullmatch(text) else slugify(text)
 
 
 def safe_join(root: str | os.PathLike, *parts: str) -> Path:
@@ -74,13 +130,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     ``fsync=False`` leaves flushing to the system: for a report's files, whose SHA-256 the run's
     manifest (written with fsync) records, so a file a power cut spoiled is found and remade.
     """
-    with atomic_path(path) as tmp:
-        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
-        with open(tmp, mode, **kwargs) as handle:
-            yield handle
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
+    try:
+        with atomic_path(path) as tmp:
+            kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+            with open(tmp, mode, **kwargs) as handle:
+                yield handle
+                if fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        # "File too large" alone does not say which file: name the one being written.
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def sha256_file(path: str | os.PathLike) -> str:

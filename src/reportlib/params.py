@@ -126,7 +126,7 @@ def _convert(kind: Any, value: Any) -> Any:
         except ValueError:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
     if kind in (Month, Quarter, IsoWeek):
-        return value if isinstance(value, kind) else kind.parse(value)
+        return kind.parse(str(value))  # a period given as an object is held to the same range
     raise TypeError(f"unsupported parameter type {kind!r}")
 
 

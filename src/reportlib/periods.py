@@ -1,12 +1,27 @@
-"""Reporting periods: a calendar month, a quarter and an ISO week, parsed from their names."""
+"""Reporting periods: a calendar month, a quarter and an ISO week, parsed from their names.
+
+Periods are accepted from :data:`FIRST_YEAR` to :data:`LAST_YEAR` (1900 to 2199): every period
+a family derives from one (the quarter before, a 13-period trend, the days after it) is then a
+date that Python, pandas (whose timestamps end in 2262) and every database can hold, so an
+impossible period is refused with the parameters, before any kernel starts.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import ClassVar
 
-__all__ = ["IsoWeek", "Month", "Quarter"]
+__all__ = ["FIRST_YEAR", "IsoWeek", "LAST_YEAR", "Month", "Quarter"]
+
+FIRST_YEAR = 1900
+LAST_YEAR = 2199
+
+
+def _check_year(kind: type, text: object, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside the supported range, {kind.FIRST} to {kind.LAST}")
 
 
 class _Period:
@@ -31,6 +46,9 @@ class _Period:
 class Month(_Period):
     """A calendar month, written ``2026-10``."""
 
+    FIRST: ClassVar[str] = f"{FIRST_YEAR}-01"
+    LAST: ClassVar[str] = f"{LAST_YEAR}-12"
+
     year: int
     month: int
 
@@ -39,6 +57,7 @@ class Month(_Period):
         m = re.fullmatch(r"(\d{4})-(\d{1,2})", str(text).strip())
         if not m or not 1 <= int(m.group(2)) <= 12:
             raise ValueError(f"{text!r} is not a month; write it as YYYY-MM, e.g. 2026-10")
+        _check_year(cls, text, int(m.group(1)))
         return cls(int(m.group(1)), int(m.group(2)))
 
     @property
@@ -68,6 +87,9 @@ class Month(_Period):
 class Quarter(_Period):
     """A calendar quarter, written ``2026Q3``."""
 
+    FIRST: ClassVar[str] = f"{FIRST_YEAR}Q1"
+    LAST: ClassVar[str] = f"{LAST_YEAR}Q4"
+
     year: int
     quarter: int
 
@@ -76,6 +98,7 @@ class Quarter(_Period):
         m = re.fullmatch(r"(\d{4})-?[Qq]([1-4])", str(text).strip())
         if not m:
             raise ValueError(f"{text!r} is not a quarter; write it as YYYYQn, e.g. 2026Q3")
+        _check_year(cls, text, int(m.group(1)))
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
@@ -105,6 +128,9 @@ class Quarter(_Period):
 class IsoWeek(_Period):
     """An ISO 8601 week, written ``2026-W43`` (Monday to Sunday)."""
 
+    FIRST: ClassVar[str] = f"{FIRST_YEAR}-W01"
+    LAST: ClassVar[str] = f"{LAST_YEAR}-W52"
+
     year: int
     week: int
 
@@ -114,6 +140,7 @@ class IsoWeek(_Period):
         if not m:
             raise ValueError(f"{text!r} is not an ISO week; write it as YYYY-Www, e.g. 2026-W43")
         year, week = int(m.group(1)), int(m.group(2))
+        _check_year(cls, text, year)
         if not 1 <= week <= date(year, 12, 28).isocalendar().week:
             raise ValueError(f"{text!r}: {year} has no ISO week {week}")
         return cls(year, week)

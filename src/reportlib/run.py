@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from . import __version__
-from .config import outputs_root, project_root, public_db_url, resolve_db_url
+from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
-from .engines import Engine, NotebookFailed, get_engine, process_alive
+from .engines import Engine, NotebookFailed, get_engine, notebook_text, process_alive
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
-from .files import safe_join, sha256_file, slugify
+from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
@@ -86,7 +86,7 @@ def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *,
     else:
         directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{slugify(output_stem or 'report')}{suffix}"
+    return directory / f"{as_stem(output_stem or 'report')}{suffix}"
 
 
 def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
@@ -108,7 +108,7 @@ def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, o
         with connect(url) as own:
             return plan_run(family, params, out=out, db_url=url, notebook=notebook, extra=extra, conn=own,
                             fingerprint=fingerprint, stem=stem)
-    stem = slugify(family.stem(conn, params) if stem is None else stem)
+    stem = as_stem(family.stem(conn, params) if stem is None else stem)
     if fingerprint is ...:
         fingerprint = data_fingerprint(conn, family.domain)
     folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
@@ -137,8 +137,9 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
         write_folder_index(plan.folder)
         sweep_staging(plan.folder)
     if result.status == "failed":
-        raise RunError(f"{plan.family.name} {plan.stem} failed: {result.error}. "
-                       f"The executed notebook is kept at {result.failed_notebook}.",
+        kept = (f"The executed notebook is kept at {result.failed_notebook}." if result.failed_notebook else
+                "No executed notebook could be kept.")
+        raise RunError(f"{plan.family.name} {plan.stem} failed: {result.error}. {kept}",
                        family=plan.family.name, entity=plan.stem, notebook=result.failed_notebook)
     return result
 
@@ -186,6 +187,8 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             error = str(exc)
         except Exception as exc:  # a kernel that died, a template that broke: keep the run's record
             error = f"{type(exc).__name__}: {exc}"
+        if error is not None:  # said by a driver or a library, it may quote a connection string
+            error = redact_secrets_in_text(error)
         manifest: dict[str, Any] = {
             "family": family.name,
             "stem": stem,
@@ -205,10 +208,7 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             manifest.update(status="ok", error=None, files=[file_entry(p) for p in published])
         else:
             published = []
-            kept = None
-            if executed.exists():
-                kept = folder / f"{stem}.failed.ipynb"
-                executed.replace(kept)
+            kept = _keep_failed_notebook(executed, folder / f"{stem}.failed.ipynb")
             manifest.update(status="failed", error=error, files=[],
                             failed_notebook=kept.name if kept else None)
         manifest["duration_s"] = round(time.perf_counter() - clock, 3)
@@ -219,8 +219,36 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
         stale = folder / f"{stem}.failed.ipynb"
         stale.unlink(missing_ok=True)
     return RunResult(family.name, stem, manifest["status"], str(folder), [p.name for p in published],
-                     manifest["duration_s"], error, str(folder / f"{stem}.failed.ipynb") if error else None,
-                     parameters)
+                     manifest["duration_s"], error, str(kept) if error and kept else None, parameters)
+
+
+def _keep_failed_notebook(executed: Path, kept: Path) -> Path | None:
+    """Keep a failed run's executed notebook beside its outputs; None when there is none whole.
+
+    Its error and printed outputs are shown as :func:`redact_secrets_in_text` shows them (a
+    driver's error may quote a connection string), and it is written atomically, flushed to
+    disk: with the disk full there is either no failed notebook or a whole one, never a
+    truncated one.
+    """
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):  # none was written: the engine writes it whole or not at all
+        return None
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["evalue"] = redact_secrets_in_text(output.get("evalue", ""))
+                output["traceback"] = [redact_secrets_in_text(line) for line in output.get("traceback", [])]
+            elif output.get("output_type") == "stream":
+                output["text"] = redact_secrets_in_text(output.get("text", ""))
+    try:
+        with atomic_write(kept) as handle:
+            handle.write(notebook_text(nb))
+    except OSError:  # the disk is full: the manifest (small) still says the run failed
+        return None
+    return kept
 
 
 _STAGING = ".partial"

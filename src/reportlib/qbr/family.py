@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import UnknownEntityError
 from ..families import FAMILIES, Family
+from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Quarter
 from ..prepared import save_prepared
@@ -83,13 +84,13 @@ def partner_row(conn: Connection, partner_id: str) -> dict:
 
 def _stem(conn: Connection, params: QbrParams) -> str:
     row = partner_row(conn, params.partner)
-    return f"{row['partner_id']} {row['name']}"
+    return id_stem(row["partner_id"], row["name"])
 
 
 def _stems(conn: Connection, many: list[QbrParams]) -> list[str]:
     """:func:`_stem` of many runs with one query (an unknown partner raises as there)."""
     names = dict(conn.execute(sa.select(partners.c.partner_id, partners.c.name)).all())
-    return [f"{p.partner} {names[p.partner]}" if p.partner in names else _stem(conn, p) for p in many]
+    return [id_stem(p.partner, names[p.partner]) if p.partner in names else _stem(conn, p) for p in many]
 
 
 def _entities(conn: Connection, params: QbrBatchParams) -> list[dict]:

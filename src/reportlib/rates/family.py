@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import ParameterError, UnknownEntityError
 from ..families import FAMILIES, Family
+from ..files import entity_stem, plain_id, plain_name
 from ..params import ReportParams
 from . import schema as s
 from .amendments import amendment_targets, regeneration_targets
@@ -51,7 +52,8 @@ def _stem(conn: Connection, params: AmendmentParams) -> str:
     row = conn.execute(sa.select(s.customers.c.name).where(s.customers.c.customer_id == params.customer)).first()
     if row is None:
         raise UnknownEntityError("customer", params.customer)
-    return f"{params.customer} {row.name} {params.rate_plan}"
+    return entity_stem(params.customer, row.name, params.rate_plan, key=(params.customer, params.rate_plan),
+                       plain=plain_id(params.customer) and plain_name(params.rate_plan))
 
 
 def _entities(conn: Connection, params: AmendmentBatchParams) -> list[dict]:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..families import FAMILIES, Family
+from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Month
 from .metrics import partner_account
@@ -43,7 +44,7 @@ def active_partners(conn: Connection) -> list[str]:
 
 def _stem(conn: Connection, params: StatementParams) -> str:
     partner = partner_account(conn, params.partner)
-    return f"{partner['account_id']} {partner['name']}"
+    return id_stem(partner["account_id"], partner["name"])
 
 
 def _entities(conn: Connection, params: StatementBatchParams) -> list[dict]:
