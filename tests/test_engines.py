@@ -14,7 +14,8 @@ import openpyxl
 import pytest
 
 from reportlib.demo import build_demo
-from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, _Kernel, get_engine
+from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, get_engine
+from reportlib.engines.kernel import Kernel
 from reportlib.run import run_report
 
 from .conftest import python_notebook
@@ -105,20 +106,20 @@ def test_papermill_engine_gives_each_run_a_fresh_kernel_and_close_waits_for_them
     notebook = _probe_notebook(tmp_path)
     engine = get_engine("papermill")
     pids, folders = [], []
-    start = _Kernel.__init__
+    start = Kernel.__init__
 
     def seen(kernel, *args, **kwargs):
         start(kernel, *args, **kwargs)
         pids.append(kernel.pid)
         folders.append(kernel.folder)
 
-    _Kernel.__init__ = seen
+    Kernel.__init__ = seen
     try:
         runs = [_run_probe(engine, notebook, tmp_path / name, entity=name, fail=False) for name in ("a", "b")]
         with pytest.raises(NotebookFailed, match="entity c was asked to fail"):
             _run_probe(engine, notebook, tmp_path / "c", entity="c", fail=True)
     finally:
-        _Kernel.__init__ = start
+        Kernel.__init__ = start
         engine.close()
     assert [r["leaked"] for r in runs] == [False, False] and len(set(pids)) == 3
     assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
@@ -129,9 +130,10 @@ def test_papermill_engine_gives_each_run_a_fresh_kernel_and_close_waits_for_them
 def test_a_kernel_exits_by_itself_when_asked_to_shut_down(tmp_path):
     """A shutdown request ends the kernel through its own exit (status 0, every atexit
     handler run), not by SIGTERM after a wait: ipykernel's shutdown race (see
-    engines._KERNEL_SETUP) left about every other kernel hanging, so eight in a row show it."""
+    reportlib.kernel_patches.install_control_thread_join) left about every other kernel hanging,
+    so eight in a row show it."""
     for n in range(8):
-        kernel = _Kernel("python3")
+        kernel = Kernel("python3")
         try:
             process = kernel.km.provisioner.process
             kernel.stop_client()
@@ -248,7 +250,7 @@ def test_outputs_are_built_as_nbformat_builds_them_without_validating_each():
     """The client builds outputs without nbformat's per-output schema check; they are the same nodes."""
     from nbformat.v4 import output_from_msg
 
-    from reportlib.engines import _output_from_msg
+    from reportlib.patches import _output_from_msg
 
     messages = [
         {"header": {"msg_type": "stream"}, "content": {"name": "stderr", "text": "careful\n"}},
@@ -286,7 +288,7 @@ def test_a_warm_kernel_runs_magics_and_shell_escapes_the_same_every_time(tmp_pat
 
 
 def test_warm_up_starts_the_kernel_and_imports_what_the_notebook_imports(tmp_path):
-    from reportlib.engines import notebook_imports
+    from reportlib.engines.warm import notebook_imports
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -309,9 +311,9 @@ def test_warm_up_starts_the_kernel_and_imports_what_the_notebook_imports(tmp_pat
 
 
 def test_printed_and_displayed_outputs_keep_their_order_as_in_plain_papermill(tmp_path):
-    """A stream flushes only when it holds text (engines._KERNEL_SETUP): prints, a print the
-    flush timer already sent, stderr, a child process's output and displays arrive in the
-    order the plain papermill CLI, in a kernel of its own, records them."""
+    """A stream flushes only when it holds text (reportlib.kernel_patches.install_quiet_flush):
+    prints, a print the flush timer already sent, stderr, a child process's output and displays
+    arrive in the order the plain papermill CLI, in a kernel of its own, records them."""
     nb = python_notebook(
         "entity = 'a'",
         "import subprocess, sys, time\nfrom IPython.display import HTML, display\n"
@@ -346,7 +348,7 @@ def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
     """notebook_text skips nbformat's deep copy; the text is the same and the notebook unchanged."""
     import copy
 
-    from reportlib.engines import notebook_text
+    from reportlib.patches import notebook_text
 
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
     tricky = nbformat.v4.new_notebook(cells=[
@@ -379,7 +381,7 @@ def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
 def test_message_dates_are_read_as_dateutil_reads_them():
     from dateutil.parser import isoparse
 
-    from reportlib.engines import _iso_datetime
+    from reportlib.patches import _iso_datetime
 
     for text in ("2026-12-01T13:45:32.885850Z", "2026-12-01T13:45:32Z", "2026-12-01T13:45:32.1+05:30",
                  "2026-12-01T13:45:32.885850", "2026-12-01"):

@@ -39,7 +39,9 @@ def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
     from lxml import html as lxml_html
     from nbconvert import HTMLExporter
 
-    from reportlib.render.html import NO_ALT, TEMPLATES
+    from reportlib import patches
+    from reportlib.patches import NO_ALT
+    from reportlib.render.html import TEMPLATES
 
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
     nb = new_notebook(cells=[
@@ -56,6 +58,7 @@ def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
     reference = HTMLExporter(template_name="reportlib", extra_template_basedirs=[str(TEMPLATES)], exclude_input=True,
                              exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)[0]
     page = notebook_to_html(nb)
+    assert patches.active("nbconvert-html-export")  # else this compares nbconvert with itself
 
     def elements(text):
         return [(e.tag, sorted((k, " ".join(v.split()) if k == "class" else v) for k, v in e.attrib.items()),
