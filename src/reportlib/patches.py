@@ -337,9 +337,10 @@ def _install_html_exporter() -> bool:
     from nbconvert.exporters.exporter import Exporter
     from nbconvert.exporters.templateexporter import TemplateExporter
 
-    needed = [(HTMLExporter, "_init_resources"), (HTMLExporter, "_nb_metadata"), (Exporter, "_preprocess"),
-              (Exporter, "_validate_preprocessor"), (TemplateExporter, "from_notebook_node")]
-    if not all(hasattr(owner, name) for owner, name in needed):
+    needed = [(HTMLExporter, "_init_resources"), (Exporter, "_preprocess"), (Exporter, "_validate_preprocessor"),
+              (TemplateExporter, "from_notebook_node")]
+    # _nb_metadata is set on each exporter when it is made.
+    if not all(hasattr(owner, name) for owner, name in needed) or not hasattr(HTMLExporter(), "_nb_metadata"):
         return False
     _html_exporter = _report_html_exporter()
     return True
