@@ -181,6 +181,17 @@ def test_workers_and_kernels_exit_when_the_batch_is_killed(demo_url, tmp_path):
             if len(kernels) >= 2 and len(others) >= 2:
                 break
             time.sleep(0.05)
+        # Nothing listens on the network: the batch and its workers on no TCP port at all, each
+        # kernel on its IOPub pipe only, on loopback (tests/test_engines.py says which port).
+        listening = {}
+        for proc in [psutil.Process(process.pid), *kernels, *others]:
+            try:
+                listening[proc.pid] = [s.laddr for s in proc.net_connections(kind="inet") if s.status == "LISTEN"]
+            except psutil.NoSuchProcess:
+                pass
+        assert all(not ports for pid, ports in listening.items() if pid not in {k.pid for k in kernels}), listening
+        assert all(len(ports) <= 1 and all(a.ip == "127.0.0.1" for a in ports)
+                   for pid, ports in listening.items()), listening
         descendants = kernels + others
         process.kill()
         process.wait()

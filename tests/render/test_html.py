@@ -8,6 +8,8 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from reportlib.render.html import assert_offline, kpi_cards, notebook_to_html, table_html
 from reportlib.render.xlsx import Col
 
+from ..conftest import html_elements
+
 
 def test_table_cells_are_escaped_and_formatted():
     text = table_html([{"name": "<script>alert(1)</script>", "amount": D("1234.5")}],
@@ -36,7 +38,6 @@ def test_assert_offline_rejects_cdn_scripts():
 
 def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
     """Same elements, attributes and text as nbconvert's HTMLExporter (tabindex, alt included)."""
-    from lxml import html as lxml_html
     from nbconvert import HTMLExporter
 
     from reportlib import patches
@@ -60,12 +61,7 @@ def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
     page = notebook_to_html(nb)
     assert patches.active("nbconvert-html-export")  # else this compares nbconvert with itself
 
-    def elements(text):
-        return [(e.tag, sorted((k, " ".join(v.split()) if k == "class" else v) for k, v in e.attrib.items()),
-                 (e.text or "").strip(), (e.tail or "").strip())
-                for e in lxml_html.fromstring(text).iter() if isinstance(e.tag, str)]
-
-    assert elements(page) == elements(reference)
+    assert html_elements(page) == html_elements(reference)
     assert f'alt="{NO_ALT}"' in page and page.count('tabindex="0"') == reference.count('tabindex="0"') >= 4
 
 
