@@ -183,8 +183,8 @@ def _plan_all(family: Family, runs: list[dict], url: str, root: Path, notebook: 
 def _release_memory() -> None:
     """Give the memory of freed objects back to the system (glibc keeps it otherwise).
 
-    Preparing 10,000 QBR partners peaks at ~600 MB in this process; without this, ~350 MB of
-    it stays resident for the whole batch, beside every worker's kernel.
+    Preparing every QBR partner of a quarter takes hundreds of MB in this process; without
+    this, most of it stays resident for the whole batch, beside every worker's kernel.
     """
     gc.collect()
     try:
@@ -203,7 +203,7 @@ class LocalExecutor:
     def start(self, runs: int, warm_up: Callable[[], None]) -> None:
         """Start the worker processes now, each calling ``warm_up`` (start its kernel, import
         what the notebook imports), so that they are ready when the runs come: a batch starts
-        them before it prepares (~5 s of kernel start and imports, done while it computes)."""
+        them before it prepares (a kernel's start and imports take seconds, done while it computes)."""
         if self.workers > 1 and runs > 1 and self._pool is None:
             count = min(self.workers, runs)
             self._pool = ProcessPoolExecutor(count, mp_context=get_context("spawn"),
