@@ -25,7 +25,7 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements qbr amendments dashboard all bench clean notebooks
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -36,15 +36,28 @@ help:
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
+	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions from constraints.txt (CI installs through this target too).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# Renew constraints.txt: the newest versions pyproject.toml's ranges allow, resolved in a fresh
+# virtualenv with the test and bench extras, pinned exactly. Then `make venv test bench`.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e '.[test,bench]'
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 $(DB): | venv
 	$(RL) demo --scale $(SCALE)
@@ -87,7 +100,7 @@ $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
 bench: venv $(BENCH_DB)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
 		--scale-n $(BENCH_SCALE) \
 		$(if $(WORKERS),--workers $(WORKERS),)

@@ -49,6 +49,17 @@ def python_notebook(parameters: str, *cells: str):
     return nb
 
 
+def html_elements(text: str) -> list[tuple]:
+    """A page as its elements: tag, attributes (class words normalised), text and tail, so that
+    two serialisations of the same page compare equal (nbconvert's BeautifulSoup pass rewrites
+    the markup it parsed)."""
+    from lxml import html as lxml_html
+
+    return [(e.tag, sorted((k, " ".join(v.split()) if k == "class" else v) for k, v in e.attrib.items()),
+             (e.text or "").strip(), (e.tail or "").strip())
+            for e in lxml_html.fromstring(text).iter() if isinstance(e.tag, str)]
+
+
 def need(available: bool, what: str) -> None:
     """Skip (on a laptop) or fail (in CI) when an outside service or program is missing."""
     if available:

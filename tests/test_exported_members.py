@@ -15,7 +15,10 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.rates.billing_csv", "reportlib.rates.mail", "reportlib.rates.records", "reportlib.rates.report",
            "reportlib.rates.family", "reportlib.rates.amendment_commands", "reportlib.dashboard",
            "reportlib.dashboard.metrics", "reportlib.dashboard.names", "reportlib.render.xlsx_stream", "reportlib.render.pptx_stream", "reportlib.prepared",
-           "reportlib.config"]
+           "reportlib.config", "reportlib.engines", "reportlib.engines.base", "reportlib.engines.kernel",
+           "reportlib.engines.execute", "reportlib.engines.fresh", "reportlib.engines.warm",
+           "reportlib.engines.reference", "reportlib.engines.in_kernel", "reportlib.engines.pool",
+           "reportlib.patches", "reportlib.kernel_patches", "reportlib.lifeline", "reportlib.doctor"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -199,8 +199,8 @@ def query_frame(conn: Connection, statement, columns: list[str] | None = None):
 
     result = conn.execute(statement)
     keys = list(result.keys())
-    # As tuples: pandas takes a list of SQLAlchemy Rows for named tuples and builds the frame
-    # ~15x slower (4.7 s against 0.3 s for 348,405 QBR tickets), to the same frame.
+    # As tuples: pandas takes a list of SQLAlchemy Rows for named tuples and builds the same
+    # frame through a much slower path (README, "make bench").
     frame = pd.DataFrame([tuple(row) for row in result], columns=keys)
     if frame.empty:
         frame = pd.DataFrame({k: pd.Series(dtype=object) for k in keys})

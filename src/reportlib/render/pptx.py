@@ -208,7 +208,7 @@ class Deck(Layout):
 
 
 # A table's cells as one XML fragment: what ``Deck._cell`` makes through python-pptx's cell API,
-# which costs ~0.3 ms a cell and makes tables the slowest part of a deck (a test holds the two
+# which makes tables the slowest part of a deck, cell by cell (a test holds the two
 # to the same XML). Text with control characters other than a newline takes the API instead.
 _A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _SPECIAL = re.compile(r"[\x00-\x09\x0b-\x1f]")

@@ -5,8 +5,8 @@ same package: every slide, notes slide and chart part is the XML that python-ppt
 same calls (a test holds the two to the same canonical XML, part by part), and the parts that
 never change — theme, slide master and layouts, notes master — are python-pptx's own, taken once
 per process from a deck python-pptx built. What python-pptx spends on proxy objects, XPath
-look-ups and serialising lxml trees (~0.3 s for a 12-slide QBR deck with six charts) becomes
-string formatting (~15 ms).
+look-ups and serialising lxml trees, the most of a deck's time, becomes string formatting
+(measured in DEVELOPERS.md, "PPTX writer").
 
 The one part that differs is each chart's embedded workbook (what PowerPoint opens for "Edit
 data"): python-pptx writes it with XlsxWriter, this module writes the same cells (categories in
