@@ -262,8 +262,18 @@ def _install_write_ipynb() -> bool:
             and hasattr(rwbase, "strip_transient") and hasattr(nbjson, "BytesEncoder")):
         return False
 
-    def write_ipynb(nb, path):  # papermill's own, with the same text made without a deep copy
-        papermill_io.write(notebook_text(nb), path)
+    def write_ipynb(nb, path):
+        """papermill's own, with the same text made without a deep copy, and written atomically
+        to a local file: a write that fails (disk full) leaves the earlier file or none, never a
+        truncated notebook for the runner to keep as the failed run's record."""
+        if "://" in str(path) or str(path) == "-":
+            papermill_io.write(notebook_text(nb), path)
+            return
+        from .files import atomic_write
+
+        # No fsync: a published notebook's SHA-256 is in the run's manifest, which is synced.
+        with atomic_write(path, fsync=False) as handle:
+            handle.write(notebook_text(nb))
 
     papermill.execute.write_ipynb = write_ipynb
     return True
