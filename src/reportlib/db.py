@@ -134,8 +134,36 @@ def init_db(url: str | None = None) -> Engine:
     DOMAINS.names()  # imports every domain's schema module, which declares its tables
     engine = engine_for(url)
     metadata.create_all(engine)
+    _sync_columns(engine)
     _sync_indexes(engine)
     return engine
+
+
+def _sync_columns(engine: Engine) -> None:
+    """Give tables that already existed the nullable columns declared since (``create_all`` skips them).
+
+    Only a column that may be empty can be added to rows that exist; any other new column is
+    an error that says to rebuild the table.
+    """
+    with engine.connect() as conn:
+        found = sa.inspect(conn).get_multi_columns()
+    have = {table: {c["name"] for c in columns} for (_schema, table), columns in found.items()}
+    missing = [column for table in metadata.sorted_tables if table.name in have
+               for column in table.columns if column.name not in have[table.name]]
+    for column in missing:
+        if not column.nullable and column.server_default is None:
+            raise ConfigError(f"Table {column.table.name} of this database has no column {column.name!r}, which "
+                              "cannot be added to existing rows; reload that table's domain into a new database.")
+        quote = engine.dialect.identifier_preparer
+        kind = column.type.compile(dialect=engine.dialect)
+        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {quote.format_table(column.table)} ADD COLUMN {guard}"
+                                     f"{quote.quote(column.name)} {kind}")
+        except sa.exc.OperationalError as exc:  # another process added it first (SQLite has no IF NOT EXISTS)
+            if "duplicate column" not in str(exc).lower():
+                raise
 
 
 def _sync_indexes(engine: Engine) -> None:
