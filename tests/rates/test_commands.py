@@ -13,14 +13,17 @@ from reportlib.db import engine_for
 from reportlib.errors import LoadError
 from reportlib.load import load_folder
 from reportlib.rates import lookup_rate
+from reportlib.rates.users import os_user
 
 from ..conftest import table_snapshot
 
 
 @pytest.fixture
 def cli(small_sqlite, monkeypatch):
+    """The small deck; this test's operating-system user is a rates admin (for --as-user)."""
     monkeypatch.setenv("REPORTLIB_DB", small_sqlite)
-    monkeypatch.setenv("REPORTLIB_USER", "alice")
+    monkeypatch.setenv("REPORTLIB_RATES_ADMINS", os_user())
+    monkeypatch.delenv("REPORTLIB_USER", raising=False)
     return small_sqlite
 
 
@@ -32,16 +35,18 @@ def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):
                     "T,,,Code add,0047,Zero,,,,,,\n"
                     "T,P1,,Area RATE,,Nowhere,,0.5,,,,\n", encoding="utf-8")
     assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 2
-    assert "deck.csv, row 4, area name in code deck: unknown area 'Nowhere'" in capsys.readouterr().err
+    assert "deck.csv, row 4 (Area RATE 'Nowhere'): unknown area 'Nowhere' in code deck 'T'" in capsys.readouterr().err
 
-    deck.write_text("\n".join(deck.read_text().splitlines()[:3]) + "\nT,P1,,Area RATE,,Gamma,,-1,,,,\n")
+    deck.write_text("\n".join(deck.read_text().splitlines()[:3]) + "\nT,P1,,Area RATE,,Gamma,,0.07,,,,\n")
     assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 0
+    assert main(["rates", "modify", "clear", "--row", "4"]) == 0  # row 4 of the file is row 4 of the deck
     review = tmp_path / "review.xlsx"
     assert main(["rates", "verify", "--base-date", "2026-11-21", "--export", str(review)]) == 1
     err = capsys.readouterr().err
-    assert "row 3 (Area RATE 'Gamma'): rate new -1 is negative" in err
+    assert "row 4 (Area RATE 'Gamma'): rate new is required" in err
     before = table_snapshot(cli)
-    assert main(["rates", "apply"]) == 2
+    assert main(["rates", "apply"]) == 2  # a blank rate is refused
+    assert "row 4 (Area RATE 'Gamma'): rate new is required" in capsys.readouterr().err
     assert table_snapshot(cli) == before
 
     book = load_workbook(review)
@@ -52,17 +57,15 @@ def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):
     assert added["Code"] == "0047" and book["Changes"].cell(rows.index(added) + 2, header.index("Code") + 1).data_type == "s"
     alpha = next(r for r in rows if r["Area"] == "Alpha")
     assert alpha["Result"] == "Increase" and Decimal(str(alpha["Rate new"])) == Decimal("0.5")
-    assert "negative" in book["Errors"]["A2"].value
+    assert "rate new is required" in book["Errors"]["A2"].value
+    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0]}
+    assert summary["Dates"] == "base date 2026-11-21 + each plan's date template days"  # the review shows them
 
     assert main(["rates", "show"]) == 0
     shown = capsys.readouterr().out
-    assert "ok: Increase 1" in shown and "error: rate new -1 is negative" in shown
-    assert main(["rates", "modify", "clear", "--row", "3"]) == 0
-    assert main(["rates", "show"]) == 0
-    out = capsys.readouterr().out
+    assert "ok: Increase 1" in shown and "error: rate new is required" in shown
+    out = shown
     assert "Gamma" in out and "0047" in out
-    assert main(["rates", "apply", "--base-date", "2026-11-21"]) == 2  # a blank rate is refused too
-    assert "row 3 (Area RATE 'Gamma'): rate new is required" in capsys.readouterr().err
     main(["rates", "deck", "list"])
     capsys.readouterr()
 
@@ -76,9 +79,12 @@ def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):
         writer.writeheader()
         writer.writerows(rows)
     assert main(["rates", "import", str(exported), "--code-deck", "T"]) == 0
-    assert main(["rates", "apply", "--base-date", "2026-11-21"]) == 0
+    assert main(["rates", "apply"]) == 2
+    assert "changed after it was verified" in capsys.readouterr().err
+    assert main(["rates", "verify", "--base-date", "2026-11-21"]) == 0
+    assert main(["rates", "apply"]) == 0
     assert "Applied as change batch 1" in capsys.readouterr().out
-    assert main(["rates", "apply", "--base-date", "2026-11-21"]) == 2
+    assert main(["rates", "apply"]) == 2
     assert "already applied as batch 1" in capsys.readouterr().err
 
     assert main(["rates", "lookup", "P1", "+00 47 1234", "--at", "2026-11-22"]) == 0
@@ -103,17 +109,17 @@ def test_templates_and_demo_deck_from_the_command_line(cli, capsys):
     assert main(["rates", "template", "list"]) == 0
     assert "p1-up" in capsys.readouterr().out
     assert main(["rates", "verify", "--deck", "second"]) == 1  # appended twice: duplicates
-    assert "duplicate of row 1" in capsys.readouterr().err
+    assert "row 4 (Area RATE 'Alpha'): duplicate of row 2" in capsys.readouterr().err
     assert main(["rates", "template", "merge", "p1-up", "--deck", "second"]) == 0
     assert main(["rates", "deck", "create", "team", "--shared"]) == 0
     assert main(["rates", "deck", "deny", "team", "--who", "bob", "--role", "viewer"]) == 0
-    assert main(["rates", "show", "--deck", "team", "--user", "bob"]) == 2
+    assert main(["rates", "show", "--deck", "team", "--as-user", "bob"]) == 2
     assert "'bob' may not view" in capsys.readouterr().err
-    assert main(["rates", "show", "--deck", "team", "--user", "dave"]) == 0
+    assert main(["rates", "show", "--deck", "team", "--as-user", "dave"]) == 0
     assert main(["rates", "deck", "unshare", "team"]) == 0
-    assert main(["rates", "show", "--deck", "team", "--user", "dave"]) == 2
-    assert main(["rates", "deck", "share", "team", "--user", "dave"]) == 2
-    assert "Only the owner (alice)" in capsys.readouterr().err
+    assert main(["rates", "show", "--deck", "team", "--as-user", "dave"]) == 2
+    assert main(["rates", "deck", "share", "team", "--as-user", "dave"]) == 2
+    assert f"Only the owner ({os_user()})" in capsys.readouterr().err
 
 
 def test_demo_data_round_trips_through_the_csv_contract(tmp_path, sqlite_url):

@@ -25,7 +25,7 @@ def test_import_reads_the_seed_headers_and_keeps_codes_as_text(small_sqlite, tmp
                     + "T,P1,,Area add,4960,,Eta,0.3,60/60,,,\n", encoding="utf-8")
     with engine_for(small_sqlite).connect() as conn:
         rows = read_change_csv(path, "T", conn)
-    assert [r.row for r in rows] == [1, 2, 3]
+    assert [r.row for r in rows] == [2, 3, 4]  # spreadsheet rows: the header is row 1
     assert (rows[0].change_type, rows[0].increment_new, rows[0].rate_new) == ("Area RATE", "0/60/60", "0.12345678")
     assert (rows[1].change_type, rows[1].codes, rows[1].code_deck) == ("Code add", "0046, 4477009001234569", "T")
     assert rows[2].area_new == "Eta"
@@ -50,7 +50,7 @@ def test_import_errors_name_the_file_row_and_what_is_wrong(small_sqlite, tmp_pat
     with engine_for(small_sqlite).connect() as conn, pytest.raises(ChangeDeckError) as failure:
         read_change_csv(path, "T", conn)
     text = str(failure.value)
-    assert "bad.csv, row 3, area name in code deck: unknown area 'Omega'" in text
+    assert "bad.csv, row 3 (Area RATE 'Omega'): unknown area 'Omega' in code deck 'T'" in text
     assert "bad.csv, row 4, change type: 'Area shuffle'" in text
     assert "bad.csv, row 5, increm. part 1..3" in text
     wrong = tmp_path / "wrong.csv"
@@ -109,7 +109,7 @@ def test_templates_save_load_append_and_merge(small_sqlite):
             read_deck(conn, "increase-q4", "alice")  # a template is not a deck
     assert [r.rate_new for r in append_rows(work, template)] == ["0.5", "0.1", "0.2"]
     merged = merge_rows(work, template)
-    assert [(r.row, r.area, r.rate_new) for r in merged] == [(1, "A1", "0.1"), (2, "A2", "0.2")]
+    assert [(r.row, r.area, r.rate_new) for r in merged] == [(2, "A1", "0.1"), (3, "A2", "0.2")]
     write_deck(engine, "work", merged, "alice")
     with engine.connect() as conn:
         assert [r.rate_new for r in read_deck(conn, "work", "alice")] == ["0.1", "0.2"]
@@ -128,7 +128,7 @@ def test_demo_change_deck_has_every_type_and_optional_errors(sqlite_url):
         broken = demo_change_deck(conn, "Global Voice", seed=3, errors=True)
         bad = verify_deck(conn, broken, VerifyOptions(groups=("Standard",)))
     assert len(bad.errors) == 7
-    assert all(e.startswith(f"row {n} ") for n, e in zip(range(9, 16), bad.errors))
+    assert [e.split(" ")[1] for e in bad.errors] == [str(n) for n in range(10, 17)]  # the header is row 1
 
 
 def test_demo_data_is_deterministic_and_large_has_an_a_to_z_deck():

@@ -12,6 +12,8 @@ from reportlib.db import engine_for
 from reportlib.rates import (ChangeRow, DeckAccessError, DeckLockedError, acquire_lock, can, create_deck, list_decks,
                              read_deck, release_lock, set_access, write_deck)
 
+from reportlib.rates.users import os_user
+
 from .dataset import load_small
 
 # ``python -m reportlib.cli`` would run a second copy of the module, without the command groups.
@@ -20,8 +22,9 @@ ROWS = [ChangeRow(1, "Area RATE", "T", area="Alpha", rate_new="0.2", rate_plans=
 
 
 def _cli(url: str, user: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "REPORTLIB_DB": url, "REPORTLIB_USER": user}
-    return subprocess.Popen([sys.executable, "-c", MAIN, "rates", *args], env=env, text=True,
+    """``reportlib rates ARGS`` in a process of its own, acting as ``user`` (this test's OS user is an admin)."""
+    env = {**os.environ, "REPORTLIB_DB": url, "REPORTLIB_RATES_ADMINS": os_user()}
+    return subprocess.Popen([sys.executable, "-c", MAIN, "rates", *args, "--as-user", user], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

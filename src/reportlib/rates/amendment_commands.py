@@ -165,9 +165,10 @@ def cmd_list(args) -> int:
 def cmd_review(args) -> int:
     from ..db import init_db
     from ..errors import ParameterError
-    from .commands import _deck_name, _options, _user
+    from .commands import _deck_name, _options, _print_options, _user
     from .report import write_review
     from .shared import read_deck
+    from .verifications import describe_options, record_verification
     from .verify import verify_deck
 
     if not args.xlsx and not args.html:
@@ -176,8 +177,10 @@ def cmd_review(args) -> int:
     with engine.connect() as conn:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
+    record_verification(engine, name, user, result)  # a review is a verification: apply applies what it showed
     written = write_review(result.frame(), result.errors, result.warnings, xlsx=args.xlsx, html=args.html,
-                           title=f"Change deck review: {name}")
+                           title=f"Change deck review: {name}", options=describe_options(result.options))
+    _print_options(result.options, "Reviewed with (rates apply uses exactly these)")
     for path in written:
         print(f"Wrote {path}")
     if result.errors:
