@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -151,3 +152,78 @@ def test_demo_data_round_trips_through_the_csv_contract(tmp_path, sqlite_url):
     assert "codes.csv, row 2, column 'code' (value '44a'): a code must be digits only" in text
     assert "rates.csv, row 2, column 'increment'" in text
     assert table_snapshot(other) == before
+
+
+@pytest.fixture
+def desk(small_db, monkeypatch):
+    """The small deck on SQLite and PostgreSQL, for the commands; no admin, no REPORTLIB_USER."""
+    monkeypatch.setenv("REPORTLIB_DB", small_db)
+    monkeypatch.delenv("REPORTLIB_RATES_ADMINS", raising=False)
+    monkeypatch.delenv("REPORTLIB_USER", raising=False)
+    return small_db
+
+
+def test_apply_applies_with_the_options_that_were_verified_or_refuses_saying_what_differs(desk, tmp_path, capsys):
+    import sqlalchemy as sa
+
+    from reportlib.rates import ChangeRow, VerifyOptions, apply_deck
+    from reportlib.rates import schema as s
+
+    deck = tmp_path / "deck.csv"
+    deck.write_text("area name in code deck,rate new,rate plans\nAlpha,0.12,P1\n", encoding="utf-8")
+    assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 0
+    assert main(["rates", "apply"]) == 2
+    assert "has not been verified" in capsys.readouterr().err
+    assert main(["rates", "verify", "--base-date", "2026-11-02"]) == 0
+    assert "base date 2026-11-02" in capsys.readouterr().out
+
+    assert main(["rates", "apply", "--base-date", "2026-11-03"]) == 2
+    assert "--base-date 2026-11-03 differs from the verified 2026-11-02" in capsys.readouterr().err
+    assert main(["rates", "apply", "--plan", "P2", "--no-new"]) == 2
+    err = capsys.readouterr().err
+    assert "--plan P2 differs from the verified none" in err and "--no-new is given, but" in err
+
+    review = tmp_path / "review.html"
+    assert main(["rates", "review", "--html", str(review)]) == 0  # a review with no options: today's date
+    assert main(["rates", "apply", "--base-date", "2026-11-02"]) == 2  # the review is the latest verification
+    assert "differs from the verified" in capsys.readouterr().err
+    assert "base date" in review.read_text(encoding="utf-8")
+    assert main(["rates", "review", "--html", str(review), "--base-date", "2026-11-02"]) == 0
+    assert "base date 2026-11-02" in review.read_text(encoding="utf-8")
+
+    # the rates change between verify and apply: apply refuses what was not reviewed
+    apply_deck(desk, [ChangeRow(2, "Area RATE", "T", area="Alpha", rate_new="0.11", rate_plans="P1")],
+               VerifyOptions(base_date=datetime(2026, 10, 1)), user="colleague")
+    before = table_snapshot(desk)
+    assert main(["rates", "apply"]) == 2
+    assert "would make other changes than the ones verified" in capsys.readouterr().err
+    assert table_snapshot(desk) == before
+
+    assert main(["rates", "verify", "--base-date", "2026-11-02"]) == 0
+    assert main(["rates", "apply"]) == 0  # no date given: the verified one, not today's
+    with engine_for(desk).connect() as conn:
+        starts = conn.execute(sa.select(s.rates.c.active_from).where(
+            s.rates.c.rate_plan == "P1", s.rates.c.area == "Alpha", s.rates.c.rate == Decimal("0.12"))).scalars().all()
+    assert starts == [datetime(2026, 11, 9)]  # 2026-11-02 + the 7 days' notice of an increase
+
+
+def test_the_user_is_the_operating_systems_and_only_an_admin_may_act_as_another(desk, capsys, monkeypatch):
+    from reportlib.rates import create_deck
+
+    me = os_user()
+    if me == "bob":
+        pytest.skip("this test needs an operating-system user other than bob")
+    create_deck(engine_for(desk), "bobs", "bob")  # private: only bob may view it
+    assert main(["rates", "show", "--deck", "bobs", "--user", "bob"]) == 2
+    assert f"--user 'bob' is not accepted: you are {me!r}" in capsys.readouterr().err
+    monkeypatch.setenv("REPORTLIB_USER", "bob")  # a variable anyone can set changes nothing
+    assert main(["rates", "show", "--deck", "bobs"]) == 2
+    assert f"User {me!r} may not view change deck 'bobs'" in capsys.readouterr().err
+    assert main(["rates", "show", "--deck", "bobs", "--as-user", "bob"]) == 2
+    assert "only a rates admin may act as another user" in capsys.readouterr().err
+
+    monkeypatch.setenv("REPORTLIB_RATES_ADMINS", f"carol, {me}")
+    assert main(["rates", "show", "--deck", "bobs", "--as-user", "bob"]) == 0
+    capsys.readouterr()
+    assert main(["rates", "log"]) == 0
+    assert f"as-user          {me} acted as bob: reportlib rates show (deck 'bobs')" in capsys.readouterr().out
