@@ -124,7 +124,8 @@ HOLDER = """
 import sys, time
 from reportlib.db import engine_for
 from reportlib.rates.shared import editing
-with editing(engine_for(sys.argv[1]), "q4", "bob"):
+engine = engine_for(sys.argv[1])
+with editing(engine, "q4", "bob"), editing(engine, "q5", "bob"):
     print("locked", flush=True)
     time.sleep(600)
 """
@@ -142,45 +143,51 @@ def _lock(url: str, deck: str = "q4"):
 def test_a_lock_whose_process_was_killed_is_taken_over_with_a_note_in_the_change_log(small_db, capsys):
     import signal
 
-    from reportlib.cli import main
-    from reportlib.rates.metrics import change_notes_frame
-    from reportlib.rates.shared import lock_frame
-
     engine = engine_for(small_db)
-    create_deck(engine, "q4", "carol", shared=True)
+    for deck in ("q4", "q5"):
+        create_deck(engine, deck, "carol", shared=True)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, small_db], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(DeckLockedError, match=rf"being edited by bob \(since .* process {holder.pid} on "):
             acquire_lock(engine, "q4", "alice")
-        with engine.connect() as conn:
-            assert list(lock_frame(conn)[["deck", "holder", "state"]].itertuples(index=False, name=None)) == [
-                ("q4", "bob", "alive")]
     finally:
         holder.send_signal(signal.SIGKILL)  # as a killed `rates apply`: no chance to release anything
         holder.wait(timeout=60)
     assert _lock(small_db).holder == "bob"  # the row outlived its process...
-    with engine.connect() as conn:
-        assert lock_frame(conn)["state"].tolist() == ["gone"]
     assert acquire_lock(engine, "q4", "alice") is True  # ...but not its holder
+
+    from reportlib.cli import main
+    from reportlib.rates.metrics import change_notes_frame
+    from reportlib.rates.shared import lock_frame
+
     with engine.connect() as conn:
         notes = change_notes_frame(conn)
+        locks = lock_frame(conn)
     assert notes["kind"].tolist() == ["lock-taken-over"] and notes["user"].tolist() == ["alice"]
     assert "held by bob since" in notes["text"][0] and f"process {holder.pid} on" in notes["text"][0]
     assert notes["text"][0].endswith("taken over by alice: its process is gone.")
+    assert list(locks[["deck", "holder", "state"]].itertuples(index=False, name=None)) == [
+        ("q4", "alice", "alive"), ("q5", "bob", "gone")]
     assert main(["rates", "locks", "--db", small_db]) == 0
-    assert "q4" in (out := capsys.readouterr().out) and "held by alice" in out and "[alive]" in out
+    out = capsys.readouterr().out
+    assert "q4" in out and "held by alice" in out and "[alive]" in out
+    assert "held by bob" in out and "[gone]  (free: the next editor takes it over)" in out
 
 
 def test_a_lock_from_another_host_or_an_ended_session_is_free_once_its_time_ran_out(small_db):
-    from datetime import timedelta
+    from datetime import datetime, timedelta, timezone
 
     from reportlib.rates import schema as s
-    from reportlib.rates.verify import utcnow
 
     engine = engine_for(small_db)
     create_deck(engine, "q4", "carol", shared=True)
-    now = utcnow()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with engine.begin() as conn:  # a lock row as written before locks had leases, five hours ago
+        conn.execute(s.deck_locks.insert().values(deck="q4", holder="bob", acquired_at=now - timedelta(hours=5)))
+    assert acquire_lock(engine, "q4", "alice") is True
+    release_lock(engine, "q4", "alice")
+
     with engine.begin() as conn:
         conn.execute(s.deck_locks.insert().values(deck="q4", holder="bob", acquired_at=now, kind="command",
                                                   host="elsewhere.example", pid=4242, process_started=1.0,
@@ -198,11 +205,6 @@ def test_a_lock_from_another_host_or_an_ended_session_is_free_once_its_time_ran_
     assert acquire_lock(engine, "q4", "bob") is False  # bob's commands work under it
     with engine.begin() as conn:
         conn.execute(s.deck_locks.update().values(expires_at=now - timedelta(seconds=1)))
-    assert acquire_lock(engine, "q4", "alice") is True
-    release_lock(engine, "q4", "alice")
-
-    with engine.begin() as conn:  # a lock row as written before locks had leases, five hours ago
-        conn.execute(s.deck_locks.insert().values(deck="q4", holder="bob", acquired_at=now - timedelta(hours=5)))
     assert acquire_lock(engine, "q4", "alice") is True
 
 
