@@ -221,3 +221,27 @@ def test_a_command_renews_its_lease_while_it_works_and_releases_it_at_the_end(sm
             time.sleep(0.05)
         assert _lock(small_db).expires_at > first
     assert _lock(small_db) is None
+
+
+def test_a_database_made_before_leases_gains_the_new_columns_and_keeps_its_locks(db_url):
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    from reportlib.db import init_db
+
+    engine = engine_for(db_url)
+    with engine.begin() as conn:  # the lock table as it was, with a lock in it
+        conn.execute(sa.text("DROP TABLE rates_deck_locks"))
+        conn.execute(sa.text("CREATE TABLE rates_deck_locks (deck VARCHAR(200) PRIMARY KEY, "
+                             "holder VARCHAR(200) NOT NULL, acquired_at TIMESTAMP NOT NULL)"))
+    create_deck(engine, "old", "carol", shared=True)
+    old_locks = sa.Table("rates_deck_locks", sa.MetaData(), sa.Column("deck", sa.String(200), primary_key=True),
+                         sa.Column("holder", sa.String(200)), sa.Column("acquired_at", sa.DateTime))
+    with engine.begin() as conn:  # written as the code before wrote it
+        conn.execute(old_locks.insert().values(deck="old", holder="bob", acquired_at=datetime(2026, 11, 30, 8)))
+    init_db(db_url)
+    init_db(db_url)  # a second time adds nothing
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("rates_deck_locks")}
+    assert {"kind", "host", "pid", "process_started", "renewed_at", "expires_at", "os_user"} <= columns
+    assert acquire_lock(engine, "old", "alice") is True  # the old row (no lease, a day old) has expired
