@@ -15,7 +15,8 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.rates.billing_csv", "reportlib.rates.mail", "reportlib.rates.records", "reportlib.rates.report",
            "reportlib.rates.family", "reportlib.rates.amendment_commands", "reportlib.dashboard",
            "reportlib.dashboard.metrics", "reportlib.dashboard.names", "reportlib.render.xlsx_stream", "reportlib.render.pptx_stream", "reportlib.prepared",
-           "reportlib.config"]
+           "reportlib.config", "reportlib.delivery", "reportlib.delivery.log", "reportlib.delivery.smtp",
+           "reportlib.rates.users", "reportlib.rates.verifications"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -145,9 +145,7 @@ def _sync_columns(engine: Engine) -> None:
     Only a column that may be empty can be added to rows that exist; any other new column is
     an error that says to rebuild the table.
     """
-    with engine.connect() as conn:
-        found = sa.inspect(conn).get_multi_columns()
-    have = {table: {c["name"] for c in columns} for (_schema, table), columns in found.items()}
+    have = _existing_columns(engine)
     missing = [column for table in metadata.sorted_tables if table.name in have
                for column in table.columns if column.name not in have[table.name]]
     for column in missing:
@@ -164,6 +162,24 @@ def _sync_columns(engine: Engine) -> None:
         except sa.exc.OperationalError as exc:  # another process added it first (SQLite has no IF NOT EXISTS)
             if "duplicate column" not in str(exc).lower():
                 raise
+
+
+def _existing_columns(engine: Engine) -> dict[str, set[str]]:
+    """Table -> column names, in one query where the database allows (init_db runs on every report)."""
+    queries = {"sqlite": "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+                         "WHERE m.type = 'table'",
+               "postgresql": "SELECT c.relname, a.attname FROM pg_attribute AS a JOIN pg_class AS c ON a.attrelid = "
+                             "c.oid WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+                             "AND a.attnum > 0 AND NOT a.attisdropped"}
+    have: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        if engine.dialect.name in queries:
+            for table, column in conn.exec_driver_sql(queries[engine.dialect.name]):
+                have.setdefault(table, set()).add(column)
+        else:
+            for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
+                have[table] = {c["name"] for c in columns}
+    return have
 
 
 def _sync_indexes(engine: Engine) -> None:

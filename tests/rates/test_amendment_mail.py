@@ -207,6 +207,10 @@ def test_a_refused_address_is_failed_with_the_servers_words_and_the_retry_sends_
     assert dict(zip(log["address"], log["status"])) == {"a@zed.example": "sent", "b@zed.example": "failed",
                                                         "audit@zed.example": "sent", "am2@example.com": "sent"}
     assert log.set_index("address").loc["b@zed.example", "last_error"].startswith("550 5.1.1")
+    capsys.readouterr()
+    assert main(["rates", "amendments", "deliveries", period, "--customer", "C2", "--db", url]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if "b@zed.example" in line]
+    assert len(shown) == 1 and "failed attempts 1  550 5.1.1 <b@zed.example>" in shown[0]
 
     del inbox.refuse["b@zed.example"]  # the mailbox exists now
     before = len(inbox.envelopes)

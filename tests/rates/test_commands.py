@@ -121,6 +121,12 @@ def test_templates_and_demo_deck_from_the_command_line(cli, capsys):
     assert main(["rates", "show", "--deck", "team", "--as-user", "dave"]) == 2
     assert main(["rates", "deck", "share", "team", "--as-user", "dave"]) == 2
     assert f"Only the owner ({os_user()})" in capsys.readouterr().err
+    assert main(["rates", "deck", "lock", "team", "--for", "90m"]) == 0
+    assert main(["rates", "locks"]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("team ")]
+    assert line.split()[1:4] == ["session", "held", "by"] and f"held by {os_user()}" in line and "[alive]" in line
+    assert main(["rates", "deck", "lock", "team", "--for", "soon"]) == 2
+    assert "--for 'soon' is not a duration like 30m, 4h or 2d" in capsys.readouterr().err
 
 
 def test_demo_data_round_trips_through_the_csv_contract(tmp_path, sqlite_url):
