@@ -236,3 +236,18 @@ def test_records_of_a_batch_id_reused_after_a_reload_are_not_mixed_in(sqlite_url
     with init_db(sqlite_url).connect() as conn:
         records = amendment_records(conn, period=f"batch-{again}")
     assert list(records["customer_id"]) == ["C1"] and set(records["folder"]) == {str(tmp_path / "b")}
+
+
+def test_billing_csv_carries_ids_and_names_verbatim_for_the_billing_system(db_url, tmp_path):
+    from reportlib.rates import schema as s
+
+    batch = apply_batch(db_url)
+    setup = s.customer_rp_setup.c
+    with init_db(db_url).begin() as conn:
+        conn.execute(s.customer_rp_setup.update().where(setup.customer_id == "C1", setup.rate_plan == "P1")
+                     .values(ext_billing_customer="=E1+1", ext_billing_rate_plan="-EP1 @gold"))
+    made = generate(db_url, "C1", "P1", batch, output_dir=tmp_path, stem="c1", user="analyst")
+    with made.csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["customer_ref"], r["rate_plan_ref"]) for r in rows} == {("=E1+1", "-EP1 @gold")}
+    assert {r["rate"] for r in rows if r["code"] == "4930"} == {"0.04000000"}

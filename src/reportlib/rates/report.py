@@ -87,31 +87,38 @@ def _errors_frame(errors: Sequence[str]) -> list[dict]:
 
 
 def write_review(changes: pd.DataFrame, errors: Sequence[str], warnings: Sequence[str], *, xlsx: str | Path | None,
-                 html: str | Path | None, title: str = "Change deck review") -> list[Path]:
-    """Write the review report as XLSX and/or HTML (atomically); returns the files written."""
+                 html: str | Path | None, title: str = "Change deck review",
+                 options: Sequence[tuple[str, str]] = ()) -> list[Path]:
+    """Write the review report as XLSX and/or HTML (atomically); returns the files written.
+
+    ``options`` are the verify options as label and value (what apply will use), shown on top.
+    """
     by_plan, largest = review_by_plan(changes), largest_changes(changes)
     written = []
     if xlsx:
         error_col = [Col("error", "Error (names the change deck row)")]
         written.append(write_workbook(xlsx, [
             Sheet("By plan", by_plan, PLAN_COLUMNS, heading=title,
-                  preamble=[("Changes", len(changes)), ("Errors", len(errors)), ("Warnings", len(warnings))]),
+                  preamble=[*options, ("Changes", len(changes)), ("Errors", len(errors)),
+                            ("Warnings", len(warnings))]),
             Sheet("Largest changes", largest, LARGEST_COLUMNS),
             Sheet("Errors", _errors_frame(errors), error_col),
             Sheet("Warnings", [{"error": w} for w in warnings], [Col("error", "Warning")]),
         ]))
     if html:
-        written.append(_write_html(html, review_html(by_plan, largest, errors, warnings, title)))
+        written.append(_write_html(html, review_html(by_plan, largest, errors, warnings, title, options)))
     return written
 
 
 def review_html(by_plan: pd.DataFrame, largest: pd.DataFrame, errors: Sequence[str], warnings: Sequence[str],
-                title: str) -> str:
-    """One self-contained HTML page (no script, no network): cards, per-plan table, largest, errors."""
+                title: str, options: Sequence[tuple[str, str]] = ()) -> str:
+    """One self-contained HTML page (no script, no network): options, cards, per-plan table, largest, errors."""
     cards = kpi_cards([("Increases", f"{int(by_plan['increases'].sum()):,}", None),
                        ("Decreases", f"{int(by_plan['decreases'].sum()):,}", None),
                        ("Errors", f"{len(errors):,}", "apply refuses the deck" if errors else "ready to apply")])
-    parts = [f"<h1>{escape_html(title)}</h1>", cards,
+    shown = ("<dl class='rl-options'>" + "".join(f"<dt>{escape_html(k)}</dt><dd>{escape_html(v)}</dd>"
+                                                 for k, v in options) + "</dl>") if options else ""
+    parts = [f"<h1>{escape_html(title)}</h1>", shown, cards,
              table_html(by_plan, PLAN_COLUMNS, caption="Increases and decreases by rate plan"),
              table_html(largest, LARGEST_COLUMNS, caption="Largest changes"),
              "<h2>Errors</h2>" + ("<ul>" + "".join(f"<li>{escape_html(e)}</li>" for e in errors) + "</ul>"

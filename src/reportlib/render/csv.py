@@ -14,8 +14,11 @@ from .text import neutralise_formula
 __all__ = ["csv_text", "write_csv"]
 
 
-def csv_text(value: Any) -> str:
-    """One CSV field: ISO dates, exact decimals, ``1``/``0`` for booleans, safe text."""
+def csv_text(value: Any, *, protect: bool = True) -> str:
+    """One CSV field: ISO dates, exact decimals, ``1``/``0`` for booleans, safe text.
+
+    ``protect=False`` writes text verbatim (a file for another program, not a spreadsheet).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -28,17 +31,21 @@ def csv_text(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, (int, float)):
         return str(value)
-    return neutralise_formula(str(value))
+    return neutralise_formula(str(value)) if protect else str(value)
 
 
 def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
-              headers: Sequence[str] | None = None) -> int:
-    """Write ``rows`` (atomically) with ``columns`` in order; returns the row count."""
+              headers: Sequence[str] | None = None, *, protect: bool = True) -> int:
+    """Write ``rows`` (atomically) with ``columns`` in order; returns the row count.
+
+    Text that a spreadsheet could run as a formula is prefixed with ``'`` unless ``protect``
+    is False: a file another program imports must carry its values exactly.
+    """
     count = 0
     with atomic_write(path, newline="") as handle:
         writer = _csv.writer(handle, lineterminator="\r\n")
-        writer.writerow([neutralise_formula(h) for h in (headers or columns)])
+        writer.writerow([csv_text(h, protect=protect) for h in (headers or columns)])
         for row in rows:
-            writer.writerow([csv_text(row.get(c)) for c in columns])
+            writer.writerow([csv_text(row.get(c), protect=protect) for c in columns])
             count += 1
     return count
