@@ -56,7 +56,7 @@ def _space(bold: bool) -> float:
 
 def line_count(text: str, width_pt: float, size: float, bold: bool = False) -> int:
     """How many lines ``text`` takes at ``size`` points in a line ``width_pt`` points wide."""
-    room = width_pt / size  # in ems
+    room = (width_pt + 0.001) / size  # in ems; a width rounded down to whole EMU holds what it was made for
     space = _space(bold)
     count = 0
     for words in _words(text, bold):
@@ -94,9 +94,12 @@ def _natural(text: str, bold: bool) -> float:
 
 
 def text_fits(text: str, width: int, height: int, size: float, bold: bool = False) -> bool:
-    """Whether ``text`` at ``size`` fits a text box ``width`` × ``height`` (EMU) with default insets."""
-    lines = line_count(text, (width - 2 * TEXT_INSET_X) / EMU_PER_PT - SLACK_PT, size, bold)
-    return lines * LINE * size * EMU_PER_PT + 2 * TEXT_INSET_Y <= height
+    """Whether ``text`` at ``size`` fits a text box ``width`` × ``height`` (EMU) with default insets,
+    no word broken."""
+    room = (width - 2 * TEXT_INSET_X) / EMU_PER_PT - SLACK_PT
+    if _longest_word(text, bold) * size > room:
+        return False
+    return line_count(text, room, size, bold) * LINE * size * EMU_PER_PT + 2 * TEXT_INSET_Y <= height
 
 
 def text_size(text: str, width: int, height: int, size: int, min_size: int, bold: bool = False) -> int:
@@ -107,8 +110,10 @@ def text_size(text: str, width: int, height: int, size: int, min_size: int, bold
     return min_size
 
 
-def _bullets_height(items: Sequence[str], width: int, size: float) -> float:
+def _bullets_height(items: Sequence[str], width: int, size: float, whole_words: bool = True) -> float:
     room = (width - 2 * TEXT_INSET_X) / EMU_PER_PT - SLACK_PT
+    if whole_words and any(_longest_word(item, False) * size > room for item in items):
+        return float("inf")  # a word would break: take a smaller size
     lines = sum(line_count(f"• {item}", room, size) for item in items)  # as the writers draw them
     return (lines * LINE * size + BULLET_SPACE * len(items)) * EMU_PER_PT + 2 * TEXT_INSET_Y
 
@@ -120,7 +125,7 @@ def bullets_fit(items: Sequence[str], width: int, height: int, size: int, min_si
         if _bullets_height(items, width, points) <= height:
             return points, len(items)
     count = 1
-    while count < len(items) and _bullets_height(items[:count + 1], width, min_size) <= height:
+    while count < len(items) and _bullets_height(items[:count + 1], width, min_size, False) <= height:
         count += 1
     return min_size, count
 
