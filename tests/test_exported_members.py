@@ -14,7 +14,8 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.rates", "reportlib.rates.amendments", "reportlib.rates.templates", "reportlib.rates.workbook",
            "reportlib.rates.billing_csv", "reportlib.rates.mail", "reportlib.rates.records", "reportlib.rates.report",
            "reportlib.rates.family", "reportlib.rates.amendment_commands", "reportlib.dashboard",
-           "reportlib.dashboard.metrics", "reportlib.dashboard.names", "reportlib.render.xlsx_stream", "reportlib.render.pptx_stream", "reportlib.prepared",
+           "reportlib.dashboard.metrics", "reportlib.dashboard.names", "reportlib.render.xlsx_stream", "reportlib.render.pptx_stream",
+           "reportlib.render.fit", "reportlib.prepared",
            "reportlib.config"]
 
 

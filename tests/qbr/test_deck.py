@@ -80,7 +80,12 @@ def test_every_table_and_text_box_fits_its_slide_as_libreoffice_draws_it(crowded
     """Rendered to PDF: every table cell's words stand whole in the cell the deck gave them (a row
     LibreOffice had to make higher, or a word it broke, moves or splits them), every table ends
     above the footer, and every text box's words lie inside its box."""
-    path = build_deck(partner_review(crowded, partner, "2026Q3")).save(tmp_path / f"{partner}.pptx")
+    assert_laid_out_to_fit(build_deck(partner_review(crowded, partner, "2026Q3")).save(tmp_path / f"{partner}.pptx"),
+                           tmp_path)
+
+
+def assert_laid_out_to_fit(path, tmp_path) -> None:
+    """The checks of the test above, for the deck at ``path``."""
     prs = Presentation(str(path))
     pages = pdf_pages(path, tmp_path)
     assert len(pages) == len(prs.slides)

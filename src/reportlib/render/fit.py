@@ -15,12 +15,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from ._fontwidths import BOLD, CHARS, REGULAR
 
-__all__ = ["CELL_MARGIN_X", "CELL_MARGIN_Y", "EMU_PER_PT", "LINE", "ROW_PAD", "TEXT_INSET_X", "TEXT_INSET_Y",
-           "TableFit", "bullets_fit", "fit_table", "line_count", "text_fits", "text_size"]
+__all__ = ["CELL_MARGIN_X", "CELL_MARGIN_Y", "EMU_PER_PT", "LINE", "ROW_PAD", "SLACK", "SLACK_PT", "TEXT_INSET_X",
+           "TEXT_INSET_Y", "TableFit", "bullets_fit", "fit_table", "line_count", "text_fits", "text_size"]
 
 EMU_PER_PT = 12700
 LINE = 1.22  # line height in ems: Calibri's ascent, descent and line gap
@@ -42,24 +42,35 @@ _EMS = {False: dict(zip(CHARS, (w * SLACK / 1000 for w in REGULAR))),
 _BREAKS = re.compile("\n|\v")
 
 
-@functools.lru_cache(maxsize=8192)
-def _words(text: str, bold: bool) -> tuple[tuple[tuple[float, str], ...], ...]:
-    """Each line of ``text`` (split at line breaks) as its words' widths in ems, with the words."""
+class _Measure(NamedTuple):
+    lines: tuple[tuple[tuple[float, str], ...], ...]  # each line (split at line breaks): its words' widths and words
+    longest: float  # the widest word, in ems
+    natural: float  # the widest line left unwrapped, in ems
+
+
+@functools.lru_cache(maxsize=16384)
+def _measure(text: str, bold: bool) -> _Measure:
     ems = _EMS[bold]
-    return tuple(tuple((sum(ems.get(ch, UNKNOWN) for ch in word), word) for word in line.split(" ") if word)
-                 for line in _BREAKS.split(text))
-
-
-def _space(bold: bool) -> float:
-    return _EMS[bold][" "]
+    space = ems[" "]
+    lines = tuple(tuple((sum(ems.get(ch, UNKNOWN) for ch in word), word) for word in line.split(" ") if word)
+                  for line in _BREAKS.split(text))
+    return _Measure(lines, max((w for line in lines for w, _ in line), default=0.0),
+                    max((sum(w for w, _ in line) + space * max(len(line) - 1, 0) for line in lines), default=0.0))
 
 
 def line_count(text: str, width_pt: float, size: float, bold: bool = False) -> int:
     """How many lines ``text`` takes at ``size`` points in a line ``width_pt`` points wide."""
-    room = (width_pt + 0.001) / size  # in ems; a width rounded down to whole EMU holds what it was made for
-    space = _space(bold)
+    return _lines(_measure(text, bold), (width_pt + 0.001) / size, bold)
+
+
+def _lines(measure: _Measure, room: float, bold: bool) -> int:
+    """Lines of a measured text in ``room`` ems (a width rounded down to whole EMU holds what it was made for:
+    the callers add a thousandth of a point)."""
+    if measure.natural <= room:
+        return len(measure.lines)
+    space = _EMS[bold][" "]
     count = 0
-    for words in _words(text, bold):
+    for words in measure.lines:
         count += 1
         used = None  # the width of the current line's words, None before its first word
         for width, word in words:
@@ -84,13 +95,7 @@ def line_count(text: str, width_pt: float, size: float, bold: bool = False) -> i
 
 
 def _longest_word(text: str, bold: bool) -> float:
-    return max((width for line in _words(text, bold) for width, _ in line), default=0.0)
-
-
-def _natural(text: str, bold: bool) -> float:
-    """The width of the widest line of ``text`` left unwrapped, in ems."""
-    space = _space(bold)
-    return max((sum(w for w, _ in line) + space * max(len(line) - 1, 0) for line in _words(text, bold)), default=0.0)
+    return _measure(text, bold).longest
 
 
 def text_fits(text: str, width: int, height: int, size: float, bold: bool = False) -> bool:
@@ -102,6 +107,7 @@ def text_fits(text: str, width: int, height: int, size: float, bold: bool = Fals
     return line_count(text, room, size, bold) * LINE * size * EMU_PER_PT + 2 * TEXT_INSET_Y <= height
 
 
+@functools.lru_cache(maxsize=1024)  # a deck's footer is the same text on every slide
 def text_size(text: str, width: int, height: int, size: int, min_size: int, bold: bool = False) -> int:
     """The largest size from ``size`` down to ``min_size`` at which ``text`` fits its box (else ``min_size``)."""
     for points in range(size, min_size, -1):
@@ -162,17 +168,25 @@ def fit_table(width: int, height: int, header: Sequence[str], rows: Sequence[Seq
     """
     n = len(header)
     weights = list(weights) if weights else [1.0] * n
-    cells = [[(str(title), True) for title in header]] + [[(text, False) for text in row] for row in rows]
-    longest = [max(_longest_word(cell[c][0], cell[c][1]) for cell in cells) for c in range(n)]
-    natural = [max(_natural(cell[c][0], cell[c][1]) for cell in cells) for c in range(n)]
+    # Column by column: the header's measure (bold), then each row's.
+    columns_of = [[_measure(str(title), True)] + [_measure(row[c], False) for row in rows]
+                  for c, title in enumerate(header)]
+    longest = [max(m.longest for m in column) for column in columns_of]
+    natural = [max(m.natural for m in column) for column in columns_of]
     width_pt, height_pt = width / EMU_PER_PT, height / EMU_PER_PT
     margin_x = 2 * CELL_MARGIN_X / EMU_PER_PT + SLACK_PT
     margin_y, pad = 2 * CELL_MARGIN_Y / EMU_PER_PT, ROW_PAD / EMU_PER_PT
     for points in range(size, min_size - 1, -1):
         columns = _share(width_pt, weights, [w * points + margin_x for w in longest],
                          [w * points + margin_x for w in natural])
-        needed = [max(line_count(text, columns[c] - margin_x, points, bold) for c, (text, bold) in enumerate(row))
-                  * LINE * points + margin_y for row in cells]
+        lines = [1] * (len(rows) + 1)
+        for column, width_c in zip(columns_of, columns):
+            room = (width_c - margin_x + 0.001) / points
+            for r, m in enumerate(column):
+                count = len(m.lines) if m.natural <= room else _lines(m, room, r == 0)
+                if count > lines[r]:
+                    lines[r] = count
+        needed = [count * LINE * points + margin_y for count in lines]
         if sum(needed) <= height_pt or points == min_size:
             break
     spare = max(height_pt - sum(needed), 0.0)

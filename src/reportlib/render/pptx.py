@@ -24,6 +24,7 @@ from pptx.util import Emu, Inches, Pt
 
 from ..files import atomic_path
 from .charts import THEME_COLORS
+from .fit import CELL_MARGIN_X, CELL_MARGIN_Y
 from .pptx_stream import (FOOTER_BOX, HEIGHT, MARGIN, SUBTITLE_BOX, SUBTITLE_LINE, TITLE_BOX, WIDTH, Box, Layout,
                           TableFit, chart_number)
 
@@ -196,8 +197,8 @@ class Deck(Layout):
     def _cell(cell, text: str, size: int, *, bold: bool = False, color: RGBColor | None = None,
               fill: str | None = None) -> None:
         cell.text = text
-        cell.margin_left = cell.margin_right = Inches(0.06)
-        cell.margin_top = cell.margin_bottom = Inches(0.03)
+        cell.margin_left = cell.margin_right = Emu(CELL_MARGIN_X)
+        cell.margin_top = cell.margin_bottom = Emu(CELL_MARGIN_Y)
         for paragraph in cell.text_frame.paragraphs:
             for run in paragraph.runs:
                 run.font.size, run.font.name, run.font.bold = Pt(size), FONT, bold
@@ -216,7 +217,7 @@ _SPECIAL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 def _fill_table(table, cells: list[list[tuple[str, bool, RGBColor | None, str | None]]], size: int) -> None:
-    margins = f'marL="{Inches(0.06)}" marR="{Inches(0.06)}" marT="{Inches(0.03)}" marB="{Inches(0.03)}"'
+    margins = f'marL="{CELL_MARGIN_X}" marR="{CELL_MARGIN_X}" marT="{CELL_MARGIN_Y}" marB="{CELL_MARGIN_Y}"'
     slow = []
     rows_xml = []
     for r, (row, tr) in enumerate(zip(cells, table._tbl.tr_lst)):

@@ -30,9 +30,10 @@ from xml.sax.saxutils import escape
 
 from ..files import atomic_path
 from .charts import THEME_COLORS
-from .fit import TableFit, bullets_fit, fit_table, text_size
+from .fit import CELL_MARGIN_X, CELL_MARGIN_Y, TableFit, bullets_fit, fit_table, text_size
 
-__all__ = ["Box", "DeckWriter", "Layout", "Slide", "TableFit", "chart_number"]
+__all__ = ["Box", "DeckWriter", "FOOTER_BOX", "Layout", "MIN_BULLET_SIZE", "MIN_TABLE_SIZE", "SUBTITLE_BOX",
+           "SUBTITLE_LINE", "Slide", "TITLE_BOX", "TableFit", "chart_number"]
 
 _NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _NS_P = "http://schemas.openxmlformats.org/presentationml/2006/main"
@@ -345,8 +346,8 @@ class DeckWriter(Layout):
         ``widths`` weighs the columns, ``fills`` gives an optional hex background per body cell."""
         fit = fit or self.fit_table(box, header, rows, widths=widths, size=size, min_size=min_size)
         size, columns, heights = fit.size, fit.columns, fit.heights
-        margins = (f'marL="{_inches(0.06)}" marR="{_inches(0.06)}" marT="{_inches(0.03)}" '
-                   f'marB="{_inches(0.03)}"')
+        margins = (f'marL="{CELL_MARGIN_X}" marR="{CELL_MARGIN_X}" marT="{CELL_MARGIN_Y}" '
+                   f'marB="{CELL_MARGIN_Y}"')
         cells = [[(title, True, WHITE, NAVY) for title in header]]
         cells += [[("" if value is None else str(value), False, None, fills[r][c] if fills else None)
                    for c, value in enumerate(row)] for r, row in enumerate(rows)]
