@@ -178,8 +178,11 @@ def test_missing_figures_are_gaps_labelled_n_a_in_the_charts_not_zeros(crowded, 
                                                 "Customer satisfaction (n/a)", "Deal efficiency"]
     points, weight = health.plots[0].series
     assert points.values[3] is None and None not in points.values[:3] and list(weight.values)[3] == 15.0
-    assert "Customer satisfaction: n/a" in slides["Health score breakdown"].notes_slide.notes_text_frame.text
+    notes = slides["Health score breakdown"].notes_slide.notes_text_frame.text
+    assert "Customer satisfaction n/a, Deal efficiency 5.9." in notes
 
     mdf = _chart_of(_slide(prs["C3"], "Market development funds (MDF)"), "MDF allocated vs spent")
     assert list(mdf.plots[0].categories) == ["Allocated (n/a)", "Spent (n/a)"]
     assert list(mdf.plots[0].series[0].values) == [None, None]
+    mdf_slide = _slide(prs["C3"], "Market development funds (MDF)")
+    assert "MDF: Allocated n/a, Spent n/a." in mdf_slide.notes_slide.notes_text_frame.text

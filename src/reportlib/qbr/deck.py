@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-
 from typing import Any, Sequence
 
 from ..render.pptx import STATUS_FILLS, Box, Deck
@@ -163,12 +162,12 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         "attributed revenue / spent (target 3:1). Days to first spend: earliest first spend of the quarter's "
         "requests − the quarter's start."))
     rows, fills = _kpi_rows(review, "Market development funds (MDF)")
-    chart_slide = s
     deck.paged_table(s, deck.left_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 1.8, 1.6, 1.6],
                      fills=fills, title="Market development funds (MDF)")
-    mdf = [r["mdf_allocated"], r["mdf_spent"]]
-    deck.chart(chart_slide, deck.right_half(), "column", [point_label(c, v) for c, v in zip(["Allocated", "Spent"], mdf)],
-               {"MDF": mdf}, title="MDF allocated vs spent")
+    mdf = {"MDF": [r["mdf_allocated"], r["mdf_spent"]]}
+    deck.chart(s, deck.right_half(), "column", [point_label(c, v) for c, v in zip(["Allocated", "Spent"], mdf["MDF"])],
+               mdf, title="MDF allocated vs spent")
+    deck.add_notes(s, "\n\nChart: " + _chart_notes(["Allocated", "Spent"], mdf, "money"))
 
     # Customer experience
     s = deck.slide("Customer experience", subtitle="Satisfaction, implementation, support and retention", notes=(
@@ -207,16 +206,16 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         "c(portal/100))/2 + 15·c(CSAT/5) + 10·(c(registration win rate/40) + c(1 − velocity/reference cycle))/2, "
         f"with c clipping to [0, 1] and a reference cycle of {review.slice.reference_cycle_days} days. A component "
         "with no data is left out and the other weights are scaled up to 100. "
-        + (f"Missing here: {r['missing_components']}: n/a, no Points bar (not 0)." if r["missing_components"]
-           else "No component is missing.")))
-    chart_slide = s
+        + (f"Missing here: {r['missing_components']} (points n/a: no bar in the chart, not 0)."
+           if r["missing_components"] else "No component is missing.")))
     deck.paged_table(s, deck.left_half(), ["Component", "Weight", "Inputs", "Score", "Points"],
                      [[x["component"], str(x["weight"]), x["inputs"], x["score_text"], x["points_text"]]
                       for x in records(b)], widths=[2.2, 1, 4, 1.2, 1.2], size=11, title="Health score breakdown")
     points = list(b["points"])
-    deck.chart(chart_slide, deck.right_half(), "bar", [point_label(c, p) for c, p in zip(b["component"], points)],
+    deck.chart(s, deck.right_half(), "bar", [point_label(c, p) for c, p in zip(b["component"], points)],
                {"Points": points, "Weight": list(b["weight"])},
                title="Points earned vs weight", number_format="0.0")
+    deck.add_notes(s, "\n\nChart: " + _chart_notes(list(b["component"]), {"Points": points}, "score"))
 
     # Coaching plan
     c = review.coaching
@@ -225,7 +224,6 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         "watch KPI (due in 60 days), at most six. Each finding quotes the figure from the earlier slides.")
     s = deck.slide("Coaching plan and action items", subtitle=f"Owner: partner manager {r['partner_manager']}",
                    notes=coaching_notes)
-    first = s
     deck.paged_table(s, deck.body, ["#", "Area", "Finding", "Action", "Owner", "Due"],
                      [[str(x["priority"]), x["area"], x["finding"], x["action"], x["owner"], x["due"].isoformat()]
                       for x in records(c)],
@@ -233,7 +231,7 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
                      notes=coaching_notes, subtitle=f"Owner: partner manager {r['partner_manager']}")
     insights = [f"{i.text} → {i.action}" for i in review.insights]
     if len(insights) > 3:
-        deck.add_notes(first, "\n\nAll insights:\n" + "\n".join(insights))
+        deck.add_notes(s, "\n\nAll insights:\n" + "\n".join(insights))
 
     # Data notes
     deck.bullets_slide("Data notes", review.notes, notes=(
