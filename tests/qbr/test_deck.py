@@ -186,3 +186,19 @@ def test_missing_figures_are_gaps_labelled_n_a_in_the_charts_not_zeros(crowded, 
     assert list(mdf.plots[0].series[0].values) == [None, None]
     mdf_slide = _slide(prs["C3"], "Market development funds (MDF)")
     assert "MDF: Allocated n/a, Spent n/a." in mdf_slide.notes_slide.notes_text_frame.text
+
+
+def test_a_table_with_no_room_left_below_another_starts_on_a_continuation_slide(tmp_path):
+    deck = DeckWriter()
+    slide = deck.slide("Engagement", notes="engagement notes")
+    left = deck.left_half()
+    figures = [[f"Figure {i}", f"{i}.0 %"] for i in range(20)]
+    slide, bottom = deck.paged_table(slide, left, ["Figure", "Value"], figures, title="Engagement")
+    assert len(deck.slides) == 1 and deck.body.top + deck.body.height - bottom < 600000  # less than 0.66 in left
+    deck.paged_table(slide, deck.below(left, bottom), ["Certification", "Level"], [["X", "Expert"], ["Y", "Associate"]],
+                     title="Engagement", notes="engagement notes")
+    prs = Presentation(str(deck.save(tmp_path / "deck.pptx")))
+    assert [s.shapes.title.text for s in prs.slides] == ["Engagement", "Engagement (continued)"]
+    frames = [shape for s in prs.slides for shape in s.shapes if shape.has_table]
+    assert [f.table.cell(0, 0).text for f in frames] == ["Figure", "Certification"]
+    assert all(f.top + f.height <= deck.body.top + deck.body.height for f in frames)

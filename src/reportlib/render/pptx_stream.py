@@ -186,6 +186,10 @@ class Layout:
             rest = rows[start:]
             fit = self.fit_table(box, header, rest, widths=widths, size=size, min_size=min_size)
             count = fit.rows
+            if rest and sum(fit.heights[:2]) > box.height and box != self.body:
+                # Not even the header and one row fit below what the slide already holds: start afresh.
+                slide, box = self._continued(title, notes, subtitle), self.body
+                continue
             if count < len(rest):
                 size = min_size
                 while True:  # fewer rows may take other column widths: check the part on its own
@@ -198,9 +202,11 @@ class Layout:
             start += count
             if start >= len(rows):
                 return slide, box.top + fit.height
-            slide = self.slide(f"{title} (continued)", notes=notes or f"The table of the slide \u201c{title}\u201d, "
-                               "continued.", subtitle=subtitle)
-            box = self.body
+            slide, box = self._continued(title, notes, subtitle), self.body
+
+    def _continued(self, title: str, notes: str | None, subtitle: str | None) -> Any:
+        return self.slide(f"{title} (continued)", notes=notes or f'The table of the slide "{title}", continued.',
+                          subtitle=subtitle)
 
     def bullets_slide(self, title: str, bullets: Sequence[str], notes: str | None = None,
                       subtitle: str | None = None, *, size: int = 16, min_size: int = MIN_BULLET_SIZE) -> Any:
