@@ -162,3 +162,59 @@ def rewrite_cell(path: Path, row: int, column: str, value: str) -> None:
     rows[row - 1][rows[0].index(column)] = value
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
+
+
+LONG_NAME = "Northwind Traders International Holdings & Cloud Infrastructure Services Group (EMEA) plc"
+
+
+def crowded_rows() -> dict[str, list[dict]]:
+    """:func:`qbr_rows` and two more strategic partners whose decks are hard to lay out.
+
+    E5 has long names, 14 certifications with long titles, wide figures (velocity in the
+    hundreds of days, approvals in the thousands of hours, attainment over 10,000 %), no
+    portal rows in 2026Q3 and in some earlier quarters (gaps in the trend), no surveys and no
+    MDF (missing figures and health components) and stale inputs (many data notes). F6 is an
+    ordinary peer, so that E5's tier quartiles are three different numbers.
+    """
+    rows = qbr_rows()
+    rows["partners.csv"] += [
+        dict(partner_id="E5", name=LONG_NAME, tier="strategic", segment="assist",
+             region="Europe, Middle East & Africa — Central and Eastern Europe",
+             partner_manager="Maximiliane Alexandra von Hohenzollern-Sigmaringen",
+             account_manager="Bartholomew Fitzgerald-Montgomery", start_date=date(2019, 3, 1),
+             contract_end_date=date(2027, 12, 31), status="active"),
+        _p("F6", "Foxtrot Partners", "strategic")]
+    rows["opportunities.csv"] += [
+        _o("e1", "E5", "1234567.89", "commit", date(2024, 1, 2), "won", date(2026, 8, 1)),
+        _o("e2", "E5", "950000.00", "commit", date(2024, 6, 1), "won", date(2026, 9, 1)),
+        _o("e3", "E5", "10000.00", "propose", date(2026, 7, 1), "lost", date(2026, 7, 20)),
+        _o("e4", "E5", "2500000.00", "negotiate", date(2026, 2, 1), "open"),
+        _o("e5", "E5", "7000000.00", "develop", date(2025, 12, 1), "open"),
+        _o("f1", "F6", "40000.00", "commit", date(2026, 5, 1), "won", date(2026, 8, 15)),
+        _o("f2", "F6", "20000.00", "propose", date(2026, 6, 1), "lost", date(2026, 8, 20)),
+        _o("f3", "F6", "90000.00", "qualify", date(2026, 8, 1), "open")]
+    rows["targets.csv"] += [dict(partner_id="E5", quarter="2026Q3", revenue_target=D("15000.00")),
+                            dict(partner_id="F6", quarter="2026Q3", revenue_target=D("50000.00"))]
+    rows["deal_registrations.csv"] += [
+        _r("er1", "E5", datetime(2026, 7, 1, 9), "won", datetime(2026, 9, 20, 17)),
+        _r("er2", "E5", datetime(2026, 7, 2, 9), "rejected", datetime(2026, 9, 28, 9)),
+        _r("fr1", "F6", datetime(2026, 7, 3, 9), "approved", datetime(2026, 7, 6, 9))]
+    rows["training.csv"] += [
+        dict(partner_id="E5", course_id=f"e{i}", assigned_date=date(2026, 1, 1),
+             completed_date=date(2026, 3, 1) if i < 3 else None) for i in range(9)]
+    rows["certifications.csv"] += [
+        dict(partner_id="E5", certification=f"Cloud Infrastructure Solutions Architect {topic}",
+             level="Professional Level 2", issued_date=date(2025, 1, 1), expiry_date=date(2026, 10, 1 + i))
+        for i, topic in enumerate(["Networking", "Security Operations", "Identity and Access Management",
+                                   "Data Platform", "Hybrid Workloads", "Disaster Recovery", "Observability",
+                                   "Cost Management", "Migration", "Kubernetes Operations", "Edge Computing",
+                                   "Compliance and Governance", "Storage", "Virtual Desktop"])]
+
+    def portal(pid, day, logins):
+        return dict(partner_id=pid, date=day, logins=logins, session_minutes=logins * 10, content_views=logins * 2)
+
+    # E5: rows in 2025Q1, 2025Q3 and 2026Q2 only (2024Q4, 2025Q2, 2025Q4, 2026Q1 and 2026Q3 are n/a).
+    rows["portal_activity.csv"] += [portal("E5", date(2025, 2, 1), 9), portal("E5", date(2025, 8, 1), 18),
+                                    portal("E5", date(2026, 5, 1), 27), portal("F6", date(2026, 8, 1), 15)]
+    rows["mdf_allocations.csv"] += [dict(partner_id="F6", quarter="2026Q3", allocated=D("5000.00"))]
+    return rows

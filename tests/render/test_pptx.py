@@ -49,6 +49,8 @@ def test_table_cells_are_the_xml_python_pptx_cell_api_makes(tmp_path):
 
     reference = deck.slide("reference").shapes.add_table(len(rows) + 1, len(header), fast.left, fast.top,
                                                          fast.width, fast.height).table
+    for reference_row, fast_row in zip(reference.rows, fast.table.rows):  # rows are as high as their text
+        reference_row.height = fast_row.height
     for c, title in enumerate(header):
         Deck._cell(reference.cell(0, c), title, 11, bold=True, color=WHITE, fill=THEME_COLORS[0].lstrip("#"))
     for r, row in enumerate(rows, start=1):

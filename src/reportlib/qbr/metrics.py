@@ -949,8 +949,9 @@ def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice
 
     trend = mine("revenue_trend")
     quarters = [str(all_partners.quarter - i) for i in reversed(range(TREND_QUARTERS))]
+    # A quarter without portal rows has no value (n/a, as in the health score), not 0 logins.
     portal = mine("portal_trend").set_index("quarter").reindex(quarters)
-    portal["logins_per_month"] = portal["logins_per_month"].map(lambda v: ZERO if v is None or v != v else v)
+    portal["logins_per_month"] = portal["logins_per_month"].astype(object).map(lambda v: None if v is None or v != v else v)
     portal = portal.drop(columns="partner_id").reset_index()
     latest = all_partners.latest.loc[partner_id].to_dict() if partner_id in all_partners.latest.index else {}
     peers, values = all_partners.tier_peers(tier)

@@ -2,8 +2,9 @@
 
 Each section mirrors a slide of :mod:`reportlib.qbr.deck` and shows the same formatted
 figures; charts are Altair templates filled per partner and drawn by the reader's browser
-(``use_offline_charts(interactive=True)``; no CDN). All text from
-the data is escaped.
+(``use_offline_charts(interactive=True)``; no CDN). As on the slides, a missing figure is a null
+(no bar, a gap in a line: Vega-Lite leaves invalid values out) and its label says "n/a". All
+text from the data is escaped.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..render.text import escape_html
 from ..render.xlsx import Col
 from . import metrics as m
 from .deck import SLIDE_TITLES
-from .review import FIGURES, PartnerReview, figure_rows, shown
+from .review import FIGURES, PartnerReview, figure_rows, point_label, shown
 from .workbook import PORTFOLIO_COLUMNS
 
 __all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "health_chart",
@@ -134,9 +135,11 @@ PORTAL_TARGET_LOGINS = 4
 
 @chart_template
 def _portal_template() -> alt.LayerChart:
+    # A quarter without portal rows is null: no point, and the line breaks there (not 0 logins).
     line = alt.Chart(alt.NamedData("portal"), title="Portal logins per month, last 8 quarters").mark_line(
-        point=True).encode(x=alt.X("quarter:O", title=None), y=alt.Y("logins:Q", title="Logins per month"),
-                           tooltip=["quarter:N", alt.Tooltip("logins:Q", format=".1f")])
+        point=True, invalid="break-paths-show-domains").encode(
+            x=alt.X("quarter:O", title=None, sort=None), y=alt.Y("logins:Q", title="Logins per month"),
+            tooltip=["quarter:N", alt.Tooltip("logins:Q", format=".1f")])
     rule = alt.Chart(pd.DataFrame({"target": [PORTAL_TARGET_LOGINS]})).mark_rule(
         color=THEME_COLORS[4], strokeDash=[4, 4]).encode(y="target:Q")
     return (line + rule).properties(width=560, height=220)
@@ -144,7 +147,7 @@ def _portal_template() -> alt.LayerChart:
 
 def portal_chart(review: PartnerReview) -> VegaLiteChart:
     p = review.slice.portal_trend
-    return _portal_template.fill(portal=[{"quarter": str(q), "logins": v}
+    return _portal_template.fill(portal=[{"quarter": point_label(q, v), "logins": v}
                                          for q, v in zip(p["quarter"], _floats(p["logins_per_month"]))])
 
 
@@ -178,7 +181,7 @@ def benchmarks_html(review: PartnerReview) -> str:
 @chart_template
 def _health_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("health"), title="Health score: points earned vs weight").mark_bar()
-            .encode(y=alt.Y("component:N", title=None, sort=[c.label for c in m.COMPONENTS]),
+            .encode(y=alt.Y("component:N", title=None, sort=alt.EncodingSortField("order", op="min")),
                     x=alt.X("value:Q", title="Points"), color=alt.Color("what:N", title=None), yOffset="what:N",
                     tooltip=["component:N", "what:N", alt.Tooltip("value:Q", format=".1f")])
             .properties(width=460, height=220))
@@ -186,11 +189,13 @@ def _health_template() -> alt.Chart:
 
 def health_chart(review: PartnerReview) -> VegaLiteChart:
     b = review.breakdown
-    components = list(b["component"])
+    points = _floats(b["points"])
+    components = [point_label(c, p) for c, p in zip(b["component"], points)]
+    # The components in the model's order; a left-out one has null points (no bar) and says "n/a".
     return _health_template.fill(health=[
-        {"component": c, "what": what, "value": value}
-        for what, values in (("Points", [float(p or 0) for p in b["points"]]), ("Weight", _floats(b["weight"])))
-        for c, value in zip(components, values)])
+        {"component": c, "order": order, "what": what, "value": value}
+        for what, values in (("Points", points), ("Weight", _floats(b["weight"])))
+        for order, (c, value) in enumerate(zip(components, values))])
 
 
 def health_html(review: PartnerReview) -> str:

@@ -25,7 +25,7 @@ from .metrics import records
 
 __all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
            "health_breakdown", "insights",
-           "kpi_records", "kpi_table", "partner_review", "portfolio", "records", "shown"]
+           "kpi_records", "kpi_table", "partner_review", "point_label", "portfolio", "records", "shown"]
 
 
 def _q(value: Any, places: int) -> Decimal:
@@ -59,6 +59,12 @@ def shown(value: Any, unit: str) -> str:
     if unit == "logins":
         return f"{_q(value, 1)} / month"
     return str(value)
+
+
+def point_label(category: Any, value: Any) -> str:
+    """A chart category as labelled: with " (n/a)" where its point is missing (a gap in the chart, not 0)."""
+    missing = value is None or value is pd.NA or (isinstance(value, (float, Decimal)) and value != value)
+    return f"{category} (n/a)" if missing else str(category)
 
 
 @dataclass(frozen=True)
