@@ -8,7 +8,8 @@ import reportlib
 
 MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "reportlib.params",
            "reportlib.periods", "reportlib.files", "reportlib.run", "reportlib.batch", "reportlib.render.xlsx",
-           "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.statements",
+           "reportlib.render.csv", "reportlib.render.html", "reportlib.render.charts", "reportlib.render.figures",
+           "reportlib.statements",
            "reportlib.render.pptx", "reportlib.qbr", "reportlib.qbr.metrics", "reportlib.qbr.review",
            "reportlib.qbr.deck", "reportlib.qbr.report", "reportlib.qbr.workbook", "reportlib.qbr.family",
            "reportlib.rates", "reportlib.rates.amendments", "reportlib.rates.templates", "reportlib.rates.workbook",

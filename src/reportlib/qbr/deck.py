@@ -94,7 +94,8 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
     deck.table(s, Box(left.left, left.top, left.width, left.height // 2), ["Figure", "Value", "Target", "Status"],
                rows, widths=[3, 2.2, 1.6, 1.6], fills=fills)
     wins = review.slice.win_rate_by_stage
-    win_rows = [[w["stage"], str(w["reached"]), str(w["won"]), shown(w["win_rate_pct"], "pct")] for w in records(wins)] \
+    win_rows = [[w["stage"], shown(w["reached"], "count"), shown(w["won"], "count"), shown(w["win_rate_pct"], "pct")]
+                for w in records(wins)] \
         or [["no deal closed in the last four quarters", "", "", ""]]
     deck.table(s, Box(left.left, left.top + Inches(3.0), left.width, left.height // 2),
                ["Stage reached", "Deals", "Won", "Win rate"], win_rows, widths=[3, 1.5, 1.5, 1.8], size=11)
@@ -183,7 +184,8 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         "with no data is left out and the other weights are scaled up to 100. "
         + (f"Missing here: {r['missing_components']}." if r["missing_components"] else "No component is missing.")))
     deck.table(s, deck.left_half(), ["Component", "Weight", "Inputs", "Score", "Points"],
-               [[x["component"], str(x["weight"]), x["inputs"], x["score_text"], x["points_text"]] for x in records(b)],
+               [[x["component"], shown(x["weight"], "count"), x["inputs"], x["score_text"], x["points_text"]]
+                for x in records(b)],
                widths=[2.2, 1, 4, 1.2, 1.2], size=10)
     deck.chart(s, deck.right_half(), "bar", list(b["component"]),
                {"Points": [p or 0 for p in b["points"]], "Weight": list(b["weight"])},
