@@ -49,6 +49,7 @@ __all__ = ["COUNT", "DAYS", "Figure", "KINDS", "Kind", "MONEY", "NA", "PERCENT",
 NA = "n/a"
 SPREADSHEET_DIGITS = 15  # significant digits a spreadsheet keeps of a number (a double shows 15 exactly)
 _WIDE = Context(prec=200, rounding=ROUND_HALF_UP)  # quantize never runs out of digits
+_SPREADSHEET = Context(prec=SPREADSHEET_DIGITS, rounding=ROUND_HALF_UP)
 
 
 def is_missing(value: Any) -> bool:
@@ -86,9 +87,7 @@ def spreadsheet_value(value: Decimal) -> Decimal:
 
     A value with 15 digits or fewer (every stored amount and rate) is returned as it is.
     """
-    if not value.is_finite() or len(value.as_tuple().digits) <= SPREADSHEET_DIGITS:
-        return value
-    return value.quantize(Decimal(1).scaleb(value.adjusted() - SPREADSHEET_DIGITS + 1), context=_WIDE)
+    return _SPREADSHEET.plus(value) if value.is_finite() else value
 
 
 def rounded(value: Any, places: int) -> Decimal | None:
@@ -135,10 +134,10 @@ class Kind:
 
     def cell(self, value: Any) -> Decimal | None:
         """What an XLSX cell holds: the exact value (to 15 significant digits); a percent's fraction."""
-        d = exact(value)
+        d = value if type(value) is Decimal and value.is_finite() else exact(value)  # most cells: a Decimal
         if d is None:
             return None
-        return spreadsheet_value(d / 100 if self.percent else d)
+        return _SPREADSHEET.plus(d / 100 if self.percent else d)
 
     @property
     def number_format(self) -> str:

@@ -13,6 +13,7 @@ column, the same cells); others by openpyxl. The file is written atomically.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -68,7 +69,7 @@ class Col:
     def title(self) -> str:
         return self.header or self.key.replace("_", " ").capitalize()
 
-    @property
+    @functools.cached_property  # a writer asks once per distinct value of a column
     def figure(self) -> Kind | None:
         """How the column's numbers read (None for a column that holds no figures)."""
         if self.kind == "int":
@@ -83,7 +84,7 @@ class Col:
             return figures.PERCENT.at(self.places)
         return None
 
-    @property
+    @functools.cached_property
     def number_format(self) -> str | None:
         figure = self.figure
         return figure.number_format if figure is not None else FORMATS.get(self.kind)

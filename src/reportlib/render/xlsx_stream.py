@@ -41,6 +41,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
+from .figures import Figure
 from .text import looks_like_formula
 from .xlsx import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_format, cell_value, value_error
 
@@ -304,6 +305,7 @@ class _Rows:
         self.title, self.columns, self.cells = title, columns, cells
         self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
         self.texts = [col.kind in ("text", "code") for col in columns]
+        self.formats = [col.number_format for col in columns]
         self.samples: list[list[Any]] = [[] for _ in columns]  # the first rows' cell values, for column widths
 
     def render(self, count: int, values: list[Any], start: int, keep_samples: bool = False) -> str:
@@ -315,7 +317,9 @@ class _Rows:
             converted = [self._value(col, v, codes, n, start) for n, v in enumerate(uniques)]
             if keep_samples:
                 self.samples[index] = [None if c < 0 else converted[c] for c in codes[:1000]]
-            tails = [self.cells.tail(v, cell_format(col, raw)) for v, raw in zip(converted, uniques)]
+            fixed = self.formats[index]  # a Figure brings its own format (cell_format)
+            tails = [self.cells.tail(v, cell_format(col, raw) if isinstance(raw, Figure) else fixed)
+                     for v, raw in zip(converted, uniques)]
             tails.append(_EMPTY)  # code -1 (no value): the last
             letter = self.letters[index]
             rendered.append([f'<c r="{letter}{n}"{tails[c]}' for n, c in zip(numbers, codes.tolist())])
