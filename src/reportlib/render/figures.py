@@ -166,10 +166,6 @@ class Figure:
     value: Any
     kind: Kind
 
-    @property
-    def text(self) -> str:
-        return self.kind.text(self.value)
-
 
 def money(value: Any, places: int = 2, *, signed: bool = False, missing: str = NA) -> str:
     """An amount: ``1,234.57``."""
