@@ -36,6 +36,7 @@ measures) is a :class:`Figure`.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass, replace
@@ -90,12 +91,17 @@ def spreadsheet_value(value: Decimal) -> Decimal:
     return _SPREADSHEET.plus(value) if value.is_finite() else value
 
 
+@functools.lru_cache(maxsize=None)
+def _quantum(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
 def rounded(value: Any, places: int) -> Decimal | None:
     """The figure's value as shown with ``places`` decimals: half up, on the exact decimal."""
     d = exact(value)
     if d is None:
         return None
-    return spreadsheet_value(d).quantize(Decimal(1).scaleb(-places), context=_WIDE)
+    return spreadsheet_value(d).quantize(_quantum(places), context=_WIDE)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class Kind:
     suffix: str = ""
     percent: bool = False
 
+    @functools.lru_cache(maxsize=None)  # a handful of variants, asked for once per figure shown
     def at(self, places: int | None = None, *, signed: bool | None = None, suffix: str | None = None) -> "Kind":
         """This kind with other places, sign or suffix."""
         return replace(self, places=self.places if places is None else places,
@@ -122,15 +129,15 @@ class Kind:
 
     def text(self, value: Any, *, missing: str = NA, grouping: bool | None = None) -> str:
         """``value`` as it reads (``missing`` when there is none); ``grouping=False`` for CSV."""
-        d = exact(value)
+        d = value if type(value) is Decimal and value.is_finite() else exact(value)  # most figures: a Decimal
         if d is None:
             return missing
-        d = spreadsheet_value(d)
-        shown = d.quantize(Decimal(1).scaleb(-self.places), context=_WIDE)
+        d = _SPREADSHEET.plus(d)
+        shown = d.quantize(_quantum(self.places), context=_WIDE).copy_abs()
         # The sign is the value's, as a spreadsheet decides it: -0.001 reads -0.00, +0.001 +0.00 when signed.
-        sign = "-" if d < 0 else ("+" if self.signed and d > 0 else "")
+        sign = "" if d.is_zero() else "-" if d.is_signed() else "+" if self.signed else ""
         separator = "," if (self.grouping if grouping is None else grouping) else ""
-        return f"{sign}{abs(shown):{separator}.{self.places}f}{self.suffix}"
+        return f"{sign}{shown:{separator}.{self.places}f}{self.suffix}"
 
     def cell(self, value: Any) -> Decimal | None:
         """What an XLSX cell holds: the exact value (to 15 significant digits); a percent's fraction."""
@@ -199,7 +206,7 @@ def score(value: Any, *, missing: str = NA) -> str:
 
 def number(value: Any, places: int, *, signed: bool = False, suffix: str = "", missing: str = NA) -> str:
     """Any other decimal: ``4.25``, ``+12.5``, ``36.6 h``."""
-    return Kind("number", places, signed=signed, suffix=suffix).text(value, missing=missing)
+    return KINDS["number"].at(places, signed=signed, suffix=suffix).text(value, missing=missing)
 
 
 def plain(value: Any) -> str:
