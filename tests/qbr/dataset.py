@@ -218,3 +218,64 @@ def crowded_rows() -> dict[str, list[dict]]:
                                     portal("E5", date(2026, 5, 1), 27), portal("F6", date(2026, 8, 1), 15)]
     rows["mdf_allocations.csv"] += [dict(partner_id="F6", quarter="2026Q3", allocated=D("5000.00"))]
     return rows
+EDGE_PARTNER = "E5"
+
+
+def edge_qbr_rows() -> dict[str, list[dict]]:
+    """:func:`qbr_rows` plus partner E5 (select tier), whose 2026Q3 figures sit on rounding edges.
+
+    Shown half up (README "Figures") they read: revenue 15,800.00 against 80,000.00 in 2026Q2,
+    growth -80.25 % -> -80.3 %; target 252,800.00, attainment 6.25 % -> 6.3 %; open pipeline
+    5,814.40 (coverage 2.3 %); four deals won in 9 days each (cycle ratio 0.05); 16 registrations,
+    one won after 36.25 hours: approval and win rate 6.25 % -> 6.3 %, time to approval 36.3 h; 16
+    courses, one completed: 6.3 %; 16 surveys, CSAT 66 / 16 = 4.125 -> 4.13, NPS (5 - 4) / 16 =
+    +6.25 -> +6.3; MDF 6,225.00 of 10,000.00 spent, 62.25 % -> 62.3 %, ROI 14,006.25 / 6,225.00 =
+    2.25 -> 2.3:1; four customers live after 560, 560, 560 and 561 days: 560.25 -> 560.3 days; 16
+    customers at the churn window's start, one lost: 6.25 % -> 6.3 %; 2 tickets over 16 active
+    customers, 0.125 -> 0.13. The health score is exactly 1.875 + 12.64375 + 10.625 + 12.375 +
+    5.53125 = 43.05 -> 43.1, Critical. (Half to even would show -80.2 %, 6.2 %, 36.2 h, 4.12, +6.2,
+    62.2 %, 2.2:1, 560.2 days, 0.12 and 43.0.)
+    """
+    data = qbr_rows()
+    pid = EDGE_PARTNER
+    data["partners.csv"].append(_p(pid, "Edge & Sons", "select"))
+
+    def won(oid, amount, created, days):
+        return _o(oid, pid, amount, "commit", created, "won", date.fromordinal(created.toordinal() + days))
+
+    data["opportunities.csv"] += [
+        won("e1", "7900.00", date(2026, 7, 1), 9), won("e2", "7900.00", date(2026, 8, 1), 9),
+        won("e3", "40000.00", date(2026, 4, 1), 9), won("e4", "40000.00", date(2026, 5, 1), 9),
+        _o("e5", pid, "5000.00", "develop", date(2026, 7, 5), "open"),
+        _o("e6", pid, "814.40", "qualify", date(2026, 7, 6), "open"),
+    ]
+    data["targets.csv"] += [dict(partner_id=pid, quarter="2026Q3", revenue_target=D("252800.00")),
+                            dict(partner_id=pid, quarter="2026Q2", revenue_target=D("80000.00"))]
+    data["deal_registrations.csv"].append(_r("er0", pid, datetime(2026, 7, 1, 9), "won", datetime(2026, 7, 2, 21, 15)))
+    data["deal_registrations.csv"] += [_r(f"er{n}", pid, datetime(2026, 7, 1 + n, 9), "submitted") for n in range(1, 16)]
+    data["training.csv"] += [dict(partner_id=pid, course_id=f"k{n}", assigned_date=date(2026, 1, 1),
+                                  completed_date=date(2026, 2, 1) if n == 0 else None) for n in range(16)]
+    data["portal_activity.csv"].append(dict(partner_id=pid, date=date(2026, 7, 1), logins=12, session_minutes=60,
+                                            content_views=10))
+    data["events.csv"] += [dict(partner_id=pid, event_id=f"ee{n}", kind="webinar", date=date(2026, 8, n + 1),
+                                attended=True) for n in range(2)]
+    data["mdf_allocations.csv"].append(dict(partner_id=pid, quarter="2026Q3", allocated=D("10000.00")))
+    data["mdf_requests.csv"].append(dict(request_id="em1", partner_id=pid, submitted_date=date(2026, 7, 2),
+                                         status="approved", requested=D("7000.00"), approved_amount=D("7000.00"),
+                                         spent=D("6225.00"), first_spend_date=date(2026, 7, 16),
+                                         attributed_revenue=D("14006.25")))
+    live = {1: date(2026, 7, 15), 2: date(2026, 7, 15), 3: date(2026, 7, 15), 4: date(2026, 7, 16)}
+    customers = [dict(customer_id=f"ec{n}", partner_id=pid, contract_date=date(2025, 1, 1),
+                      go_live_date=live.get(n, date(2025, 2, 1)), churn_date=date(2026, 3, 1) if n == 0 else None)
+                 for n in range(16)]
+    customers.append(dict(customer_id="ec16", partner_id=pid, contract_date=date(2026, 6, 1),
+                          go_live_date=date(2026, 10, 11), churn_date=None))
+    data["customers.csv"] += customers
+    # CSAT: 6 fives, 6 fours, 4 threes = 66; NPS: 5 promoters, 4 detractors, 7 passives.
+    csats = [5] * 6 + [4] * 6 + [3] * 4
+    npss = [10] * 5 + [3] * 4 + [8] * 7
+    data["surveys.csv"] += [dict(survey_id=f"es{n}", partner_id=pid, customer_id="ec1", date=date(2026, 7, 1 + n),
+                                 csat=c, nps=p) for n, (c, p) in enumerate(zip(csats, npss))]
+    data["tickets.csv"] += [dict(ticket_id=f"et{n}", partner_id=pid, customer_id="ec1", opened_date=date(2026, 8, 1 + n),
+                                 first_contact_resolved=True, escalated=False) for n in range(2)]
+    return data

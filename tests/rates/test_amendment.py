@@ -58,7 +58,8 @@ def test_xlsx_has_text_codes_8_decimal_rates_change_indicators_and_dates(made):
     assert book.sheetnames == ["Rates A-Z", "Changes"]
     ws = book["Rates A-Z"]
     cells = {row[0].value: row for row in ws.iter_rows() if row[0].value is not None}
-    assert cells["Customer"][1].value == "'=Cust" and cells["Customer"][1].data_type == "s"  # never a formula
+    customer = cells["Customer"][1]  # as written, a string cell (never a formula) with the quote prefix
+    assert (customer.value, customer.data_type, customer.quotePrefix) == ("=Cust", "s", True)
     assert cells["Change batch"][1].value == batch
     assert cells["Effective to"][1].value == INCREASE_AT
     header_row = next(r for r in ws.iter_rows() if r[0].value == "Country / area")
@@ -216,7 +217,7 @@ def test_a_large_plan_streams_and_keeps_text_codes_and_8_decimal_rates(tmp_path)
     book = load_workbook(tmp_path / "big.xlsx")
     ws = book["Rates A-Z"]
     assert (ws["A1"].value, ws["A2"].value) == ("Rate amendment", "Customer")
-    assert ws["B2"].value == "'@Big =Customer" and ws["B2"].data_type == "s"
+    assert (ws["B2"].value, ws["B2"].data_type, ws["B2"].quotePrefix) == ("@Big =Customer", "s", True)
     header = next(r[0].row for r in ws.iter_rows() if r[0].value == "Country / area")
     first, second = ws[header + 1], ws[header + 2]
     assert (first[1].value, first[1].data_type, first[4].value) == ("00000000", "s", "Unchanged")

@@ -107,7 +107,8 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
     s, bottom = deck.paged_table(s, left, ["Figure", "Value", "Target", "Status"], rows, widths=[3, 2.2, 1.6, 1.6],
                                  fills=fills, title="Pipeline")
     wins = review.slice.win_rate_by_stage
-    win_rows = [[w["stage"], str(w["reached"]), str(w["won"]), shown(w["win_rate_pct"], "pct")] for w in records(wins)] \
+    win_rows = [[w["stage"], shown(w["reached"], "count"), shown(w["won"], "count"), shown(w["win_rate_pct"], "pct")]
+                for w in records(wins)] \
         or [["no deal closed in the last four quarters", "", "", ""]]
     deck.paged_table(s, deck.below(left, bottom), ["Stage reached", "Deals", "Won", "Win rate"], win_rows,
                      widths=[3, 1.5, 1.5, 1.8], size=11, title="Pipeline", notes=pipeline_notes)
@@ -209,7 +210,7 @@ def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] =
         + (f"Missing here: {r['missing_components']} (points n/a: no bar in the chart, not 0)."
            if r["missing_components"] else "No component is missing.")))
     deck.paged_table(s, deck.left_half(), ["Component", "Weight", "Inputs", "Score", "Points"],
-                     [[x["component"], str(x["weight"]), x["inputs"], x["score_text"], x["points_text"]]
+                     [[x["component"], shown(x["weight"], "count"), x["inputs"], x["score_text"], x["points_text"]]
                       for x in records(b)], widths=[2.2, 1, 4, 1.2, 1.2], size=11, title="Health score breakdown")
     points = list(b["points"])
     deck.chart(s, deck.right_half(), "bar", [point_label(c, p) for c, p in zip(b["component"], points)],

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..delivery.log import read_eml, write_eml
 from ..delivery.smtp import SmtpTarget
 from ..errors import ConfigError
+from ..render.figures import count
 from .amendments import Amendment, change_counts
 from .templates import EmailTemplate
 
@@ -28,12 +29,14 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def fields(amendment: Amendment) -> dict[str, Any]:
-    """Placeholder values of an amendment e-mail: the notice's fields plus change counts."""
+    """Placeholder values of an amendment e-mail: the notice's fields plus change counts, as
+    every output shows them (:func:`reportlib.render.figures.count`)."""
     counts = change_counts(amendment.sheet)
     values = amendment.notice.fields()
-    values.update(increases=counts["Increase"], decreases=counts["Decrease"], new=counts["New"],
-                  closed=counts["Closed"], unchanged=counts["Unchanged"],
-                  changes=sum(v for k, v in counts.items() if k != "Unchanged"), codes=len(amendment.sheet))
+    values.update({key: count(n) for key, n in dict(
+        increases=counts["Increase"], decreases=counts["Decrease"], new=counts["New"], closed=counts["Closed"],
+        unchanged=counts["Unchanged"], changes=sum(v for k, v in counts.items() if k != "Unchanged"),
+        codes=len(amendment.sheet)).items()})
     return values
 
 
@@ -85,8 +88,8 @@ def billing_message(batch: str, csvs: Iterable[tuple[Path, int]], template: Emai
                     billing_address: str) -> EmailMessage:
     """The batch's message to external billing with every billing CSV (path, row count) attached."""
     files = list(csvs)
-    values = {"batch": batch, "files": len(files), "rows": sum(n for _, n in files),
-              "listing": "\n".join(f"- {p.name}: {n} row(s)" for p, n in files)}
+    values = {"batch": batch, "files": count(len(files)), "rows": count(sum(n for _, n in files)),
+              "listing": "\n".join(f"- {p.name}: {count(n)} row(s)" for p, n in files)}
     subject = fill(template.subject, values, template=template.name)
     message = _message(sender, [billing_address], [], subject, fill(template.body, values, template=template.name))
     for path, _ in files:

@@ -15,6 +15,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..files import atomic_write
+from ..render.figures import count
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from ..render.xlsx import Col, Sheet, write_workbook
@@ -30,13 +31,13 @@ PLAN_COLUMNS = [Col("rate_plan", "Rate plan"), Col("changes", "Changes", "int"),
                 Col("errors", "Errors", "int"), Col("max_increase_pct", "Largest increase %", "percent"),
                 Col("max_decrease_pct", "Largest decrease %", "percent")]
 LARGEST_COLUMNS = [Col("deck_row", "Deck row", "int"), Col("rate_plan", "Rate plan"), Col("area", "Area"),
-                   Col("result", "Result"), Col("old_rate", "Old rate", "decimal", places=RATE_SCALE),
-                   Col("rate_new", "New rate", "decimal", places=RATE_SCALE),
-                   Col("rate_diff", "Difference", "decimal", places=RATE_SCALE), Col("diff_pct", "Change %", "percent"),
+                   Col("result", "Result"), Col("old_rate", "Old rate", "rate", places=RATE_SCALE),
+                   Col("rate_new", "New rate", "rate", places=RATE_SCALE),
+                   Col("rate_diff", "Difference", "rate", places=RATE_SCALE), Col("diff_pct", "Change %", "percent"),
                    Col("active_from", "Effective", "datetime")]
 _SHEET_COLUMNS = [Col("area", "Country / area"), Col("code", "Code", "code"),
-                  Col("rate", "Rate", "decimal", places=RATE_SCALE),
-                  Col("previous_rate", "Previous rate", "decimal", places=RATE_SCALE), Col("change", "Change"),
+                  Col("rate", "Rate", "rate", places=RATE_SCALE),
+                  Col("previous_rate", "Previous rate", "rate", places=RATE_SCALE), Col("change", "Change"),
                   Col("effective_date", "Effective", "date"), Col("end_date", "End date", "date"),
                   Col("increment", "Increment")]
 
@@ -113,9 +114,9 @@ def write_review(changes: pd.DataFrame, errors: Sequence[str], warnings: Sequenc
 def review_html(by_plan: pd.DataFrame, largest: pd.DataFrame, errors: Sequence[str], warnings: Sequence[str],
                 title: str, options: Sequence[tuple[str, str]] = ()) -> str:
     """One self-contained HTML page (no script, no network): options, cards, per-plan table, largest, errors."""
-    cards = kpi_cards([("Increases", f"{int(by_plan['increases'].sum()):,}", None),
-                       ("Decreases", f"{int(by_plan['decreases'].sum()):,}", None),
-                       ("Errors", f"{len(errors):,}", "apply refuses the deck" if errors else "ready to apply")])
+    cards = kpi_cards([("Increases", count(by_plan["increases"].sum()), None),
+                       ("Decreases", count(by_plan["decreases"].sum()), None),
+                       ("Errors", count(len(errors)), "apply refuses the deck" if errors else "ready to apply")])
     shown = ("<dl class='rl-options'>" + "".join(f"<dt>{escape_html(k)}</dt><dd>{escape_html(v)}</dd>"
                                                  for k, v in options) + "</dl>") if options else ""
     parts = [f"<h1>{escape_html(title)}</h1>", shown, cards,
@@ -151,12 +152,12 @@ def title_html(doc: Amendment) -> str:
 def counts_html(doc: Amendment) -> str:
     """One card per change indicator."""
     counts = change_counts(doc.sheet)
-    return kpi_cards([(name, f"{count:,}", None) for name, count in counts.items()])
+    return kpi_cards([(name, count(n), None) for name, n in counts.items()])
 
 
 def sheet_html(doc: Amendment, limit: int = 200) -> str:
     """The changed codes (at most ``limit``) as an escaped HTML table."""
     changed = changes_only(doc.sheet)
-    caption = f"Changed codes ({len(changed):,} of {len(doc.sheet):,})" + \
+    caption = f"Changed codes ({count(len(changed))} of {count(len(doc.sheet))})" + \
         (f", first {limit}" if len(changed) > limit else "")
     return table_html(changed, _SHEET_COLUMNS, caption=caption, limit=limit)

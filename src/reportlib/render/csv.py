@@ -9,28 +9,30 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..files import atomic_write
+from .figures import Figure, plain
 from .text import neutralise_formula
 
 __all__ = ["csv_text", "write_csv"]
 
 
 def csv_text(value: Any, *, protect: bool = True) -> str:
-    """One CSV field: ISO dates, exact decimals, ``1``/``0`` for booleans, safe text.
+    """One CSV field: ISO dates, exact decimals (a :class:`~reportlib.render.figures.Figure` as it
+    reads elsewhere, without thousands separators), ``1``/``0`` for booleans, safe text.
 
     ``protect=False`` writes text verbatim (a file for another program, not a spreadsheet).
     """
     if value is None:
         return ""
+    if isinstance(value, Figure):
+        return value.kind.text(value.value, missing="", grouping=False)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (int, float)):
-        return str(value)
+    if isinstance(value, (Decimal, int, float)):
+        return plain(value)
     return neutralise_formula(str(value)) if protect else str(value)
 
 

@@ -23,13 +23,13 @@ import struct
 import zipfile
 import zlib
 from dataclasses import astuple, dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 from xml.sax.saxutils import escape
 
 from ..files import atomic_path
 from .charts import THEME_COLORS
+from .figures import rounded
 from .fit import CELL_MARGIN_X, CELL_MARGIN_Y, TableFit, bullets_fit, fit_table, text_size
 
 __all__ = ["Box", "DeckWriter", "FOOTER_BOX", "Layout", "MIN_BULLET_SIZE", "MIN_TABLE_SIZE", "SUBTITLE_BOX",
@@ -115,10 +115,10 @@ def _xfrm(left: int, top: int, width: int, height: int, tag: str = "a:xfrm") -> 
 
 
 def chart_number(value: Any, places: int = 2) -> float | None:
-    """A figure as a chart point: rounded to ``places`` decimals (charts store doubles)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return float(round(Decimal(value), places))
+    """A figure as a chart point: rounded half up to ``places`` decimals, as every figure is
+    (:func:`reportlib.render.figures.rounded`); charts store doubles."""
+    shown = rounded(value, places)
+    return None if shown is None else float(shown)
 
 
 @dataclass(frozen=True)
