@@ -14,6 +14,8 @@ WEEK   ?=
 FROM   ?=
 TO     ?=
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); each gets its own PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= 2
 # make bench: entities per comparison, repetitions (medians), the large demo database, and the
 # at-scale QBR batch (all: every active partner of the large demo, ~15 min; or a number).
 BENCH_N      ?= 16
@@ -93,7 +95,7 @@ notebooks: venv
 
 # pytest exits 5 when it ran no test: that is a failure here, never a pass.
 test: venv
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
 
 $(BENCH_DB): | venv
