@@ -58,7 +58,7 @@ use_offline_charts()
 with reportlib.connect(db_url) as conn:
     pack = statement_pack(conn, params.partner, params.month)
 display(HTML(report.title_html(pack)))
-display(HTML(report.headline_html(pack)))
+display(HTML(report.headline_html(pack)), report.headline(pack))  # the headline also goes to the manifest
 '''),
         code('report.balance_chart(pack)'),
         code('report.revenue_chart(pack)'),
@@ -132,7 +132,7 @@ with reportlib.connect(db_url) as conn:
     dash = dashboard(conn, params.period, caution_as=params.caution_as)
 rendering_started = time.perf_counter()
 display(HTML(report.title_html(dash)))
-display(HTML(report.headline_html(dash)))
+display(HTML(report.headline_html(dash)), report.headline(dash))  # the headline also goes to the manifest
 '''),
         code('display(HTML(report.trends_html(dash)))'),
         code('display(HTML(report.advertisers_html(dash)))'),
@@ -174,16 +174,17 @@ from reportlib.render.charts import use_offline_charts
 
 params = qbr.QbrParams.parse({"partner": partner, "quarter": quarter,
                               "reference_cycle_days": reference_cycle_days})
-use_offline_charts(interactive=True)  # charts drawn by the reader's browser, no CDN
+use_offline_charts()  # JupyterLab draws the charts; the HTML page holds them as inline SVG
 with reportlib.connect(db_url) as conn:
     # All partners' metrics of the quarter in one pass (or the batch's prepared copy of them);
     # the deck takes this partner's slice.
     review = qbr.partner_review(conn, params.partner, params.quarter, params.reference_cycle_days,
                                 prepared=prepared)
-display(HTML(report.title_html(review) + report.summary_html(review)))
+display(HTML(report.title_html(review) + report.summary_html(review)),
+        report.headline(review))  # the headline also goes to the manifest
 '''),
         code('''
-# The deck's slides in order: each one's figures, then its chart (drawn by the reader's browser).
+# The deck's slides in order: each one's figures, then its chart.
 # Figures without a chart share one display: every display costs the kernel and the runner time.
 display(HTML(report.section_html(review, "Revenue")), report.revenue_chart(review))
 display(HTML(report.section_html(review, "Pipeline")), report.stage_chart(review))
@@ -226,7 +227,7 @@ use_offline_charts()
 with reportlib.connect(db_url) as conn:
     all_partners = qbr.quarter_metrics(conn, params.quarter, params.reference_cycle_days)
 book = qbr.portfolio(all_partners)
-report.portfolio_chart(book)
+display(report.portfolio_chart(book), report.portfolio_headline(book, params.quarter))
 '''),
         code('display(HTML(report.portfolio_html(book, params.quarter)))'),
         code('''

@@ -47,6 +47,10 @@ class Family:
             own slice (``None`` when run alone: query the database). These parameters are
             injected but are not part of a run's key: they only say where the same inputs are.
         html: whether the runner exports the executed notebook to HTML.
+        pdfs: the run's files that get a PDF of their own, by suffix (``(".html",)``: the page
+            printed by headless Chromium; ``(".pptx",)``: the deck converted by LibreOffice).
+            :mod:`reportlib.delivery.pdf` makes them after the runs and lists them in each run's
+            manifest; ``<stem>.pdf`` is the PDF of the first.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Family:
     stems: Callable[[Connection, list[Any]], list[str]] | None = None
     html: bool = True
     description: str = ""
+    pdfs: tuple[str, ...] = ()
 
 
 # name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).

@@ -28,11 +28,13 @@ from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
+from .headline import headline_of
 from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
 from .render.html import warm_html_export, write_notebook_html
+from .versions import keep_earlier_version
 
 __all__ = ["RunResult", "notebook_path", "output_file", "plan_run", "run_report", "RunPlan", "sweep_staging"]
 
@@ -175,11 +177,13 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     environment = {"REPORTLIB_DB": plan.db_url} if public != plan.db_url else {}
     injected = dict(parameters, **plan.extra, db_url=public, output_dir=str(staging), output_stem=stem)
     error: str | None = None
+    headline = None
     if family.html:
         warm_html_export()  # in the background while the kernel works: the export finds it ready
     try:
         try:
             nb = engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
+            headline = _headline(executed if nb is None else nb)
             if family.html:  # from the executed notebook in memory when the engine returns it
                 write_notebook_html(executed if nb is None else nb, staging / f"{stem}.html", consume=True)
         except NotebookFailed as exc:
@@ -204,7 +208,11 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             "run_key": plan.key,
             "started_at": started.isoformat(),
         }
+        if headline is not None:
+            manifest["headline"] = headline
         if error is None:
+            keep_earlier_version(folder, stem, [p for p in staging.iterdir() if p.is_file()
+                                                and not p.name.startswith(".")])
             published = _publish(staging, folder)
             manifest.update(status="ok", error=None, files=[file_entry(p) for p in published])
         else:
@@ -221,6 +229,18 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
         stale.unlink(missing_ok=True)
     return RunResult(family.name, stem, manifest["status"], str(folder), [p.name for p in published],
                      manifest["duration_s"], error, str(kept) if error and kept else None, parameters)
+
+
+def _headline(notebook) -> dict[str, Any] | None:
+    """The headline the notebook displayed (:mod:`reportlib.headline`), for the manifest."""
+    if not isinstance(notebook, Path):
+        return headline_of(notebook)
+    import json
+
+    try:
+        return headline_of(json.loads(notebook.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
 
 
 def _keep_failed_notebook(executed: Path, kept: Path) -> Path | None:

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
@@ -46,6 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import metadata, query_frame
 from ..files import atomic_write
+from ..versions import content_sha256
 from .smtp import Mailer, RecipientResult
 
 __all__ = [
@@ -98,33 +97,10 @@ delivery_recipients = sa.Table(
 # Headers that say when and to whom, not what: left out of a message's content digest.
 _NOT_CONTENT = {"date", "message-id", "to", "cc", "bcc", "references", "in-reply-to", "mime-version",
                 REPLACES_HEADER.lower()}
-# Parts of an Office Open XML file that change on every save without any change of content.
-_OFFICE_VOLATILE = {"docProps/core.xml"}
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
-def content_sha256(data: bytes) -> str:
-    """The sha256 of a file's content (hex).
-
-    For an Office Open XML file (XLSX, PPTX, DOCX) it is taken over its parts, name and bytes,
-    leaving out ``docProps/core.xml`` (the created and modified times every save writes): the
-    same workbook written twice has the same digest. Any other file: its bytes.
-    """
-    if data[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = archive.namelist()
-                if "[Content_Types].xml" in names:
-                    digest = hashlib.sha256(b"ooxml\0")
-                    for name in sorted(set(names) - _OFFICE_VOLATILE):
-                        digest.update(name.encode() + b"\0" + hashlib.sha256(archive.read(name)).digest())
-                    return digest.hexdigest()
-        except zipfile.BadZipFile:
-            pass
-    return hashlib.sha256(data).hexdigest()
 
 
 def _attachments(message: EmailMessage) -> list[dict[str, str]]:
