@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from .render.figures import Figure, exact
 
-__all__ = ["HEADLINE_MIME", "Headline", "headline_of"]
+__all__ = ["HEADLINE_MIME", "Headline", "drop_headlines", "headline_of"]
 
 HEADLINE_MIME = "application/vnd.reportlib.headline+json"
 
@@ -48,7 +48,22 @@ class Headline:
         return {"entity": self.entity, "name": self.name, "period": self.period, "figures": shown}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {HEADLINE_MIME: self.to_json()}
+        # JupyterLab shows the text; the exported page leaves the whole output out.
+        return {HEADLINE_MIME: self.to_json(), "text/plain": str(self)}
+
+    def __str__(self) -> str:
+        figures = "; ".join(f"{f['label']} {f['text']}" + (f" ({f['note']})" if f["note"] else "")
+                            for f in self.to_json()["figures"])
+        who = f"{self.name} ({self.entity})" if self.entity else self.name
+        return f"Headline of {who}, {self.period}: {figures}"
+
+
+def drop_headlines(notebook: Any) -> None:
+    """Remove the headline outputs from a notebook (a page shows the figures in its own words)."""
+    for cell in notebook.get("cells", ()):
+        outputs = cell.get("outputs")
+        if outputs:
+            outputs[:] = [o for o in outputs if HEADLINE_MIME not in (o.get("data") or {})]
 
 
 def headline_of(notebook: Mapping[str, Any]) -> dict[str, Any] | None:

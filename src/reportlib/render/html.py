@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import nbformat
 
 from ..files import atomic_write
+from ..headline import drop_headlines
 from .figures import Figure, is_missing
 from .text import escape_html
 from .xlsx import Col
@@ -112,6 +113,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: b
         notebook = copy.deepcopy(notebook)
     # The exporter's own deep copies of the notebook are the notebook itself from here on.
     notebook = _Consumed(notebook)
+    drop_headlines(notebook)
     _vega_lite_as_html(notebook)
     warming = _warming
     if warming is not None and warming is not threading.current_thread():
