@@ -28,6 +28,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
         "reportlib.qbr.commands",
         "reportlib.dashboard.commands",
         "reportlib.rates.commands",
+        "reportlib.delivery.commands",
     ),
 )
 
@@ -44,6 +45,8 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
                                                                            "-p values win")
     parser.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
+    parser.add_argument("--no-pdf", action="store_true", help="make no PDF after the run (the catalogue is "
+                                                               "rebuilt all the same)")
     parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
                                                        "default), papermill (a fresh kernel per run, the "
                                                        "default of run) or reference (papermill's own path, "
@@ -106,7 +109,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{result.stem}: {result.duration_s:.1f} s -> {result.folder}")
         for name in result.files:
             print(f"  {name}")
-    return 0
+    return _after(args, [result.folder], stems=[result.stem])
+
+
+def _after(args: argparse.Namespace, folders: list[str], stems: list[str] | None = None, workers: int | None = None) -> int:
+    """The PDFs of the reports just made and the catalogue (:mod:`reportlib.delivery.publish`)."""
+    from .delivery.publish import after_runs
+
+    made = after_runs(args.report, folders, stems=stems, out=args.out, db_url=args.db, pdf=not args.no_pdf,
+                      workers=workers)
+    return 1 if made is not None and made.failed else 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -125,7 +137,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
                        executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
                        limit=args.limit, engine_options=engine_options, **options)
     print(result.summary())
-    return 0 if result.ok else 1
+    after = _after(args, sorted({r.folder for r in result.results if r.folder}), workers=args.workers)
+    return 0 if result.ok and not after else 1
 
 
 def cmd_params(args: argparse.Namespace) -> int:

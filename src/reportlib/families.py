@@ -51,6 +51,10 @@ class Family:
             printed by headless Chromium; ``(".pptx",)``: the deck converted by LibreOffice).
             :mod:`reportlib.delivery.pdf` makes them after the runs and lists them in each run's
             manifest; ``<stem>.pdf`` is the PDF of the first.
+        send: optional, a family's own ``reportlib send`` (the rate amendments keep their
+            recipients rules and billing message): ``(batch params, **options) -> report``
+            with the options of :func:`reportlib.delivery.send.send_reports`. It records and
+            sends through the same delivery log and send path.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Family:
     html: bool = True
     description: str = ""
     pdfs: tuple[str, ...] = ()
+    send: Callable[..., Any] | None = None
 
 
 # name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).

@@ -66,6 +66,9 @@ def cmd_make(args) -> int:
     _render_unrecorded(args, period, result)
     args.smtp = str(smtp) if smtp else None
     delivered = _deliver(args, period)
+    from ..delivery.publish import after_runs
+
+    after_runs("amendment", [], out=args.out, db_url=args.db, pdf=False)  # the catalogue
     return 1 if not result.ok else delivered
 
 

@@ -351,7 +351,7 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         name = f"{Path(record.xlsx_file).stem}.eml"
         entity = entity_name(record.customer_id, record.rate_plan)
         names[entity] = name
-        addressed = _addressed(engine, record)
+        addressed = _with_recipient_book(engine, record.customer_id, _addressed(engine, record))
         if isinstance(addressed, str):  # the setup still has no valid address: nothing to write or send
             report.failed.append((name, addressed))
             with engine.begin() as conn:
@@ -378,18 +378,12 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         if report.billing.startswith("billing-"):
             names[BILLING_ENTITY] = report.billing.split(",")[0]
     if smtp is not None or mailer is not None:
+        from ..delivery.send import send_open
+
         with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
-            for entity, name in names.items():
-                for delivery in delivery_log.open_deliveries(engine, FAMILY, period=period, entity=entity):
-                    tick(name)
-                    results = delivery_log.send(engine, delivery, sending)
-                    if any(r.accepted for r in results):
-                        report.sent.append(name)
-                    refused: dict[str, list[str]] = {}
-                    for r in results:
-                        if not r.accepted:
-                            refused.setdefault(r.reply, []).append(r.address)
-                    report.failed += [(name, f"{', '.join(people)}: {reply}") for reply, people in refused.items()]
+            sent, failed = send_open(engine, FAMILY, period, names, sending, tick)
+            report.sent += sent
+            report.failed += failed
     _summarise(engine, period, records, report)
     if BILLING_ENTITY in names:
         with engine.connect() as conn:
@@ -425,6 +419,24 @@ def _summarise(engine: Engine, period: str, records, report: DeliveryReport) -> 
                 values["billing_status"] = shown[billing.status]
             if values:
                 conn.execute(amendments.update().where(a.id == record.id).values(**values))
+
+
+def _with_recipient_book(engine: Engine, customer_id: str, addressed: dict[str, list[str]] | str,
+                         ) -> dict[str, list[str]] | str:
+    """The setup's recipients plus the ``amendment`` rows of the recipients domain (an archive in
+    BCC, a customer's legal team in CC) for this customer or ``*``; an address already there stays
+    in its role."""
+    from ..delivery.recipients import recipients_for
+
+    if isinstance(addressed, str):
+        return addressed
+    with engine.connect() as conn:
+        book = recipients_for(conn, FAMILY, customer_id).by_role()
+    have = {a.lower() for role in addressed.values() for a in role}
+    merged = {role: list(addressed.get(role, [])) for role in ("to", "cc", "bcc")}
+    for role, people in book.items():
+        merged[role] += [a for a in people if a.lower() not in have]
+    return {role: people for role, people in merged.items() if people or role in addressed}
 
 
 def _addressed(engine: Engine, record) -> dict[str, list[str]] | str:
