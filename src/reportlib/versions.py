@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import zipfile
 from datetime import datetime
@@ -28,6 +29,7 @@ __all__ = ["VERSIONS", "content_sha256", "keep_earlier_version", "version_folder
 VERSIONS = "versions"
 # Parts of an Office Open XML file that change on every save without any change of content.
 _OFFICE_VOLATILE = {"docProps/core.xml"}
+_CELL_IDS = re.compile(rb' id="cell-id=[^"]*"')
 # Files of a run that are its record, not a document: they differ on every run.
 _NOT_DOCUMENTS = (".ipynb",)
 
@@ -37,8 +39,12 @@ def content_sha256(data: bytes) -> str:
 
     For an Office Open XML file (XLSX, PPTX, DOCX) it is taken over its parts, name and bytes,
     leaving out ``docProps/core.xml`` (the created and modified times every save writes): the
-    same workbook written twice has the same digest. Any other file: its bytes.
+    same workbook written twice has the same digest. An exported notebook page is taken
+    without its cells' ids (papermill gives the cell it injects a new id on every run). Any
+    other file: its bytes.
     """
+    if data[:15].lower().startswith(b"<!doctype html"):
+        return hashlib.sha256(_CELL_IDS.sub(b"", data)).hexdigest()
     if data[:4] == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -32,7 +32,7 @@ from ..errors import ConfigError, ReportlibError
 
 __all__ = ["A4", "Browser", "BrowserError", "Page", "chromium_path"]
 
-A4 = (8.27, 11.69)  # inches
+A4 = (210 / 25.4, 297 / 25.4)  # 210 × 297 mm, in inches
 OFFLINE_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions", "--disable-default-apps",
