@@ -29,6 +29,10 @@ __all__ = ["VERSIONS", "content_sha256", "keep_earlier_version", "version_folder
 VERSIONS = "versions"
 # Parts of an Office Open XML file that change on every save without any change of content.
 _OFFICE_VOLATILE = {"docProps/core.xml"}
+_GENERATED_LABEL = b"<t>Generated (UTC)</t>"
+# The label's cell, then the value cell right of it: the value is left out of the digest.
+_GENERATED = re.compile(rb'(<c r="[A-Z]+\d+"[^>]*t="inlineStr"><is><t>Generated \(UTC\)</t></is></c><c [^>]*>)'
+                        rb'<v>[^<]*</v>')
 _CELL_IDS = re.compile(rb' id="cell-id=[^"]*"')
 # Files of a run that are its record, not a document: they differ on every run.
 _NOT_DOCUMENTS = (".ipynb",)
@@ -39,7 +43,9 @@ def content_sha256(data: bytes) -> str:
 
     For an Office Open XML file (XLSX, PPTX, DOCX) it is taken over its parts, name and bytes,
     leaving out ``docProps/core.xml`` (the created and modified times every save writes): the
-    same workbook written twice has the same digest. An exported notebook page is taken
+    same workbook written twice has the same digest, and so are the values of a workbook's
+    ``Generated (UTC)`` line (the time it was written, which the statement and dashboard
+    workbooks show in their summary). An exported notebook page is taken
     without its cells' ids (papermill gives the cell it injects a new id on every run). Any
     other file: its bytes.
     """
@@ -52,7 +58,10 @@ def content_sha256(data: bytes) -> str:
                 if "[Content_Types].xml" in names:
                     digest = hashlib.sha256(b"ooxml\0")
                     for name in sorted(set(names) - _OFFICE_VOLATILE):
-                        digest.update(name.encode() + b"\0" + hashlib.sha256(archive.read(name)).digest())
+                        part = archive.read(name)
+                        if name.startswith("xl/worksheets/") and _GENERATED_LABEL in part:
+                            part = _GENERATED.sub(rb"\1", part)
+                        digest.update(name.encode() + b"\0" + hashlib.sha256(part).digest())
                     return digest.hexdigest()
         except zipfile.BadZipFile:
             pass
