@@ -40,7 +40,7 @@ recipient_book = sa.Table(
     sa.Column("email", sa.String(320), primary_key=True),
     sa.Column("role", sa.String(3), nullable=False),
     sa.Column("name", sa.String(300)),
-    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("active", sa.Boolean),  # blank in the file (NULL) is active: only "no" stops a row
 )
 
 
