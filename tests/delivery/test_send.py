@@ -222,3 +222,26 @@ def test_send_amendment_is_the_amendments_send_on_the_one_delivery_log(db_url, t
     with init_db(db_url).connect() as conn:
         families = conn.execute(sa.text("SELECT DISTINCT family FROM delivery_log")).scalars().all()
     assert families == ["amendment"] and len(inbox.envelopes) == 3
+
+
+def test_two_sends_at_once_never_send_a_message_twice(world, smtp_server):
+    inbox = Inbox(hold="books@other.example")  # the first sender stops inside P2's message
+    smtp = smtp_server(inbox)
+    assert send_reports("statement", {"month": "2026-10"}, db_url=world.url).written  # the outbox, recorded
+    code = "import sys; from reportlib.cli import main; sys.exit(main())"
+    first = subprocess.Popen([sys.executable, "-c", code, "send", "statement", "-p", "month", "2026-10",
+                              "--smtp", str(smtp), "--out", str(world.out), "--db", world.url],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+    try:
+        assert inbox.holding.wait(timeout=180), "the first sender never reached the second message"
+        # Meanwhile a second send: P1's is done, P2's is being sent by the first.
+        second = send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp)
+    finally:
+        inbox.release.set()
+    assert first.wait(timeout=180) == 0
+    assert not second.sent and not second.failed
+    assert second.notes == ["p2-other-partner.eml: another process was sending it at the same moment; left to it"]
+    assert sorted(e.rcpt_tos for e in inbox.envelopes) == sorted([P1, P2])  # each once
+    with init_db(world.url).connect() as conn:
+        log = delivery_frame(conn, "statement")
+    assert set(log["status"]) == {"sent"} and set(log["attempts"]) == {1}

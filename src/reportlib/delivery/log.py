@@ -29,15 +29,17 @@ The rules every family's sending follows (spec ``delivery.md``):
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -316,31 +318,60 @@ def open_deliveries(engine: Engine, family: str, *, period: str | None = None,
         return _open_ids(conn, sa.and_(*where))
 
 
-def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResult]:
+@contextmanager
+def _sending(eml: str | Path) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on a delivery's .eml while it is sent: True when this process
+    has it, False when another is sending it now. The kernel drops the lock when its holder
+    ends, however it ends, so a killed send never blocks the next one."""
+    try:
+        handle = open(eml, "rb")
+    except FileNotFoundError:
+        yield True  # nothing to lock; reading the .eml will say what is missing
+        return
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        handle.close()
+
+
+def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResult] | None:
     """Send delivery ``delivery_id``'s .eml to its addresses not sent yet; record each result.
 
-    Returns the results (empty when nothing was left to send). The .eml on disk is what goes
-    out, under its recorded Message-ID: nothing is composed again.
+    Returns the results (empty when nothing was left to send), or None when another process is
+    sending this delivery at this moment (two ``reportlib send`` at once never send one message
+    twice: the addresses still to send are read only once the delivery's lock is held). The
+    .eml on disk is what goes out, under its recorded Message-ID: nothing is composed again.
     """
     d, r = deliveries.c, delivery_recipients.c
     with engine.connect() as conn:
         row = conn.execute(sa.select(deliveries).where(d.id == delivery_id)).one()
-        people = conn.execute(sa.select(delivery_recipients).where(
-            r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
-    if not people or row.superseded_by is not None:
+    if row.superseded_by is not None:
         return []
-    message = read_eml(row.eml_file)
-    results = mailer.send(message, row.sender or _sender(message), [p.address for p in people])
-    now = _now()
-    with engine.begin() as conn:
-        for person in people:
-            result = results[person.address]
-            conn.execute(delivery_recipients.update().where(r.delivery_id == delivery_id,
-                                                            r.address == person.address).values(
-                status="sent" if result.accepted else "failed", attempts=person.attempts + result.attempts,
-                last_error=None if result.accepted else result.reply[:4000],
-                sent_at=now if result.accepted else None, updated_at=now))
-        conn.execute(deliveries.update().where(d.id == delivery_id).values(updated_at=now))
+    with _sending(row.eml_file) as mine:
+        if not mine:
+            return None
+        with engine.connect() as conn:
+            people = conn.execute(sa.select(delivery_recipients).where(
+                r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
+        if not people:
+            return []
+        message = read_eml(row.eml_file)
+        results = mailer.send(message, row.sender or _sender(message), [p.address for p in people])
+        now = _now()
+        with engine.begin() as conn:
+            for person in people:
+                result = results[person.address]
+                conn.execute(delivery_recipients.update().where(r.delivery_id == delivery_id,
+                                                                r.address == person.address).values(
+                    status="sent" if result.accepted else "failed", attempts=person.attempts + result.attempts,
+                    last_error=None if result.accepted else result.reply[:4000],
+                    sent_at=now if result.accepted else None, updated_at=now))
+            conn.execute(deliveries.update().where(d.id == delivery_id).values(updated_at=now))
     return [results[p.address] for p in people]
 
 

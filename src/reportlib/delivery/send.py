@@ -89,11 +89,13 @@ class SendReport:
 
 
 def send_open(engine: Engine, family: str, period: str, names: dict[str, str], mailer: Mailer,
-              tick: Callable[[str], None] = lambda name: None) -> tuple[list[str], list[tuple[str, str]]]:
+              tick: Callable[[str], None] = lambda name: None,
+              busy: list[str] | None = None) -> tuple[list[str], list[tuple[str, str]]]:
     """Send every delivery of ``names`` (log entity -> message name) in ``period`` not accepted yet.
 
     Returns the messages that reached at least one address, and the failures
-    (``(message, "addresses: server's words")``, addresses refused alike together).
+    (``(message, "addresses: server's words")``, addresses refused alike together). Messages
+    another process was sending at that moment are left to it, and named in ``busy``.
     """
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
@@ -101,6 +103,10 @@ def send_open(engine: Engine, family: str, period: str, names: dict[str, str], m
         for delivery in log.open_deliveries(engine, family, period=period, entity=entity):
             tick(name)
             results = log.send(engine, delivery, mailer)
+            if results is None:
+                if busy is not None:
+                    busy.append(name)
+                continue
             if any(r.accepted for r in results):
                 sent.append(name)
             refused: dict[str, list[str]] = {}
@@ -266,9 +272,12 @@ def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = 
         return report
     with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
         for period, names in names_by_period.items():
-            sent, failed = send_open(engine, family.name, period, names, sending, progress or (lambda name: None))
+            busy: list[str] = []
+            sent, failed = send_open(engine, family.name, period, names, sending, progress or (lambda name: None),
+                                     busy)
             report.sent += sent
             report.failed += failed
+            report.notes += [f"{name}: another process was sending it at the same moment; left to it" for name in busy]
     return report
 
 
