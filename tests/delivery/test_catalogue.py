@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from reportlib.delivery.catalogue import entries, write_catalogue
@@ -60,3 +62,37 @@ def test_the_page_opens_from_disk_its_search_filters_entities_and_its_links_work
         assert links == 1
     hrefs = [f.href for e in entries(world.out, world.url) for f in e.files]
     assert hrefs and all((world.out / href).is_file() for href in hrefs)
+
+
+def test_the_page_shows_an_earlier_version_and_to_whom_it_was_delivered(world, smtp_server):
+    from datetime import datetime
+    from decimal import Decimal as D
+
+    from reportlib.cli import main
+    from reportlib.load import write_domain
+
+    from ..statements.dataset import billing_rows
+
+    smtp = smtp_server(Inbox())
+    send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp, entity="P1")
+    rows = billing_rows()
+    rows["credit_transactions.csv"].append(dict(transaction_id="t99", account_id="P1", kind="topup",
+                                                occurred_at=datetime(2026, 10, 20, 9), amount=D("1000.00"),
+                                                service=None, reference="late top-up"))
+    write_domain("billing", rows, url=world.url, source="test, changed")
+    assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--out", str(world.out),
+                 "--db", world.url]) == 0  # rebuilds the catalogue
+    page_path = world.out / "index.html"
+    with Browser() as browser:
+        page = browser.page()
+        page.open(page_path.as_uri())
+        row = page.evaluate("document.getElementById('statement-2026-10-p1-alpha-partner').innerText")
+        earlier = page.evaluate("Array.from(document.querySelectorAll("
+                                "'#statement-2026-10-p1-alpha-partner .versions a')).map(a => a.href)")
+    assert "Closing balance 1,301.50" in row and "this version not sent yet" in row
+    assert "Earlier versions:" in row
+    assert "delivered to finance@alpha.example, ceo@alpha.example, archive@carrier.example" in row
+    pdf = next(href for href in earlier if href.endswith(".pdf"))
+    assert "/statements/2026-10/versions/p1-alpha-partner/" in pdf
+    assert "301.50" in subprocess.run(["pdftotext", pdf.removeprefix("file://"), "-"], check=True, capture_output=True,
+                                      text=True, timeout=60).stdout

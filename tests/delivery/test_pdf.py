@@ -99,3 +99,11 @@ def test_a_changed_report_keeps_its_earlier_version_and_gets_a_new_pdf(world):
     assert len(p1.versions) == 2 and p1.versions[-1].current
     assert [f.name for f in p1.versions[0].files][0] == "p1-alpha-partner.pdf"
     assert p1.headline_text == "Closing balance 1,301.50"
+
+
+def test_a_qbr_page_carries_its_charts_as_inline_svg_and_stays_small(world):
+    page = (world.qbr / "a1-alpha-systems.html").read_text(encoding="utf-8")
+    # Static charts: no Vega bundle (0.9 MB a page before), no script at all, every chart drawn.
+    assert len(page.encode()) < 150_000
+    assert "<script" not in page and "vega" not in page.lower()
+    assert page.count("<svg") >= 4
