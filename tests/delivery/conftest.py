@@ -7,6 +7,8 @@ import shutil
 import socket
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,17 @@ class World:
     @property
     def qbr(self) -> Path:
         return self.out / "qbr" / "2026q3"
+
+    def change_p1(self) -> None:
+        """A late top-up of 1,000.00 for P1 in October, and P1's statement run again (closing
+        balance 301.50 before, 1,301.50 after)."""
+        rows = billing_rows()
+        rows["credit_transactions.csv"].append(dict(transaction_id="t99", account_id="P1", kind="topup",
+                                                    occurred_at=datetime(2026, 10, 20, 9), amount=D("1000.00"),
+                                                    service=None, reference="late top-up"))
+        write_domain("billing", rows, url=self.url, source="test, changed")
+        assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--out", str(self.out),
+                     "--db", self.url]) == 0
 
 
 def _made(root: Path) -> World:

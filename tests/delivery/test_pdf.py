@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from decimal import Decimal as D
 
 import pytest
 
@@ -12,9 +11,6 @@ from reportlib.cli import main
 from reportlib.delivery.catalogue import entries
 from reportlib.delivery.pdf import make_pdfs
 from reportlib.families import get_family
-from reportlib.load import write_domain
-
-from ..statements.dataset import billing_rows
 
 pytestmark = pytest.mark.kernel
 
@@ -80,14 +76,8 @@ def test_pdfs_are_listed_in_the_manifest_and_skipped_when_unchanged(world):
 
 
 def test_a_changed_report_keeps_its_earlier_version_and_gets_a_new_pdf(world):
-    rows = billing_rows()
-    rows["credit_transactions.csv"].append(dict(
-        transaction_id="t99", account_id="P1", occurred_at=__import__("datetime").datetime(2026, 10, 20, 9),
-        kind="topup", amount=D("1000.00"), service=None, reference="late top-up"))
-    write_domain("billing", rows, url=world.url, source="test, changed")
     old_pdf = (world.statements / "p1-alpha-partner.pdf").read_bytes()
-    assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--out", str(world.out),
-                 "--db", world.url]) == 0
+    world.change_p1()
     (kept,) = (world.statements / "versions" / "p1-alpha-partner").iterdir()
     assert sorted(p.name for p in kept.iterdir()) == sorted([
         "p1-alpha-partner.html", "p1-alpha-partner.ipynb", "p1-alpha-partner.manifest.json",

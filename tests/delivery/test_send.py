@@ -8,8 +8,6 @@ import signal
 import ssl
 import subprocess
 import sys
-from datetime import datetime
-from decimal import Decimal as D
 from email import message_from_bytes, policy
 
 import pytest
@@ -20,10 +18,8 @@ from reportlib.db import init_db
 from reportlib.delivery import delivery_frame
 from reportlib.delivery.send import send_reports
 from reportlib.errors import ConfigError
-from reportlib.load import write_domain
 
 from ..rates.test_amendment_mail import Inbox
-from ..statements.dataset import billing_rows
 
 pytestmark = pytest.mark.kernel
 
@@ -128,13 +124,7 @@ def test_changed_figures_are_a_new_message_that_says_what_it_replaces(world, smt
     smtp = smtp_server(inbox)
     send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp)
     first = received(inbox)["finance@alpha.example"]
-    rows = billing_rows()
-    rows["credit_transactions.csv"].append(dict(transaction_id="t99", account_id="P1", kind="topup",
-                                                occurred_at=datetime(2026, 10, 20, 9), amount=D("1000.00"),
-                                                service=None, reference="late top-up"))
-    write_domain("billing", rows, url=world.url, source="test, changed")
-    assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--out", str(world.out),
-                 "--db", world.url]) == 0
+    world.change_p1()
     report = send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp)
     assert report.written == ["p1-alpha-partner.2.eml"] and report.delivered == ["p2-other-partner.eml"]
     again = message_from_bytes(inbox.envelopes[-1].content, policy=policy.default)
