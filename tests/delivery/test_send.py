@@ -235,3 +235,12 @@ def test_two_sends_at_once_never_send_a_message_twice(world, smtp_server):
     with init_db(world.url).connect() as conn:
         log = delivery_frame(conn, "statement")
     assert set(log["status"]) == {"sent"} and set(log["attempts"]) == {1}
+
+
+def test_an_eml_goes_out_as_written_without_its_bcc_header():
+    from reportlib.delivery.smtp import without_bcc
+
+    data = (b"From: a@x.example\r\nBcc: one@x.example,\r\n two@x.example\r\nSubject: Bcc: stays\r\n"
+            b"BCC: three@x.example\r\nTo: b@x.example\r\n\r\nBcc: a line of the body stays\r\n")
+    assert without_bcc(data) == (b"From: a@x.example\r\nSubject: Bcc: stays\r\nTo: b@x.example\r\n\r\n"
+                                 b"Bcc: a line of the body stays\r\n")

@@ -360,8 +360,9 @@ def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResu
                 r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
         if not people:
             return []
-        message = read_eml(row.eml_file)
-        results = mailer.send(message, row.sender or _sender(message), [p.address for p in people])
+        data = Path(row.eml_file).read_bytes()  # sent as written: nothing is parsed or composed again
+        sender = row.sender or _sender(BytesParser(policy=policy.default).parsebytes(data, headersonly=True))
+        results = mailer.send(data, sender, [p.address for p in people])
         now = _now()
         with engine.begin() as conn:
             for person in people:

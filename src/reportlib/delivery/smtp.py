@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError
 
-__all__ = ["Mailer", "RecipientResult", "SECURITY", "SmtpTarget"]
+__all__ = ["Mailer", "RecipientResult", "SECURITY", "SmtpTarget", "without_bcc"]
 
 SECURITY = ("starttls", "ssl", "none")
 
@@ -99,6 +99,18 @@ def _refused(address: str, code: int, text: bytes | str) -> RecipientResult:
     return RecipientResult(address, False, not 500 <= code < 600, _words(code, text))
 
 
+def without_bcc(data: bytes) -> bytes:
+    """A message's bytes (CRLF line ends) without its Bcc header and that header's folded lines."""
+    head, blank, body = data.partition(b"\r\n\r\n")
+    kept, dropping = [], False
+    for line in head.split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):  # a new header, not the continuation of the one before
+            dropping = line[:4].lower() == b"bcc:"
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + blank + body
+
+
 class Mailer:
     """Sends messages through one SMTP server, keeping the connection between messages.
 
@@ -131,8 +143,11 @@ class Mailer:
             except (smtplib.SMTPException, OSError):
                 client.close()
 
-    def send(self, message: EmailMessage, sender: str, recipients: Sequence[str]) -> dict[str, RecipientResult]:
+    def send(self, message: EmailMessage | bytes, sender: str, recipients: Sequence[str]) -> dict[str, RecipientResult]:
         """Send ``message`` (its Bcc header removed) to ``recipients``; one result per address.
+
+        ``message`` may be the bytes of an .eml file (CRLF line ends, as :func:`write_eml`
+        writes them): they go out as they are, without parsing and writing the message again.
 
         Temporary refusals are tried again, up to :attr:`attempts` times in all, after the
         back-off delays; only the addresses not accepted yet are sent to again.
@@ -154,7 +169,9 @@ class Mailer:
         return results
 
     @staticmethod
-    def _wire(message: EmailMessage) -> bytes:
+    def _wire(message: EmailMessage | bytes) -> bytes:
+        if isinstance(message, bytes):
+            return without_bcc(message)
         outgoing = copy.copy(message)
         del outgoing["Bcc"]
         return outgoing.as_bytes(policy=policy.SMTP)
