@@ -27,7 +27,7 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench clean notebooks
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -37,6 +37,8 @@ help:
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
+	@echo "make monthly     MONTH=2026-10   statements + dashboard, their PDFs, the catalogue, then send (outbox)"
+	@echo "make quarterly   QUARTER=2026Q3  every QBR deck + the portfolio, PDFs, the catalogue, then send (outbox)"
 	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
 	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
@@ -73,7 +75,11 @@ demo: venv
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
-	@echo "Sample outputs are under outputs/."
+	$(RL) send statement -p month $(MONTH)
+	$(RL) send qbr -p quarter $(QUARTER)
+	$(RL) send qbr-portfolio -p quarter $(QUARTER)
+	$(RL) send dashboard -p month $(MONTH)
+	@echo "Sample outputs, their PDFs and outboxes are under outputs/; open outputs/index.html."
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
@@ -89,6 +95,20 @@ dashboard: venv $(DB)
 	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
 
 all: statements qbr amendments dashboard
+
+# A whole cycle: the reports (each batch makes their PDFs and rebuilds outputs/index.html),
+# then the messages. Without REPORTLIB_SMTP (HOST:PORT) in the environment the outboxes are the delivery.
+monthly: venv $(DB)
+	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) send statement -p month $(MONTH)
+	$(RL) send dashboard -p month $(MONTH)
+
+quarterly: venv $(DB)
+	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
+	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
+	$(RL) send qbr -p quarter $(QUARTER)
+	$(RL) send qbr-portfolio -p quarter $(QUARTER)
 
 notebooks: venv
 	$(BIN)/python tools/nbmake.py
