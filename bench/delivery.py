@@ -10,6 +10,7 @@
   same .eml files on one connection (no log). The server's count proves each was accepted once.
 
     python bench/delivery.py --db sqlite:///data/reportlib.sqlite --repeat 3 --messages 1000
+    python bench/delivery.py --reuse outputs --parts send --repeat 1   # after make demo, sending alone
 """
 
 from __future__ import annotations
@@ -86,13 +87,28 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def decks(url: str, work: Path, repeat: int, sample: int, workers: int) -> list[str]:
+def rendered(family: str, param: str, period: str, url: str, work: Path, reuse: Path | None) -> Path:
+    """The period's reports in ``work``: copied from ``reuse`` (outputs made before), or made now."""
+    import shutil
+
+    from reportlib.families import get_family
+    from reportlib.files import slugify
+
+    folder = work / get_family(family).folder / slugify(period)
+    if reuse is not None and (reuse / folder.relative_to(work)).is_dir():
+        log(f"{family}: the reports of {period} copied from {reuse}")
+        shutil.copytree(reuse / folder.relative_to(work), folder, ignore=shutil.ignore_patterns("outbox", "versions"))
+    else:
+        log(f"{family}: every report of {period} (no PDFs yet)")
+        cli("batch", family, "-p", param, period, "--no-pdf", "--quiet", "--out", str(work), "--db", url)
+    return folder
+
+
+def decks(url: str, work: Path, repeat: int, sample: int, workers: int, reuse: Path | None) -> list[str]:
     from reportlib.delivery.pdf import make_pdfs, office_to_pdf
     from reportlib.families import get_family
 
-    log("qbr: every deck of 2026Q3 (no PDFs yet)")
-    cli("batch", "qbr", "-p", "quarter", "2026Q3", "--no-pdf", "--quiet", "--out", str(work), "--db", url)
-    folder = work / "qbr" / "2026q3"
+    folder = rendered("qbr", "quarter", "2026Q3", url, work, reuse)
     sources = sorted(folder.glob("*.pptx"))
     batched = []
     for n in range(repeat):
@@ -115,13 +131,11 @@ def decks(url: str, work: Path, repeat: int, sample: int, workers: int) -> list[
             f"{median(single) * len(sources):.1f} | {median(single):.2f} |"]
 
 
-def statements(url: str, work: Path, repeat: int, sample: int) -> list[str]:
+def statements(url: str, work: Path, repeat: int, sample: int, reuse: Path | None) -> list[str]:
     from reportlib.delivery.pdf import make_pdfs, pending_pdfs, print_pages
     from reportlib.families import get_family
 
-    log("statement: every pack of 2026-10 (no PDFs yet)")
-    cli("batch", "statement", "-p", "month", "2026-10", "--no-pdf", "--quiet", "--out", str(work), "--db", url)
-    folder = work / "statements" / "2026-10"
+    folder = rendered("statement", "month", "2026-10", url, work, reuse)
     family = get_family("statement")
     batched = []
     for n in range(repeat):
@@ -213,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=4, help="decks / pages converted one process each")
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--reuse", metavar="OUTPUTS", help="copy the reports from this outputs folder (made by "
+                                                          "make demo) instead of making them")
+    parser.add_argument("--parts", default="decks,statements,send", help="what to measure (comma-separated)")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    reuse = Path(args.reuse).resolve() if args.reuse else None
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
     path = args.db.removeprefix("sqlite:///")
     if args.db.startswith("sqlite:///") and not Path(path).exists():
@@ -224,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}, {os.cpu_count()} cores; "
              f"medians of {args.repeat}", "", "| what | seconds | per item |", "| --- | ---: | ---: |"]
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as work:
-        lines += decks(args.db, Path(work), args.repeat, args.sample, args.workers)
-        lines += statements(args.db, Path(work), args.repeat, args.sample)
-        lines += sending(Path(work), args.repeat, args.messages)
+        if "decks" in parts:
+            lines += decks(args.db, Path(work), args.repeat, args.sample, args.workers, reuse)
+        if parts & {"statements", "send"}:
+            lines += statements(args.db, Path(work), args.repeat if "statements" in parts else 1, args.sample, reuse)
+        if "send" in parts:
+            lines += sending(Path(work), args.repeat, args.messages)
     load = os.getloadavg()
     lines += ["", f"load average at end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; "
                   f"{(datetime.now(timezone.utc) - started).total_seconds():.0f} s"]
