@@ -13,6 +13,7 @@ __all__ = ["NotebookFailed", "execute_in"]
 
 _PAPERMILL_ENGINE = "reportlib-kernel"
 _registered = threading.Event()
+_lock = threading.Lock()
 
 
 class NotebookFailed(Exception):
@@ -24,25 +25,61 @@ class NotebookFailed(Exception):
         super().__init__(f"{ename}{where}: {evalue}")
 
 
-def execute_in(kernel: Kernel, notebook: Path, output: Path, parameters: dict[str, Any], timeout: int | None):
+def execute_in(kernel: Kernel, notebook: Path, output: Path, parameters: dict[str, Any], timeout: int | None, *,
+               report_mode: bool = False, log_output: bool = False):
     """Run ``notebook`` through papermill in ``kernel``; the executed notebook (also written to
-    ``output``). A failed cell is a NotebookFailed."""
+    ``output``). A failed cell is a NotebookFailed.
+
+    ``report_mode`` and ``log_output`` are papermill's: every code cell's input hidden, and each
+    cell's output written to the ``papermill`` logger (on stderr) as it comes.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     _register_papermill_engine()
+    if log_output:
+        _log_to_stderr()
     try:
         # cwd=None: papermill would chdir this whole process, which threads and workers share.
         # No save on each cell's start and end (each one serialises and validates the whole
         # notebook): nobody watches a run's private staging folder, and papermill writes the
-        # executed notebook once when execution ends, however it ends.
+        # executed notebook once when execution ends, however it ends (``record``: also when
+        # a cell times out or the kernel dies, which papermill's own path saves at each cell).
         return papermill.execute_notebook(
             str(notebook), str(output), parameters=parameters, cwd=None, kernel_name=kernel.kernel_name,
-            engine_name=_PAPERMILL_ENGINE, progress_bar=False, log_output=False,
+            engine_name=_PAPERMILL_ENGINE, progress_bar=False, log_output=log_output, report_mode=report_mode,
             request_save_on_cell_execute=False, execution_timeout=timeout, km=kernel.km, kc=kernel.kc,
+            record=str(output),
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(exc.ename, str(exc.evalue).strip(), exc.exec_count) from None
+
+
+class _CheckedByReportlib(logging.Filter):
+    """papermill's warnings about the parameters, which reportlib says once, before a batch
+    starts (:mod:`reportlib.notebooks`), instead of once per run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Passed unknown parameter")
+                    or message.startswith("Input notebook does not contain a cell with tag 'parameters'"))
+
+
+_stderr_handler: logging.Handler | None = None
+
+
+def _log_to_stderr() -> None:
+    """papermill's ``--log-output``: what its command line does with the ``papermill`` logger
+    (messages alone, on stderr, from INFO up)."""
+    global _stderr_handler
+    with _lock:
+        if _stderr_handler is None:
+            logger = logging.getLogger("papermill")
+            _stderr_handler = logging.StreamHandler()
+            _stderr_handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(_stderr_handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
 
 
 def _register_papermill_engine() -> None:
@@ -64,6 +101,17 @@ def _register_papermill_engine() -> None:
 
     class KeptKernelEngine(NBClientEngine):
         @classmethod
+        def execute_notebook(cls, nb, kernel_name, record=None, **kwargs):
+            try:
+                return super().execute_notebook(nb, kernel_name, **kwargs)
+            except BaseException:
+                if record:  # as papermill's own path last saved it, for the run's failed notebook
+                    import papermill.execute
+
+                    papermill.execute.write_ipynb(nb, record)
+                raise
+
+        @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             kc = kwargs.pop("kc")
@@ -76,4 +124,5 @@ def _register_papermill_engine() -> None:
             return client.execute()
 
     papermill_engines.register(_PAPERMILL_ENGINE, KeptKernelEngine)
+    logging.getLogger("papermill").addFilter(_CheckedByReportlib())
     _registered.set()
