@@ -52,7 +52,25 @@ def execute_in(kernel: Kernel, notebook: Path, output: Path, parameters: dict[st
             record=str(output),
         )
     except PapermillExecutionError as exc:
-        raise NotebookFailed(exc.ename, str(exc.evalue).strip(), exc.exec_count) from None
+        raise NotebookFailed(exc.ename, str(exc.evalue).strip() or _said_by_failed_cell(output),
+                             exc.exec_count) from None
+
+
+def _said_by_failed_cell(executed: Path) -> str:
+    """What the failed cell wrote to stderr, for an error that has no error output (IPython
+    reports a bad magic, a ``UsageError``, on stderr alone); else its first line of code."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return ""
+    for cell in cells:
+        if cell.get("metadata", {}).get("papermill", {}).get("exception"):
+            said = "".join(o.get("text", "") for o in cell.get("outputs", ()) if o.get("name") == "stderr").strip()
+            code = next((line for line in cell.source.splitlines() if line.strip()), "")
+            return said.splitlines()[-1] if said else f"the cell `{code}` failed"
+    return ""
 
 
 class _CheckedByReportlib(logging.Filter):
