@@ -25,7 +25,7 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench clean notebooks
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench bench-notebooks clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -36,6 +36,7 @@ help:
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
+	@echo "make bench-notebooks  only the 100-row notebook grid vs the papermill CLI (BENCH_REPEAT)"
 	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -104,6 +105,10 @@ bench: venv $(BENCH_DB)
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
 		--scale-n $(BENCH_SCALE) \
 		$(if $(WORKERS),--workers $(WORKERS),)
+
+# Only the notebook grid of make bench: reportlib batch PATH.ipynb --grid against the papermill CLI.
+bench-notebooks: venv
+	$(BIN)/python bench/bench.py --only notebook-grid --repeat $(BENCH_REPEAT) $(if $(WORKERS),--workers $(WORKERS),)
 
 clean:
 	rm -rf data .pytest_cache

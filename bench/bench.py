@@ -310,7 +310,12 @@ def reported_split(folder: Path) -> list[tuple[float, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True, help="SQLAlchemy URL of the (large) demo database")
+    parser.add_argument("--db", help="SQLAlchemy URL of the (large) demo database (needed but for --only "
+                                     "notebook-grid)")
+    parser.add_argument("--only", choices=["notebook-grid"],
+                        help="run one part alone: notebook-grid (a 100-row grid over a pandas + Altair notebook "
+                             "against the papermill CLI; bench/notebook_grid.py)")
+    parser.add_argument("--grid-rows", type=int, default=100, help="runs of the notebook grid")
     parser.add_argument("--n", type=int, default=16, help="entities per comparison")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -326,6 +331,21 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
+    from notebook_grid import measure as notebook_grid
+
+    def grid_section() -> list[str]:
+        try:
+            return notebook_grid(args.grid_rows, args.repeat, workers=args.workers, log=log)
+        except Exception as exc:  # the other figures are kept
+            return ["## Notebook grid", "", f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:300]}"]
+
+    if args.only == "notebook-grid":
+        started = datetime.now(timezone.utc)
+        return _write_results(Path(args.out), f"{started:%Y-%m-%d}-notebook-grid.md",
+                              [f"# reportlib bench (notebook grid only), {started:%Y-%m-%d %H:%M} UTC", "",
+                               *grid_section()])
+    if not args.db:
+        parser.error("--db is required (but for --only notebook-grid)")
     ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
@@ -389,10 +409,15 @@ def main(argv: list[str] | None = None) -> int:
                                    "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
+    log("notebook grid: reportlib batch --grid vs the papermill CLI (bench/notebook_grid.py)")
+    lines += ["", *grid_section()]
     lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
-    out = Path(args.out)
+    return _write_results(Path(args.out), f"{started:%Y-%m-%d}.md", lines)
+
+
+def _write_results(out: Path, name: str, lines: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{started:%Y-%m-%d}.md"
+    path = out / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"\nwritten to {path}", file=sys.stderr)
