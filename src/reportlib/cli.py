@@ -108,11 +108,13 @@ def _show_warnings() -> None:
     """Print reportlib's warnings (an unknown parameter, ...) on stderr, one line each."""
     import logging
 
+    class ToStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # sys.stderr as it is now (tests replace it)
+            print(f"warning: {record.getMessage()}", file=sys.stderr)
+
     logger = logging.getLogger("reportlib")
     if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        logger.addHandler(handler)
+        logger.addHandler(ToStderr(logging.WARNING))
         logger.setLevel(logging.WARNING)
         logger.propagate = False
 

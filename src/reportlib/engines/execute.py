@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,18 @@ class _CheckedByReportlib(logging.Filter):
 _stderr_handler: logging.Handler | None = None
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a message comes (not as it was when made)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
     """papermill's ``--log-output``: what its command line does with the ``papermill`` logger
     (messages alone, on stderr, from INFO up)."""
@@ -93,7 +106,7 @@ def _log_to_stderr() -> None:
     with _lock:
         if _stderr_handler is None:
             logger = logging.getLogger("papermill")
-            _stderr_handler = logging.StreamHandler()
+            _stderr_handler = _CurrentStderr()
             _stderr_handler.setFormatter(logging.Formatter("%(message)s"))
             logger.addHandler(_stderr_handler)
             logger.setLevel(logging.INFO)
