@@ -18,8 +18,7 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.config", "reportlib.engines", "reportlib.engines.base", "reportlib.engines.kernel",
            "reportlib.engines.execute", "reportlib.engines.fresh", "reportlib.engines.warm",
            "reportlib.engines.reference", "reportlib.engines.in_kernel", "reportlib.engines.pool",
-           "reportlib.patches", "reportlib.kernel_patches", "reportlib.lifeline", "reportlib.doctor",
-           "reportlib.notebooks", "reportlib.render.pdf"]
+           "reportlib.patches", "reportlib.kernel_patches", "reportlib.lifeline", "reportlib.doctor"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -294,3 +294,26 @@ def test_to_pdf_without_chromium_fails_with_a_clear_error(sales, tmp_path, monke
     err = capsys.readouterr().err
     assert "--to pdf prints the HTML report with headless Chromium, which is not installed here" in err
     assert not (tmp_path / "out" / "sales.pdf").exists() and (tmp_path / "out" / "sales.failed.ipynb").exists()
+
+
+@pytest.mark.kernel
+def test_a_grid_batch_runs_on_a_dask_cluster(sales, tmp_path):
+    """The notebook's family goes to the Dask workers whole (it is no registered family)."""
+    distributed = pytest.importorskip("distributed")
+    from reportlib.notebooks import batch_notebook
+
+    grid = tmp_path / "g.yaml"
+    grid.write_text("region: [north, south]\nmonth: [1, 2]\n")
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, protocol="tcp") as cluster:
+        result = batch_notebook(sales, out, grid, executor="dask", scheduler=cluster.scheduler_address,
+                                progress=False)
+        assert result.ok and result.count("ok") == 4, result.summary()
+        again = batch_notebook(sales, out, grid, executor="dask", scheduler=cluster.scheduler_address,
+                               progress=False)
+        assert again.count("skipped") == 4
+    assert sorted(p.name for p in out.glob("*.ipynb")) == ["sales-north-1.ipynb", "sales-north-2.ipynb",
+                                                           "sales-south-1.ipynb", "sales-south-2.ipynb"]
+    text = nbformat.read(out / "sales-south-2.ipynb", as_version=4).cells[2].outputs[0].text
+    assert text == "south 2 0.5 [1, 2] None\n"
