@@ -25,7 +25,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 
 import yaml
 
@@ -33,6 +33,9 @@ from .errors import ConfigError, ParameterError
 from .families import Family
 from .files import slugify
 from .params import ReportParams, _NoDatesSafeLoader, load_params_file
+
+if TYPE_CHECKING:
+    from .engines import Engine
 
 __all__ = ["NotebookParams", "batch_notebook", "check_parameters", "collect_parameters", "describe_parameters",
            "is_notebook", "notebook_family", "notebook_parameters", "papermill_value", "read_grid",
@@ -314,8 +317,8 @@ def run_stems(family: Family, runs: list[dict[str, Any]]) -> list[str]:
 
 
 def run_notebook(notebook: str | Path, output: str | Path | None, parameters: Mapping[str, Any], *,
-                 engine: str = "papermill", engine_options: dict[str, Any] | None = None, force: bool = False,
-                 strict: bool = False, report_mode: bool = False, to: Iterable[str] = (),
+                 engine: "str | Engine" = "papermill", engine_options: dict[str, Any] | None = None,
+                 force: bool = False, strict: bool = False, report_mode: bool = False, to: Iterable[str] = (),
                  cwd: str | Path | None = None, kernel: str | None = None):
     """``reportlib run PATH.ipynb OUTPUT``: one run, papermill's way, published as a report.
 
