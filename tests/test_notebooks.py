@@ -317,3 +317,16 @@ def test_a_grid_batch_runs_on_a_dask_cluster(sales, tmp_path):
                                                            "sales-south-1.ipynb", "sales-south-2.ipynb"]
     text = nbformat.read(out / "sales-south-2.ipynb", as_version=4).cells[2].outputs[0].text
     assert text == "south 2 0.5 [1, 2] None\n"
+
+
+@pytest.mark.kernel
+def test_kernel_runs_the_kernel_named_instead_of_the_notebooks_own(tmp_path, capsys):
+    nb = python_notebook("x = 1", "import sys\nprint(sys.version_info[0])")
+    nb.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "Nothing", "language": "python"}
+    notebook = _write(tmp_path, "elsewhere.ipynb", nb)
+    assert main(["run", str(notebook), str(tmp_path / "own")]) == 2
+    assert "no-such-kernel" in capsys.readouterr().err
+    assert main(["run", str(notebook), str(tmp_path / "named"), "--kernel", "python3", "-k", "python3"]) == 0
+    assert nbformat.read(tmp_path / "named" / "elsewhere.ipynb", as_version=4).cells[1].outputs[0].text == "3\n"
+    manifest = json.loads((tmp_path / "named" / "elsewhere.manifest.json").read_text())
+    assert manifest["options"] == {"kernel": "python3", "report_mode": False, "to": []}
