@@ -78,6 +78,13 @@ class Exact(sa.types.TypeDecorator):
     def python_type(self):
         return Decimal
 
+    @property
+    def largest_scaled(self) -> int:
+        """The largest ``value * 10**scale`` every database stores exactly: a 64-bit integer on
+        SQLite, ``precision`` digits in NUMERIC; a load refuses larger amounts on every backend,
+        so that the same files load the same everywhere."""
+        return min(2**63 - 1, 10**self.precision - 1)
+
 
 data_versions = sa.Table(
     "reportlib_data_versions",
