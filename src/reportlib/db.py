@@ -105,9 +105,12 @@ def engine_for(url: str | None = None) -> Engine:
     if url not in _engines:
         try:
             parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"{url!r} is not a database URL: {exc}. Use e.g. sqlite:///data/reportlib.sqlite "
-                              "or postgresql+psycopg://user@host/db.") from exc
+            port = parsed.port
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise ConfigError(f"{_shown(url)} is not a database URL ({_reason(exc)}). Use e.g. "
+                              "sqlite:///data/reportlib.sqlite or postgresql+psycopg://user@host:5432/db.") from None
+        if port is not None and not 0 < port < 65536:
+            raise ConfigError(f"{_shown(url)}: port {port} is not a TCP port (1 to 65535).")
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.drivername in ("postgresql", "postgres"):
@@ -117,6 +120,20 @@ def engine_for(url: str | None = None) -> Engine:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         _engines[url] = engine
     return _engines[url]
+
+
+def _shown(url: str) -> str:
+    """The URL as an error may show it: without its password."""
+    try:
+        return repr(sa.engine.make_url(url).render_as_string(hide_password=True))
+    except (sa.exc.ArgumentError, ValueError):
+        return "This"
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValueError) and "int()" in str(exc):
+        return "its port is not a number"
+    return str(exc)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

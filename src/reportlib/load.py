@@ -141,9 +141,10 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
         raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)
     engine = url if isinstance(url, Engine) else init_db(url)
     counts: dict[str, int] = {}
+    derived = domain.derive_rows() if domain.derive_rows is not None else None
     with engine.begin() as conn:
-        _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress), counts,
-                 bulk=True)
+        _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress, derived=derived), counts,
+                 bulk=True, derive=None if derived is None else lambda c: checked.write_derived(c, derived))
         checked.confirm_unchanged()
         fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
     return LoadSummary(domain.name, counts, fingerprint)
@@ -165,9 +166,11 @@ def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str 
     return LoadSummary(domain.name, counts, fingerprint)
 
 
-def _replace(conn: Connection, domain: Domain, fill, counts: dict[str, int], bulk: bool = False) -> None:
+def _replace(conn: Connection, domain: Domain, fill, counts: dict[str, int], bulk: bool = False,
+             derive=None) -> None:
     """Empty the domain's tables, ``fill(spec) -> rows`` each file's table in load order, then
-    rebuild the derived tables and refresh the planner's statistics."""
+    rebuild the derived tables (``derive(conn)``, by default the domain's) and refresh the
+    planner's statistics."""
     from .loadwrite import bulk_session
 
     for table in domain.derived_tables:
@@ -177,8 +180,9 @@ def _replace(conn: Connection, domain: Domain, fill, counts: dict[str, int], bul
     with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext():
         for spec in domain.files:
             counts[spec.table.name] = fill(spec)
-        if domain.derive is not None:
-            domain.derive(conn)
+        derive = derive or domain.derive
+        if derive is not None:
+            derive(conn)
     for table in (*domain.tables, *domain.derived_tables):
         # Fresh statistics, so the very next query plans for millions of rows, not for none
         # (on SQLite they are what lets the planner skip-scan a covering index).

@@ -88,8 +88,10 @@ class CheckedFolder:
     digest: str
     stats: dict[str, tuple[int, int]]
 
-    def write(self, conn: Connection, spec: FileSpec, progress: bool = False) -> int:
-        """Read ``spec``'s file again and write it into its table; returns the rows written."""
+    def write(self, conn: Connection, spec: FileSpec, progress: bool = False, derived=None) -> int:
+        """Read ``spec``'s file again and write it into its table; returns the rows written.
+
+        ``derived`` (the domain's ``derive_rows()``) is given every chunk written."""
         from .loadwrite import TableWriter
 
         path = self.folder / spec.file
@@ -102,17 +104,31 @@ class CheckedFolder:
                 whole = pa.concat_tables(chunks)
                 rows = whole.rename_columns([f.name for f in spec.fields]).to_pylist()
                 order = sorted(range(len(rows)), key=lambda i: spec.insert_order(rows[i]))
-                writer.write(whole.take(pa.array(order, pa.int64())).columns)
+                whole = whole.take(pa.array(order, pa.int64()))
+                writer.write(whole.columns)
+                if derived is not None:
+                    derived.add(spec.file, whole)
         else:
             with _bar(progress, f"write {spec.table.name}", path) as bar:
                 for chunk in read_chunks(spec, path, report):
                     typed, _ok = _typed(spec, chunk, problems)
                     writer.write(typed.columns)
+                    if derived is not None:
+                        derived.add(spec.file, typed)
                     bar(chunk)
         if problems.kept or problems.omitted:
             raise LoadError(self.domain.name, [LoadProblem(spec.file, None, None, None,
                                                            "changed while it was being loaded; load it again")])
         return writer.rows
+
+    def write_derived(self, conn: Connection, derived) -> None:
+        """Write the derived tables that ``derived`` counted while the files were written."""
+        from .loadwrite import TableWriter
+
+        for table, rows in derived.tables().items():
+            writer = TableWriter(conn, table, rows.column_names)
+            for batch in rows.to_batches(max_chunksize=100_000):
+                writer.write(batch.columns)
 
     def confirm_unchanged(self) -> None:
         """Refuse to commit when a file changed between the checking and the writing pass."""
@@ -146,7 +162,7 @@ class _bar:
             from tqdm import tqdm
 
             self.tqdm = tqdm(total=self.path.stat().st_size, desc=self.label, unit="B", unit_scale=True,
-                             file=sys.stderr, leave=False, dynamic_ncols=True,
+                             file=sys.stderr, leave=True, dynamic_ncols=True,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
         return self
 
@@ -159,6 +175,9 @@ class _bar:
 
     def __exit__(self, *exc):
         if self.tqdm is not None:
+            self.tqdm.update(self.tqdm.total - self.tqdm.n)
+            elapsed = self.tqdm.format_dict["elapsed"] or 1e-9
+            self.tqdm.set_postfix_str(f"{self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s")
             self.tqdm.close()
 
 

@@ -15,6 +15,7 @@ UTC), ``bool`` as booleans; null where the cell is empty.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -184,16 +185,27 @@ def _row_numbers(first: int, count: int, skipped: list[int]) -> np.ndarray:
 
 
 def _header(path: Path, report) -> list[str] | None:
+    """The header's names, read with Python's csv module from the start of the file."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return next(csv.reader(handle), [])
+        with path.open("rb") as handle:
+            start = handle.read(1 << 20)
     except OSError as exc:
         report(None, None, None, f"cannot be read: {exc.strerror}")
-    except UnicodeDecodeError as exc:
-        report(1, None, None, f"header cannot be read: it is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return None
+    text = start.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), [])
     except csv.Error as exc:
         report(1, None, None, f"header cannot be read: {exc}")
-    return None
+        return None
+    for name in header:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = name.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+            report(1, None, shown, "header cannot be read: it is not UTF-8 text; save the file as UTF-8")
+            return None
+    return header
 
 
 def _column_letter(index: int) -> str:
