@@ -126,6 +126,8 @@ class CheckedFolder:
         from .loadwrite import TableWriter
 
         for table, rows in derived.tables().items():
+            # in primary key order: SQLite then appends to the key's index instead of inserting at random
+            rows = rows.sort_by([(c.name, "ascending") for c in table.primary_key.columns])
             writer = TableWriter(conn, table, rows.column_names)
             for batch in rows.to_batches(max_chunksize=100_000):
                 writer.write(batch.columns)
