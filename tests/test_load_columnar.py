@@ -323,3 +323,36 @@ def test_a_load_killed_while_copying_leaves_postgresql_as_it_was(many_leads, pg_
         time.sleep(0.2)
     assert table_snapshot(pg_url) == before
     assert load_folder(small, "leads", url=pg_url).rows == first.rows
+
+
+def test_row_numbers_stay_right_across_chunks_with_skipped_rows_and_line_breaks(tmp_path):
+    """Against Python's csv module, which counts records as a spreadsheet shows rows."""
+    import csv
+    import random
+
+    from reportlib.loadcolumns import read_chunks
+
+    spec = get_domain("leads").spec("lead_jobs.csv")
+    rng = random.Random(5)
+    lines = ["lead_id,job,outcome"]
+    for i in range(3000):
+        pick = rng.random()
+        if pick < 0.02:
+            lines.append(f"L{i},too,many,values")
+        elif pick < 0.04:
+            lines.append(f'L{i},"a job\nover\r\ntwo lines",pass')
+        elif pick < 0.05:
+            lines.append("")
+        else:
+            lines.append(f"L{i},check,pass")
+    path = tmp_path / "lead_jobs.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    reported: list[int] = []
+    chunks = list(read_chunks(spec, path, lambda row, column, value, reason: reported.append(row), block_size=4096))
+    assert len(chunks) > 10
+    got = {int(r): lead for chunk in chunks for r, lead in zip(chunk.rows, chunk.raw["lead_id"].to_pylist())}
+    with path.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.reader(handle))
+    expected = {n: record[0] for n, record in enumerate(records, start=1) if n > 1 and len(record) == 3}
+    assert got == expected
+    assert reported == [n for n, record in enumerate(records, start=1) if len(record) not in (0, 3)]

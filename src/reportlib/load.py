@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .db import analyze, init_db, record_data_version
+from .db import analyze, engine_for, init_db, record_data_version
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
 
@@ -136,6 +136,8 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
     folder = Path(folder)
     if not folder.is_dir():
         raise LoadError(domain.name, [LoadProblem(str(folder), None, None, None, "is not a folder")])
+    if not isinstance(url, Engine):
+        engine_for(url)  # a database URL that cannot work is said before minutes of checking
     checked = check_folder(domain, folder, progress=progress)
     if checked.problems or checked.omitted:
         raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)

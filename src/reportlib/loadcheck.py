@@ -11,7 +11,9 @@ and writes it through :mod:`reportlib.loadwrite`.
 from __future__ import annotations
 
 import hashlib
+import queue
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from .domains import Domain, FileSpec
 from .errors import LoadError, LoadProblem
-from .loadcolumns import WHITESPACE, Chunk, column_rules, read_chunks, typed_column
+from .loadcolumns import NOT_UTF8, WHITESPACE, Chunk, column_rules, read_chunks, typed_column
 
 __all__ = ["CheckedFolder", "check_folder"]
 
@@ -70,6 +72,7 @@ class _FileState:
 
     spec: FileSpec
     keys: list[pa.Table] = dc_field(default_factory=list)  # key columns + __row__ of rows that parsed
+    key_table: pa.Table | None = None  # the same, whole, once the file is read
     targets: dict[tuple[str, ...], list[pa.Table]] = dc_field(default_factory=dict)  # referenced columns
     refs: dict[int, list[pa.Table]] = dc_field(default_factory=dict)  # ref index -> columns + __row__
     rows: list[dict] | None = None  # typed rows, for the domain's checks across files
@@ -110,9 +113,9 @@ class CheckedFolder:
                     derived.add(spec.file, whole)
         else:
             with _bar(progress, f"write {spec.table.name}", path) as bar:
-                for chunk in read_chunks(spec, path, report):
-                    typed, _ok = _typed(spec, chunk, problems)
-                    writer.write(typed.columns)
+                for chunk, typed, prepared in _ahead(lambda c: (c, *_prepared(spec, c, problems, writer)),
+                                                     read_chunks(spec, path, report)):
+                    writer.send(prepared)
                     if derived is not None:
                         derived.add(spec.file, typed)
                     bar(chunk)
@@ -138,6 +141,50 @@ class CheckedFolder:
             if _stat(self.folder / spec.file) != self.stats[spec.file]:
                 raise LoadError(self.domain.name, [LoadProblem(spec.file, None, None, None,
                                                                "changed while it was being loaded; load it again")])
+
+
+def _prepared(spec: FileSpec, chunk: Chunk, problems: _Problems, writer) -> tuple[pa.Table, Any]:
+    typed, _ok = _typed(spec, chunk, problems)
+    return typed, writer.prepare(typed.columns)
+
+
+def _ahead(work, items, depth: int = 2):
+    """``work(item)`` for each item, computed in a second thread up to ``depth`` items ahead.
+
+    The writing pass parses and converts the next chunk while the database stores this one
+    (pyarrow and SQLite's inserts run without holding the GIL). Errors are raised here.
+    """
+    results: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                results.put((work(item), None))
+            results.put((done, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            results.put((None, exc))
+
+    thread = threading.Thread(target=produce, name="reportlib-load-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            result, error = results.get()
+            if error is not None:
+                raise error
+            if result is done:
+                return
+            yield result
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue finish
+            try:
+                results.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -196,10 +243,10 @@ def _typed(spec: FileSpec, chunk: Chunk, problems: _Problems, rules=None) -> tup
         if fld.name in chunk.not_utf8:
             mask, shown, reason = chunk.not_utf8[fld.name]
             problems.add_many(spec.file, fld.name, chunk.rows[mask], lambda idx, s=shown: [s[i] for i in idx], reason)
-            already = (mask, "(reported)")
+            already = (mask, NOT_UTF8)  # reported above, with the cells as they read
         values, found = typed_column(fld, raw, rules[fld.name], parse_value, already)
         for mask, reason in found:
-            if reason == "(reported)":
+            if reason is NOT_UTF8:
                 ok &= ~mask
                 continue
             bad_raw = raw.filter(pa.array(mask))
@@ -247,6 +294,8 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False) -> Checke
     unreliable = {p.file for p in problems.kept} | {file for file, _ in problems.omitted}
     for state in states.values():
         _check_keys(state, problems)
+        if state.spec.file not in referenced or tuple(state.spec.key) not in referenced[state.spec.file]:
+            state.key_table = None
     unreliable |= {p.file for p in problems.kept} | {file for file, _ in problems.omitted}
     _check_references(domain, states, problems, unreliable)
     data = {file: [r for r in state.rows if r["__row__"] not in state.bad_rows]
@@ -283,7 +332,8 @@ def _check_file(state: _FileState, path: Path, problems: _Problems, targets: set
             if spec.key:
                 state.keys.append(_select(typed, [names[k] for k in spec.key], rows, parsed))
             for columns in targets:
-                state.targets.setdefault(columns, []).append(_select(typed, [names[c] for c in columns], rows, ok))
+                if columns != tuple(spec.key):  # the key columns serve as targets as they are
+                    state.targets.setdefault(columns, []).append(_select(typed, [names[c] for c in columns], rows, ok))
             for i, ref in enumerate(spec.refs):
                 state.refs.setdefault(i, []).append(_select(typed, [names[c] for c in ref.columns], rows, ok))
             if state.rows is not None and ok.any():
@@ -340,7 +390,7 @@ def _check_keys(state: _FileState, problems: _Problems) -> None:
         return
     names = {f.name: f.column_name for f in spec.fields}
     columns = [names[k] for k in spec.key]
-    table = pa.concat_tables(state.keys)
+    table = state.key_table = pa.concat_tables(state.keys)
     state.keys = []
     if table.num_rows < 2:
         return
@@ -396,6 +446,8 @@ def _check_references(domain: Domain, states: dict[str, _FileState], problems: _
                 sources = sources.filter(pc.invert(pc.is_in(sources.column("__row__"),
                                                             value_set=pa.array(sorted(state.bad_rows), pa.int64()))))
             parts = target.targets.get(tuple(ref.target_columns), [])
+            if tuple(ref.target_columns) == tuple(target.spec.key) and target.key_table is not None:
+                parts = [target.key_table]  # rows that parsed: the same as the file's good rows, as it has no problem
             known_columns = [target_names[c] for c in ref.target_columns]
             if parts:
                 known = pa.concat_tables(parts).select(known_columns).rename_columns(columns)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from .domains import Field, FileSpec
 
-__all__ = ["Chunk", "ColumnRules", "WHITESPACE", "column_rules", "read_chunks", "typed_column"]
+__all__ = ["Chunk", "ColumnRules", "NOT_UTF8", "WHITESPACE", "column_rules", "read_chunks", "typed_column"]
 
 # Python's str.strip() removes exactly these; the loader trims the same ones.
 WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
@@ -137,7 +137,7 @@ def read_chunks(spec: FileSpec, path: Path, report: Callable[[int | None, str | 
         source.close()
         report(None, None, None, f"is not valid CSV: {exc}")
         return
-    next_row, seen_skips = 1, 0
+    next_row, seen_skips, pending = 1, 0, []
     with source:
         while True:
             try:
@@ -148,13 +148,17 @@ def read_chunks(spec: FileSpec, path: Path, report: Callable[[int | None, str | 
                 report(next_row, None, None, f"is not valid CSV from here on: {exc}")
                 break
             count = batch.num_rows
-            pending = sorted(n for n in skipped[seen_skips:] if n >= next_row)
+            if count == 0:
+                continue
+            # rows the reader skipped (reported as it parsed them, maybe ahead of this batch)
+            pending = sorted(pending + skipped[seen_skips:])
             seen_skips = len(skipped)
             rows = _row_numbers(next_row, count, pending)
-            next_row = int(rows[-1]) + 1 if count else next_row
+            next_row = int(rows[-1]) + 1
+            pending = [n for n in pending if n >= next_row]
             columns = batch.columns
             keep = np.ones(count, dtype=bool)
-            if rows[0] == 1 if count else False:
+            if rows[0] == 1:
                 keep[0] = False  # the header itself
             blank = np.ones(count, dtype=bool)
             for column in columns:
@@ -174,7 +178,8 @@ def read_chunks(spec: FileSpec, path: Path, report: Callable[[int | None, str | 
 
 def _row_numbers(first: int, count: int, skipped: list[int]) -> np.ndarray:
     """The ``count`` row numbers from ``first`` on, leaving out rows the reader skipped."""
-    if not skipped or skipped[0] >= first + count + len(skipped):
+    skipped = [n for n in skipped if n >= first]
+    if not skipped or skipped[0] >= first + count:
         return np.arange(first, first + count, dtype=np.int64)
     numbers, row, skip = [], first, set(skipped)
     while len(numbers) < count:
@@ -217,6 +222,9 @@ def _column_letter(index: int) -> str:
     return letters
 
 
+NOT_UTF8 = "is not UTF-8 text"
+
+
 def _as_text(column: pa.Array, name: str, chunk: Chunk) -> pa.Array:
     """The column as UTF-8 strings; cells that are not UTF-8 are noted in the chunk and left empty."""
     try:
@@ -234,7 +242,7 @@ def _as_text(column: pa.Array, name: str, chunk: Chunk) -> pa.Array:
                 values[i] = b""
                 if len(shown) == 1:
                     first_reason = exc
-        chunk.not_utf8[name] = (bad, shown, f"is not UTF-8 text ({first_reason.reason}); save the file as UTF-8")
+        chunk.not_utf8[name] = (bad, shown, f"{NOT_UTF8} ({first_reason.reason}); save the file as UTF-8")
         return pa.array(values, pa.binary()).cast(pa.string())
 
 

@@ -57,19 +57,32 @@ class TableWriter:
             raise NotImplementedError(f"bulk load into {self.dialect}")
         self.rows = 0
 
-    def write(self, columns: list[pa.Array]) -> None:
+    def prepare(self, columns: list[pa.Array]):
+        """What :meth:`send` sends for these columns (needs no connection: another thread may
+        prepare the next chunk while this one is written)."""
         if not columns or len(columns[0]) == 0:
-            return
-        driver = self.conn.connection.driver_connection
+            return None
         if self.dialect == "postgresql":
             buffer = io.BytesIO()
             pcsv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), buffer,
                            pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+            return len(columns[0]), buffer.getbuffer()
+        return len(columns[0]), list(sqlite_rows(columns))
+
+    def send(self, prepared) -> None:
+        if prepared is None:
+            return
+        count, payload = prepared
+        driver = self.conn.connection.driver_connection
+        if self.dialect == "postgresql":
             with driver.cursor() as cursor, cursor.copy(self.sql) as copy:
-                copy.write(buffer.getbuffer())
+                copy.write(payload)
         else:
-            driver.executemany(self.sql, sqlite_rows(columns))
-        self.rows += len(columns[0])
+            driver.executemany(self.sql, payload)
+        self.rows += count
+
+    def write(self, columns: list[pa.Array]) -> None:
+        self.send(self.prepare(columns))
 
 
 @contextmanager
@@ -92,7 +105,7 @@ def bulk_session(conn: Connection, tables: list[sa.Table]) -> Iterator[None]:
                              f"AND tbl_name IN ({marks})", names).fetchall()
     cache = driver.execute("PRAGMA cache_size").fetchone()[0]
     threads = driver.execute("PRAGMA threads").fetchone()[0]
-    driver.execute("PRAGMA cache_size = -262144")  # KiB: 256 MB for the fill and the index sorts
+    driver.execute("PRAGMA cache_size = -131072")  # KiB: 128 MB for the fill and the index sorts
     driver.execute("PRAGMA threads = 2")
     try:
         for name, _sql in indexes:
