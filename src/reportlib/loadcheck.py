@@ -122,6 +122,7 @@ class CheckedFolder:
         if problems.kept or problems.omitted:
             raise LoadError(self.domain.name, [LoadProblem(spec.file, None, None, None,
                                                            "changed while it was being loaded; load it again")])
+        pa.default_memory_pool().release_unused()
         return writer.rows
 
     def write_derived(self, conn: Connection, derived) -> None:
@@ -298,6 +299,9 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False) -> Checke
             state.key_table = None
     unreliable |= {p.file for p in problems.kept} | {file for file, _ in problems.omitted}
     _check_references(domain, states, problems, unreliable)
+    for state in states.values():
+        state.refs, state.targets, state.key_table = {}, {}, None
+    pa.default_memory_pool().release_unused()  # the key columns' memory, before the next pass
     data = {file: [r for r in state.rows if r["__row__"] not in state.bad_rows]
             for file, state in states.items() if state.rows is not None}
     for check in domain.checks:
@@ -446,12 +450,14 @@ def _check_references(domain: Domain, states: dict[str, _FileState], problems: _
                 sources = sources.filter(pc.invert(pc.is_in(sources.column("__row__"),
                                                             value_set=pa.array(sorted(state.bad_rows), pa.int64()))))
             parts = target.targets.get(tuple(ref.target_columns), [])
-            if tuple(ref.target_columns) == tuple(target.spec.key) and target.key_table is not None:
+            unique = tuple(ref.target_columns) == tuple(target.spec.key)
+            if unique and target.key_table is not None:
                 parts = [target.key_table]  # rows that parsed: the same as the file's good rows, as it has no problem
             known_columns = [target_names[c] for c in ref.target_columns]
             if parts:
                 known = pa.concat_tables(parts).select(known_columns).rename_columns(columns)
-                known = known.group_by(columns).aggregate([])
+                if not unique:
+                    known = known.group_by(columns).aggregate([])
                 missing = sources.join(known, keys=columns, join_type="left anti")
             else:
                 missing = sources

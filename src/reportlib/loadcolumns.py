@@ -105,7 +105,9 @@ def read_chunks(spec: FileSpec, path: Path, report: Callable[[int | None, str | 
         report(1, column, None, "required column is missing from the header")
     repeated = [n for n in wanted if names.count(n) > 1]
     for column in repeated:
-        places = ", ".join(_column_letter(i) for i, n in enumerate(names) if n == column)
+        from openpyxl.utils import get_column_letter  # as a spreadsheet names the columns
+
+        places = ", ".join(get_column_letter(i + 1) for i, n in enumerate(names) if n == column)
         report(1, column, None, f"appears {names.count(column)} times in the header (columns {places}); "
                                 "keep one, so that it is clear which values to load")
     if missing or repeated:
@@ -211,15 +213,6 @@ def _header(path: Path, report) -> list[str] | None:
             report(1, None, shown, "header cannot be read: it is not UTF-8 text; save the file as UTF-8")
             return None
     return header
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 NOT_UTF8 = "is not UTF-8 text"

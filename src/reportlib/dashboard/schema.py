@@ -173,15 +173,18 @@ class DayCounts:
             for status in STATUSES:
                 counts[f"live_{status}"] = pc.and_(live, pc.equal(rows.column("status"), status))
             counts = {k: pc.cast(v, pa.int64()) for k, v in counts.items()}
-            for table in self.partial:
+            for table, parts in self.partial.items():
                 keys = [c.name for c in table.primary_key.columns if c.name != "day"]
                 frame = pa.table({"day": day, **{k: rows.column(k) for k in keys}, **counts})
-                self.partial[table].append(_summed(frame, ["day", *keys]))
+                parts.append(_summed(frame, ["day", *keys]))
+                if len(parts) >= 16:  # fold the chunks' groups together: memory follows the groups, not the leads
+                    parts[:] = [_summed(pa.concat_tables(parts), ["day", *keys])]
             self.leads.append(pa.table({"lead_id": rows.column("lead_id"), "day": day,
                                         "enterprise_id": rows.column("enterprise_id")}))
-        elif file == "lead_jobs.csv":
-            self.jobs.append(pa.table({"lead_id": rows.column("lead_id"), "job": rows.column("job"),
-                                       "failures": pc.cast(pc.equal(rows.column("outcome"), "fail"), pa.int64())}))
+        elif file == "lead_jobs.csv":  # jobs are few names: kept as dictionary codes
+            self.jobs.append(pa.table({"lead_id": rows.column("lead_id"),
+                                       "job": pc.dictionary_encode(rows.column("job")),
+                                       "failures": pc.cast(pc.equal(rows.column("outcome"), "fail"), pa.int8())}))
 
     def tables(self) -> dict:
         import pyarrow as pa
@@ -192,10 +195,18 @@ class DayCounts:
             out[table] = _summed(pa.concat_tables(parts), keys).select([c.name for c in table.columns]) \
                 if parts else None
         if self.leads and self.jobs:
-            jobs = pa.concat_tables(self.jobs).join(pa.concat_tables(self.leads), keys="lead_id", join_type="inner")
-            jobs = jobs.append_column("runs", pa.array([1] * jobs.num_rows, pa.int64()))
-            out[job_days] = _summed(jobs.select(["day", "enterprise_id", "job", "runs", "failures"]),
-                                    ["day", "enterprise_id", "job"]).select([c.name for c in job_days.columns])
+            jobs = pa.concat_tables(self.jobs).unify_dictionaries()
+            self.jobs = []
+            jobs = jobs.join(pa.concat_tables(self.leads), keys="lead_id", join_type="inner")
+            self.leads = []
+            jobs = jobs.select(["day", "enterprise_id", "job", "failures"])
+            counted = jobs.group_by(["day", "enterprise_id", "job"], use_threads=False).aggregate(
+                [("failures", "count"), ("failures", "sum")])
+            counted = counted.rename_columns(["day", "enterprise_id", "job", "runs", "failures"])
+            out[job_days] = pa.table({"day": counted["day"], "enterprise_id": counted["enterprise_id"],
+                                      "job": counted["job"].cast(pa.string()),
+                                      "runs": counted["runs"].cast(pa.int64()),
+                                      "failures": counted["failures"].cast(pa.int64())})
         return {t: rows for t, rows in out.items() if rows is not None}
 
 
