@@ -32,6 +32,7 @@ from .loadcolumns import NOT_UTF8, WHITESPACE, Chunk, column_rules, read_chunks,
 __all__ = ["CheckedFolder", "check_folder"]
 
 LISTED = 200  # problems listed per file and column; the rest are counted
+WRITE_BLOCK = 1 << 20  # bytes of CSV per chunk in the writing pass
 
 
 class _Problems:
@@ -113,8 +114,9 @@ class CheckedFolder:
                     derived.add(spec.file, whole)
         else:
             with _bar(progress, f"write {spec.table.name}", path) as bar:
+                # smaller chunks than the checking pass: each becomes Python objects for the driver
                 for chunk, typed, prepared in _ahead(lambda c: (c, *_prepared(spec, c, problems, writer)),
-                                                     read_chunks(spec, path, report)):
+                                                     read_chunks(spec, path, report, block_size=WRITE_BLOCK)):
                     writer.send(prepared)
                     if derived is not None:
                         derived.add(spec.file, typed)

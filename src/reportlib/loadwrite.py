@@ -105,7 +105,7 @@ def bulk_session(conn: Connection, tables: list[sa.Table]) -> Iterator[None]:
                              f"AND tbl_name IN ({marks})", names).fetchall()
     cache = driver.execute("PRAGMA cache_size").fetchone()[0]
     threads = driver.execute("PRAGMA threads").fetchone()[0]
-    driver.execute("PRAGMA cache_size = -131072")  # KiB: 128 MB for the fill and the index sorts
+    driver.execute("PRAGMA cache_size = -65536")  # KiB: 64 MB for the fill and the index sorts
     driver.execute("PRAGMA threads = 2")
     try:
         for name, _sql in indexes:
