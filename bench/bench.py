@@ -310,11 +310,7 @@ def reported_split(folder: Path) -> list[tuple[float, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="SQLAlchemy URL of the (large) demo database (needed but for --only "
-                                     "notebook-grid)")
-    parser.add_argument("--only", choices=["notebook-grid"],
-                        help="run one part alone: notebook-grid (a 100-row grid over a pandas + Altair notebook "
-                             "against the papermill CLI; bench/notebook_grid.py)")
+    parser.add_argument("--db", required=True, help="SQLAlchemy URL of the (large) demo database")
     parser.add_argument("--grid-rows", type=int, default=100, help="runs of the notebook grid")
     parser.add_argument("--n", type=int, default=16, help="entities per comparison")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
@@ -325,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="reports of the one larger QBR batch: a number, or all (every active partner; "
                              "~15 minutes on 2 cores); 0 skips it")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--only", choices=("all", "load", "notebook-grid"), default="all",
+                        help="load: only the load of the large leads demo (bench/load_bench.py), minutes not half an "
+                             "hour; notebook-grid: only the 100-row grid over a pandas + Altair notebook against the "
+                             "papermill CLI (bench/notebook_grid.py)")
+    parser.add_argument("--pg", default=os.environ.get("REPORTLIB_BENCH_PG_URL") or None,
+                        help="a PostgreSQL URL for the load bench (its leads tables are emptied and refilled)")
     args = parser.parse_args(argv)
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
 
@@ -339,14 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # the other figures are kept
             return ["## Notebook grid", "", f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:300]}"]
 
-    if args.only == "notebook-grid":
-        started = datetime.now(timezone.utc)
-        return _write_results(Path(args.out), f"{started:%Y-%m-%d}-notebook-grid.md",
-                              [f"# reportlib bench (notebook grid only), {started:%Y-%m-%d %H:%M} UTC", "",
-                               *grid_section()])
-    if not args.db:
-        parser.error("--db is required (but for --only notebook-grid)")
-    ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
+    if args.only == "all":
+        ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
     from reportlib import __version__
@@ -357,8 +353,15 @@ def main(argv: list[str] | None = None) -> int:
              f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
              f"- reportlib {__version__}, commit {git_commit()}",
              f"- database: {args.db.rsplit('/', 1)[-1]}; N = {args.n} entities; medians of {args.repeat} runs; "
-             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", "",
-             "## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
+             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", ""]
+    if args.only == "load":
+        from load_bench import load_section
+
+        lines += load_section(args.repeat, args.pg, log)
+        return write_results(lines, args.out, started)
+    if args.only == "notebook-grid":
+        return write_results([*lines, *grid_section()], args.out, started)
+    lines += ["## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
              "| report | how | s / report | reports / min | vs papermill | peak MB |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     notes = []
@@ -409,15 +412,20 @@ def main(argv: list[str] | None = None) -> int:
                                    "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
+    from load_bench import load_section
+
+    lines += ["", *load_section(args.repeat, args.pg, log)]
     log("notebook grid: reportlib batch --grid vs the papermill CLI (bench/notebook_grid.py)")
     lines += ["", *grid_section()]
-    lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
-    return _write_results(Path(args.out), f"{started:%Y-%m-%d}.md", lines)
+    lines += ["", *notes]
+    return write_results(lines, args.out, started)
 
 
-def _write_results(out: Path, name: str, lines: list[str]) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / name
+def write_results(lines: list[str], out: str, started: datetime) -> int:
+    lines = [*lines, "", f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{started:%Y-%m-%d}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"\nwritten to {path}", file=sys.stderr)

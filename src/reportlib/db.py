@@ -11,6 +11,7 @@ SQLite (which has no decimal type and would store binary floats). Either way Pyt
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -20,7 +21,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .config import public_db_url, redact_secrets_in_text, resolve_db_url
+from .config import HIDDEN, public_db_url, redact_secrets_in_text, resolve_db_url
 from .errors import ConfigError
 
 __all__ = [
@@ -78,6 +79,13 @@ class Exact(sa.types.TypeDecorator):
     def python_type(self):
         return Decimal
 
+    @property
+    def largest_scaled(self) -> int:
+        """The largest ``value * 10**scale`` every database stores exactly: a 64-bit integer on
+        SQLite, ``precision`` digits in NUMERIC; a load refuses larger amounts on every backend,
+        so that the same files load the same everywhere."""
+        return min(2**63 - 1, 10**self.precision - 1)
+
 
 data_versions = sa.Table(
     "reportlib_data_versions",
@@ -98,10 +106,13 @@ def engine_for(url: str | None = None) -> Engine:
     if url not in _engines:
         try:
             parsed = sa.engine.make_url(url)
+            port = parsed.port
         except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-            raise ConfigError(f"{public_db_url(url)!r} is not a database URL: {redact_secrets_in_text(str(exc))}. "
-                              "Use e.g. sqlite:///data/reportlib.sqlite "
-                              "or postgresql+psycopg://user@host/db.") from None
+            raise ConfigError(f"{_shown(url)} is not a database URL ({redact_secrets_in_text(_reason(exc))}). "
+                              "Use e.g. sqlite:///data/reportlib.sqlite or postgresql+psycopg://user@host:5432/db."
+                              ) from None
+        if port is not None and not 0 < port < 65536:
+            raise ConfigError(f"{_shown(url)}: port {port} is not a TCP port (1 to 65535).")
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.drivername in ("postgresql", "postgres"):
@@ -111,6 +122,17 @@ def engine_for(url: str | None = None) -> Engine:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         _engines[url] = engine
     return _engines[url]
+
+
+def _shown(url: str) -> str:
+    """The URL as an error may show it: without any secret, even when it cannot be parsed."""
+    return repr(re.sub(r"(://[^/:@]*:)[^/@]*@", rf"\g<1>{HIDDEN}@", public_db_url(url)))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValueError) and "int()" in str(exc):
+        return "its port is not a number"
+    return str(exc)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
@@ -135,8 +157,52 @@ def init_db(url: str | None = None) -> Engine:
     DOMAINS.names()  # imports every domain's schema module, which declares its tables
     engine = engine_for(url)
     metadata.create_all(engine)
+    _sync_columns(engine)
     _sync_indexes(engine)
     return engine
+
+
+def _sync_columns(engine: Engine) -> None:
+    """Give tables that already existed the nullable columns declared since (``create_all`` skips them).
+
+    Only a column that may be empty can be added to rows that exist; any other new column is
+    an error that says to rebuild the table.
+    """
+    have = _existing_columns(engine)
+    missing = [column for table in metadata.sorted_tables if table.name in have
+               for column in table.columns if column.name not in have[table.name]]
+    for column in missing:
+        if not column.nullable and column.server_default is None:
+            raise ConfigError(f"Table {column.table.name} of this database has no column {column.name!r}, which "
+                              "cannot be added to existing rows; reload that table's domain into a new database.")
+        quote = engine.dialect.identifier_preparer
+        kind = column.type.compile(dialect=engine.dialect)
+        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {quote.format_table(column.table)} ADD COLUMN {guard}"
+                                     f"{quote.quote(column.name)} {kind}")
+        except sa.exc.OperationalError as exc:  # another process added it first (SQLite has no IF NOT EXISTS)
+            if "duplicate column" not in str(exc).lower():
+                raise
+
+
+def _existing_columns(engine: Engine) -> dict[str, set[str]]:
+    """Table -> column names, in one query where the database allows (init_db runs on every report)."""
+    queries = {"sqlite": "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+                         "WHERE m.type = 'table'",
+               "postgresql": "SELECT c.relname, a.attname FROM pg_attribute AS a JOIN pg_class AS c ON a.attrelid = "
+                             "c.oid WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+                             "AND a.attnum > 0 AND NOT a.attisdropped"}
+    have: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        if engine.dialect.name in queries:
+            for table, column in conn.exec_driver_sql(queries[engine.dialect.name]):
+                have.setdefault(table, set()).add(column)
+        else:
+            for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
+                have[table] = {c["name"] for c in columns}
+    return have
 
 
 def _sync_indexes(engine: Engine) -> None:

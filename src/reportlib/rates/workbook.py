@@ -41,7 +41,7 @@ def sheet_columns(template: SheetTemplate) -> list[Col]:
     for key, label in template.columns:
         default_label, kind = SHEET_FIELDS[key]
         if kind == "rate":
-            columns.append(Col(key, label or default_label, "decimal", places=RATE_SCALE, width=16))
+            columns.append(Col(key, label or default_label, "rate", places=RATE_SCALE, width=16))
         else:
             columns.append(Col(key, label or default_label, kind))
     return columns

@@ -6,13 +6,13 @@ import copy
 import re
 import threading
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
 import nbformat
 
 from ..files import atomic_write
+from .figures import Figure, is_missing
 from .text import escape_html
 from .xlsx import Col
 
@@ -24,25 +24,15 @@ _REMOTE = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*["']
 
 
 def format_value(col: Col, value: Any) -> str:
-    """Display text for a value of ``col`` (not escaped)."""
-    if value is None or (isinstance(value, float) and value != value):
+    """Display text for a value of ``col`` (not escaped); figures read as :mod:`.figures` shows them."""
+    if isinstance(value, Figure):
+        return value.kind.text(value.value, missing="")
+    if is_missing(value):
         return ""
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return ""
-    except ImportError:  # pragma: no cover
-        pass
     kind = col.kind
-    if kind == "money":
-        return f"{Decimal(str(value)):,.2f}"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "decimal":
-        return f"{Decimal(str(value)):,.{col.places}f}"
-    if kind == "percent":
-        return f"{Decimal(str(value)):.{col.places}f} %"
+    figure = col.figure
+    if figure is not None:
+        return figure.text(value, missing="")
     if kind == "date":
         return value.isoformat()[:10] if isinstance(value, (date, datetime)) else str(value)[:10]
     if kind == "datetime":
@@ -65,8 +55,9 @@ def table_html(rows: Any, columns: Sequence[Col], caption: str | None = None, li
             break
         cells = []
         for col in columns:
-            css = ' class="num"' if col.kind in ("money", "int", "decimal", "percent") else ""
-            cells.append(f"<td{css}>{escape_html(format_value(col, record.get(col.key)))}</td>")
+            value = record.get(col.key)
+            css = ' class="num"' if col.figure is not None or isinstance(value, Figure) else ""
+            cells.append(f"<td{css}>{escape_html(format_value(col, value))}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
