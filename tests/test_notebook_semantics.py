@@ -11,9 +11,9 @@ report mode, stdout and stderr, a keyboard interrupt.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -77,16 +77,34 @@ FAILING = {"broken": "ValueError", "line-magic": "UsageError", "exit-1": "System
            "keyboard-interrupt": "KeyboardInterrupt"}
 
 
+def _when(value) -> str | None:
+    """What must agree about a start, end or duration between two runs: whether it was
+    recorded, and as what (an ISO time, seconds), not its value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return f"not an ISO time: {value!r}"
+        return "ISO time"
+    return type(value).__name__
+
+
 def _facts(path: Path) -> dict:
-    """An executed notebook less what differs between two runs of it: times, durations, the
-    output path, the injected cell's random id and nbclient's timing records."""
+    """An executed notebook less what differs between two runs of it: the values of times and
+    durations (whether each is recorded, and as what, stays), the paths, the injected cell's
+    random id and nbclient's timing records."""
     nb = json.loads(path.read_text())
     papermill = nb["metadata"]["papermill"]
-    for key in ("start_time", "end_time", "duration", "output_path", "input_path"):
+    for key in ("output_path", "input_path"):
         papermill.pop(key, None)
+    for key in ("start_time", "end_time", "duration"):
+        papermill[key] = _when(papermill[key]) if key in papermill else "missing"
     for cell in nb["cells"]:
-        for key in ("start_time", "end_time", "duration"):
-            cell["metadata"].get("papermill", {}).pop(key, None)
+        timing = cell["metadata"].get("papermill")
+        for key in ("start_time", "end_time", "duration") if timing is not None else ():
+            timing[key] = _when(timing[key]) if key in timing else "missing"
         cell["metadata"].pop("execution", None)
         if "injected-parameters" in cell["metadata"].get("tags", []) or \
                 "papermill-error-cell-tag" in cell["metadata"].get("tags", []):
@@ -136,6 +154,12 @@ def test_the_cases_show_what_papermill_does(cases):
     assert repr(tuple(COMPLEX[k] for k in ("a_list", "a_dict", "nothing", "yes", "no", "ratio", "count", "text",
                                           "date_text"))) in complex_out
     assert "['list', 'dict', 'NoneType', 'bool', 'bool', 'float', 'int']" in complex_out
+    simple = nbformat.read(cases["simple"][2], as_version=4)
+    assert _when(simple.metadata.papermill.start_time) == _when(simple.metadata.papermill.end_time) == "ISO time"
+    for cell in simple.cells:  # each cell's start, end, duration and status, as the comparisons hold them
+        timing = cell.metadata.papermill
+        assert (_when(timing.start_time), _when(timing.end_time), _when(timing.duration), timing.status,
+                timing.exception) == ("ISO time", "ISO time", "float", "completed", False), cell.source
     broken = cells("broken")
     assert "papermill-error-cell-tag" in broken[0].metadata["tags"]  # the banner at the top
     failed = next(c for c in broken if c.metadata.get("papermill", {}).get("exception"))

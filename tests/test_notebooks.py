@@ -71,6 +71,26 @@ def test_every_kind_of_parameter_merges_in_papermills_order(tmp_path, sales):
     assert ours == dict(theirs) and ours["region"] == "True" and ours["when"] == "2026-10-01"
 
 
+@pytest.mark.kernel
+def test_run_takes_every_parameter_flag_as_papermill_and_warns_of_unknown_names_once(tmp_path, sales, capsys):
+    """The flags on ``reportlib run`` itself (-b, -f twice, -y, -p, -r): the executed notebook
+    records papermill's parameters; names the parameters cell does not define warn, and run."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("region: east\nmonth: 1\nitems: [9]\n")
+    second.write_text("month: 2\nwhen: 2026-10-01\n")
+    flags = ["-b", base64.b64encode(b"region: b64\nextra: 1").decode(), "-f", str(first), "-f", str(second),
+             "-y", "rate: 0.2\nitems: [1, {k: v}]", "-p", "owner", "None", "-r", "region", "True"]
+    _papermill(str(sales), str(tmp_path / "prepared.ipynb"), "--prepare-only", *flags)
+    theirs = nbformat.read(tmp_path / "prepared.ipynb", as_version=4).metadata.papermill.parameters
+    assert main(["run", str(sales), str(tmp_path / "out"), *flags]) == 0
+    executed = nbformat.read(tmp_path / "out" / "sales.ipynb", as_version=4)
+    assert executed.metadata.papermill.parameters == theirs
+    assert "True 2 0.2 [1, {'k': 'v'}] None" in executed.cells[2].outputs[0].text
+    err = capsys.readouterr().err
+    for name in ("extra", "when"):
+        assert err.count(f"warning: Passed unknown parameter: {name} ") == 1, err
+
+
 def test_bad_yaml_is_one_clear_error():
     with pytest.raises(ParameterError, match="-y 'a: \\[1' is not valid YAML"):
         collect_parameters(yaml_texts=["a: [1"])
@@ -232,8 +252,12 @@ def test_a_grid_batch_names_each_run_keeps_failures_and_summarises(sales, tmp_pa
                                                                      "south-2": "failed"}
     grid.write_text("region,month,fail\nnorth,1,False\nsouth,2,False\neast,3,False\n")
     assert main(["batch", str(sales), str(out), "--grid", str(grid), "-p", "rate", "0.75",
-                 "--name", "{region}-{month}", "--workers", "1", "--quiet"]) == 0
-    assert "3 run(s)" in capsys.readouterr().out and not (out / "south-2.failed.ipynb").exists()
+                 "--name", "{region}-{month}", "--workers", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "3 run(s)" in printed.out and "2 skipped (unchanged)" in printed.out
+    assert not (out / "south-2.failed.ipynb").exists() and (out / "south-2.ipynb").exists()
+    bar = printed.err.split("\r")[-1]  # the progress bar as it was left
+    assert bar.startswith("sales.ipynb batch: 100%") and "3/3" in bar and "failed=0" in bar, printed.err
 
 
 @pytest.mark.kernel
@@ -297,7 +321,7 @@ def test_to_pdf_without_chromium_fails_with_a_clear_error(sales, tmp_path, monke
 
 
 @pytest.mark.kernel
-def test_a_grid_batch_runs_on_a_dask_cluster(sales, tmp_path):
+def test_a_grid_batch_runs_on_a_dask_cluster(sales, tmp_path, capsys):
     """The notebook's family goes to the Dask workers whole (it is no registered family)."""
     distributed = pytest.importorskip("distributed")
     from reportlib.notebooks import batch_notebook
@@ -307,9 +331,10 @@ def test_a_grid_batch_runs_on_a_dask_cluster(sales, tmp_path):
     out = tmp_path / "out"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
                                   dashboard_address=None, protocol="tcp") as cluster:
-        result = batch_notebook(sales, out, grid, executor="dask", scheduler=cluster.scheduler_address,
-                                progress=False)
-        assert result.ok and result.count("ok") == 4, result.summary()
+        status = main(["batch", str(sales), str(out), "--grid", str(grid), "--scheduler", cluster.scheduler_address,
+                       "--quiet"])
+        printed = capsys.readouterr()
+        assert status == 0 and "4 run(s)" in printed.out and "4 ok, 0 skipped" in printed.out, printed
         again = batch_notebook(sales, out, grid, executor="dask", scheduler=cluster.scheduler_address,
                                progress=False)
         assert again.count("skipped") == 4
