@@ -311,6 +311,7 @@ def reported_split(folder: Path) -> list[tuple[float, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="SQLAlchemy URL of the (large) demo database")
+    parser.add_argument("--grid-rows", type=int, default=100, help="runs of the notebook grid")
     parser.add_argument("--n", type=int, default=16, help="entities per comparison")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -320,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="reports of the one larger QBR batch: a number, or all (every active partner; "
                              "~15 minutes on 2 cores); 0 skips it")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    parser.add_argument("--only", choices=("all", "load"), default="all",
-                        help="load: only the load of the large leads demo (bench/load_bench.py), minutes not half an hour")
+    parser.add_argument("--only", choices=("all", "load", "notebook-grid"), default="all",
+                        help="load: only the load of the large leads demo (bench/load_bench.py), minutes not half an "
+                             "hour; notebook-grid: only the 100-row grid over a pandas + Altair notebook against the "
+                             "papermill CLI (bench/notebook_grid.py)")
     parser.add_argument("--pg", default=os.environ.get("REPORTLIB_BENCH_PG_URL") or None,
                         help="a PostgreSQL URL for the load bench (its leads tables are emptied and refilled)")
     args = parser.parse_args(argv)
@@ -329,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+    from notebook_grid import measure as notebook_grid
+
+    def grid_section() -> list[str]:
+        try:
+            return notebook_grid(args.grid_rows, args.repeat, workers=args.workers, log=log)
+        except Exception as exc:  # the other figures are kept
+            return ["## Notebook grid", "", f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:300]}"]
 
     if args.only == "all":
         ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
@@ -348,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
 
         lines += load_section(args.repeat, args.pg, log)
         return write_results(lines, args.out, started)
+    if args.only == "notebook-grid":
+        return write_results([*lines, *grid_section()], args.out, started)
     lines += ["## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
              "| report | how | s / report | reports / min | vs papermill | peak MB |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -402,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     from load_bench import load_section
 
     lines += ["", *load_section(args.repeat, args.pg, log)]
+    log("notebook grid: reportlib batch --grid vs the papermill CLI (bench/notebook_grid.py)")
+    lines += ["", *grid_section()]
     lines += ["", *notes]
     return write_results(lines, args.out, started)
 

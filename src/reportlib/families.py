@@ -47,6 +47,20 @@ class Family:
             own slice (``None`` when run alone: query the database). These parameters are
             injected but are not part of a run's key: they only say where the same inputs are.
         html: whether the runner exports the executed notebook to HTML.
+        pdf: whether the runner prints that HTML page to PDF (headless Chromium).
+
+    A notebook run as papermill would make it (:mod:`reportlib.notebooks`) is a family too,
+    made for the run: its ``notebook`` and ``folder`` are absolute paths, ``domain`` is None
+    (no database: no connection, no data fingerprint), and:
+
+    Attributes:
+        runner_parameters: whether ``db_url``, ``output_dir`` and ``output_stem`` are injected
+            (a family's notebook takes them; any other notebook gets only its own parameters,
+            as papermill injects them).
+        report_mode: papermill's report mode: every code cell's input hidden.
+        cwd: the kernel's working folder; None: the run's private staging folder, whose files
+            are the run's outputs.
+        options: what else decides what the run produces (part of its run key).
     """
 
     name: str
@@ -54,7 +68,7 @@ class Family:
     notebook: str
     params: type[ReportParams]
     batch_params: type[ReportParams]
-    domain: str
+    domain: str | None
     period: Callable[[Any], str]
     stem: Callable[[Connection, Any], str]
     entities: Callable[[Connection, Any], list[dict]]
@@ -62,6 +76,11 @@ class Family:
     stems: Callable[[Connection, list[Any]], list[str]] | None = None
     html: bool = True
     description: str = ""
+    pdf: bool = False
+    runner_parameters: bool = True
+    report_mode: bool = False
+    cwd: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 # name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).
