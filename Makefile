@@ -22,12 +22,16 @@ BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
+# make bench BENCH_ONLY=load: only the load of the large leads demo; BENCH_PG=URL measures it on PostgreSQL too;
+# BENCH_ONLY=notebook-grid (make bench-notebooks): only the 100-row notebook grid against the papermill CLI
+BENCH_ONLY   ?= all
+BENCH_PG     ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench clean notebooks
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench bench-notebooks clean notebooks
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -39,7 +43,9 @@ help:
 	@echo "make all         every family's batch for the default periods"
 	@echo "make monthly     MONTH=2026-10   statements + dashboard, their PDFs, the catalogue, then send (outbox)"
 	@echo "make quarterly   QUARTER=2026Q3  every QBR deck + the portfolio, PDFs, the catalogue, then send (outbox)"
-	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
+	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import -> bench/results/<date>.md"
+	@echo "                 (BENCH_N, BENCH_REPEAT; BENCH_ONLY=load for the load alone, BENCH_PG=URL for PostgreSQL)"
+	@echo "make bench-notebooks  only the 100-row notebook grid vs the papermill CLI (BENCH_REPEAT)"
 	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -121,11 +127,15 @@ test: venv
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(BENCH_DB)
+bench: venv $(if $(filter load notebook-grid,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
-		--scale-n $(BENCH_SCALE) \
+		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) $(if $(BENCH_PG),--pg $(BENCH_PG),) \
 		$(if $(WORKERS),--workers $(WORKERS),)
+
+# Only the notebook grid of make bench: reportlib batch PATH.ipynb --grid against the papermill CLI.
+bench-notebooks:
+	$(MAKE) bench BENCH_ONLY=notebook-grid
 
 clean:
 	rm -rf data .pytest_cache

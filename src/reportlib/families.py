@@ -47,6 +47,8 @@ class Family:
             own slice (``None`` when run alone: query the database). These parameters are
             injected but are not part of a run's key: they only say where the same inputs are.
         html: whether the runner exports the executed notebook to HTML.
+        pdf: whether the runner prints that HTML page to PDF (headless Chromium, no
+            header: ``--to pdf`` of any notebook; the families' PDFs are ``pdfs``).
         pdfs: the run's files that get a PDF of their own, by suffix (``(".html",)``: the page
             printed by headless Chromium; ``(".pptx",)``: the deck converted by LibreOffice).
             :mod:`reportlib.delivery.pdf` makes them after the runs and lists them in each run's
@@ -55,6 +57,19 @@ class Family:
             recipients rules and billing message): ``(batch params, **options) -> report``
             with the options of :func:`reportlib.delivery.send.send_reports`. It records and
             sends through the same delivery log and send path.
+
+    A notebook run as papermill would make it (:mod:`reportlib.notebooks`) is a family too,
+    made for the run: its ``notebook`` and ``folder`` are absolute paths, ``domain`` is None
+    (no database: no connection, no data fingerprint), and:
+
+    Attributes:
+        runner_parameters: whether ``db_url``, ``output_dir`` and ``output_stem`` are injected
+            (a family's notebook takes them; any other notebook gets only its own parameters,
+            as papermill injects them).
+        report_mode: papermill's report mode: every code cell's input hidden.
+        cwd: the kernel's working folder; None: the run's private staging folder, whose files
+            are the run's outputs.
+        options: what else decides what the run produces (part of its run key).
     """
 
     name: str
@@ -62,7 +77,7 @@ class Family:
     notebook: str
     params: type[ReportParams]
     batch_params: type[ReportParams]
-    domain: str
+    domain: str | None
     period: Callable[[Any], str]
     stem: Callable[[Connection, Any], str]
     entities: Callable[[Connection, Any], list[dict]]
@@ -72,6 +87,11 @@ class Family:
     description: str = ""
     pdfs: tuple[str, ...] = ()
     send: Callable[..., Any] | None = None
+    pdf: bool = False
+    runner_parameters: bool = True
+    report_mode: bool = False
+    cwd: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 # name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).
