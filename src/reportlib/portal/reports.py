@@ -1,0 +1,260 @@
+"""The seven portal reports: conditions from a form, tables for the page, the same rows as XLSX.
+
+The page and the export come from the same place: the page shows the sheets that
+``reportlib.statements.REPORTS[name].sheets`` computes, and "Export report" writes them with
+``write_report_xlsx``, the function behind ``reportlib report``. Every figure on the page is
+formatted by :func:`shown`, the project's formatting of a column's kind, which is what the
+file's number format displays; it is the one place to switch when the formatting moves.
+
+Who may ask for what: a partner user's reports are always about its own partner account (a
+``partner`` naming another one, or an ``account`` it does not manage, is "not found", as for
+something that does not exist); analysts and admins choose any partner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy.engine import Connection
+
+from ..errors import UnknownEntityError
+from ..files import slugify
+from ..periods import Month
+from ..render.html import format_value
+from ..render.xlsx import Col
+from ..statements import REPORTS, Selection, partner_account, selected_accounts, write_report_xlsx
+from .users import User
+
+__all__ = ["ACCOUNT_TYPES", "Conditions", "ConditionsError", "NotFound", "STATUSES", "Table", "default_period",
+           "export_report", "managed_accounts", "parse_conditions", "partner_accounts", "partner_name",
+           "report_choices", "report_tables", "shown"]
+
+# The seed's order on the form; any report registered later follows.
+ORDER = ("credit-topups", "credit-usage", "total-credit", "discounts", "revenue-detailed", "revenue-by-service",
+         "revenue-by-account")
+ACCOUNT_TYPES = (("both", "Partner and customers"), ("partner", "Partner account"), ("customer", "Customer accounts"))
+STATUSES = ("active", "inactive", "expired", "scheduled")
+MAX_DAYS = 3 * 366  # longer ranges are exports, not pages: refuse with a message naming the limit
+SHOWN_ROWS = 2000  # a sheet longer than this shows its first rows and says the file has them all
+
+
+class NotFound(Exception):
+    """Something the user may not see, or that does not exist: the portal answers 404 for both."""
+
+
+class ConditionsError(Exception):
+    """Conditions that cannot work (a date that is not a date, to before from); lists every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def shown(col: Col, value: Any) -> str:
+    """A figure as the page shows it: the project's formatting of the column's kind.
+
+    The exact value is rounded half up at the column's places first, as the file's number
+    format shows it (6126.205 reads 6,126.21 in the workbook): ``format_value`` rounds a
+    ``Decimal`` half to even (issue 23). Once it rounds half up itself, this changes nothing.
+    """
+    if col.kind in ("money", "decimal", "percent", "rate") and isinstance(value, Decimal) and value.is_finite():
+        places = 2 if col.kind == "money" else col.places
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return format_value(col, value)
+
+
+def report_choices() -> list[tuple[str, str]]:
+    """(name, title) of every portal report, in the seed's order."""
+    names = REPORTS.names()
+    ordered = [n for n in ORDER if n in names] + [n for n in names if n not in ORDER]
+    return [(name, REPORTS.get(name).title) for name in ordered]
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A report and its conditions, checked against what the user may see."""
+
+    report: str
+    partner: str
+    start: date
+    end: date  # inclusive, as the form shows it
+    account_type: str = "both"
+    account: str | None = None
+    statuses: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return REPORTS.get(self.report).title
+
+    def selection(self) -> Selection:
+        return Selection(self.partner, self.start, self.end + timedelta(days=1), account_type=self.account_type,
+                         account=self.account)
+
+    def query(self) -> list[tuple[str, str]]:
+        """The conditions as URL query pairs (the page's export link, the form's values)."""
+        pairs = [("report", self.report), ("partner", self.partner), ("from", self.start.isoformat()),
+                 ("to", self.end.isoformat()), ("account_type", self.account_type)]
+        if self.account:
+            pairs.append(("account", self.account))
+        pairs += [("status", s) for s in self.statuses]
+        return pairs
+
+    def file_name(self) -> str:
+        parts = [self.report, self.partner, self.start.isoformat(), self.end.isoformat()]
+        if self.account:
+            parts.insert(2, self.account)
+        return slugify(*parts) + ".xlsx"
+
+
+def default_period(today: date | None = None) -> tuple[date, date]:
+    """The last whole month before ``today``: what a partner most often looks at."""
+    month = Month.parse(f"{(today or date.today()):%Y-%m}") - 1
+    return month.start, month.last_day
+
+
+def _values(params: Mapping[str, Any], name: str) -> list[str]:
+    if hasattr(params, "getlist"):
+        return [v for v in params.getlist(name) if isinstance(v, str)]
+    value = params.get(name)
+    if value is None:
+        return []
+    return [v for v in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(v, str)]
+
+
+def _one(params: Mapping[str, Any], name: str) -> str | None:
+    values = [v.strip() for v in _values(params, name) if v.strip()]
+    return values[-1] if values else None
+
+
+def parse_conditions(conn: Connection, user: User, params: Mapping[str, Any]) -> Conditions:
+    """The conditions of a report page or export for ``user``.
+
+    NotFound when they name a report that does not exist, a partner the user may not see or
+    that does not exist, or an account the partner does not manage; ConditionsError listing
+    every problem with the dates, account type or status.
+    """
+    report = _one(params, "report") or ""
+    if report not in REPORTS.names():
+        raise NotFound(report)
+    partner = _one(params, "partner")
+    if not user.sees_everything:
+        if partner is not None and partner != user.partner:
+            raise NotFound(partner)
+        partner = user.partner
+    if not partner:
+        raise ConditionsError(["choose a partner"])
+    try:
+        partner_account(conn, partner)
+    except UnknownEntityError:
+        raise NotFound(partner) from None
+    problems = []
+    default_start, default_end = default_period()
+    month = _one(params, "month")
+    start = end = None
+    try:
+        if month:
+            period = Month.parse(month)
+            start, end = period.start, period.last_day
+        else:
+            start = date.fromisoformat(_one(params, "from") or default_start.isoformat())
+            end = date.fromisoformat(_one(params, "to") or default_end.isoformat())
+    except ValueError as exc:
+        problems.append(f"the period is not a date: {exc} (use YYYY-MM-DD, or month YYYY-MM)")
+    if start and end:
+        if end < start:
+            problems.append(f"'to' ({end}) is before 'from' ({start})")
+        elif (end - start).days > MAX_DAYS:
+            problems.append(f"the period is {(end - start).days + 1} days; the portal shows at most {MAX_DAYS} "
+                            "(use reportlib report for longer ones)")
+    account_type = _one(params, "account_type") or "both"
+    if account_type not in dict(ACCOUNT_TYPES):
+        problems.append(f"account type {account_type!r} is not one of {', '.join(dict(ACCOUNT_TYPES))}")
+    statuses = tuple(dict.fromkeys(_values(params, "status")))
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        problems.append(f"discount status {', '.join(map(repr, unknown))} is not one of {', '.join(STATUSES)}")
+    if problems:
+        raise ConditionsError(problems)
+    account = _one(params, "account")
+    if account in ("", "all"):
+        account = None
+    conditions = Conditions(report, partner, start, end, account_type, account,
+                            statuses if report == "discounts" else ())
+    if account is not None:
+        try:
+            selected_accounts(conn, conditions.selection())
+        except UnknownEntityError:
+            raise NotFound(account) from None
+    return conditions
+
+
+def partner_accounts(conn: Connection) -> list[tuple[str, str]]:
+    """(account id, name) of every partner account, for an analyst's choice of partner."""
+    import sqlalchemy as sa
+
+    from ..statements.schema import accounts
+
+    stmt = (sa.select(accounts.c.account_id, accounts.c.name).where(accounts.c.account_type == "partner")
+            .order_by(accounts.c.account_id))
+    return [(row.account_id, row.name) for row in conn.execute(stmt)]
+
+
+def partner_name(conn: Connection, partner: str) -> str:
+    return partner_account(conn, partner)["name"]
+
+
+def managed_accounts(conn: Connection, partner: str) -> list[tuple[str, str, str]]:
+    """(account id, name, type) of every account ``partner`` manages, its own first."""
+    today = date.today()
+    frame = selected_accounts(conn, Selection(partner, today, today))
+    return [(r.account_id, r.name, r.account_type) for r in frame.itertuples(index=False)]
+
+
+@dataclass
+class Table:
+    """One sheet of a report as the page shows it: headers, formatted cells, which row is a total."""
+
+    title: str
+    headers: list[tuple[str, bool]]  # (header, numeric)
+    rows: list[list[str]]
+    count: int  # rows in the file's sheet (the page may show fewer)
+    total: list[str] | None = None  # the sheet's Total row, formatted
+    conditions: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.rows) + (1 if self.total else 0) < self.count
+
+
+_NUMERIC = ("money", "int", "decimal", "percent", "rate")
+
+
+def _table(title: str, frame, columns: Sequence[Col]) -> Table:
+    records = list(frame.itertuples(index=False, name=None))
+    keys = list(frame.columns)
+    rows, total = [], None
+    for index, record in enumerate(records):
+        values = dict(zip(keys, record))
+        cells = [shown(col, values.get(col.key)) for col in columns]
+        if index == len(records) - 1 and "Total" in (values.get(col.key) for col in columns):
+            total = cells
+        elif len(rows) < SHOWN_ROWS:
+            rows.append(cells)
+    return Table(title, [(col.title, col.kind in _NUMERIC) for col in columns], rows, len(records), total)
+
+
+def report_tables(conn: Connection, conditions: Conditions) -> list[Table]:
+    """The report's sheets for the page, computed by the same function the export writes."""
+    spec = REPORTS.get(conditions.report)
+    return [_table(title, frame, columns)
+            for title, frame, columns in spec.sheets(conn, conditions.selection(), conditions.statuses or None)]
+
+
+def export_report(conn: Connection, conditions: Conditions, path: str | Path) -> Path:
+    """Write the report's XLSX to ``path`` with the renderer of ``reportlib report``."""
+    return write_report_xlsx(conn, conditions.report, conditions.selection(), path,
+                             statuses=list(conditions.statuses) or None)
