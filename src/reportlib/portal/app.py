@@ -45,8 +45,8 @@ from ..errors import DataError, ParameterError, ReportlibError, UnknownEntityErr
 from . import reports as rp
 from .catalogue import Catalogue, Run, may_download
 from .ondemand import FAMILIES as ON_DEMAND, RenderPool
-from .users import (LoginRefused, User, add_user, authenticate, end_session, list_users, session_user, set_enabled,
-                    set_password, start_session)
+from .users import (LoginRefused, User, add_user, end_session, list_users, session_user, set_enabled, set_password,
+                    sign_in)
 
 __all__ = ["CSP", "PortalSettings", "SECURITY_HEADERS", "create_app"]
 
@@ -337,7 +337,7 @@ def ondemand_page(request: Request) -> Response:
         partners = rp.partner_accounts(conn) if user.sees_everything else []
     return _render(request, "ondemand.html", {"user": user, "families": ON_DEMAND, "partners": partners,
                                               "jobs": pool.jobs(user), "problems": [], "form": {},
-                                              "ready": pool.ready})
+                                              "ready": pool.ready, "kernels": pool.kernels})
 
 
 async def ondemand_submit(request: Request) -> Response:
@@ -365,7 +365,8 @@ async def ondemand_submit(request: Request) -> Response:
         partners = rp.partner_accounts(conn) if user.sees_everything else []
     return _render(request, "ondemand.html", {"user": user, "families": ON_DEMAND, "partners": partners,
                                               "jobs": pool.jobs(user), "problems": problems,
-                                              "form": dict(form), "ready": pool.ready}, status=400)
+                                              "form": dict(form), "ready": pool.ready,
+                                              "kernels": pool.kernels}, status=400)
 
 
 def _job(request: Request):
@@ -452,13 +453,8 @@ async def login_submit(request: Request) -> Response:
     name, password = str(form.get("name") or ""), str(form.get("password") or "")
     target = _next_path(form.get("next"))
 
-    def sign_in() -> str:
-        with engine_for(settings.db_url).begin() as conn:
-            user = authenticate(conn, name, password, address)
-            return start_session(conn, user)
-
     try:
-        token = await run_in_threadpool(sign_in)
+        _signed_in, token = await run_in_threadpool(sign_in, engine_for(settings.db_url), name, password, address)
     except LoginRefused as refused:
         if refused.retry_after:
             minutes = max(1, round(refused.retry_after / 60))

@@ -49,7 +49,7 @@ def add_serve(sub) -> None:
     p.add_argument("--db", metavar="URL", help="database URL (default: $REPORTLIB_DB or data/reportlib.sqlite)")
     p.add_argument("--out", metavar="DIR", help="outputs folder the catalogue lists (default: outputs/)")
     p.add_argument("--kernels", type=int, default=1, metavar="N",
-                   help="warm kernels rendering on-demand requests (default 1)")
+                   help="warm kernels rendering on-demand requests (default 1; 0 turns on-demand rendering off)")
     p.add_argument("--secure-cookies", action="store_true",
                    help="send the session cookie over HTTPS only (behind a TLS reverse proxy)")
     p.add_argument("--forwarded-allow-ips", metavar="IPS",

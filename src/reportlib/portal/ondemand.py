@@ -29,7 +29,7 @@ from typing import Any
 
 from ..config import redact_secrets_in_text
 from ..engines import WarmEngine
-from ..errors import ReportlibError
+from ..errors import ConfigError, ReportlibError
 from ..manifest import write_folder_index
 from ..run import RunPlan, execute_plan, notebook_path, plan_run, sweep_staging
 from .users import User
@@ -96,13 +96,13 @@ class RenderPool:
     Args:
         db_url: the database the runs read.
         out: the outputs folder (the catalogue's).
-        kernels: worker threads, each with one warm kernel.
+        kernels: worker threads, each with one warm kernel (0: no on-demand rendering).
         rehearse: run one statement in a scratch folder at start-up, so that the first real
             request finds everything a run touches loaded (chart engine, templates, caches).
     """
 
     def __init__(self, db_url: str, out: str | Path, kernels: int = 1, rehearse: bool = True):
-        self.db_url, self.out, self.kernels, self.rehearse = db_url, Path(out), max(1, kernels), rehearse
+        self.db_url, self.out, self.kernels, self.rehearse = db_url, Path(out), max(0, kernels), rehearse
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -139,6 +139,8 @@ class RenderPool:
     # -- requests
     def submit(self, user: User, family: str, partner: str, period: str) -> Job:
         """Plan a run (ReportlibError for bad parameters or an unknown partner) and queue it."""
+        if self.kernels == 0:
+            raise ConfigError("On-demand rendering is off on this server (it was started with --kernels 0).")
         if family not in FAMILIES:
             raise KeyError(family)
         plan = plan_run(family, {"partner": partner, FAMILIES[family][0]: period}, out=self.out, db_url=self.db_url)
