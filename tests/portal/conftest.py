@@ -1,27 +1,22 @@
 """The portal under test: a small demo database, users of every role, and the real server.
 
 ``portal`` starts ``reportlib serve`` (uvicorn) in a child process on a free port of 127.0.0.1
-and talks to it over HTTP; it trusts X-Forwarded-For from 127.0.0.1, so a test can sign in
-"from" an address of its own (the throttling tests) without locking the others out.
+(:mod:`tests.portal.server`) and talks to it over HTTP; it trusts X-Forwarded-For from
+127.0.0.1, so a test can sign in "from" an address of its own (the throttling tests) without
+locking the others out.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 
 from reportlib.render.text import FORMULA_TRIGGERS
-from tests.conftest import ROOT
+
+from .server import Server, start_server, stop_server
 
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22", "carol": "carol-password-333",
              "ana": "analyst-password-4", "root": "admin-password-55"}
@@ -44,66 +39,6 @@ def demo_db(tmp_path_factory) -> str:
         add_user(conn, "ana", "analyst", PASSWORDS["ana"])
         add_user(conn, "root", "admin", PASSWORDS["root"])
     return url
-
-
-@dataclass
-class Server:
-    url: str
-    db_url: str
-    out: Path
-    process: subprocess.Popen
-    log: Path
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1].strip("/"))
-
-
-def start_server(db_url: str, out: Path, log: Path, *extra: str, timeout: float = 90) -> Server:
-    """``reportlib serve --port 0`` in a child process; returns once it answers (bounded wait)."""
-    import httpx
-
-    env = dict(os.environ, REPORTLIB_HOME=str(ROOT), REPORTLIB_PORTAL_SECRET="test-secret-" + "x" * 40,
-               PYTHONUNBUFFERED="1")
-    env.pop("REPORTLIB_DB", None)
-    out.mkdir(parents=True, exist_ok=True)
-    handle = open(log, "wb")
-    process = subprocess.Popen([sys.executable, "-m", "reportlib", "serve", "--port", "0", "--db", db_url,
-                                "--out", str(out), "--forwarded-allow-ips", "127.0.0.1", *extra],
-                               stdout=subprocess.PIPE, stderr=handle, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    line = ""
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            line = process.stdout.readline().decode(errors="replace")
-            match = re.search(r"on (http://127\.0\.0\.1:\d+)/", line)
-            if match:
-                url = match.group(1)
-                break
-        else:
-            raise RuntimeError(f"reportlib serve did not start: {line!r}; log: {log.read_text()[-3000:]}")
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    return Server(url, db_url, out, process, log)
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError(f"reportlib serve did not answer within {timeout} s; log: {log.read_text()[-3000:]}")
-    except BaseException:
-        stop_server(process)
-        raise
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    if process.stdout:
-        process.stdout.close()
 
 
 @pytest.fixture(scope="session")

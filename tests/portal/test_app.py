@@ -291,3 +291,48 @@ def test_an_admin_manages_users_from_the_users_page_and_others_cannot(portal):
         assert other.post("/admin/users", data={"csrf": token, "name": "eve", "role": "admin",
                                                 "password": "a long password"}).status_code == 404
     assert "eve" not in root.get("/admin/users").text
+
+
+@pytest.mark.postgres
+def test_a_server_error_is_a_page_of_ours_without_traceback_database_url_or_password(pg_url, tmp_path):
+    """On PostgreSQL, whose URL holds a password: a query that fails shows our 500 page; the
+    server's log has the traceback, with the password hidden."""
+    import sqlalchemy as sa
+
+    from reportlib.db import engine_for
+    from reportlib.demo import build_demo
+    from reportlib.portal.users import add_user
+
+    from .conftest import start_server, stop_server
+
+    build_demo(pg_url, scale="small", domains=["billing"])
+    with engine_for(pg_url).begin() as conn:
+        add_user(conn, "ana", "analyst", PASSWORDS["ana"])
+    server = start_server(pg_url, tmp_path / "outputs", tmp_path / "server.log", "--kernels", "0", "--secure-cookies")
+    try:
+        # The cookie is for HTTPS only (httpx keeps it to itself on plain HTTP): sent by hand here.
+        first = client(server).get("/login")
+        assert "; secure" in first.headers["set-cookie"].lower()
+        login = client(server).post("/login", headers={"cookie": first.headers["set-cookie"].split(";")[0]}, data={
+            "csrf": csrf_of(first.text), "name": "ana", "password": PASSWORDS["ana"]})
+        assert login.status_code == 303 and "; secure" in login.headers["set-cookie"].lower()
+        http = client(server, cookie=login.headers["set-cookie"].split(";")[0])
+        query = "/reports?report=revenue-detailed&partner=P001&from=2026-10-01&to=2026-10-31"
+        assert http.get(query).status_code == 200
+        with engine_for(pg_url).begin() as conn:
+            conn.execute(sa.text("DROP TABLE billing_revenue_lines CASCADE"))
+        page = http.get(query.replace("2026-10", "2026-09"))  # not a report the portal has kept
+        assert page.status_code == 500 and "Something went wrong" in page.text
+        assert SECURITY <= set(page.headers)
+        password = sa.engine.make_url(pg_url).password
+        for secret in (pg_url, public_db_url(pg_url), f":{password}@", "Traceback", 'File "', "billing_revenue_lines",
+                       "psycopg", PASSWORDS["ana"]):
+            assert secret not in page.text, secret
+        reference = re.search(r"reference ([0-9a-f]{8})", page.text).group(1)
+        ondemand = http.get("/ondemand")
+        assert "On-demand rendering is off" in ondemand.text
+    finally:
+        stop_server(server.process)
+    log = server.log.read_text()
+    assert reference in log and "billing_revenue_lines" in log  # the details are in the server's log
+    assert f":{password}@" not in log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal
 
@@ -81,3 +82,29 @@ def test_every_report_page_shows_exactly_the_rows_of_its_export(billing, tmp_pat
         on_page = table.rows + ([table.total] if table.total else [])
         assert on_page == sheet_table(ws, [h for h, _ in table.headers]), table.title
         assert table.count == len(on_page)
+
+
+def test_a_kept_report_is_made_again_once_the_data_changes(billing):
+    cache = rp.ReportCache()
+    with connect(billing) as conn:
+        conditions = rp.parse_conditions(conn, P1_USER, {"report": "revenue-by-service", "month": "2026-10"})
+        kept = cache.view(conn)
+        first = kept.tables(conditions)
+        assert kept.tables(conditions) is first and kept.workbook(conditions) == cache.view(conn).workbook(conditions)
+    assert (cache.hits, cache.misses) == (2, 2)
+    rows = billing_rows()
+    rows["revenue_lines.csv"] = [dict(line, gross=line["gross"] + 1, net=line["net"] + 1)
+                                 for line in rows["revenue_lines.csv"]]
+    write_domain("billing", rows, url=billing, source="test, changed")
+    with connect(billing) as conn:
+        again = cache.view(conn).tables(conditions)
+        workbook = openpyxl.load_workbook(io.BytesIO(cache.view(conn).workbook(conditions))).worksheets[0]
+    assert again is not first and again[0].total != first[0].total
+    assert sheet_table(workbook, [h for h, _ in again[0].headers])[-1] == again[0].total
+
+
+def test_a_kept_report_is_made_again_after_its_time(billing):
+    cache = rp.ReportCache(seconds=0)
+    with connect(billing) as conn:
+        conditions = rp.parse_conditions(conn, P1_USER, {"report": "total-credit", "month": "2026-10"})
+        assert cache.view(conn).tables(conditions) is not cache.view(conn).tables(conditions)

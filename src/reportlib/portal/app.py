@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 import traceback
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -73,6 +73,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SESSION_COOKIE = "reportlib_session"
 MAX_BODY = 64 * 1024  # forms only: a sign-in, a user, a request for a report
 HOME_LIMIT = 300  # runs listed on the home page at most; the filters narrow the rest
+THREADS = 4  # threads answering requests at once (database and pandas work)
 
 
 @dataclass(frozen=True)
@@ -255,11 +256,12 @@ def reports_page(request: Request) -> Response:
     params = request.query_params
     problems, tables, conditions, partner_name, status = [], [], None, None, 200
     with connect(_settings(request).db_url) as conn:
+        kept = request.app.state.reports.view(conn)
         partners = rp.partner_accounts(conn) if user.sees_everything else []
         chosen_partner = user.partner if not user.sees_everything else (params.get("partner") or "")
         if params.get("report"):
             try:
-                conditions = rp.parse_conditions(conn, user, params)
+                conditions = rp.parse_conditions(conn, user, params, kept)
             except rp.NotFound:
                 raise _not_found() from None
             except rp.ConditionsError as exc:
@@ -267,14 +269,14 @@ def reports_page(request: Request) -> Response:
             else:
                 chosen_partner = conditions.partner
                 try:
-                    tables = rp.report_tables(conn, conditions)
+                    tables = kept.tables(conditions)
                 except DataError as exc:
                     problems, status = [str(exc)], 500
-                partner_name = rp.partner_name(conn, conditions.partner)
+                partner_name = kept.partner_name(conditions.partner)
         accounts = []
         if chosen_partner:
             try:
-                accounts = rp.managed_accounts(conn, chosen_partner)
+                accounts = kept.accounts(chosen_partner)
             except UnknownEntityError:
                 raise _not_found() from None
     start, end = rp.default_period()
@@ -295,16 +297,19 @@ def reports_page(request: Request) -> Response:
 def report_export(request: Request) -> Response:
     user = _require(request)
     with connect(_settings(request).db_url) as conn:
+        kept = request.app.state.reports.view(conn)
         try:
-            conditions = rp.parse_conditions(conn, user, request.query_params)
+            conditions = rp.parse_conditions(conn, user, request.query_params, kept)
         except rp.NotFound:
             raise _not_found() from None
         except rp.ConditionsError as exc:
             return _render(request, "error.html", {"user": user, "title": "These conditions cannot work",
                                                    "message": "; ".join(exc.problems), "status": 400}, status=400)
-        with tempfile.TemporaryDirectory(prefix="reportlib-portal-") as folder:
-            path = rp.export_report(conn, conditions, Path(folder) / conditions.file_name())
-            content = path.read_bytes()
+        try:
+            content = kept.workbook(conditions)
+        except DataError as exc:
+            return _render(request, "error.html", {"user": user, "title": "The report cannot be made",
+                                                   "message": str(exc), "status": 500}, status=500)
     return Response(content, media_type=XLSX, headers={
         "content-disposition": f'attachment; filename="{conditions.file_name()}"',
         "content-security-policy": DOWNLOAD_CSP})
@@ -528,6 +533,9 @@ def create_app(db_url: str | None = None, out: str | os.PathLike | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
+        # Requests wait their turn for a few threads instead of sharing the interpreter among
+        # dozens: the same work, done in order, leaves fewer requests waiting long.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         await run_in_threadpool(init_db, settings.db_url)
         settings.out.mkdir(parents=True, exist_ok=True)
         app.state.pool.start()
@@ -567,5 +575,6 @@ def create_app(db_url: str | None = None, out: str | os.PathLike | None = None, 
     app.state.settings = settings
     app.state.templates = templates
     app.state.catalogue = Catalogue(settings.out)
+    app.state.reports = rp.ReportCache()
     app.state.pool = RenderPool(settings.db_url, settings.out, kernels=kernels, rehearse=rehearse)
     return app

@@ -13,14 +13,21 @@ something that does not exist); analysts and admins choose any partner.
 
 from __future__ import annotations
 
+import tempfile
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 
+from ..db import data_fingerprint
 from ..errors import UnknownEntityError
 from ..files import slugify
 from ..periods import Month
@@ -29,8 +36,8 @@ from ..render.xlsx import Col
 from ..statements import REPORTS, Selection, partner_account, selected_accounts, write_report_xlsx
 from .users import User
 
-__all__ = ["ACCOUNT_TYPES", "Conditions", "ConditionsError", "NotFound", "STATUSES", "Table", "default_period",
-           "export_report", "managed_accounts", "parse_conditions", "partner_accounts", "partner_name",
+__all__ = ["ACCOUNT_TYPES", "Conditions", "ConditionsError", "KeptReports", "NotFound", "ReportCache", "STATUSES", "Table",
+           "default_period", "export_bytes", "export_report", "managed_accounts", "parse_conditions", "partner_accounts", "partner_name",
            "report_choices", "report_tables", "shown"]
 
 # The seed's order on the form; any report registered later follows.
@@ -40,6 +47,7 @@ ACCOUNT_TYPES = (("both", "Partner and customers"), ("partner", "Partner account
 STATUSES = ("active", "inactive", "expired", "scheduled")
 MAX_DAYS = 3 * 366  # longer ranges are exports, not pages: refuse with a message naming the limit
 SHOWN_ROWS = 2000  # a sheet longer than this shows its first rows and says the file has them all
+DOMAIN = "billing"  # the data every portal report reads (its fingerprint says when it changed)
 
 
 class NotFound(Exception):
@@ -130,12 +138,14 @@ def _one(params: Mapping[str, Any], name: str) -> str | None:
     return values[-1] if values else None
 
 
-def parse_conditions(conn: Connection, user: User, params: Mapping[str, Any]) -> Conditions:
+def parse_conditions(conn: Connection, user: User, params: Mapping[str, Any],
+                     kept: "KeptReports | None" = None) -> Conditions:
     """The conditions of a report page or export for ``user``.
 
     NotFound when they name a report that does not exist, a partner the user may not see or
     that does not exist, or an account the partner does not manage; ConditionsError listing
-    every problem with the dates, account type or status.
+    every problem with the dates, account type or status. ``kept`` looks the partner up among
+    the kept reports' partners.
     """
     report = _one(params, "report") or ""
     if report not in REPORTS.names():
@@ -148,7 +158,7 @@ def parse_conditions(conn: Connection, user: User, params: Mapping[str, Any]) ->
     if not partner:
         raise ConditionsError(["choose a partner"])
     try:
-        partner_account(conn, partner)
+        kept.partner_name(partner) if kept is not None else partner_account(conn, partner)
     except UnknownEntityError:
         raise NotFound(partner) from None
     problems = []
@@ -229,6 +239,22 @@ class Table:
     def truncated(self) -> bool:
         return len(self.rows) + (1 if self.total else 0) < self.count
 
+    @cached_property
+    def html(self) -> Markup:
+        """The table as HTML, every cell escaped; made once (a kept report is shown many times)."""
+        numeric = [n for _, n in self.headers]
+
+        def row(cells: list[str], tag: str = "td") -> str:
+            return "<tr>" + "".join(f'<{tag} class="num">{escape(c)}</{tag}>' if n else f"<{tag}>{escape(c)}</{tag}>"
+                                    for c, n in zip(cells, numeric)) + "</tr>"
+
+        parts = [f'<table class="report" data-sheet="{escape(self.title)}"><thead>',
+                 row([h for h, _ in self.headers], "th"), "</thead><tbody>", *map(row, self.rows), "</tbody>"]
+        if self.total:
+            parts += ['<tfoot>', row(self.total).replace("<tr>", '<tr class="total">', 1), "</tfoot>"]
+        parts.append("</table>")
+        return Markup("".join(parts))
+
 
 _NUMERIC = ("money", "int", "decimal", "percent", "rate")
 
@@ -258,3 +284,82 @@ def export_report(conn: Connection, conditions: Conditions, path: str | Path) ->
     """Write the report's XLSX to ``path`` with the renderer of ``reportlib report``."""
     return write_report_xlsx(conn, conditions.report, conditions.selection(), path,
                              statuses=list(conditions.statuses) or None)
+
+
+def export_bytes(conn: Connection, conditions: Conditions) -> bytes:
+    """The report's XLSX file (:func:`export_report`) as bytes."""
+    with tempfile.TemporaryDirectory(prefix="reportlib-portal-") as folder:
+        return export_report(conn, conditions, Path(folder) / conditions.file_name()).read_bytes()
+
+
+class ReportCache:
+    """A report's page tables and its export, kept while the data they come from is unchanged.
+
+    A partner looks at a report, then exports it, or comes back to it: both are made once.
+    An entry is keyed by the conditions and the billing data's fingerprint (which every load
+    changes), and kept at most ``seconds`` (the export's "Generated" time stays recent) among
+    the ``entries`` last used. Reports of more than ``max_rows`` rows are not kept.
+    """
+
+    def __init__(self, entries: int = 256, seconds: float = 300, max_rows: int = 5000):
+        self.entries, self.seconds, self.max_rows = entries, seconds, max_rows
+        self._entries: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def _get(self, key: tuple) -> Any:
+        with self._lock:
+            kept = self._entries.get(key)
+            if kept is not None and time.monotonic() - kept[0] < self.seconds:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return kept[1]
+            self.misses += 1
+            return None
+
+    def _put(self, key: tuple, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.entries:
+                self._entries.popitem(last=False)
+
+    def view(self, conn: Connection) -> "KeptReports":
+        """The kept reports of the data ``conn`` sees now (its fingerprint is read once)."""
+        return KeptReports(self, conn, data_fingerprint(conn, DOMAIN))
+
+
+@dataclass
+class KeptReports:
+    """:class:`ReportCache` for one request: the data's fingerprint read once, then kept results."""
+
+    cache: ReportCache
+    conn: Connection
+    fingerprint: str | None
+
+    def _kept(self, key: tuple, make, keep=lambda value: True) -> Any:
+        key = (*key, self.fingerprint)
+        value = self.cache._get(key)
+        if value is None:
+            value = make()
+            if keep(value):
+                self.cache._put(key, value)
+        return value
+
+    def tables(self, conditions: Conditions) -> list[Table]:
+        """:func:`report_tables`, kept."""
+        return self._kept(("tables", conditions), lambda: report_tables(self.conn, conditions),
+                          lambda tables: sum(t.count for t in tables) <= self.cache.max_rows)
+
+    def workbook(self, conditions: Conditions) -> bytes:
+        """:func:`export_bytes`, kept."""
+        return self._kept(("xlsx", conditions), lambda: export_bytes(self.conn, conditions),
+                          lambda content: len(content) <= self.cache.max_rows * 100)
+
+    def accounts(self, partner: str) -> list[tuple[str, str, str]]:
+        """:func:`managed_accounts`, kept."""
+        return self._kept(("accounts", partner), lambda: managed_accounts(self.conn, partner))
+
+    def partner_name(self, partner: str) -> str:
+        """:func:`partner_name`, kept."""
+        return self._kept(("name", partner), lambda: partner_name(self.conn, partner))

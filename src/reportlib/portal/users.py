@@ -268,16 +268,18 @@ def start_session(conn: Connection, user: User) -> str:
     return token
 
 
+# Every request asks this: built once (SQLAlchemy then only binds the values).
+_SESSION_USER = (sa.select(users.c.name, users.c.role, users.c.partner_id, users.c.enabled)
+                 .join(sessions, sessions.c.user_name == users.c.name)
+                 .where(sessions.c.token_sha256 == sa.bindparam("key"), sessions.c.ended_at.is_(None),
+                        sessions.c.expires_at > sa.bindparam("now"), users.c.enabled.is_(True)))
+
+
 def session_user(conn: Connection, token: str | None) -> User | None:
     """The enabled user of a live session, or None (unknown, ended, expired, user disabled)."""
     if not token or not isinstance(token, str) or len(token) > 200:
         return None
-    row = conn.execute(
-        sa.select(users.c.name, users.c.role, users.c.partner_id, users.c.enabled)
-        .join(sessions, sessions.c.user_name == users.c.name)
-        .where(sessions.c.token_sha256 == _token_key(token), sessions.c.ended_at.is_(None),
-               sessions.c.expires_at > _now(), users.c.enabled.is_(True))
-    ).first()
+    row = conn.execute(_SESSION_USER, {"key": _token_key(token), "now": _now()}).first()
     return _row_user(row) if row is not None else None
 
 
