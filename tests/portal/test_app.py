@@ -321,7 +321,7 @@ def test_a_server_error_is_a_page_of_ours_without_traceback_database_url_or_pass
         assert http.get(query).status_code == 200
         with engine_for(pg_url).begin() as conn:
             conn.execute(sa.text("DROP TABLE billing_revenue_lines CASCADE"))
-        page = http.get(query.replace("2026-10", "2026-09"))  # not a report the portal has kept
+        page = http.get(query.replace("from=2026-10-01", "from=2026-09-01"))  # not a report the portal kept
         assert page.status_code == 500 and "Something went wrong" in page.text
         assert SECURITY <= set(page.headers)
         password = sa.engine.make_url(pg_url).password
