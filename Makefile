@@ -20,12 +20,17 @@ BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
+# make bench BENCH_ONLY=portal: only the portal's load test and on-demand statements (default demo)
+BENCH_ONLY   ?= all
+# make serve: the portal on the demo database
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements qbr amendments dashboard all bench clean notebooks
+.PHONY: help venv demo data test statements qbr amendments dashboard all bench clean notebooks serve
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -35,7 +40,9 @@ help:
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
-	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
+	@echo "make serve       the web portal on the demo database: http://127.0.0.1:8000/ (HOST, PORT)"
+	@echo "make bench       papermill CLI loop vs reportlib batch, the portal under load -> bench/results/<date>.md"
+	@echo "                 (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal for the portal alone)"
 	@echo "make clean       remove outputs/ and data/"
 
 venv: $(VENV)/.installed
@@ -52,13 +59,14 @@ $(DB): | venv
 data: $(DB)
 
 demo: venv
-	$(RL) demo --fresh --scale $(SCALE)
+	$(RL) demo --fresh --data-only --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
+	$(RL) users demo
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
@@ -86,11 +94,14 @@ test: venv
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(BENCH_DB)
+bench: venv $(DB) $(if $(filter portal,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
-		--scale-n $(BENCH_SCALE) \
+		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) --portal-db sqlite:///$(CURDIR)/$(DB) \
 		$(if $(WORKERS),--workers $(WORKERS),)
+
+serve: venv $(DB)
+	$(RL) serve --host $(HOST) --port $(PORT)
 
 clean:
 	rm -rf data .pytest_cache

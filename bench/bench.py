@@ -320,12 +320,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="reports of the one larger QBR batch: a number, or all (every active partner; "
                              "~15 minutes on 2 cores); 0 skips it")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--only", choices=("all", "portal"), default="all",
+                        help="portal: only the portal's load test and on-demand statements (bench/portal_bench.py)")
+    parser.add_argument("--portal-db", default=f"sqlite:///{ROOT / 'data' / 'reportlib.sqlite'}",
+                        help="the portal's database (default: the default demo's)")
+    parser.add_argument("--portal-seconds", type=float, default=30, help="the portal's load test, seconds")
     args = parser.parse_args(argv)
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
 
     def log(message: str) -> None:
         print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
+    if args.only == "portal":
+        return portal_only(args, log)
     ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
@@ -389,10 +396,41 @@ def main(argv: list[str] | None = None) -> int:
                                    "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
+    lines += ["", *portal_lines(args, log)]
     lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{started:%Y-%m-%d}.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"\nwritten to {path}", file=sys.stderr)
+    return 0
+
+
+def portal_lines(args, log) -> list[str]:
+    """The portal's section (bench/portal_bench.py), or the line that says why it is missing."""
+    from portal_bench import portal_section
+
+    try:
+        return portal_section(args.portal_db, seconds=args.portal_seconds, log=log)
+    except Exception as exc:  # the other sections' figures stay
+        return ["## Portal", "", f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:300] if str(exc) else ''}"]
+
+
+def portal_only(args, log) -> int:
+    started = datetime.now(timezone.utc)
+    load = os.getloadavg()
+    from reportlib import __version__
+    from reportlib.manifest import git_commit
+
+    lines = [f"# reportlib bench (portal only), {started:%Y-%m-%d %H:%M} UTC", "",
+             f"- machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+             f"- reportlib {__version__}, commit {git_commit()}", "", *portal_lines(args, log), "",
+             f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{started:%Y-%m-%d}-portal.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"\nwritten to {path}", file=sys.stderr)

@@ -129,21 +129,31 @@ async def _load(base: str, server_pid: int, clients: int, seconds: float, max_re
     return {"timings": timings, "errors": errors, "wall": wall, "server_cpu": cpu}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) the server process has used so far (its kernels not included)."""
+def _cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU seconds (user + system) the server process (or its kernels) has used so far."""
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    process = psutil.Process(pid)
+    processes = process.children(recursive=True) if children else [process]
+    total = 0.0
+    for one in processes:
+        try:
+            times = one.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
-async def _ondemand(base: str, partners: list[str]) -> list[float]:
-    """Seconds from asking for each partner's statement to its workbook downloaded."""
+async def _ondemand(base: str, server_pid: int, partners: list[str]) -> dict:
+    """Seconds from asking for each partner's statement to its workbook downloaded, and the CPU
+    seconds the server and its kernel used for them."""
     (http,) = _clients(base, "bench-analyst", 1)
     await _sign_in(http)
     page = await http.get("/ondemand")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     seconds = []
+    cpu = _cpu_seconds(server_pid), _cpu_seconds(server_pid, children=True)
     for partner in partners:
         started = time.perf_counter()
         response = await http.post("/ondemand", data={"csrf": token, "family": "statement", "partner": partner,
@@ -161,8 +171,9 @@ async def _ondemand(base: str, partners: list[str]) -> list[float]:
         if workbook.status_code != 200 or workbook.content[:2] != b"PK":
             raise RuntimeError(f"the statement of {partner} could not be downloaded ({workbook.status_code})")
         seconds.append(time.perf_counter() - started)
+    cpu = _cpu_seconds(server_pid) - cpu[0], _cpu_seconds(server_pid, children=True) - cpu[1]
     await http.aclose()
-    return seconds
+    return {"seconds": seconds, "server_cpu": cpu[0] / max(1, len(partners)), "kernel_cpu": cpu[1] / max(1, len(partners))}
 
 
 def portal_section(db_url: str, seconds: float = 30, clients: int = 20, ondemand: int = 5,
@@ -189,9 +200,10 @@ def portal_section(db_url: str, seconds: float = 30, clients: int = 20, ondemand
                     raise RuntimeError("the kernels did not warm up within 300 s")
                 time.sleep(0.5)
             log(f"portal: {clients} clients for {seconds:.0f} s on {PARTNER} {MONTH}")
+            busy = os.getloadavg()[0]
             load = asyncio.run(_load(server.url, server.process.pid, clients, seconds, max_requests))
             log(f"portal: {len(partners)} statements on demand")
-            rendered = asyncio.run(_ondemand(server.url, partners))
+            rendered = asyncio.run(_ondemand(server.url, server.process.pid, partners))
         finally:
             stop_server(server.process)
     finally:
@@ -203,7 +215,7 @@ def portal_section(db_url: str, seconds: float = 30, clients: int = 20, ondemand
              f"{len(everything):,} requests, {len(load['errors'])} errors, "
              f"{len(everything) / load['wall']:.1f} requests/s; the server used "
              f"{load['server_cpu'] / max(1, len(everything)) * 1000:.1f} ms of CPU a request "
-             f"(load average at the start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores).", "",
+             f"(load average at the start {busy:.1f} on {os.cpu_count()} cores).", "",
              "| requests | n | p50 ms | p95 ms | p99 ms | max ms |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for label, values in (("report pages", load["timings"]["page"]), ("exports (XLSX)", load["timings"]["export"]),
                           ("all", everything)):
@@ -213,10 +225,12 @@ def portal_section(db_url: str, seconds: float = 30, clients: int = 20, ondemand
                          f"{max(values) * 1000:.0f} |")
     if load["errors"]:
         lines += ["", "Errors (first 10): " + "; ".join(load["errors"][:10])]
-    if rendered:
+    times = rendered["seconds"]
+    if times:
         lines += ["", f"On-demand statement ({MONTH}, warm kernel), request to workbook downloaded: median "
-                      f"{statistics.median(rendered):.2f} s, max {max(rendered):.2f} s "
-                      f"({', '.join(f'{s:.2f}' for s in rendered)})."]
+                      f"{statistics.median(times):.2f} s, max {max(times):.2f} s "
+                      f"({', '.join(f'{s:.2f}' for s in times)}); CPU a statement: server "
+                      f"{rendered['server_cpu']:.2f} s, kernel {rendered['kernel_cpu']:.2f} s."]
     return lines
 
 
