@@ -397,10 +397,16 @@ def main(argv: list[str] | None = None) -> int:
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
     lines += ["", *portal_lines(args, log)]
-    lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{started:%Y-%m-%d}.md"
+    lines += ["", *notes]
+    return write_results(lines, args.out, started, f"{started:%Y-%m-%d}.md")
+
+
+def write_results(lines: list[str], out: str, started: datetime, name: str) -> int:
+    """Print the results and write them to ``out/name``, with the bench's wall time."""
+    lines = [*lines, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"\nwritten to {path}", file=sys.stderr)
@@ -426,15 +432,8 @@ def portal_only(args, log) -> int:
     lines = [f"# reportlib bench (portal only), {started:%Y-%m-%d %H:%M} UTC", "",
              f"- machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
-             f"- reportlib {__version__}, commit {git_commit()}", "", *portal_lines(args, log), "",
-             f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{started:%Y-%m-%d}-portal.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
-    print(f"\nwritten to {path}", file=sys.stderr)
-    return 0
+             f"- reportlib {__version__}, commit {git_commit()}", "", *portal_lines(args, log), ""]
+    return write_results(lines, args.out, started, f"{started:%Y-%m-%d}-portal.md")
 
 
 if __name__ == "__main__":

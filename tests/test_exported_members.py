@@ -15,7 +15,9 @@ MODULES = ["reportlib", "reportlib.errors", "reportlib.db", "reportlib.load", "r
            "reportlib.rates.billing_csv", "reportlib.rates.mail", "reportlib.rates.records", "reportlib.rates.report",
            "reportlib.rates.family", "reportlib.rates.amendment_commands", "reportlib.dashboard",
            "reportlib.dashboard.metrics", "reportlib.dashboard.names", "reportlib.render.xlsx_stream", "reportlib.render.pptx_stream", "reportlib.prepared",
-           "reportlib.config"]
+           "reportlib.config", "reportlib.portal", "reportlib.portal.users", "reportlib.portal.reports",
+           "reportlib.portal.catalogue", "reportlib.portal.ondemand", "reportlib.portal.app", "reportlib.portal.schema",
+           "reportlib.portal.demo", "reportlib.portal.commands", "reportlib.demo"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -218,6 +218,11 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
 
 
+def _files_of(user: User):
+    """For the templates: the files of a run that ``user`` may download."""
+    return lambda run: [d for d in run.files if may_download(user, run, d)]
+
+
 def _not_found() -> HTTPException:
     return HTTPException(404)
 
@@ -247,7 +252,7 @@ def home(request: Request) -> Response:
     return _render(request, "home.html", {
         "user": user, "groups": groups, "labels": FAMILY_LABELS, "families": families, "periods": periods,
         "family": family, "period": period, "q": q, "count": len(chosen), "limit": HOME_LIMIT,
-        "files_of": lambda run: [d for d in run.files if may_download(user, run, d)],
+        "files_of": _files_of(user),
     })
 
 
@@ -335,14 +340,18 @@ def view(request: Request) -> Response:
     return _document(request, inline=True)
 
 
-def ondemand_page(request: Request) -> Response:
-    user = _require(request)
+def _ondemand(request: Request, user: User, problems: list[str] | None = None, form: dict | None = None,
+              status: int = 200) -> Response:
     pool: RenderPool = request.app.state.pool
     with connect(_settings(request).db_url) as conn:
         partners = rp.partner_accounts(conn) if user.sees_everything else []
     return _render(request, "ondemand.html", {"user": user, "families": ON_DEMAND, "partners": partners,
-                                              "jobs": pool.jobs(user), "problems": [], "form": {},
-                                              "ready": pool.ready, "kernels": pool.kernels})
+                                              "jobs": pool.jobs(user), "problems": problems or [], "form": form or {},
+                                              "ready": pool.ready, "kernels": pool.kernels}, status=status)
+
+
+def ondemand_page(request: Request) -> Response:
+    return _ondemand(request, _require(request))
 
 
 async def ondemand_submit(request: Request) -> Response:
@@ -366,12 +375,7 @@ async def ondemand_submit(request: Request) -> Response:
             problems = getattr(exc, "problems", None) or [str(exc)]
         else:
             return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-    with connect(_settings(request).db_url) as conn:
-        partners = rp.partner_accounts(conn) if user.sees_everything else []
-    return _render(request, "ondemand.html", {"user": user, "families": ON_DEMAND, "partners": partners,
-                                              "jobs": pool.jobs(user), "problems": problems,
-                                              "form": dict(form), "ready": pool.ready,
-                                              "kernels": pool.kernels}, status=400)
+    return await run_in_threadpool(_ondemand, request, user, problems, dict(form), 400)
 
 
 def _job(request: Request):
@@ -389,7 +393,7 @@ def job_page(request: Request) -> Response:
         r = job.result
         run = request.app.state.catalogue.run(user, r["folder"], r["period"], r["stem"])
     return _render(request, "job.html", {"user": user, "job": job, "run": run, "families": ON_DEMAND,
-                                         "files_of": lambda run: [d for d in run.files if may_download(user, run, d)]})
+                                         "files_of": _files_of(user)})
 
 
 def job_status(request: Request) -> Response:
