@@ -108,3 +108,13 @@ def test_a_kept_report_is_made_again_after_its_time(billing):
     with connect(billing) as conn:
         conditions = rp.parse_conditions(conn, P1_USER, {"report": "total-credit", "month": "2026-10"})
         assert cache.view(conn).tables(conditions) is not cache.view(conn).tables(conditions)
+
+
+def test_a_long_sheet_shows_its_first_rows_and_its_total_and_says_the_file_has_them_all(billing, monkeypatch):
+    monkeypatch.setattr(rp, "SHOWN_ROWS", 2)
+    with connect(billing) as conn:
+        conditions = rp.parse_conditions(conn, P1_USER, {"report": "credit-usage", "month": "2026-10"})
+        usage, by_account, _by_service = rp.report_tables(conn, conditions)
+    assert usage.count == usage.lines == 3 and len(usage.rows) == 2 and usage.truncated
+    assert by_account.total is not None and by_account.lines == by_account.count - 1 and not by_account.truncated
+    assert by_account.html.count("<tr") == by_account.count + 1 and 'class="total"' in by_account.html

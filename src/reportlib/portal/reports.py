@@ -236,6 +236,11 @@ class Table:
     conditions: list[tuple[str, str]] = field(default_factory=list)
 
     @property
+    def lines(self) -> int:
+        """Rows of the sheet other than its Total row."""
+        return self.count - (1 if self.total else 0)
+
+    @property
     def truncated(self) -> bool:
         return len(self.rows) + (1 if self.total else 0) < self.count
 
