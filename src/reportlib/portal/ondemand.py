@@ -120,7 +120,15 @@ class RenderPool:
             self._threads.append(thread)
 
     def close(self, timeout: float = 30) -> None:
-        """Finish the running jobs, stop the workers and their kernels."""
+        """Let the running jobs finish, drop the queued ones, stop the workers and their kernels."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.status, job.stage, job.finished = "failed", "failed", time.monotonic()
+                job.error = "the server stopped before this run started; ask again"
         for _ in self._threads:
             self._queue.put(None)
         deadline = time.monotonic() + timeout
