@@ -30,6 +30,7 @@ from typing import Any
 from ..config import redact_secrets_in_text
 from ..engines import WarmEngine
 from ..errors import ConfigError, ReportlibError
+from ..families import get_family
 from ..manifest import write_folder_index
 from ..run import RunPlan, execute_plan, notebook_path, plan_run, sweep_staging
 from .users import User
@@ -197,8 +198,6 @@ class RenderPool:
     def _warm_up(self, engine: WarmEngine) -> None:
         try:
             for family in FAMILIES:
-                from ..families import get_family
-
                 engine.warm_up(notebook_path(get_family(family)))
             if self.rehearse:
                 self._rehearse(engine)
@@ -212,8 +211,8 @@ class RenderPool:
 
     def _rehearse(self, engine: WarmEngine) -> None:
         from ..db import connect
-        from ..statements.family import active_partners
         from ..periods import Month
+        from ..statements.family import active_partners
 
         with connect(self.db_url) as conn:
             partners = active_partners(conn)
