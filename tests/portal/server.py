@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,16 @@ class Server:
         return int(self.url.rsplit(":", 1)[1].strip("/"))
 
 
+def _stop_with_parent() -> None:
+    """In the child: a SIGTERM when the process that started it dies (Linux), so a test run
+    killed outright leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_server(db_url: str, out: Path, log: Path, *extra: str, timeout: float = 90) -> Server:
     """``reportlib serve --port 0`` in a child process; returns once it answers (bounded wait)."""
     import httpx
@@ -38,7 +47,8 @@ def start_server(db_url: str, out: Path, log: Path, *extra: str, timeout: float 
     with open(log, "wb") as handle:  # the child writes its log through its own copy
         process = subprocess.Popen([sys.executable, "-m", "reportlib", "serve", "--port", "0", "--db", db_url,
                                     "--out", str(out), "--forwarded-allow-ips", "127.0.0.1", *extra],
-                                   stdout=subprocess.PIPE, stderr=handle, env=env, cwd=ROOT, start_new_session=True)
+                                   stdout=subprocess.PIPE, stderr=handle, env=env, cwd=ROOT,
+                                   preexec_fn=_stop_with_parent)
     deadline = time.monotonic() + timeout
     line = ""
     try:
@@ -64,11 +74,11 @@ def start_server(db_url: str, out: Path, log: Path, *extra: str, timeout: float 
 
 def stop_server(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
+        process.terminate()  # uvicorn stops, and the server stops its kernels
         try:
             process.wait(timeout=40)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait(timeout=10)
     if process.stdout:
         process.stdout.close()
