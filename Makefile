@@ -30,7 +30,7 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv demo data test statements qbr amendments dashboard all bench clean notebooks serve
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench clean notebooks serve
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -43,15 +43,28 @@ help:
 	@echo "make serve       the web portal on the demo database: http://127.0.0.1:8000/ (HOST, PORT)"
 	@echo "make bench       papermill CLI loop vs reportlib batch, the portal under load -> bench/results/<date>.md"
 	@echo "                 (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal for the portal alone)"
+	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions from constraints.txt (CI installs through this target too).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# Renew constraints.txt: the newest versions pyproject.toml's ranges allow, resolved in a fresh
+# virtualenv with the test and bench extras, pinned exactly. Then `make venv test bench`.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e '.[test,bench]'
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 $(DB): | venv
 	$(RL) demo --scale $(SCALE)
@@ -95,7 +108,7 @@ $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
 bench: venv $(DB) $(if $(filter portal,$(BENCH_ONLY)),,$(BENCH_DB))
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
 		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) --portal-db sqlite:///$(CURDIR)/$(DB) \
 		$(if $(WORKERS),--workers $(WORKERS),)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,17 @@ def python_notebook(parameters: str, *cells: str):
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, *(nbformat.v4.new_code_cell(source) for source in cells)]
     return nb
+
+
+def html_elements(text: str) -> list[tuple]:
+    """A page as its elements: tag, attributes (class words normalised), text and tail, so that
+    two serialisations of the same page compare equal (nbconvert's BeautifulSoup pass rewrites
+    the markup it parsed)."""
+    from lxml import html as lxml_html
+
+    return [(e.tag, sorted((k, " ".join(v.split()) if k == "class" else v) for k, v in e.attrib.items()),
+             (e.text or "").strip(), (e.tail or "").strip())
+            for e in lxml_html.fromstring(text).iter() if isinstance(e.tag, str)]
 
 
 def need(available: bool, what: str) -> None:
@@ -115,8 +127,8 @@ def table_snapshot(url: str) -> dict[str, list[tuple]]:
     return snapshot
 
 
-def pdf_text(document: Path, tmp_path: Path) -> str:
-    """Convert an office document to PDF with LibreOffice and return its text (pdftotext)."""
+def office_pdf(document: Path, tmp_path: Path) -> Path:
+    """Convert an office document to PDF with LibreOffice; the PDF's path."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     need(bool(soffice) and bool(shutil.which("pdftotext")), "LibreOffice and pdftotext")
     out = tmp_path / "pdf"
@@ -126,8 +138,46 @@ def pdf_text(document: Path, tmp_path: Path) -> str:
                     "--outdir", str(out), str(document)], check=True, capture_output=True, timeout=240)
     pdf = out / (document.stem + ".pdf")
     assert pdf.is_file(), f"LibreOffice made no PDF of {document.name}"
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
-                          text=True, timeout=60).stdout
+    return pdf
+
+
+def pdf_text(document: Path, tmp_path: Path) -> str:
+    """Convert an office document to PDF with LibreOffice and return its text (pdftotext)."""
+    return subprocess.run(["pdftotext", "-layout", str(office_pdf(document, tmp_path)), "-"], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+@dataclass(frozen=True)
+class PdfWord:
+    """A word as pdftotext placed it, in points from the page's top left corner."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+
+@dataclass(frozen=True)
+class PdfPage:
+    width: float
+    height: float
+    words: list[PdfWord]
+
+
+def pdf_pages(document: Path, tmp_path: Path) -> list[PdfPage]:
+    """Convert an office document to PDF with LibreOffice; each page's size and words (pdftotext -bbox)."""
+    from lxml import etree
+
+    xhtml = subprocess.run(["pdftotext", "-bbox", str(office_pdf(document, tmp_path)), "-"], check=True,
+                           capture_output=True, timeout=60).stdout
+    ns = "{http://www.w3.org/1999/xhtml}"
+    pages = []
+    for page in etree.fromstring(xhtml).iter(f"{ns}page"):
+        words = [PdfWord(*(float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")), w.text or "")
+                 for w in page.iter(f"{ns}word")]
+        pages.append(PdfPage(float(page.get("width")), float(page.get("height")), words))
+    return pages
 
 
 def browser_dom(html: Path, tmp_path: Path) -> str:

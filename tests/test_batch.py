@@ -150,6 +150,95 @@ def test_killed_batch_leaves_no_half_written_file_and_the_rerun_finishes_the_res
     assert len(list(folder.glob("*.xlsx"))) == 4
 
 
+def _kernels_and_workers(pid: int) -> tuple[list, list]:
+    """The kernels and the other processes under process ``pid``."""
+    import psutil
+
+    kernels, others = [], []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            (kernels if "ipykernel_launcher" in " ".join(child.cmdline()) else others).append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return kernels, others
+
+
+def test_workers_and_kernels_exit_when_the_batch_is_killed(demo_url, tmp_path):
+    """kill -9 of a batch's main process: its worker processes and their kernels exit too
+    (each notices its parent is gone), instead of staying stalled with their memory."""
+    import psutil
+
+    command = [sys.executable, "-m", "reportlib.cli", "batch", "statement", "-p", "month", MONTH, "--db", demo_url,
+               "--out", str(tmp_path / "out"), "--workers", "2", "--quiet", "--force"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            assert process.poll() is None, "the batch ended before its kernels were seen: " + \
+                process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no two workers with a kernel each in 180 s"
+            kernels, others = _kernels_and_workers(process.pid)
+            if len(kernels) >= 2 and len(others) >= 2:
+                break
+            time.sleep(0.05)
+        # Nothing listens on the network: the batch and its workers on no TCP port at all, each
+        # kernel on its IOPub pipe only, on loopback (tests/test_engines.py says which port).
+        listening = {}
+        for proc in [psutil.Process(process.pid), *kernels, *others]:
+            try:
+                listening[proc.pid] = [s.laddr for s in proc.net_connections(kind="inet") if s.status == "LISTEN"]
+            except psutil.NoSuchProcess:
+                pass
+        assert all(not ports for pid, ports in listening.items() if pid not in {k.pid for k in kernels}), listening
+        assert all(len(ports) <= 1 and all(a.ip == "127.0.0.1" for a in ports)
+                   for pid, ports in listening.items()), listening
+        descendants = kernels + others
+        process.kill()
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+    gone, alive = psutil.wait_procs(descendants, timeout=30)
+    running = {}
+    for leftover in alive:  # an exited process its parent has not reaped yet (a zombie) is gone
+        try:
+            if leftover.status() != psutil.STATUS_ZOMBIE:
+                running[leftover.pid] = leftover.cmdline()[:3]
+                leftover.kill()  # do not leave them to the next test
+        except psutil.NoSuchProcess:
+            pass
+    assert not running, f"still running 30 s after the batch was killed: {running}"
+
+
+def test_run_and_batch_leave_no_process_behind(demo_url, tmp_path):
+    """When run_report and run_batch return, every process they started has exited, but for
+    Python's multiprocessing resource tracker: one per process, started by the first pool,
+    reused by every later one, and gone with this process (it reads a pipe from it)."""
+    import psutil
+
+    from reportlib.run import run_report
+
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+
+    def started() -> list[list[str]]:
+        return [p.cmdline() for p in me.children(recursive=True) if p.pid not in before]
+
+    def tracker(cmdline: list[str]) -> bool:
+        return "from multiprocessing.resource_tracker import main" in " ".join(cmdline)
+
+    for n in range(2):
+        result = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=tmp_path / f"batch{n}", workers=2,
+                           progress=False)
+        assert result.ok, result.summary()
+        assert [cmdline for cmdline in started() if not tracker(cmdline)] == []
+        assert len(started()) <= 1
+    run_report("statement", {"partner": "P001", "month": MONTH}, db_url=demo_url, out=tmp_path / "run")
+    assert [cmdline for cmdline in started() if not tracker(cmdline)] == []
+
+
 # --- vectorised preparation and failures, with a small probe family ----------------------
 
 @dataclass(frozen=True)

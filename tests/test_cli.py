@@ -55,6 +55,20 @@ def test_report_command_exports_one_report_with_its_conditions(tmp_path, sqlite_
     assert [r[4] for r in ws.iter_rows(values_only=True) if r[0] in ("C1", "P1")] == ["d1"]
 
 
+def test_report_command_without_output_writes_into_outputs_not_the_current_folder(tmp_path, sqlite_url, monkeypatch,
+                                                                                   capsys):
+    write_domain("billing", billing_rows(), url=sqlite_url, source="test")
+    here, outputs = tmp_path / "here", tmp_path / "outputs"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("REPORTLIB_OUTPUTS", str(outputs))
+    assert main(["report", "total-credit", "--partner", "P1", "--month", "2026-10", "--db", sqlite_url]) == 0
+    written = outputs / "reports" / "total-credit-p1-2026-10-01.xlsx"
+    assert f"Wrote {written}" in capsys.readouterr().out and list(here.iterdir()) == []
+    ws = openpyxl.load_workbook(written)["Total credit"]
+    assert ws["A1"].value == "Total credit" and any(row[0] == "C1" for row in ws.iter_rows(values_only=True))
+
+
 def test_report_command_refuses_bad_periods(sqlite_url, capsys):
     write_domain("billing", billing_rows(), url=sqlite_url, source="test")
     assert main(["report", "credit-usage", "--partner", "P1", "--from", "2026-10-31", "--to", "2026-10-01",

@@ -1,8 +1,9 @@
-"""Execution engines with real kernels: the warm engine against plain papermill."""
+"""Execution engines with real kernels: warm and papermill against papermill's unpatched path."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,10 +15,11 @@ import openpyxl
 import pytest
 
 from reportlib.demo import build_demo
-from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, _Kernel, get_engine
+from reportlib.engines import ENGINES, NotebookFailed, WarmEngine, get_engine
+from reportlib.engines.kernel import Kernel
 from reportlib.run import run_report
 
-from .conftest import python_notebook
+from .conftest import html_elements, python_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -105,20 +107,20 @@ def test_papermill_engine_gives_each_run_a_fresh_kernel_and_close_waits_for_them
     notebook = _probe_notebook(tmp_path)
     engine = get_engine("papermill")
     pids, folders = [], []
-    start = _Kernel.__init__
+    start = Kernel.__init__
 
     def seen(kernel, *args, **kwargs):
         start(kernel, *args, **kwargs)
         pids.append(kernel.pid)
         folders.append(kernel.folder)
 
-    _Kernel.__init__ = seen
+    Kernel.__init__ = seen
     try:
         runs = [_run_probe(engine, notebook, tmp_path / name, entity=name, fail=False) for name in ("a", "b")]
         with pytest.raises(NotebookFailed, match="entity c was asked to fail"):
             _run_probe(engine, notebook, tmp_path / "c", entity="c", fail=True)
     finally:
-        _Kernel.__init__ = start
+        Kernel.__init__ = start
         engine.close()
     assert [r["leaked"] for r in runs] == [False, False] and len(set(pids)) == 3
     assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
@@ -129,9 +131,10 @@ def test_papermill_engine_gives_each_run_a_fresh_kernel_and_close_waits_for_them
 def test_a_kernel_exits_by_itself_when_asked_to_shut_down(tmp_path):
     """A shutdown request ends the kernel through its own exit (status 0, every atexit
     handler run), not by SIGTERM after a wait: ipykernel's shutdown race (see
-    engines._KERNEL_SETUP) left about every other kernel hanging, so eight in a row show it."""
+    reportlib.kernel_patches.install_control_thread_join) left about every other kernel hanging,
+    so eight in a row show it."""
     for n in range(8):
-        kernel = _Kernel("python3")
+        kernel = Kernel("python3")
         try:
             process = kernel.km.provisioner.process
             kernel.stop_client()
@@ -160,25 +163,48 @@ def test_kernels_talk_over_ipc_and_print_no_tcp_warning(tmp_path, capfd):
     assert "Debugger warning" not in captured.out + captured.err
 
 
+def test_what_a_kernel_listens_on_is_ipykernels_iopub_pipe_on_loopback(tmp_path):
+    """A kernel's sockets to us are IPC; the one TCP port it listens on is ipykernel's IOPub pipe
+    for output of processes forked by the notebook's code (ipykernel always binds it), on
+    127.0.0.1. The README says exactly this."""
+    import psutil
+
+    kernel = Kernel("python3")
+    try:
+        probe = tmp_path / "pipe.json"
+        kernel.run_silently("import json\nfrom ipykernel.kernelapp import IPKernelApp\n"
+                            f"json.dump(IPKernelApp.instance().iopub_thread._pipe_port, open({str(probe)!r}, 'w'))")
+        pipe_port = json.loads(probe.read_text())
+        sockets = psutil.Process(kernel.pid).net_connections(kind="inet")
+    finally:
+        kernel.close()
+    assert [(s.laddr.ip, s.laddr.port, s.status) for s in sockets] == [("127.0.0.1", pipe_port, "LISTEN")]
+
+
 # --- warm vs papermill on the real statement notebook ---------------------------------------
 
 @pytest.fixture(scope="module")
 def statement_runs(tmp_path_factory):
-    """The same statements through both engines; the warm one runs another partner first."""
+    """The same statement through papermill's own path with no reportlib patch (the reference
+    engine, from a command line run with REPORTLIB_NO_PATCHES=1: its HTML export is nbconvert's
+    own too), through the papermill engine, and through the warm engine after another partner."""
     folder = tmp_path_factory.mktemp("engines")
     url = f"sqlite:///{folder / 'demo.sqlite'}"
     build_demo(url, scale="small", domains=["billing"])
-    plain = run_report("statement", {"partner": "P002", "month": "2026-10"}, db_url=url,
-                       out=folder / "plain", engine="papermill")
+    params = {"partner": "P002", "month": "2026-10"}
+    subprocess.run([sys.executable, "-m", "reportlib.cli", "run", "statement", "-p", "partner", "P002", "-p", "month",
+                    "2026-10", "--db", url, "--out", str(folder / "reference"), "--engine", "reference"],
+                   check=True, capture_output=True, env=dict(os.environ, REPORTLIB_NO_PATCHES="1"), timeout=600)
+    plain = run_report("statement", params, db_url=url, out=folder / "papermill", engine="papermill")
     warm = WarmEngine()
     try:
         run_report("statement", {"partner": "P001", "month": "2026-10"}, db_url=url, out=folder / "warm", engine=warm)
-        hot = run_report("statement", {"partner": "P002", "month": "2026-10"}, db_url=url,
-                         out=folder / "warm", engine=warm)
+        hot = run_report("statement", params, db_url=url, out=folder / "warm", engine=warm)
         assert warm.kernels_started == 1
     finally:
         warm.close()
-    return Path(plain.folder), Path(hot.folder), plain.stem
+    reference = Path(str(plain.folder).replace(str(folder / "papermill"), str(folder / "reference")))
+    return {"reference": reference, "papermill": Path(plain.folder), "warm": Path(hot.folder)}, plain.stem
 
 
 def _same_paths(text: str, folder: Path) -> str:
@@ -199,9 +225,10 @@ def _notebook_facts(path: Path) -> dict:
     return json.loads(_same_paths(json.dumps(nb, sort_keys=True), path.parent))
 
 
-def test_warm_and_papermill_executed_notebooks_are_the_same(statement_runs):
-    plain, warm, stem = statement_runs
-    a, b = _notebook_facts(plain / f"{stem}.ipynb"), _notebook_facts(warm / f"{stem}.ipynb")
+@pytest.mark.parametrize("engine", ["warm", "papermill"])
+def test_executed_notebooks_are_the_unpatched_references(statement_runs, engine):
+    folders, stem = statement_runs
+    a, b = (_notebook_facts(folders[name] / f"{stem}.ipynb") for name in ("reference", engine))
     assert [c["source"] for c in a["cells"]] == [c["source"] for c in b["cells"]]
     for left, right in zip(a["cells"], b["cells"]):
         assert left == right
@@ -215,8 +242,10 @@ def _cells(sheet) -> list[list[tuple]]:
               c.number_format) for c in row] for row in sheet.iter_rows()]
 
 
-def test_warm_and_papermill_outputs_are_the_same(statement_runs):
-    plain, warm, stem = statement_runs
+@pytest.mark.parametrize("engine", ["warm", "papermill"])
+def test_outputs_are_the_unpatched_references(statement_runs, engine):
+    folders, stem = statement_runs
+    plain, warm = folders["reference"], folders[engine]
     names = sorted(p.name for p in plain.glob(f"{stem}.*"))
     assert names == sorted(p.name for p in warm.glob(f"{stem}.*"))
     assert names == [f"{stem}{s}" for s in (".html", ".ipynb", ".manifest.json", ".xlsx")]
@@ -224,16 +253,18 @@ def test_warm_and_papermill_outputs_are_the_same(statement_runs):
     assert left.sheetnames == right.sheetnames and left.sheetnames
     for sheet in left.sheetnames:
         assert _cells(left[sheet]) == _cells(right[sheet])
-    # papermill gives the injected parameters cell a random id
-    html = [re.sub(r"cell-id=[0-9a-f]{8}\b", "cell-id=ID", _same_paths((d / f"{stem}.html").read_text(), d))
-            for d in (plain, warm)]
+    # papermill gives the injected parameters cell a random id; the reference's HTML went through
+    # nbconvert's BeautifulSoup pass, which writes the same elements in its own markup
+    html = [html_elements(re.sub(r"cell-id=[0-9a-f]{8}\b", "cell-id=ID",
+                                 _same_paths((d / f"{stem}.html").read_text(), d))) for d in (plain, warm)]
     assert html[0] == html[1]
 
 
-def test_warm_and_papermill_manifests_are_the_same(statement_runs):
-    plain, warm, stem = statement_runs
-    a, b = (json.loads((d / f"{stem}.manifest.json").read_text()) for d in (plain, warm))
-    assert a["engine"] == "papermill" and b["engine"] == "warm"
+@pytest.mark.parametrize("engine", ["warm", "papermill"])
+def test_manifests_are_the_unpatched_references(statement_runs, engine):
+    folders, stem = statement_runs
+    a, b = (json.loads((folders[name] / f"{stem}.manifest.json").read_text()) for name in ("reference", engine))
+    assert a["engine"] == "reference" and b["engine"] == engine
     for manifest in (a, b):
         for key in ("started_at", "duration_s", "engine"):
             manifest.pop(key)
@@ -248,7 +279,7 @@ def test_outputs_are_built_as_nbformat_builds_them_without_validating_each():
     """The client builds outputs without nbformat's per-output schema check; they are the same nodes."""
     from nbformat.v4 import output_from_msg
 
-    from reportlib.engines import _output_from_msg
+    from reportlib.patches import _output_from_msg
 
     messages = [
         {"header": {"msg_type": "stream"}, "content": {"name": "stderr", "text": "careful\n"}},
@@ -286,7 +317,7 @@ def test_a_warm_kernel_runs_magics_and_shell_escapes_the_same_every_time(tmp_pat
 
 
 def test_warm_up_starts_the_kernel_and_imports_what_the_notebook_imports(tmp_path):
-    from reportlib.engines import notebook_imports
+    from reportlib.engines.warm import notebook_imports
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -309,9 +340,9 @@ def test_warm_up_starts_the_kernel_and_imports_what_the_notebook_imports(tmp_pat
 
 
 def test_printed_and_displayed_outputs_keep_their_order_as_in_plain_papermill(tmp_path):
-    """A stream flushes only when it holds text (engines._KERNEL_SETUP): prints, a print the
-    flush timer already sent, stderr, a child process's output and displays arrive in the
-    order the plain papermill CLI, in a kernel of its own, records them."""
+    """A stream flushes only when it holds text (reportlib.kernel_patches.install_quiet_flush):
+    prints, a print the flush timer already sent, stderr, a child process's output and displays
+    arrive in the order the plain papermill CLI, in a kernel of its own, records them."""
     nb = python_notebook(
         "entity = 'a'",
         "import subprocess, sys, time\nfrom IPython.display import HTML, display\n"
@@ -346,7 +377,7 @@ def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
     """notebook_text skips nbformat's deep copy; the text is the same and the notebook unchanged."""
     import copy
 
-    from reportlib.engines import notebook_text
+    from reportlib.patches import notebook_text
 
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
     tricky = nbformat.v4.new_notebook(cells=[
@@ -365,13 +396,13 @@ def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
     tricky.metadata.update(orig_nbformat=3, signature="sha256:x", language_info={"name": "python"})
     tricky.cells[1].metadata["trusted"] = True
     tricky.cells[1].outputs[1]["data"]["text/plain"] = ["already ", "split"]
-    plain, warm, stem = statement_runs
-    executed = [nbformat.read(folder / f"{stem}.ipynb", as_version=4) for folder in (plain, warm)]
+    folders, stem = statement_runs
+    executed = [nbformat.read(folder / f"{stem}.ipynb", as_version=4) for folder in folders.values()]
     for nb in [tricky, *executed]:
         before = copy.deepcopy(nb)
         assert notebook_text(nb) == nbformat.writes(nb)
         assert nb == before
-    for folder in (plain, warm):  # what the engines wrote is that text
+    for folder in folders.values():  # what the engines wrote is that text
         written = (folder / f"{stem}.ipynb").read_text()
         assert written == nbformat.writes(nbformat.reads(written, as_version=4))
 
@@ -379,7 +410,7 @@ def test_executed_notebooks_are_written_as_nbformat_writes_them(statement_runs):
 def test_message_dates_are_read_as_dateutil_reads_them():
     from dateutil.parser import isoparse
 
-    from reportlib.engines import _iso_datetime
+    from reportlib.patches import _iso_datetime
 
     for text in ("2026-12-01T13:45:32.885850Z", "2026-12-01T13:45:32Z", "2026-12-01T13:45:32.1+05:30",
                  "2026-12-01T13:45:32.885850", "2026-12-01"):

@@ -113,7 +113,7 @@ def test_the_runners_writers_leave_the_old_file_when_the_disk_is_full(tmp_path):
 import json, sys
 from pathlib import Path
 import nbformat
-from reportlib.engines import _register_papermill_engine
+from reportlib.patches import apply as apply_patches
 from reportlib.manifest import write_folder_index, write_manifest
 from reportlib.render.html import write_notebook_html
 import papermill.execute
@@ -130,7 +130,7 @@ attempt("run.manifest.json", lambda: write_manifest(folder / "run.manifest.json"
 attempt("manifest.json", lambda: write_folder_index(folder))
 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(big)])
 attempt("page.html", lambda: write_notebook_html(nb, folder / "page.html"))
-_register_papermill_engine()
+apply_patches("runner")
 attempt("run.ipynb", lambda: papermill.execute.write_ipynb(nb, str(folder / "run.ipynb")))
 print(json.dumps(failures))
 """

@@ -88,6 +88,7 @@ from IPython.display import HTML, display
 import reportlib
 from reportlib.rates import report
 from reportlib.rates.family import AmendmentParams
+from reportlib.render.figures import count
 from reportlib.rates.records import generate
 
 params = AmendmentParams.parse({"customer": customer, "rate_plan": rate_plan, "batch": batch, "at": at})
@@ -98,7 +99,7 @@ display(HTML(report.title_html(made.amendment)))
 display(HTML(report.counts_html(made.amendment)))
 '''),
         code('''
-print(f"{made.xlsx.name}: {made.rows:,} codes, {made.changes:,} changed; XLSX in {made.xlsx_seconds:.2f} s, "
+print(f"{made.xlsx.name}: {count(made.rows)} codes, {count(made.changes)} changed; XLSX in {made.xlsx_seconds:.2f} s, "
       f"peak {made.xlsx_peak_mb:.0f} MB" + (f"; billing CSV {made.csv.name}" if made.csv else ""))
 display(HTML(report.sheet_html(made.amendment)))
 '''),

@@ -39,6 +39,7 @@ from .db import connect, data_fingerprint
 from .engines import ENGINES, close_worker_engines, worker_engine
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
+from .lifeline import exit_with_parent
 from .manifest import write_folder_index
 from .registry import Registry
 from .run import RunPlan, RunResult, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
@@ -108,8 +109,16 @@ def run_job(job: Job) -> RunResult:
                      parameters=job.raw)
 
 
+def _start_worker(parent_pid: int, warm_up: Callable[[], None] | None = None) -> None:
+    """A worker process's first act: exit with the batch's process (a batch killed outright
+    must not leave its workers and their kernels behind), then ``warm_up``."""
+    exit_with_parent(parent_pid)
+    if warm_up is not None:
+        warm_up()
+
+
 def _warm_worker(engine: str, options: dict[str, Any], notebook: str) -> None:
-    """A worker process's first act: its engine, warmed up for ``notebook`` if it can be.
+    """A worker's engine, warmed up for ``notebook`` if it can be.
 
     Never raises (a failing initializer would break the whole pool): whatever is not ready
     here is started by the first run, which reports any error as its own.
@@ -196,8 +205,8 @@ def _entity(plan: RunPlan) -> str:
 def _release_memory() -> None:
     """Give the memory of freed objects back to the system (glibc keeps it otherwise).
 
-    Preparing 10,000 QBR partners peaks at ~600 MB in this process; without this, ~350 MB of
-    it stays resident for the whole batch, beside every worker's kernel.
+    Preparing every QBR partner of a quarter takes hundreds of MB in this process; without
+    this, most of it stays resident for the whole batch, beside every worker's kernel.
     """
     gc.collect()
     try:
@@ -216,10 +225,11 @@ class LocalExecutor:
     def start(self, runs: int, warm_up: Callable[[], None]) -> None:
         """Start the worker processes now, each calling ``warm_up`` (start its kernel, import
         what the notebook imports), so that they are ready when the runs come: a batch starts
-        them before it prepares (~5 s of kernel start and imports, done while it computes)."""
+        them before it prepares (a kernel's start and imports take seconds, done while it computes)."""
         if self.workers > 1 and runs > 1 and self._pool is None:
             count = min(self.workers, runs)
-            self._pool = ProcessPoolExecutor(count, mp_context=get_context("spawn"), initializer=warm_up)
+            self._pool = ProcessPoolExecutor(count, mp_context=get_context("spawn"),
+                                             initializer=functools.partial(_start_worker, os.getpid(), warm_up))
             for _ in range(count):  # the pool starts a process per task it is given
                 self._pool.submit(int)
 
@@ -241,7 +251,8 @@ class LocalExecutor:
         # spawn, not fork: the parent may hold database connections and threads.
         pool, self._pool = self._pool, None
         if pool is None:
-            pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"))
+            pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"),
+                                       initializer=functools.partial(_start_worker, os.getpid()))
         with pool:
             futures = [pool.submit(fn, job) for job in jobs]
             try:

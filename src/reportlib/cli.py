@@ -46,8 +46,9 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
     parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
-                                                       "default) or papermill (a fresh kernel per run, the "
-                                                       "default of run)")
+                                                       "default), papermill (a fresh kernel per run, the "
+                                                       "default of run) or reference (papermill's own path, "
+                                                       "unpatched, in a subprocess: slow)")
 
 
 def _raw_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,6 +157,14 @@ def cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose
+
+    lines, reachable = diagnose(args.db)
+    print("\n".join(lines))
+    return 0 if reachable else 1
+
+
 def _shown_url(url: str) -> str:
     from .config import public_db_url
 
@@ -163,7 +172,7 @@ def _shown_url(url: str) -> str:
 
 
 # The commands defined here; any other word (or none, or --help) is a family's command group.
-CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "params", "families"})
+CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "params", "families", "doctor"})
 
 
 def build_parser(command_groups: bool = True) -> argparse.ArgumentParser:
@@ -223,6 +232,10 @@ def build_parser(command_groups: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("families", help="list the report families")
     p.set_defaults(handler=cmd_families)
+
+    p = sub.add_parser("doctor", help="versions, active patches of other packages, programs and database found")
+    _add_common(p)
+    p.set_defaults(handler=cmd_doctor)
 
     if command_groups:
         for name in COMMANDS.names():

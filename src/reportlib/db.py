@@ -135,8 +135,52 @@ def init_db(url: str | None = None) -> Engine:
     DOMAINS.names()  # imports every domain's schema module, which declares its tables
     engine = engine_for(url)
     metadata.create_all(engine)
+    _sync_columns(engine)
     _sync_indexes(engine)
     return engine
+
+
+def _sync_columns(engine: Engine) -> None:
+    """Give tables that already existed the nullable columns declared since (``create_all`` skips them).
+
+    Only a column that may be empty can be added to rows that exist; any other new column is
+    an error that says to rebuild the table.
+    """
+    have = _existing_columns(engine)
+    missing = [column for table in metadata.sorted_tables if table.name in have
+               for column in table.columns if column.name not in have[table.name]]
+    for column in missing:
+        if not column.nullable and column.server_default is None:
+            raise ConfigError(f"Table {column.table.name} of this database has no column {column.name!r}, which "
+                              "cannot be added to existing rows; reload that table's domain into a new database.")
+        quote = engine.dialect.identifier_preparer
+        kind = column.type.compile(dialect=engine.dialect)
+        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {quote.format_table(column.table)} ADD COLUMN {guard}"
+                                     f"{quote.quote(column.name)} {kind}")
+        except sa.exc.OperationalError as exc:  # another process added it first (SQLite has no IF NOT EXISTS)
+            if "duplicate column" not in str(exc).lower():
+                raise
+
+
+def _existing_columns(engine: Engine) -> dict[str, set[str]]:
+    """Table -> column names, in one query where the database allows (init_db runs on every report)."""
+    queries = {"sqlite": "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+                         "WHERE m.type = 'table'",
+               "postgresql": "SELECT c.relname, a.attname FROM pg_attribute AS a JOIN pg_class AS c ON a.attrelid = "
+                             "c.oid WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+                             "AND a.attnum > 0 AND NOT a.attisdropped"}
+    have: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        if engine.dialect.name in queries:
+            for table, column in conn.exec_driver_sql(queries[engine.dialect.name]):
+                have.setdefault(table, set()).add(column)
+        else:
+            for (_schema, table), columns in sa.inspect(conn).get_multi_columns().items():
+                have[table] = {c["name"] for c in columns}
+    return have
 
 
 def _sync_indexes(engine: Engine) -> None:
@@ -199,8 +243,8 @@ def query_frame(conn: Connection, statement, columns: list[str] | None = None):
 
     result = conn.execute(statement)
     keys = list(result.keys())
-    # As tuples: pandas takes a list of SQLAlchemy Rows for named tuples and builds the frame
-    # ~15x slower (4.7 s against 0.3 s for 348,405 QBR tickets), to the same frame.
+    # As tuples: pandas takes a list of SQLAlchemy Rows for named tuples and builds the same
+    # frame through a much slower path (README, "make bench").
     frame = pd.DataFrame([tuple(row) for row in result], columns=keys)
     if frame.empty:
         frame = pd.DataFrame({k: pd.Series(dtype=object) for k in keys})

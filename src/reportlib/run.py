@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection
 from . import __version__
 from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
-from .engines import Engine, NotebookFailed, get_engine, notebook_text, process_alive
+from .engines import Engine, NotebookFailed, get_engine, process_alive
+from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .files import as_stem, atomic_write, safe_join, sha256_file, slugify

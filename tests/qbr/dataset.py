@@ -162,3 +162,120 @@ def rewrite_cell(path: Path, row: int, column: str, value: str) -> None:
     rows[row - 1][rows[0].index(column)] = value
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
+
+
+LONG_NAME = "Northwind Traders International Holdings & Cloud Infrastructure Services Group (EMEA) plc"
+
+
+def crowded_rows() -> dict[str, list[dict]]:
+    """:func:`qbr_rows` and two more strategic partners whose decks are hard to lay out.
+
+    E5 has long names, 14 certifications with long titles, wide figures (velocity in the
+    hundreds of days, approvals in the thousands of hours, attainment over 10,000 %), no
+    portal rows in 2026Q3 and in some earlier quarters (gaps in the trend), no surveys and no
+    MDF (missing figures and health components) and stale inputs (many data notes). F6 is an
+    ordinary peer, so that E5's tier quartiles are three different numbers.
+    """
+    rows = qbr_rows()
+    rows["partners.csv"] += [
+        dict(partner_id="E5", name=LONG_NAME, tier="strategic", segment="assist",
+             region="Europe, Middle East & Africa — Central and Eastern Europe",
+             partner_manager="Maximiliane Alexandra von Hohenzollern-Sigmaringen",
+             account_manager="Bartholomew Fitzgerald-Montgomery", start_date=date(2019, 3, 1),
+             contract_end_date=date(2027, 12, 31), status="active"),
+        _p("F6", "Foxtrot Partners", "strategic")]
+    rows["opportunities.csv"] += [
+        _o("e1", "E5", "1234567.89", "commit", date(2024, 1, 2), "won", date(2026, 8, 1)),
+        _o("e2", "E5", "950000.00", "commit", date(2024, 6, 1), "won", date(2026, 9, 1)),
+        _o("e3", "E5", "10000.00", "propose", date(2026, 7, 1), "lost", date(2026, 7, 20)),
+        _o("e4", "E5", "2500000.00", "negotiate", date(2026, 2, 1), "open"),
+        _o("e5", "E5", "7000000.00", "develop", date(2025, 12, 1), "open"),
+        _o("f1", "F6", "40000.00", "commit", date(2026, 5, 1), "won", date(2026, 8, 15)),
+        _o("f2", "F6", "20000.00", "propose", date(2026, 6, 1), "lost", date(2026, 8, 20)),
+        _o("f3", "F6", "90000.00", "qualify", date(2026, 8, 1), "open")]
+    rows["targets.csv"] += [dict(partner_id="E5", quarter="2026Q3", revenue_target=D("15000.00")),
+                            dict(partner_id="F6", quarter="2026Q3", revenue_target=D("50000.00"))]
+    rows["deal_registrations.csv"] += [
+        _r("er1", "E5", datetime(2026, 7, 1, 9), "won", datetime(2026, 9, 20, 17)),
+        _r("er2", "E5", datetime(2026, 7, 2, 9), "rejected", datetime(2026, 9, 28, 9)),
+        _r("fr1", "F6", datetime(2026, 7, 3, 9), "approved", datetime(2026, 7, 6, 9))]
+    rows["training.csv"] += [
+        dict(partner_id="E5", course_id=f"e{i}", assigned_date=date(2026, 1, 1),
+             completed_date=date(2026, 3, 1) if i < 3 else None) for i in range(9)]
+    rows["certifications.csv"] += [
+        dict(partner_id="E5", certification=f"Cloud Infrastructure Solutions Architect {topic}",
+             level="Professional Level 2", issued_date=date(2025, 1, 1), expiry_date=date(2026, 10, 1 + i))
+        for i, topic in enumerate(["Networking", "Security Operations", "Identity and Access Management",
+                                   "Data Platform", "Hybrid Workloads", "Disaster Recovery", "Observability",
+                                   "Cost Management", "Migration", "Kubernetes Operations", "Edge Computing",
+                                   "Compliance and Governance", "Storage", "Virtual Desktop"])]
+
+    def portal(pid, day, logins):
+        return dict(partner_id=pid, date=day, logins=logins, session_minutes=logins * 10, content_views=logins * 2)
+
+    # E5: rows in 2025Q1, 2025Q3 and 2026Q2 only (2024Q4, 2025Q2, 2025Q4, 2026Q1 and 2026Q3 are n/a).
+    rows["portal_activity.csv"] += [portal("E5", date(2025, 2, 1), 9), portal("E5", date(2025, 8, 1), 18),
+                                    portal("E5", date(2026, 5, 1), 27), portal("F6", date(2026, 8, 1), 15)]
+    rows["mdf_allocations.csv"] += [dict(partner_id="F6", quarter="2026Q3", allocated=D("5000.00"))]
+    return rows
+EDGE_PARTNER = "E5"
+
+
+def edge_qbr_rows() -> dict[str, list[dict]]:
+    """:func:`qbr_rows` plus partner E5 (select tier), whose 2026Q3 figures sit on rounding edges.
+
+    Shown half up (README "Figures") they read: revenue 15,800.00 against 80,000.00 in 2026Q2,
+    growth -80.25 % -> -80.3 %; target 252,800.00, attainment 6.25 % -> 6.3 %; open pipeline
+    5,814.40 (coverage 2.3 %); four deals won in 9 days each (cycle ratio 0.05); 16 registrations,
+    one won after 36.25 hours: approval and win rate 6.25 % -> 6.3 %, time to approval 36.3 h; 16
+    courses, one completed: 6.3 %; 16 surveys, CSAT 66 / 16 = 4.125 -> 4.13, NPS (5 - 4) / 16 =
+    +6.25 -> +6.3; MDF 6,225.00 of 10,000.00 spent, 62.25 % -> 62.3 %, ROI 14,006.25 / 6,225.00 =
+    2.25 -> 2.3:1; four customers live after 560, 560, 560 and 561 days: 560.25 -> 560.3 days; 16
+    customers at the churn window's start, one lost: 6.25 % -> 6.3 %; 2 tickets over 16 active
+    customers, 0.125 -> 0.13. The health score is exactly 1.875 + 12.64375 + 10.625 + 12.375 +
+    5.53125 = 43.05 -> 43.1, Critical. (Half to even would show -80.2 %, 6.2 %, 36.2 h, 4.12, +6.2,
+    62.2 %, 2.2:1, 560.2 days, 0.12 and 43.0.)
+    """
+    data = qbr_rows()
+    pid = EDGE_PARTNER
+    data["partners.csv"].append(_p(pid, "Edge & Sons", "select"))
+
+    def won(oid, amount, created, days):
+        return _o(oid, pid, amount, "commit", created, "won", date.fromordinal(created.toordinal() + days))
+
+    data["opportunities.csv"] += [
+        won("e1", "7900.00", date(2026, 7, 1), 9), won("e2", "7900.00", date(2026, 8, 1), 9),
+        won("e3", "40000.00", date(2026, 4, 1), 9), won("e4", "40000.00", date(2026, 5, 1), 9),
+        _o("e5", pid, "5000.00", "develop", date(2026, 7, 5), "open"),
+        _o("e6", pid, "814.40", "qualify", date(2026, 7, 6), "open"),
+    ]
+    data["targets.csv"] += [dict(partner_id=pid, quarter="2026Q3", revenue_target=D("252800.00")),
+                            dict(partner_id=pid, quarter="2026Q2", revenue_target=D("80000.00"))]
+    data["deal_registrations.csv"].append(_r("er0", pid, datetime(2026, 7, 1, 9), "won", datetime(2026, 7, 2, 21, 15)))
+    data["deal_registrations.csv"] += [_r(f"er{n}", pid, datetime(2026, 7, 1 + n, 9), "submitted") for n in range(1, 16)]
+    data["training.csv"] += [dict(partner_id=pid, course_id=f"k{n}", assigned_date=date(2026, 1, 1),
+                                  completed_date=date(2026, 2, 1) if n == 0 else None) for n in range(16)]
+    data["portal_activity.csv"].append(dict(partner_id=pid, date=date(2026, 7, 1), logins=12, session_minutes=60,
+                                            content_views=10))
+    data["events.csv"] += [dict(partner_id=pid, event_id=f"ee{n}", kind="webinar", date=date(2026, 8, n + 1),
+                                attended=True) for n in range(2)]
+    data["mdf_allocations.csv"].append(dict(partner_id=pid, quarter="2026Q3", allocated=D("10000.00")))
+    data["mdf_requests.csv"].append(dict(request_id="em1", partner_id=pid, submitted_date=date(2026, 7, 2),
+                                         status="approved", requested=D("7000.00"), approved_amount=D("7000.00"),
+                                         spent=D("6225.00"), first_spend_date=date(2026, 7, 16),
+                                         attributed_revenue=D("14006.25")))
+    live = {1: date(2026, 7, 15), 2: date(2026, 7, 15), 3: date(2026, 7, 15), 4: date(2026, 7, 16)}
+    customers = [dict(customer_id=f"ec{n}", partner_id=pid, contract_date=date(2025, 1, 1),
+                      go_live_date=live.get(n, date(2025, 2, 1)), churn_date=date(2026, 3, 1) if n == 0 else None)
+                 for n in range(16)]
+    customers.append(dict(customer_id="ec16", partner_id=pid, contract_date=date(2026, 6, 1),
+                          go_live_date=date(2026, 10, 11), churn_date=None))
+    data["customers.csv"] += customers
+    # CSAT: 6 fives, 6 fours, 4 threes = 66; NPS: 5 promoters, 4 detractors, 7 passives.
+    csats = [5] * 6 + [4] * 6 + [3] * 4
+    npss = [10] * 5 + [3] * 4 + [8] * 7
+    data["surveys.csv"] += [dict(survey_id=f"es{n}", partner_id=pid, customer_id="ec1", date=date(2026, 7, 1 + n),
+                                 csat=c, nps=p) for n, (c, p) in enumerate(zip(csats, npss))]
+    data["tickets.csv"] += [dict(ticket_id=f"et{n}", partner_id=pid, customer_id="ec1", opened_date=date(2026, 8, 1 + n),
+                                 first_contact_resolved=True, escalated=False) for n in range(2)]
+    return data

@@ -177,6 +177,15 @@ def test_revenue_trend_covers_eight_quarters(everyone):
     assert mine.set_index("quarter").loc["2026Q2", "revenue"] == D("30000.00")
 
 
+def test_portal_trend_of_a_quarter_without_portal_rows_is_missing_as_in_the_health_score(everyone):
+    """B2 has no portal row at all: its engagement is left out of the score, so no quarter is 0 logins."""
+    a1, b2 = (m.partner_slice(everyone, p) for p in ("A1", "B2"))
+    assert list(a1.portal_trend["quarter"]) == [str(Q3 - i) for i in reversed(range(8))]
+    assert list(a1.portal_trend["logins_per_month"]) == [None] * 6 + [D(10), D(3)]
+    assert list(b2.portal_trend["logins_per_month"]) == [None] * 8
+    assert b2.row["logins_per_month"] is None and "Engagement" in b2.row["missing_components"]
+
+
 def test_portfolio_lists_active_partners_worst_first(everyone):
     book = portfolio(everyone)
     assert list(book["partner_id"]) == ["B2", "A1", "C3"]
@@ -209,7 +218,8 @@ def test_deck_of_a_quarter_without_any_data_says_so(url, tmp_path):
     assert review.row["health_band"] == "No data" and review.row["revenue"] == 0
     deck = Presentation(str(write_deck(review, tmp_path / "empty.pptx")))
     assert [s.shapes.title.text for s in deck.slides][1:] == list(SLIDE_TITLES[1:])
-    texts = [shape.text_frame.text for shape in deck.slides[8].shapes if shape.has_text_frame]
+    chart_slide = deck.slides[SLIDE_TITLES.index("Tier benchmarks: partner vs tier median")]
+    texts = [shape.text_frame.text for shape in chart_slide.shapes if shape.has_text_frame]
     assert "Partner vs tier median (%): no data for this period." in texts
 
 

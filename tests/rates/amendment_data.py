@@ -68,3 +68,40 @@ def apply_batch(url: str) -> int:
 
 def dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
+
+
+BULK_CODES = [f"59{n:04d}" for n in range(1000)]
+
+
+def edge_amendment_data() -> dict[str, list[dict]]:
+    """:func:`amendment_data` plus area Zulu of deck T: 1,000 codes at 0.01 in plan P1."""
+    from .dataset import START
+
+    data = amendment_data()
+    data["areas.csv"].append(dict(code_deck="T", area="Zulu", active_from=START, active_till=None))
+    data["codes.csv"] += [dict(code_deck="T", area="Zulu", code=c, active_from=START, active_till=None)
+                          for c in BULK_CODES]
+    rate = dict(data["rates.csv"][0], area="Zulu", rate=Decimal("0.01"))
+    data["rates.csv"].append(rate)
+    return data
+
+
+EDGE_RATES = {  # area -> new rate of plan P1: 4 to 8 decimals, a large rate, a decrease
+    "Alpha": "0.1234", "Gamma": "0.12345678", "Delta": "1234.5", "Zero": "0.0100125", "Long": "0.49999999",
+    "Zulu": "0.0123",
+}
+
+
+def apply_edge_batch(url: str) -> int:
+    """Load :func:`edge_amendment_data` and apply :data:`EDGE_RATES` to plan P1; returns the batch id.
+
+    Zero's 0.01 -> 0.0100125 is a change of exactly 0.125 %, 0.13 % half up (half to even: 0.12 %);
+    Zulu's 1,000 codes make 1,002 increases, counted with a thousands separator.
+    """
+    from reportlib.load import write_domain
+    from reportlib.rates import ChangeRow, VerifyOptions, apply_deck
+
+    write_domain("rates", edge_amendment_data(), url=url, source="tests amendment edges")
+    rows = [ChangeRow(n, "Area RATE", code_deck="T", area=area, rate_new=rate)
+            for n, (area, rate) in enumerate(EDGE_RATES.items(), start=1)]
+    return apply_deck(url, rows, VerifyOptions(plans=("P1",), now=NOW, base_date=BASE), user="analyst").batch_id

@@ -58,7 +58,8 @@ def test_xlsx_has_text_codes_8_decimal_rates_change_indicators_and_dates(made):
     assert book.sheetnames == ["Rates A-Z", "Changes"]
     ws = book["Rates A-Z"]
     cells = {row[0].value: row for row in ws.iter_rows() if row[0].value is not None}
-    assert cells["Customer"][1].value == "'=Cust" and cells["Customer"][1].data_type == "s"  # never a formula
+    customer = cells["Customer"][1]  # as written, a string cell (never a formula) with the quote prefix
+    assert (customer.value, customer.data_type, customer.quotePrefix) == ("=Cust", "s", True)
     assert cells["Change batch"][1].value == batch
     assert cells["Effective to"][1].value == INCREASE_AT
     header_row = next(r for r in ws.iter_rows() if r[0].value == "Country / area")
@@ -216,7 +217,7 @@ def test_a_large_plan_streams_and_keeps_text_codes_and_8_decimal_rates(tmp_path)
     book = load_workbook(tmp_path / "big.xlsx")
     ws = book["Rates A-Z"]
     assert (ws["A1"].value, ws["A2"].value) == ("Rate amendment", "Customer")
-    assert ws["B2"].value == "'@Big =Customer" and ws["B2"].data_type == "s"
+    assert (ws["B2"].value, ws["B2"].data_type, ws["B2"].quotePrefix) == ("@Big =Customer", "s", True)
     header = next(r[0].row for r in ws.iter_rows() if r[0].value == "Country / area")
     first, second = ws[header + 1], ws[header + 2]
     assert (first[1].value, first[1].data_type, first[4].value) == ("00000000", "s", "Unchanged")
@@ -236,3 +237,18 @@ def test_records_of_a_batch_id_reused_after_a_reload_are_not_mixed_in(sqlite_url
     with init_db(sqlite_url).connect() as conn:
         records = amendment_records(conn, period=f"batch-{again}")
     assert list(records["customer_id"]) == ["C1"] and set(records["folder"]) == {str(tmp_path / "b")}
+
+
+def test_billing_csv_carries_ids_and_names_verbatim_for_the_billing_system(db_url, tmp_path):
+    from reportlib.rates import schema as s
+
+    batch = apply_batch(db_url)
+    setup = s.customer_rp_setup.c
+    with init_db(db_url).begin() as conn:
+        conn.execute(s.customer_rp_setup.update().where(setup.customer_id == "C1", setup.rate_plan == "P1")
+                     .values(ext_billing_customer="=E1+1", ext_billing_rate_plan="-EP1 @gold"))
+    made = generate(db_url, "C1", "P1", batch, output_dir=tmp_path, stem="c1", user="analyst")
+    with made.csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["customer_ref"], r["rate_plan_ref"]) for r in rows} == {("=E1+1", "-EP1 @gold")}
+    assert {r["rate"] for r in rows if r["code"] == "4930"} == {"0.04000000"}

@@ -135,3 +135,31 @@ def test_make_renders_again_what_is_up_to_date_but_has_no_record(made, capsys):
     with init_db(url).connect() as conn:
         records = amendment_records(conn, batch=batch, customer="C2")
     assert list(records["email_status"]) == ["written"] and list(records["xlsx_status"]) == ["ok"]
+
+
+def test_forced_regeneration_with_smtp_never_sends_an_amendment_twice(tmp_path):
+    from aiosmtpd.controller import Controller
+
+    from .test_amendment_mail import Inbox, free_port
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    init_db(url)
+    batch = apply_batch(url)
+    out = tmp_path / "outputs"
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    make = ["rates", "amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "2",
+            "--billing-address", "billing@ext.example", "--smtp", f"127.0.0.1:{controller.port}"]
+    try:
+        assert main(make) == 0
+        assert len(inbox.envelopes) == 4  # three customers × plans and the billing message
+        assert main(["batch", "amendment", "-p", "batch", str(batch), "--force", "--db", url, "--out", str(out),
+                     "--workers", "2"]) == 0
+        assert main([*make, "--force"]) == 0
+    finally:
+        controller.stop()
+    assert len(inbox.envelopes) == 4
+    with init_db(url).connect() as conn:
+        records = amendment_records(conn, batch=batch)
+    assert set(records["email_status"]) == {"sent"} and set(records["email_attempts"]) == {1}

@@ -22,14 +22,16 @@ def test_deck_has_titles_native_charts_tables_and_notes(tmp_path):
     assert prs.slides[1].notes_slide.notes_text_frame.text == "how the figures are defined"
     charts = [s.chart for s in prs.slides[1].shapes if s.has_chart]
     assert [c.chart_type for c in charts] == [XL_CHART_TYPE.LINE_MARKERS, XL_CHART_TYPE.BAR_CLUSTERED]
-    assert list(charts[0].plots[0].series[0].values) == [1.0, None]  # 1.005 rounds half even to 1.00
+    assert list(charts[0].plots[0].series[0].values) == [1.01, None]  # 1.005 rounds half up, as every figure
     tables = [s.table for s in prs.slides[1].shapes if s.has_table]
     assert tables[0].cell(1, 0).text == "=cmd"
     assert [p.name for p in tmp_path.iterdir()] == ["deck.pptx"]
 
 
-def test_chart_number_rounds_and_keeps_gaps():
-    assert chart_number(D("2.345")) == 2.34 and chart_number(None) is None and chart_number(float("nan")) is None
+def test_chart_number_rounds_half_up_on_the_exact_value_and_keeps_gaps():
+    assert chart_number(D("2.345")) == 2.35 and chart_number(D("-2.345")) == -2.35
+    assert chart_number(2.675) == 2.68  # the float's shortest text, not its binary 2.67499999...
+    assert chart_number(None) is None and chart_number(float("nan")) is None
 
 
 def test_table_cells_are_the_xml_python_pptx_cell_api_makes(tmp_path):
@@ -49,6 +51,8 @@ def test_table_cells_are_the_xml_python_pptx_cell_api_makes(tmp_path):
 
     reference = deck.slide("reference").shapes.add_table(len(rows) + 1, len(header), fast.left, fast.top,
                                                          fast.width, fast.height).table
+    for reference_row, fast_row in zip(reference.rows, fast.table.rows):  # rows are as high as their text
+        reference_row.height = fast_row.height
     for c, title in enumerate(header):
         Deck._cell(reference.cell(0, c), title, 11, bold=True, color=WHITE, fill=THEME_COLORS[0].lstrip("#"))
     for r, row in enumerate(rows, start=1):

@@ -9,7 +9,7 @@ from reportlib.errors import DataError
 from reportlib.render.xlsx import Col, Sheet, write_workbook
 
 COLUMNS = [Col("name", "Name"), Col("code", "Code", "code"), Col("count", "Count", "int"),
-           Col("amount", "Amount", "money"), Col("rate", "Rate", "decimal", places=8),
+           Col("amount", "Amount", "money"), Col("rate", "Rate", "rate", places=8),
            Col("share", "Share", "percent", places=1), Col("day", "Day", "date"), Col("at", "At", "datetime")]
 ROWS = [
     dict(name="=1+2", code="0044", count=3, amount=D("1234.5"), rate=D("0.01234567"), share=D("12.5"),
@@ -40,7 +40,7 @@ def test_cells_are_typed_and_formatted(book):
     assert first["Count"].value == 3 and first["Count"].number_format == "#,##0"
     assert first["Amount"].value == 1234.5 and first["Amount"].number_format == "#,##0.00"
     assert first["Rate"].value == pytest.approx(0.01234567) and first["Rate"].number_format == "0.00000000"
-    assert first["Share"].value == pytest.approx(0.125) and first["Share"].number_format == "0.0%"
+    assert first["Share"].value == pytest.approx(0.125) and first["Share"].number_format == "#,##0.0 %"
     assert first["Day"].value == datetime(2026, 10, 1) and first["Day"].number_format == "yyyy-mm-dd"
     assert first["At"].value == datetime(2026, 10, 1, 9, 30)
     assert ws["B7"].value == "4477009001234567"
@@ -54,14 +54,16 @@ def test_header_is_bold_frozen_and_filtered(book):
     assert ws.column_dimensions["A"].width >= 8
 
 
-def test_text_can_never_become_a_formula(book):
+def test_text_can_never_become_a_formula_and_reads_as_written(book):
     ws = book.worksheets[0]
     for row in ws.iter_rows():
         for cell in row:
             assert cell.data_type != "f", f"{cell.coordinate} is a formula: {cell.value!r}"
-    names = [ws.cell(row=r, column=1).value for r in range(6, 11)]
-    assert names == ["'=1+2", "'+Plus", "'@Home", "'-Dash", "'\tTab"]
-    assert ws["B2"].value == "'=evil()"
+    names = [ws.cell(row=r, column=1) for r in range(6, 11)]
+    assert [c.value for c in names] == ["=1+2", "+Plus", "@Home", "-Dash", "\tTab"]  # no visible apostrophe
+    assert all(c.data_type == "s" and c.quotePrefix for c in names)  # and editing the cell keeps it text
+    assert ws["B2"].value == "=evil()" and ws["B2"].data_type == "s" and ws["B2"].quotePrefix
+    assert not ws["A6"].offset(column=1).quotePrefix and not ws["A1"].quotePrefix  # plain text: no prefix
 
 
 def test_exact_decimals_are_written_as_written(tmp_path):

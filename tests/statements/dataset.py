@@ -65,3 +65,49 @@ def billing_rows() -> dict[str, list[dict]]:
     ]
     return {"accounts.csv": accounts, "credit_transactions.csv": transactions, "discounts.csv": discounts,
             "revenue_lines.csv": revenue}
+
+
+EDGE_PARTNER = "P4"
+
+
+def edge_billing_rows() -> dict[str, list[dict]]:
+    """:func:`billing_rows` plus partner P4, whose October 2026 figures sit on rounding edges.
+
+    Every amount below is exact; shown half up (as README's "Figures" says) they read:
+    net revenue 6126.205 -> 6,126.21 (half even and a float would show 6,126.20); a large top-up
+    987,654,321.125 -> 987,654,321.13; an adjustment of -2.665 -> -2.67; an accrual of 0.005 ->
+    0.01; a usage of 12.34565 -> 12.3457 (four places); a unit price of 0.12345 -> 0.1235; a
+    discount of 12.345 % -> 12.35; C5's closing balance of -0.004 reads -0.00, as Excel shows it;
+    1,000 units show their thousands separator.
+    """
+    data = billing_rows()
+    data["accounts.csv"] += [
+        dict(account_id="P4", name="Edge Partner", account_type="partner", partner_id="P4", status="active"),
+        dict(account_id="C4", name="Edge Customer", account_type="customer", partner_id="P4", status="active"),
+        dict(account_id="C5", name="=2+5", account_type="customer", partner_id="P4", status="active"),
+    ]
+
+    def tx(tid, account, day, kind, amount, service=None):
+        return dict(transaction_id=tid, account_id=account, occurred_at=datetime(2026, 10, day, 12), kind=kind,
+                    service=service, amount=D(amount), reference=f"ref {tid}")
+
+    data["credit_transactions.csv"] += [
+        tx("e01", "C4", 2, "topup", "987654321.125"),
+        tx("e02", "C4", 3, "usage", "12.34565", "voice"),
+        tx("e03", "C4", 4, "adjustment", "-2.665"),
+        tx("e04", "C4", 5, "accrual", "0.005"),
+        tx("e05", "C5", 6, "adjustment", "-0.004"),
+        tx("e06", "P4", 7, "topup", "0.125"),
+    ]
+    data["discounts.csv"].append(dict(discount_id="d41", account_id="C4", service="voice", kind="percent",
+                                      value=D("12.345"), valid_from=date(2026, 1, 1), valid_to=None, status="active"))
+
+    def line(lid, account, service, qty, price, gross, discount):
+        return dict(line_id=lid, account_id=account, service=service, date=date(2026, 10, 20), quantity=D(qty),
+                    unit_price=D(price), gross=D(gross), discount=D(discount), net=D(gross) - D(discount))
+
+    data["revenue_lines.csv"] += [
+        line("r41", "C4", "voice", "1000", "0.12345", "6806.895", "680.69"),   # net 6126.205
+        line("r42", "C5", "sms", "3", "0.000125", "0.000375", "0.000375"),      # net 0
+    ]
+    return data

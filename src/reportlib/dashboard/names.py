@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..db import data_fingerprint, init_db, query_frame, record_data_version
 from ..errors import LoadError, LoadProblem
 from ..render.csv import write_csv
+from ..render.figures import rounded
 from ..render.text import FORMULA_TRIGGERS
 from .schema import NAME_KINDS, leads, name_aliases
 
@@ -229,7 +230,7 @@ def name_proposals(resolution: NameResolution, threshold: float = DEFAULT_THRESH
         _, score, target = best
         rows.append({"kind": resolution.kind, "raw_name": groups.at[index, "canonical_name"],
                      "canonical_name": groups.at[target, "canonical_name"],
-                     "score": Decimal(str(round(score, 1))), "raw_leads": int(groups.at[index, "leads"]),
+                     "score": rounded(score, 1), "raw_leads": int(groups.at[index, "leads"]),
                      "canonical_leads": int(groups.at[target, "leads"]), "accept": ""})
     return pd.DataFrame(rows, columns=PROPOSAL_COLUMNS).sort_values(
         ["score", "raw_leads"], ascending=[False, False], ignore_index=True)

@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 
 from ..render.charts import THEME_COLORS, chart_embed_html, vega_bundle_html
+from ..render.figures import count, number, percent
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from .metrics import MEASURE_TITLES, Dashboard
@@ -23,18 +24,32 @@ __all__ = ["advertisers_html", "channels_html", "enterprise_types_html", "enterp
 
 TOP = 15
 WIDTH = 640
+RATE_PLACES = 2  # invalidation and failure rates are computed to two places (metrics.RATE_UNIT)
 
 
 def _float(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and value != value) else float(value)
 
 
-def _chart_frame(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
-    """A chart's data: the key columns as text and the measures as floats (charts only)."""
+def _chart_frame(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str],
+                 texts: dict[str, str] | None = None) -> pd.DataFrame:
+    """A chart's data: the key columns as text and the measures as floats (charts only).
+
+    ``texts`` maps a measure to its kind (``count`` or ``rate``): the frame also gets
+    ``<measure>_text``, the figure as every output shows it, for tooltips (Vega would format the
+    float itself).
+    """
     data = pd.DataFrame({k: frame[k].astype(str) for k in keys})
     for column in values:
         data[column] = [_float(v) for v in frame[column]]
+    for column, kind in (texts or {}).items():
+        data[f"{column}_text"] = [_text(v, kind) for v in frame[column]]
     return data
+
+
+def _text(value: Any, kind: str) -> str:
+    """A count (``1,234``) or an invalidation or failure rate (``19.65 %``) as shown."""
+    return count(value) if kind == "count" else percent(value, RATE_PLACES)
 
 
 def _section(title: str, *parts: str) -> str:
@@ -70,9 +85,9 @@ def _change_note(row: dict, previous: str) -> str:
     if row["key"] == "invalidation_rate":
         if row["change"] is None:
             return f"vs {previous}: n/a"
-        return f"vs {previous}: {row['change']:+.2f} points (was {row['previous']:.2f} %)"
-    pct = "n/a" if row["change_pct"] is None else f"{row['change_pct']:+.2f} %"
-    return f"vs {previous}: {pct} ({int(row['change']):+,})"
+        return (f"vs {previous}: {number(row['change'], RATE_PLACES, signed=True)} points "
+                f"(was {percent(row['previous'], RATE_PLACES)})")
+    return f"vs {previous}: {percent(row['change_pct'], RATE_PLACES, signed=True)} ({count(row['change'], signed=True)})"
 
 
 def headline_html(dash: Dashboard) -> str:
@@ -80,18 +95,20 @@ def headline_html(dash: Dashboard) -> str:
     cards = []
     for row in dash.headline.to_dict("records"):  # iterrows would turn a missing rate into NaN
         if row["key"] == "invalidation_rate":
-            value = "n/a" if row["current"] is None else f"{row['current']:.2f} %"
+            value = percent(row["current"], RATE_PLACES)
         else:
-            value = f"{int(row['current']):,}"
+            value = count(row["current"])
         cards.append((row["measure"], value, _change_note(row, str(dash.previous))))
     return _section("Headline figures", kpi_cards(cards))
 
 
 def trend_chart(trend: pd.DataFrame, unit: str) -> alt.VConcatChart:
     """Volume (stacked valid / invalid / caution / deleted) and invalidation rate over the periods."""
-    parts = _chart_frame(trend, ["period"], ["valid", "invalid", "caution", "deleted", "invalidation_rate"])
+    parts = _chart_frame(trend, ["period"], ["valid", "invalid", "caution", "deleted", "invalidation_rate"],
+                         {"invalidation_rate": "rate"})
     long = parts.melt(id_vars=["period"], value_vars=["valid", "invalid", "caution", "deleted"],
                       var_name="part", value_name="leads")
+    long["leads_text"] = [count(v) for v in long["leads"]]
     hover = alt.selection_point(fields=["period"], on="pointerover", nearest=True, empty=False)
     bars = (alt.Chart(long, title=f"Lead volume per {unit}")
             .mark_bar()
@@ -102,13 +119,13 @@ def trend_chart(trend: pd.DataFrame, unit: str) -> alt.VConcatChart:
                                                     range=[THEME_COLORS[2], THEME_COLORS[4], THEME_COLORS[3],
                                                            THEME_COLORS[5]])),
                     opacity=alt.condition(hover, alt.value(1.0), alt.value(0.8)),
-                    tooltip=["period", "part", alt.Tooltip("leads:Q", format=",.0f")])
+                    tooltip=["period", "part", alt.Tooltip("leads_text:N", title="leads")])
             .add_params(hover)
             .properties(width=WIDTH, height=220))
     rate = (alt.Chart(parts, title="Invalidation rate, %")
             .mark_line(point=True, color=THEME_COLORS[4])
             .encode(x=alt.X("period:N", title=None, sort=None), y=alt.Y("invalidation_rate:Q", title="%"),
-                    tooltip=["period", alt.Tooltip("invalidation_rate:Q", format=".2f", title="rate %")])
+                    tooltip=["period", alt.Tooltip("invalidation_rate_text:N", title="rate")])
             .properties(width=WIDTH, height=160))
     return alt.vconcat(bars, rate)
 
@@ -117,8 +134,11 @@ def breakdown_trend_chart(frame: pd.DataFrame, key: str, title: str, top: int = 
     """One line per ``key`` over the periods; a drop-down picks the measure, the legend highlights."""
     totals = frame.groupby(key)["total"].sum().sort_values(ascending=False)
     chosen = frame[frame[key].isin(list(totals.index[:top]))]
-    data = _chart_frame(chosen, ["period", key], ["total", "invalid", "valid_plus_invalid", "invalidation_rate"])
+    measures = ["total", "invalid", "valid_plus_invalid", "invalidation_rate"]
+    data = _chart_frame(chosen, ["period", key], measures)
     long = data.melt(id_vars=["period", key], var_name="measure", value_name="value")
+    long["value_text"] = [_text(v, "rate" if m == "invalidation_rate" else "count")
+                          for v, m in zip(long["value"], long["measure"])]
     long["measure"] = long["measure"].map(MEASURE_TITLES)
     measure = alt.param(name=f"{key}_measure", value=MEASURE_TITLES["total"],
                         bind=alt.binding_select(options=[MEASURE_TITLES[m] for m in
@@ -130,7 +150,7 @@ def breakdown_trend_chart(frame: pd.DataFrame, key: str, title: str, top: int = 
             .encode(x=alt.X("period:N", title=None, sort=None), y=alt.Y("value:Q", title=None),
                     color=alt.Color(f"{key}:N", title=key.capitalize()),
                     opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-                    tooltip=["period", f"{key}:N", "measure:N", alt.Tooltip("value:Q", format=",.2f")])
+                    tooltip=["period", f"{key}:N", "measure:N", alt.Tooltip("value_text:N", title="value")])
             .add_params(measure, pick)
             .transform_filter(alt.datum.measure == measure)
             .properties(width=WIDTH, height=260))
@@ -150,15 +170,16 @@ def trends_html(dash: Dashboard) -> str:
 
 def volume_chart(frame: pd.DataFrame, key: str, title: str, top: int = TOP) -> alt.Chart:
     """The biggest ``key`` values by volume (bars), coloured by invalidation rate."""
-    data = _chart_frame(frame.head(top), [key], ["total", "previous_total", "invalidation_rate"])
+    data = _chart_frame(frame.head(top), [key], ["total", "previous_total", "invalidation_rate"],
+                        {"total": "count", "previous_total": "count", "invalidation_rate": "rate"})
     return (alt.Chart(data, title=title)
             .mark_bar()
             .encode(y=alt.Y(f"{key}:N", sort="-x", title=None), x=alt.X("total:Q", title="Leads"),
                     color=alt.Color("invalidation_rate:Q", title="Invalidation %",
                                     scale=alt.Scale(scheme="orangered")),
-                    tooltip=[f"{key}:N", alt.Tooltip("total:Q", format=",.0f"),
-                             alt.Tooltip("previous_total:Q", format=",.0f", title="previous period"),
-                             alt.Tooltip("invalidation_rate:Q", format=".2f", title="rate %")])
+                    tooltip=[f"{key}:N", alt.Tooltip("total_text:N", title="total"),
+                             alt.Tooltip("previous_total_text:N", title="previous period"),
+                             alt.Tooltip("invalidation_rate_text:N", title="rate")])
             .properties(width=WIDTH - 120, height=max(120, 18 * len(data))))
 
 
@@ -183,6 +204,7 @@ def share_chart(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
     data = _chart_frame(frame, [key], ["total", "previous_total"]).melt(
         id_vars=[key], var_name="when", value_name="leads")
     data["when"] = data["when"].map({"total": "this period", "previous_total": "previous period"})
+    data["leads_text"] = [count(v) for v in data["leads"]]
     pick = alt.selection_point(fields=[key], bind="legend")
     return (alt.Chart(data, title=title)
             .mark_bar()
@@ -190,7 +212,7 @@ def share_chart(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
                     x=alt.X("sum(leads):Q", stack="normalize", title="Share of leads", axis=alt.Axis(format="%")),
                     color=alt.Color(f"{key}:N", title=None),
                     opacity=alt.condition(pick, alt.value(1.0), alt.value(0.25)),
-                    tooltip=[f"{key}:N", "when:N", alt.Tooltip("leads:Q", format=",.0f")])
+                    tooltip=[f"{key}:N", "when:N", alt.Tooltip("leads_text:N", title="leads")])
             .add_params(pick)
             .properties(width=WIDTH, height=90))
 
@@ -206,12 +228,13 @@ def rate_bars(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
     data = _chart_frame(frame, [key], ["invalidation_rate", "previous_rate"]).melt(
         id_vars=[key], var_name="when", value_name="rate")
     data["when"] = data["when"].map({"invalidation_rate": "this period", "previous_rate": "previous period"})
+    data["rate_text"] = [_text(v, "rate") for v in data["rate"]]
     return (alt.Chart(data, title=title)
             .mark_bar()
             .encode(x=alt.X(f"{key}:N", title=None), xOffset=alt.XOffset("when:N", sort=["previous period", "this period"]),
                     y=alt.Y("rate:Q", title="Invalidation rate, %"),
                     color=alt.Color("when:N", title=None, sort=["previous period", "this period"]),
-                    tooltip=[f"{key}:N", "when:N", alt.Tooltip("rate:Q", format=".2f")])
+                    tooltip=[f"{key}:N", "when:N", alt.Tooltip("rate_text:N", title="rate")])
             .properties(width=WIDTH - 200, height=220))
 
 
@@ -226,7 +249,8 @@ def enterprise_types_html(dash: Dashboard) -> str:
 
 def failing_jobs_chart(jobs: pd.DataFrame) -> alt.Chart:
     """Failure rate of each validation job, one row of bars per enterprise type; click a type to focus."""
-    data = _chart_frame(jobs, ["enterprise_type", "job"], ["failure_rate", "failures", "runs"])
+    data = _chart_frame(jobs, ["enterprise_type", "job"], ["failure_rate", "failures", "runs"],
+                        {"failure_rate": "rate", "failures": "count", "runs": "count"})
     pick = alt.selection_point(fields=["enterprise_type"], bind="legend")
     return (alt.Chart(data, title="Validation job failure rate by enterprise type")
             .mark_bar()
@@ -234,8 +258,9 @@ def failing_jobs_chart(jobs: pd.DataFrame) -> alt.Chart:
                     x=alt.X("failure_rate:Q", title="Failure rate, %"),
                     color=alt.Color("enterprise_type:N", title="Enterprise type"),
                     opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)),
-                    tooltip=["enterprise_type:N", "job:N", alt.Tooltip("failures:Q", format=",.0f"),
-                             alt.Tooltip("runs:Q", format=",.0f"), alt.Tooltip("failure_rate:Q", format=".2f")])
+                    tooltip=["enterprise_type:N", "job:N", alt.Tooltip("failures_text:N", title="failures"),
+                             alt.Tooltip("runs_text:N", title="runs"),
+                             alt.Tooltip("failure_rate_text:N", title="failure rate")])
             .add_params(pick)
             .properties(width=WIDTH - 120, height=300))
 
@@ -246,7 +271,8 @@ def failing_jobs_html(dash: Dashboard) -> str:
     lines = []
     for kind, rows in jobs.groupby("enterprise_type", sort=True):
         top = rows.head(3)
-        named = ", ".join(f"{j} ({r:.2f} %)" for j, r in zip(top["job"], top["failure_rate"]) if r is not None)
+        named = ", ".join(f"{j} ({percent(r, RATE_PLACES)})" for j, r in zip(top["job"], top["failure_rate"])
+                          if r is not None)
         lines.append(f"<li>{escape_html(kind)} leads fail most on: {escape_html(named)}</li>")
     summary = "<ul>" + "".join(lines) + "</ul>" if lines else _note("No validation job ran on this period's leads.")
     chart = chart_embed_html(failing_jobs_chart(jobs)) if not jobs.empty else ""
@@ -256,7 +282,9 @@ def failing_jobs_html(dash: Dashboard) -> str:
 
 def movers_chart(movers: pd.DataFrame) -> alt.Chart:
     """Change of invalidation rate in points per account (diverging bars)."""
-    data = _chart_frame(movers, ["enterprise_id", "name"], ["change_points", "previous_rate", "current_rate"])
+    data = _chart_frame(movers, ["enterprise_id", "name"], ["change_points", "previous_rate", "current_rate"],
+                        {"previous_rate": "rate", "current_rate": "rate"})
+    data["change_points_text"] = [number(v, RATE_PLACES) for v in movers["change_points"]]
     data["account"] = data["enterprise_id"] + " " + data["name"]
     return (alt.Chart(data, title="Accounts whose invalidation rate moved most (points)")
             .mark_bar()
@@ -265,8 +293,9 @@ def movers_chart(movers: pd.DataFrame) -> alt.Chart:
                     x=alt.X("change_points:Q", title="Change, percentage points"),
                     color=alt.condition(alt.datum.change_points > 0, alt.value(THEME_COLORS[4]),
                                         alt.value(THEME_COLORS[2])),
-                    tooltip=["account:N", alt.Tooltip("previous_rate:Q", format=".2f"),
-                             alt.Tooltip("current_rate:Q", format=".2f"), alt.Tooltip("change_points:Q", format="+.2f")])
+                    tooltip=["account:N", alt.Tooltip("previous_rate_text:N", title="previous rate"),
+                             alt.Tooltip("current_rate_text:N", title="current rate"),
+                             alt.Tooltip("change_points_text:N", title="change, points")])
             .properties(width=WIDTH - 200, height=max(120, 20 * len(data))))
 
 

@@ -1,4 +1,9 @@
-"""The dashboard's workbook: the same tables as the HTML, one sheet each, typed cells."""
+"""The dashboard's workbook: the same tables as the HTML, one sheet each, typed cells.
+
+Rates are fractions with a percent format on every sheet, counts whole numbers; on the summary,
+whose rows are different measures, each cell has its own measure's format
+(:class:`~reportlib.render.figures.Figure`), so every figure reads as the HTML shows it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..render import figures
+from ..render.figures import Figure
 from ..render.xlsx import Col, Sheet, write_workbook
 from .metrics import Dashboard
 
-__all__ = ["COLUMNS", "MEASURE_COLUMNS", "dashboard_sheets", "names_statement", "write_dashboard_xlsx"]
+__all__ = ["COLUMNS", "MEASURE_COLUMNS", "dashboard_sheets", "headline_rows", "names_statement",
+           "write_dashboard_xlsx"]
 
 MEASURE_COLUMNS = [Col("total", "Total", "int"), Col("deleted", "Deleted", "int"), Col("valid", "Valid", "int"),
                    Col("invalid", "Invalid", "int"), Col("caution", "Caution", "int"),
@@ -21,9 +29,9 @@ _VERSUS = [Col("previous_total", "Total, previous period", "int"),
            Col("previous_rate", "Invalidation rate, previous period", "percent")]
 
 COLUMNS: dict[str, list[Col]] = {
-    "headline": [Col("measure", "Measure"), Col("current", "This period", "decimal", places=2),
-                 Col("previous", "Previous period", "decimal", places=2),
-                 Col("change", "Change (rate: points)", "decimal", places=2),
+    "headline": [Col("measure", "Measure"), Col("current", "This period", "int"),
+                 Col("previous", "Previous period", "int"),
+                 Col("change", "Change (rate: points)", "int"),
                  Col("change_pct", "Change %", "percent")],
     "trend": [Col("period", "Period"), *MEASURE_COLUMNS],
     "trend_by_vertical": [Col("period", "Period"), Col("vertical", "Vertical"), *MEASURE_COLUMNS],
@@ -57,14 +65,31 @@ CAUTION_TEXT = {"separate": "Caution leads are counted separately: neither valid
 
 def names_statement(dash: Dashboard, kind: str) -> str:
     """``199 raw advertiser names resolved to 70 advertisers (129 merged ...); 29 similar names proposed ...``."""
-    r = dash.names[kind]
-    text = (f"{r.raw_names:,} raw {kind} names resolved to {r.canonical_names:,} {kind}s ({r.merged:,} merged "
-            f"into another name; normalisation rewrote {r.merged_by('normalised'):,} raw names, analyst aliases "
-            f"{r.merged_by('alias'):,})")
+    r, count = dash.names[kind], figures.count
+    text = (f"{count(r.raw_names)} raw {kind} names resolved to {count(r.canonical_names)} {kind}s "
+            f"({count(r.merged)} merged into another name; normalisation rewrote {count(r.merged_by('normalised'))} "
+            f"raw names, analyst aliases {count(r.merged_by('alias'))})")
     pending = dash.proposals.get(kind, 0)
     if pending:
-        text += f"; {pending:,} similar names proposed for review, not merged (reportlib names propose)"
+        text += f"; {count(pending)} similar names proposed for review, not merged (reportlib names propose)"
     return text + "."
+
+
+RATE = figures.PERCENT.at(2)  # invalidation rates: percent, two places, as computed (metrics.RATE_UNIT)
+
+
+def headline_rows(dash: Dashboard) -> list[dict]:
+    """The summary's rows: counts as counts, the invalidation rate as a rate (fraction, % format),
+    its change in signed points, each count's change signed and in percent."""
+    rows = []
+    for r in dash.headline.to_dict("records"):
+        rate = r["key"] == "invalidation_rate"
+        kind = RATE if rate else figures.COUNT
+        change = figures.KINDS["number"].at(2, signed=True) if rate else figures.COUNT.at(signed=True)
+        rows.append({"measure": r["measure"], "current": Figure(r["current"], kind),
+                     "previous": Figure(r["previous"], kind), "change": Figure(r["change"], change),
+                     "change_pct": Figure(r["change_pct"], RATE.at(signed=True))})
+    return rows
 
 
 def dashboard_sheets(dash: Dashboard) -> list[Sheet]:
@@ -81,7 +106,8 @@ def dashboard_sheets(dash: Dashboard) -> list[Sheet]:
                 ("Generated (UTC)", datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None))]
     unit = "month" if dash.kind == "month" else "week"
     return [
-        Sheet("Summary", dash.headline, COLUMNS["headline"], heading=f"Tech dashboard — {dash.label}", preamble=preamble),
+        Sheet("Summary", headline_rows(dash), COLUMNS["headline"], heading=f"Tech dashboard — {dash.label}",
+              preamble=preamble),
         Sheet(f"Trend ({len(dash.periods)} {unit}s)", dash.trend, COLUMNS["trend"]),
         Sheet("Trend by vertical", dash.trend_by_vertical, COLUMNS["trend_by_vertical"]),
         Sheet("Trend by industry", dash.trend_by_industry, COLUMNS["trend_by_industry"]),

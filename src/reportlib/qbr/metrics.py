@@ -19,8 +19,8 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from ..db import query_frame
 from ..errors import UnknownEntityError
 from ..periods import Quarter
+from ..render.figures import SCORE, rounded
 from .schema import STAGES, TABLES
 
 __all__ = [
@@ -637,8 +638,9 @@ BANDS: tuple[tuple[Decimal, str, str], ...] = (
 
 
 def round_score(value: Decimal | None) -> Decimal | None:
-    """A health score to one decimal, half to even (70.625 -> 70.6, as in the spec)."""
-    return None if value is None else Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    """A health score as shown: one decimal, half up like every figure (70.625 -> 70.6 as in the
+    spec, 69.25 -> 69.3; :func:`reportlib.render.figures.score`)."""
+    return rounded(value, SCORE.places)
 
 
 def band_of(score: Decimal | None) -> tuple[str, str]:
@@ -805,7 +807,8 @@ def tier_benchmarks(metrics: pd.DataFrame, columns: Iterable[str] = BENCHMARKED)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of a small frame as dicts of Python values (``to_dict("records")`` is ~10× slower)."""
+    """The rows of a small frame as dicts of Python values (what ``to_dict("records")`` gives,
+    without its per-row overhead)."""
     columns = list(frame.columns)
     return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
 
@@ -847,8 +850,8 @@ class QuarterMetrics:
     def row_of(self, name: str, partner_id: str) -> dict[str, Any] | None:
         """The first row of frame ``name`` that belongs to ``partner_id``, as a dict of Python
         values (what ``rows.iloc[0].to_dict()`` gives), or None. Every partner's row is built
-        once, column by column (~0.3 s for 10,000 partners), instead of one mixed-type row
-        Series per deck (~1.5 ms each)."""
+        once, column by column, for all partners together, instead of one mixed-type row
+        Series per deck."""
         rows = self._lookups.get(("row", name))
         if rows is None:
             rows = self._lookups[("row", name)] = {}
@@ -948,8 +951,9 @@ def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice
 
     trend = mine("revenue_trend")
     quarters = [str(all_partners.quarter - i) for i in reversed(range(TREND_QUARTERS))]
+    # A quarter without portal rows has no value (n/a, as in the health score), not 0 logins.
     portal = mine("portal_trend").set_index("quarter").reindex(quarters)
-    portal["logins_per_month"] = portal["logins_per_month"].map(lambda v: ZERO if v is None or v != v else v)
+    portal["logins_per_month"] = portal["logins_per_month"].astype(object).map(lambda v: None if v is None or v != v else v)
     portal = portal.drop(columns="partner_id").reset_index()
     latest = all_partners.latest.loc[partner_id].to_dict() if partner_id in all_partners.latest.index else {}
     peers, values = all_partners.tier_peers(tier)

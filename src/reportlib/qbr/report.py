@@ -2,8 +2,9 @@
 
 Each section mirrors a slide of :mod:`reportlib.qbr.deck` and shows the same formatted
 figures; charts are Altair templates filled per partner and drawn by the reader's browser
-(``use_offline_charts(interactive=True)``; no CDN). All text from
-the data is escaped.
+(``use_offline_charts(interactive=True)``; no CDN). As on the slides, a missing figure is a null
+(no bar, a gap in a line: Vega-Lite leaves invalid values out) and its label says "n/a". All
+text from the data is escaped.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ..render import figures
 from ..render.charts import THEME_COLORS, VegaLiteChart, chart_template
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from ..render.xlsx import Col
 from . import metrics as m
 from .deck import SLIDE_TITLES
-from .review import FIGURES, PartnerReview, figure_rows, shown
+from .review import FIGURES, PartnerReview, figure_rows, point_label, shown
 from .workbook import PORTFOLIO_COLUMNS
 
 __all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "health_chart",
@@ -78,13 +80,14 @@ def _floats(values) -> list[float | None]:
 
 # The deck's charts as Altair templates: built and validated once per kernel, filled per partner
 # (see ChartTemplate). Every encoding names its type, as the template has no rows to infer from.
+# A tooltip reads a figure as text formatted here (``*_text``): Vega would format the float itself.
 
 @chart_template
 def _revenue_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("revenue"), title="Revenue vs target, last 8 quarters").mark_line(point=True)
             .encode(x=alt.X("quarter:O", title=None), y=alt.Y("amount:Q", title="Amount"),
                     color=alt.Color("series:N", title=None),
-                    tooltip=["quarter:N", "series:N", alt.Tooltip("amount:Q", format=",.2f")])
+                    tooltip=["quarter:N", "series:N", alt.Tooltip("amount_text:N", title="amount")])
             .properties(width=560, height=240))
 
 
@@ -92,23 +95,25 @@ def revenue_chart(review: PartnerReview) -> VegaLiteChart:
     t = review.slice.revenue_trend
     quarters = [str(q) for q in t["quarter"]]
     return _revenue_template.fill(revenue=[
-        {"quarter": q, "series": series, "amount": amount}
+        {"quarter": q, "series": series, "amount": None if amount is None or amount != amount else float(amount),
+         "amount_text": shown(amount, "money")}
         for series, column in (("Revenue", "revenue"), ("Target", "target"))
-        for q, amount in zip(quarters, _floats(t[column]))])
+        for q, amount in zip(quarters, t[column])])
 
 
 @chart_template
 def _stage_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("stages"), title="Open pipeline by stage").mark_bar(color=THEME_COLORS[0])
             .encode(x=alt.X("stage:N", sort=list(m.STAGES), title=None), y=alt.Y("value:Q", title="Value"),
-                    tooltip=["stage:N", alt.Tooltip("value:Q", format=",.2f")])
+                    tooltip=["stage:N", alt.Tooltip("value_text:N", title="value")])
             .properties(width=420, height=220))
 
 
 def stage_chart(review: PartnerReview) -> VegaLiteChart:
     by_stage = review.slice.pipeline_by_stage
-    values = dict(zip(by_stage["stage"], _floats(by_stage["value"]))) if not by_stage.empty else {}
-    return _stage_template.fill(stages=[{"stage": s, "value": values.get(s) or 0.0} for s in m.STAGES])
+    values = dict(zip(by_stage["stage"], by_stage["value"])) if not by_stage.empty else {}
+    return _stage_template.fill(stages=[{"stage": s, "value": float(values.get(s) or 0),
+                                         "value_text": shown(values.get(s) or 0, "money")} for s in m.STAGES])
 
 
 REGISTRATION_STEPS = ("Submitted", "Approved", "Won")
@@ -118,15 +123,17 @@ REGISTRATION_STEPS = ("Submitted", "Approved", "Won")
 def _registration_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("registrations"), title="Deal registration funnel").mark_bar(color=THEME_COLORS[1])
             .encode(y=alt.Y("step:N", sort=list(REGISTRATION_STEPS), title=None),
-                    x=alt.X("count:Q", title="Registrations"), tooltip=["step:N", "count:Q"])
+                    x=alt.X("count:Q", title="Registrations"),
+                    tooltip=["step:N", alt.Tooltip("count_text:N", title="count")])
             .properties(width=420, height=140))
 
 
 def registration_chart(review: PartnerReview) -> VegaLiteChart:
     r = review.row
-    counts = _floats([r["registrations_submitted"], r["registrations_approved"], r["registrations_won"]])
-    return _registration_template.fill(registrations=[{"step": step, "count": count}
-                                                      for step, count in zip(REGISTRATION_STEPS, counts)])
+    counts = [r["registrations_submitted"], r["registrations_approved"], r["registrations_won"]]
+    return _registration_template.fill(registrations=[{"step": step, "count": value, "count_text": shown(c, "count")}
+                                                      for step, c, value in zip(REGISTRATION_STEPS, counts,
+                                                                                _floats(counts))])
 
 
 PORTAL_TARGET_LOGINS = 4
@@ -134,9 +141,11 @@ PORTAL_TARGET_LOGINS = 4
 
 @chart_template
 def _portal_template() -> alt.LayerChart:
+    # A quarter without portal rows is null: no point, and the line breaks there (not 0 logins).
     line = alt.Chart(alt.NamedData("portal"), title="Portal logins per month, last 8 quarters").mark_line(
-        point=True).encode(x=alt.X("quarter:O", title=None), y=alt.Y("logins:Q", title="Logins per month"),
-                           tooltip=["quarter:N", alt.Tooltip("logins:Q", format=".1f")])
+        point=True, invalid="break-paths-show-domains").encode(
+            x=alt.X("quarter:O", title=None, sort=None), y=alt.Y("logins:Q", title="Logins per month"),
+            tooltip=["quarter:N", alt.Tooltip("logins_text:N", title="logins")])
     rule = alt.Chart(pd.DataFrame({"target": [PORTAL_TARGET_LOGINS]})).mark_rule(
         color=THEME_COLORS[4], strokeDash=[4, 4]).encode(y="target:Q")
     return (line + rule).properties(width=560, height=220)
@@ -144,8 +153,9 @@ def _portal_template() -> alt.LayerChart:
 
 def portal_chart(review: PartnerReview) -> VegaLiteChart:
     p = review.slice.portal_trend
-    return _portal_template.fill(portal=[{"quarter": str(q), "logins": v}
-                                         for q, v in zip(p["quarter"], _floats(p["logins_per_month"]))])
+    return _portal_template.fill(portal=[{"quarter": point_label(q, v), "logins": v, "logins_text": shown(raw, "logins")}
+                                         for q, raw, v in zip(p["quarter"], p["logins_per_month"],
+                                                              _floats(p["logins_per_month"]))])
 
 
 @chart_template
@@ -153,7 +163,7 @@ def _benchmark_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("benchmarks"), title="Partner vs tier median (%)").mark_bar()
             .encode(y=alt.Y("kpi:N", title=None), x=alt.X("value:Q", title="%"),
                     color=alt.Color("who:N", title=None), yOffset="who:N",
-                    tooltip=["kpi:N", "who:N", alt.Tooltip("value:Q", format=".1f")])
+                    tooltip=["kpi:N", "who:N", alt.Tooltip("value_text:N", title="value")])
             .properties(width=460, height=320))
 
 
@@ -161,9 +171,9 @@ def benchmark_chart(review: PartnerReview) -> VegaLiteChart:
     pct = review.pct_benchmarks
     kpis = [x["kpi"] for x in pct]
     return _benchmark_template.fill(benchmarks=[
-        {"kpi": kpi, "who": who, "value": value}
+        {"kpi": kpi, "who": who, "value": value, "value_text": shown(raw, "pct")}
         for who, column in (("Partner", "value"), ("Tier median", "tier_median"))
-        for kpi, value in zip(kpis, _floats(x[column] for x in pct))])
+        for kpi, raw, value in zip(kpis, [x[column] for x in pct], _floats(x[column] for x in pct))])
 
 
 def benchmarks_html(review: PartnerReview) -> str:
@@ -178,19 +188,22 @@ def benchmarks_html(review: PartnerReview) -> str:
 @chart_template
 def _health_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("health"), title="Health score: points earned vs weight").mark_bar()
-            .encode(y=alt.Y("component:N", title=None, sort=[c.label for c in m.COMPONENTS]),
+            .encode(y=alt.Y("component:N", title=None, sort=alt.EncodingSortField("order", op="min")),
                     x=alt.X("value:Q", title="Points"), color=alt.Color("what:N", title=None), yOffset="what:N",
-                    tooltip=["component:N", "what:N", alt.Tooltip("value:Q", format=".1f")])
+                    tooltip=["component:N", "what:N", alt.Tooltip("value_text:N", title="value")])
             .properties(width=460, height=220))
 
 
 def health_chart(review: PartnerReview) -> VegaLiteChart:
     b = review.breakdown
-    components = list(b["component"])
+    points = _floats(b["points"])
+    components = [point_label(c, p) for c, p in zip(b["component"], points)]
+    # The components in the model's order; a left-out one has null points (no bar) and says "n/a".
     return _health_template.fill(health=[
-        {"component": c, "what": what, "value": value}
-        for what, values in (("Points", [float(p or 0) for p in b["points"]]), ("Weight", _floats(b["weight"])))
-        for c, value in zip(components, values)])
+        {"component": c, "order": order, "what": what, "value": value, "value_text": text}
+        for what, values, texts in (("Points", points, list(b["points_text"])),
+                                    ("Weight", _floats(b["weight"]), [shown(w, "count") for w in b["weight"]]))
+        for order, (c, value, text) in enumerate(zip(components, values, texts))])
 
 
 def health_html(review: PartnerReview) -> str:
@@ -232,9 +245,9 @@ def slide_list() -> list[str]:
 
 def portfolio_html(portfolio: pd.DataFrame, quarter) -> str:
     counts = portfolio["health_band"].value_counts() if not portfolio.empty else pd.Series(dtype=int)
-    cards = kpi_cards([(band, str(int(counts.get(band, 0))), None)
+    cards = kpi_cards([(band, figures.count(counts.get(band, 0)), None)
                        for band in ("Critical", "At Risk", "Good", "Excellent", "No data")])
-    return (f"<h1>Partner portfolio — {escape_html(str(quarter))}</h1><p>{len(portfolio)} active partners, "
+    return (f"<h1>Partner portfolio — {escape_html(str(quarter))}</h1><p>{figures.count(len(portfolio))} active partners, "
             "worst health score first.</p>" + cards + table_html(portfolio, PORTFOLIO_COLUMNS))
 
 

@@ -11,7 +11,7 @@ import functools
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,45 +20,39 @@ from sqlalchemy.engine import Connection
 
 from ..periods import Quarter
 from ..prepared import load_prepared
+from ..render import figures
 from . import metrics as m
 from .metrics import records
 
 __all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
            "health_breakdown", "insights",
-           "kpi_records", "kpi_table", "partner_review", "portfolio", "records", "shown"]
+           "kpi_records", "kpi_table", "partner_review", "point_label", "portfolio", "records", "shown", "UNITS"]
 
 
-def _q(value: Any, places: int) -> Decimal:
-    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+# How each unit of a QBR figure reads: a kind of :mod:`reportlib.render.figures` (half up on the
+# exact decimal, like every figure of every output).
+UNITS: dict[str, figures.Kind] = {
+    "money": figures.MONEY, "pct": figures.PERCENT, "days": figures.DAYS, "score": figures.SCORE,
+    "count": figures.COUNT, "hours": figures.KINDS["number"].at(1, suffix=" h"),
+    "csat": figures.KINDS["number"].at(2), "ratio": figures.KINDS["number"].at(1, suffix=":1"),
+    "nps": figures.KINDS["number"].at(1, signed=True), "logins": figures.KINDS["number"].at(1, suffix=" / month"),
+}
 
 
 def shown(value: Any, unit: str) -> str:
     """A figure as every output shows it: ``money`` 1,234.00 · ``pct`` 64.1 % · ``days`` 130.8 days ·
-    ``hours`` 36.6 h · ``score`` 70.6 · ``csat`` 4.25 · ``count`` 12 · ``ratio`` 4.4:1 · ``nps`` +12.5;
-    "n/a" for no data."""
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-        return "n/a"
-    if unit == "money":
-        return f"{_q(value, 2):,.2f}"
-    if unit == "pct":
-        return f"{_q(value, 1)} %"
-    if unit == "days":
-        return f"{_q(value, 1)} days"
-    if unit == "hours":
-        return f"{_q(value, 1)} h"
-    if unit == "score":
-        return f"{_q(value, 1)}"
-    if unit == "csat":
-        return f"{_q(value, 2)}"
-    if unit == "count":
-        return f"{int(value):,}"
-    if unit == "ratio":
-        return f"{_q(value, 1)}:1"
-    if unit == "nps":
-        return f"{_q(value, 1):+}"
-    if unit == "logins":
-        return f"{_q(value, 1)} / month"
-    return str(value)
+    ``hours`` 36.6 h · ``score`` 70.6 · ``csat`` 4.25 · ``count`` 12 · ``ratio`` 4.4:1 · ``nps`` +12.5 ·
+    ``logins`` 3.0 / month; "n/a" for no data. Rounded half up (:mod:`reportlib.render.figures`)."""
+    kind = UNITS.get(unit)
+    if kind is None:
+        return figures.NA if figures.is_missing(value) else str(value)
+    return kind.text(value)
+
+
+def point_label(category: Any, value: Any) -> str:
+    """A chart category as labelled: with " (n/a)" where its point is missing (a gap in the chart, not 0)."""
+    missing = value is None or value is pd.NA or (isinstance(value, (float, Decimal)) and value != value)
+    return f"{category} (n/a)" if missing else str(category)
 
 
 @dataclass(frozen=True)
@@ -255,15 +249,15 @@ def health_breakdown(s: m.PartnerSlice) -> pd.DataFrame:
         for column, desc, _term in comp.terms:
             v = _value(row, column)
             if column == "cycle_ratio":
-                text = "n/a" if v is None else (f"{_q(v, 2)} ({shown(row.get('sales_velocity_days'), 'days')} / "
-                                                f"{s.reference_cycle_days} days)")
+                text = "n/a" if v is None else (f"{figures.number(v, 2)} ({shown(row.get('sales_velocity_days'), 'days')} / "
+                                                f"{figures.days(s.reference_cycle_days, 0)})")
             else:
                 text = shown(v, units[column])
             inputs.append(f"{labels[column]}: {text}")
         score = row.get(f"{comp.key}_score")
         points = row.get(f"{comp.key}_points")
         records.append({"component": comp.label, "weight": comp.weight, "inputs": "; ".join(inputs),
-                        "score": score, "score_text": "missing" if score is None else f"{_q(score * 100, 1)} %",
+                        "score": score, "score_text": "missing" if score is None else figures.percent(score * 100),
                         "points": points, "points_text": "left out" if points is None else shown(points, "score")})
     return pd.DataFrame(records)
 
@@ -295,8 +289,8 @@ def _insights(s: m.PartnerSlice, kpis: list[dict[str, Any]], health_rank: str | 
         text = f"Health score {shown(score, 'score')} ({row['health_band']})"
         if prev is not None and prev == prev:
             delta = m.round_score(score) - m.round_score(prev)
-            text += (f", {'up' if delta >= 0 else 'down'} {abs(delta)} points from {shown(prev, 'score')} "
-                     f"last quarter.")
+            text += (f", {'up' if delta >= 0 else 'down'} {figures.score(abs(delta))} points from "
+                     f"{shown(prev, 'score')} last quarter.")
         else:
             text += "; no score last quarter."
         out.append(Insight("health", text, row["health_action"], owner))
@@ -351,7 +345,8 @@ def _strongest(row: dict) -> str | None:
     if not scored:
         return None
     score, _, comp = max(scored, key=lambda t: (t[0], t[1]))
-    return f"Strongest component: {comp.label} at {_q(score * 100, 1)} % of its {comp.weight} points."
+    return (f"Strongest component: {comp.label} at {figures.percent(score * 100)} of its "
+            f"{figures.count(comp.weight)} points.")
 
 
 def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
@@ -478,7 +473,12 @@ def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter:
 
 def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
     """All active partners, worst health first (no score last): health, band, tier, attainment,
-    coverage and the change in health since last quarter (points, on the shown scores)."""
+    coverage and the change in health since last quarter (points, on the shown scores).
+
+    ``health_score`` and ``previous_health`` are the exact scores (a workbook shows them with a
+    one-decimal format, the HTML with :func:`shown`: the same text); ``health_change`` is the
+    difference of the shown scores, so it always equals what a reader subtracts.
+    """
     cur = all_partners.metrics
     cur = cur[cur["status"] == "active"]
     prev = all_partners.previous.set_index("partner_id")["health_score"]
@@ -489,9 +489,9 @@ def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
         now = r["health_score"]
         rows.append({"partner_id": r["partner_id"], "name": r["name"], "tier": r["tier"], "segment": r["segment"],
                      "region": r["region"], "partner_manager": r["partner_manager"],
-                     "health_score": m.round_score(now), "health_band": r["health_band"],
+                     "health_score": now, "health_band": r["health_band"],
                      "attainment_pct": r["attainment_pct"], "coverage_pct": r["coverage_pct"],
-                     "previous_health": m.round_score(before),
+                     "previous_health": before,
                      "health_change": None if now is None or before is None else
                      m.round_score(now) - m.round_score(before),
                      "missing": r["missing_components"]})

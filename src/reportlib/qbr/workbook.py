@@ -1,4 +1,9 @@
-"""The quarter's portfolio workbook: every active partner, worst health first, and the tier benchmarks."""
+"""The quarter's portfolio workbook: every active partner, worst health first, and the tier benchmarks.
+
+Health scores are stored exact with a one-decimal format, percentages as fractions with a percent
+format, and each tier benchmark with the format of its metric's unit: every cell shows what the
+deck and the HTML show for the same figure.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..render.figures import Figure
 from ..render.xlsx import Col, Sheet, write_workbook
 from .metrics import QuarterMetrics
+from .review import KPIS, UNITS
 
-__all__ = ["BENCHMARK_COLUMNS", "PORTFOLIO_COLUMNS", "portfolio_sheets", "write_portfolio_xlsx"]
+__all__ = ["BENCHMARK_COLUMNS", "METRIC_LABELS", "PORTFOLIO_COLUMNS", "benchmark_rows", "portfolio_sheets",
+           "write_portfolio_xlsx"]
 
 PORTFOLIO_COLUMNS = [
     Col("partner_id", "Partner"), Col("name", "Name", width=32), Col("tier", "Tier"), Col("segment", "Segment"),
@@ -20,10 +28,25 @@ PORTFOLIO_COLUMNS = [
     Col("health_change", "Change (points)", "decimal", places=1), Col("missing", "Missing components", width=30),
 ]
 BENCHMARK_COLUMNS = [
-    Col("tier", "Tier"), Col("metric", "Metric", width=28), Col("partners", "Partners", "int"),
-    Col("p25", "25th percentile", "decimal", places=2), Col("median", "Median", "decimal", places=2),
-    Col("p75", "75th percentile", "decimal", places=2),
+    Col("tier", "Tier"), Col("metric", "Metric", width=32), Col("partners", "Partners", "int"),
+    Col("p25", "25th percentile", "decimal", places=2, width=16), Col("median", "Median", "decimal", places=2, width=16),
+    Col("p75", "75th percentile", "decimal", places=2, width=16),
 ]
+# Each benchmarked metric's label and unit, as the deck's tier benchmarks name and show it.
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "health_score": ("Health score", "score"), "revenue": ("Revenue this quarter", "money"),
+    **{k.key: (k.label, k.unit) for k in KPIS}}
+
+
+def benchmark_rows(benchmarks: pd.DataFrame) -> list[dict]:
+    """The tier benchmarks for a reader: each metric by its label, each quartile a figure of its unit."""
+    rows = []
+    for r in benchmarks.to_dict("records"):
+        label, unit = METRIC_LABELS.get(r["metric"], (r["metric"], None))
+        kind = UNITS.get(unit)
+        rows.append({"tier": r["tier"], "metric": label, "partners": r["partners"],
+                     **{k: r[k] if kind is None else Figure(r[k], kind) for k in ("p25", "median", "p75")}})
+    return rows
 
 
 def portfolio_sheets(all_partners: QuarterMetrics, portfolio: pd.DataFrame) -> list[Sheet]:
@@ -34,7 +57,7 @@ def portfolio_sheets(all_partners: QuarterMetrics, portfolio: pd.DataFrame) -> l
                         ("Active partners", len(portfolio)),
                         ("Sorted", "worst health score first; partners without any health input last"),
                         ("Reference cycle (days)", all_partners.reference_cycle_days)]),
-        Sheet("Tier benchmarks", all_partners.benchmarks, BENCHMARK_COLUMNS,
+        Sheet("Tier benchmarks", benchmark_rows(all_partners.benchmarks), BENCHMARK_COLUMNS,
               heading=f"Tier benchmarks — active partners, {q}"),
     ]
 

@@ -1,16 +1,18 @@
 """``reportlib rates amendments ...`` and ``reportlib rates review``: the amendment documents.
 
     reportlib rates amendments [--period P] [--batch N] [--customer C] [--failed]   the record
-    reportlib rates amendments make --batch N [--smtp HOST:PORT] [--billing-address A]
+    reportlib rates amendments make --batch N [--smtp HOST:PORT] [--billing-address A] [--resend]
     reportlib rates amendments make --regenerate [--plan P]... [--group G]... [--customer C]...
-    reportlib rates amendments send PERIOD [--smtp HOST:PORT]      write / (re)send the e-mails
-    reportlib rates amendments retry-email PERIOD --smtp HOST:PORT  the same, by its other name
+    reportlib rates amendments send PERIOD [--smtp HOST:PORT] [--customer C]... [--resend]
+    reportlib rates amendments retry-email PERIOD --smtp HOST:PORT  the same as send
+    reportlib rates amendments deliveries [PERIOD] [--customer C]   the delivery log, per address
     reportlib rates review [--deck NAME] [--plan P] ... --xlsx FILE --html FILE
 
 ``make`` runs the ``amendment`` batch (one notebook per enabled customer × plan), then
 writes the e-mails to the period's outbox and, with ``--smtp``, sends them. ``send`` is also
-the retry of failed e-mails: it regenerates and re-applies nothing, and never sends a message
-twice.
+the retry: it regenerates and re-applies nothing and sends only to the addresses the server
+has not accepted yet. The same content never goes to the same address twice unless
+``--resend`` asks for it (recorded in the delivery log).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def _deliver(args, period: str) -> int:
 
     smtp = _smtp(args)
     report = deliver(args.db, period, smtp=smtp, sender=args.sender, billing_address=args.billing_address,
+                     customers=tuple(args.customer or ()), resend=args.resend,
                      progress=lambda name: print(f"sending {name} via {smtp}", file=sys.stderr))
     print(report.summary())
     return 1 if report.failed else 0
@@ -111,6 +114,28 @@ def cmd_send(args) -> int:
     return _deliver(args, args.period)
 
 
+def cmd_deliveries(args) -> int:
+    from ..db import init_db
+    from ..delivery import delivery_frame
+    from .records import FAMILY
+
+    with init_db(args.db).connect() as conn:
+        frame = delivery_frame(conn, FAMILY, period=args.period)
+    if args.customer:
+        frame = frame[frame["entity"].str.startswith(f"{args.customer} × ")]
+    if frame.empty:
+        print("No delivery recorded" + (" that matches." if args.period or args.customer else "."))
+        return 0
+    for row in frame.astype(object).where(frame.notna(), None).itertuples():
+        sent = f" {row.sent_at:%Y-%m-%d %H:%M}" if row.status == "sent" and row.sent_at is not None else ""
+        why = f"  ({row.closed})" if row.closed else f"  {row.last_error}" if row.last_error else ""
+        extra = f" replaces #{row.replaces}" if row.replaces is not None else ""
+        by = f" by {row.requested_by}" if row.reason == "resend" and row.requested_by else ""
+        print(f"#{row.delivery:<4} {row.period:<20} {row.entity:<32} {row.reason}{extra}{by}  {row.role:<3} "
+              f"{row.address:<32} {row.status}{sent} attempts {row.attempts}{why}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from ..db import init_db
     from .records import amendment_records
@@ -140,9 +165,10 @@ def cmd_list(args) -> int:
 def cmd_review(args) -> int:
     from ..db import init_db
     from ..errors import ParameterError
-    from .commands import _deck_name, _options, _user
+    from .commands import _deck_name, _options, _print_options, _user
     from .report import write_review
     from .shared import read_deck
+    from .verifications import describe_options, record_verification
     from .verify import verify_deck
 
     if not args.xlsx and not args.html:
@@ -151,8 +177,10 @@ def cmd_review(args) -> int:
     with engine.connect() as conn:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
+    record_verification(engine, name, user, result)  # a review is a verification: apply applies what it showed
     written = write_review(result.frame(), result.errors, result.warnings, xlsx=args.xlsx, html=args.html,
-                           title=f"Change deck review: {name}")
+                           title=f"Change deck review: {name}", options=describe_options(result.options))
+    _print_options(result.options, "Reviewed with (rates apply uses exactly these)")
     for path in written:
         print(f"Wrote {path}")
     if result.errors:
@@ -167,6 +195,8 @@ def _mail_options(p: argparse.ArgumentParser) -> None:
                    help="sender address (default: $REPORTLIB_MAIL_FROM or rates@reportlib.example)")
     p.add_argument("--billing-address", metavar="ADDRESS",
                    help="external billing's address (default: $REPORTLIB_BILLING_EMAIL)")
+    p.add_argument("--resend", action="store_true",
+                   help="send again what an address already has (recorded as a re-send in the delivery log)")
 
 
 def add_amendment_commands(cmds, common, verify_options) -> None:
@@ -198,11 +228,18 @@ def add_amendment_commands(cmds, common, verify_options) -> None:
     m.set_defaults(handler=cmd_make)
 
     s = steps.add_parser("send", aliases=["retry-email"],
-                         help="write missing e-mails to the outbox; with --smtp send (or retry) unsent ones")
+                         help="write new e-mails to the outbox; with --smtp send to every address not accepted yet")
     s.add_argument("period", help="batch-N or regenerate-YYYY-MM-DD (see: reportlib rates amendments)")
+    s.add_argument("--customer", action="append", help="only this customer's messages (repeatable)")
     s.add_argument("--db", metavar="URL")
     _mail_options(s)
     s.set_defaults(handler=cmd_send)
+
+    d = steps.add_parser("deliveries", help="the delivery log: every message, per address, with its status")
+    d.add_argument("period", nargs="?", help="only this period")
+    d.add_argument("--customer", help="only this customer")
+    d.add_argument("--db", metavar="URL")
+    d.set_defaults(handler=cmd_deliveries)
 
     r = cmds.add_parser("review", help="review report of a change deck before applying (XLSX and HTML)")
     common(r)

@@ -12,9 +12,11 @@ review slips through), the batch gets its id, and then:
 - locked rates are left alone (verify marks them Locked);
 - every expanded change goes to the change history, and the batch to the change log.
 
-Any failure rolls everything back. A batch is identified by the digest of its rows and plan
-selection; the same batch is refused a second time (also between two processes: the digest
-is UNIQUE in the database).
+Any failure rolls everything back. A batch is identified by the digest of its rows, plan
+selection, policies and dates; the same batch is refused a second time (also between two
+processes: the digest is UNIQUE in the database). Given the digest of the changes a
+verification showed (``expected_changes``), apply refuses when verifying again now would make
+other changes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..db import init_db, record_data_version
 from ..errors import DataError
 from . import schema as s
 from .deck import ChangeDeckError, ChangeRow
+from .verifications import VerificationError, changes_digest
 from .verify import Change, VerifyOptions, VerifyResult, batch_digest, utcnow, verify_deck
 
 __all__ = ["ApplyResult", "BatchAppliedError", "apply_deck"]
@@ -59,9 +62,12 @@ class ApplyResult:
 
 
 def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: VerifyOptions = VerifyOptions(), *,
-               user: str, deck_name: str | None = None,
-               fault: Callable[[str], None] | None = None) -> ApplyResult:
+               user: str, deck_name: str | None = None, os_user: str | None = None,
+               expected_changes: str | None = None, fault: Callable[[str], None] | None = None) -> ApplyResult:
     """Verify and apply ``rows`` in one transaction; returns the new batch.
+
+    ``os_user`` is who was logged in when an admin applies as ``user``. ``expected_changes``
+    is :func:`reportlib.rates.verifications.changes_digest` of the verification being applied.
 
     ``fault`` is called with the name of each stage as it completes (``batch``, ``rates``,
     ``codes``, ``areas``, ``history``, ``log``): a test hook to prove that a failure half-way
@@ -77,6 +83,10 @@ def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: Ver
         result = verify_deck(conn, rows, options)
         if not result.ok:
             raise ChangeDeckError("Cannot apply the change deck (verify found errors)", result.errors)
+        if expected_changes is not None and changes_digest(result) != expected_changes:
+            raise VerificationError("Verified again now, the change deck would make other changes than the ones "
+                                    "verified (rates, codes or areas changed since, or a future rate took effect); "
+                                    "nothing was applied. Verify it again and review the result.")
         todo = [c for c in result.changes if c.applies]
         if not todo:
             raise DataError("Nothing to apply: every row of the change deck is Unchanged, Locked or Skipped.")
@@ -99,7 +109,7 @@ def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: Ver
         finished = utcnow()
         plans = _touched_plans(conn, todo)
         conn.execute(s.change_log.insert().values(
-            batch_id=batch_id, user=user, change_types=", ".join(sorted({c.change_type for c in todo})),
+            batch_id=batch_id, user=user, os_user=os_user if os_user != user else None, change_types=", ".join(sorted({c.change_type for c in todo})),
             code_decks=", ".join(sorted({c.code_deck for c in todo})), rate_plans=json.dumps(plans),
             plan_count=len(plans), deck_rows=len(rows), change_rows=len(todo), verified_at=result.verified_at,
             started_at=started, finished_at=finished))

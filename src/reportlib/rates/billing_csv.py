@@ -3,6 +3,11 @@
 Billing systems take increments as separate numbers, so ``60/60`` becomes ``60`` and ``60``
 (and ``0/60/60`` three parts); dates are ISO 8601 UTC (``2026-11-29T00:00:00Z``); the
 blocked and discontinued flags are ``1`` or ``0``.
+
+The file is for the billing system, machine to machine: every value is written verbatim
+(an id ``=X1`` arrives as ``=X1``, never ``'=X1``). It is not protected against spreadsheet
+formulas, so it must not be opened by double-clicking it into a spreadsheet; people read the
+XLSX amendment, whose cells are typed text and never formulas.
 """
 
 from __future__ import annotations
@@ -59,6 +64,6 @@ def billing_rows(amendment: Amendment) -> Iterator[dict[str, Any]]:
 
 
 def write_billing_csv(amendment: Amendment, template: CsvTemplate, path: str | Path) -> int:
-    """Write the billing CSV atomically with the template's columns; returns the row count."""
+    """Write the billing CSV atomically with the template's columns, values verbatim; returns the row count."""
     keys = [key for key, _ in template.columns]
-    return write_csv(path, billing_rows(amendment), keys, [header for _, header in template.columns])
+    return write_csv(path, billing_rows(amendment), keys, [header for _, header in template.columns], protect=False)

@@ -1,8 +1,9 @@
 """``reportlib rates ...``: change decks, verify, apply, lookup, change log, shared decks.
 
 Every deck command works on a stored deck, by default the user's own working deck (named
-after the user); ``--deck NAME`` picks another, e.g. a shared one. The user is ``--user``,
-else ``REPORTLIB_USER``, else ``USER``.
+after the user); ``--deck NAME`` picks another, e.g. a shared one. The user is the operating
+system's (see :mod:`reportlib.rates.users`); a rates admin may act as another with
+``--as-user NAME``, which the change log notes.
 """
 
 from __future__ import annotations
@@ -22,10 +23,31 @@ def _engine(args):
     return init_db(args.db)
 
 
-def _user(args) -> str:
-    from .shared import current_user
+def _actor(args):
+    """Who acts: the operating system's user, or (admins only) ``--as-user``; noted in the change log."""
+    from ..errors import ParameterError
+    from .shared import add_note
+    from .users import acting_user
 
-    return current_user(args.user)
+    if getattr(args, "_actor", None) is not None:
+        return args._actor
+    if getattr(args, "user", None):
+        me = acting_user().user
+        raise ParameterError(f"rates {args.rates_command}", [
+            f"--user {args.user!r} is not accepted: you are {me!r}, the operating system's user; a rates admin "
+            "may act as another user with --as-user NAME"])
+    actor = acting_user(getattr(args, "as_user", None))
+    if actor.on_behalf:
+        deck = getattr(args, "deck", None) or getattr(args, "name", None)
+        with _engine(args).begin() as conn:
+            add_note(conn, "as-user", f"{actor.os_user} acted as {actor.user}: reportlib rates {args.rates_command}"
+                     + (f" (deck {deck!r})" if deck else ""), user=actor.user, os_user=actor.os_user, deck=deck)
+    args._actor = actor
+    return actor
+
+
+def _user(args) -> str:
+    return _actor(args).user
 
 
 def _deck_name(args) -> str:
@@ -185,13 +207,25 @@ def cmd_template(args) -> int:
     return _store(engine, name, rows, user, f"Template {args.template!r} {args.action}ed")
 
 
+def _given_options(args) -> dict:
+    """The verify options given on the command line, by :data:`~reportlib.rates.verifications.OPTION_FLAGS` name."""
+    given = {"plans": tuple(args.plan or ()), "groups": tuple(args.group or ()),
+             "base_date": _when(args.base_date, "--base-date"), "specific_date": _when(args.date, "--date"),
+             "all_codes_deleted": args.all_codes_deleted, "no_new": args.no_new,
+             "one_deck": False if args.allow_many_decks else None}
+    return {name: value for name, value in given.items() if value not in (None, ())}
+
+
 def _options(args):
     from .verify import VerifyOptions
 
-    return VerifyOptions(plans=tuple(args.plan or ()), groups=tuple(args.group or ()),
-                         base_date=_when(args.base_date, "--base-date"), specific_date=_when(args.date, "--date"),
-                         all_codes_deleted=args.all_codes_deleted, no_new=args.no_new,
-                         one_deck=not args.allow_many_decks)
+    return VerifyOptions(**_given_options(args))
+
+
+def _print_options(options, what: str) -> None:
+    from .verifications import describe_options
+
+    print(f"{what}: " + "; ".join(f"{label}: {value}" for label, value in describe_options(options)))
 
 
 def _print_verify(result) -> None:
@@ -213,13 +247,16 @@ def _may_edit(engine, name: str, user: str) -> bool:
 def cmd_verify(args) -> int:
     from .review import write_verify_xlsx
     from .shared import DeckLockedError, read_deck, set_statuses
+    from .verifications import record_verification
     from .verify import verify_deck
 
     engine, user, name = _engine(args), _user(args), _deck_name(args)
     with engine.connect() as conn:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
+    record_verification(engine, name, user, result)
     _print_verify(result)
+    _print_options(result.options, "Verified with (rates apply uses exactly these)")
     if _may_edit(engine, name, user):
         try:  # the deck's status column shows the verify result, unless someone else is editing it
             set_statuses(engine, name, user, result.row_statuses())
@@ -237,13 +274,19 @@ def cmd_verify(args) -> int:
 def cmd_apply(args) -> int:
     from .apply import apply_deck
     from .shared import editing, read_deck
+    from .verifications import options_to_apply
 
-    engine, user, name = _engine(args), _user(args), _deck_name(args)
-    with editing(engine, name, user):
+    engine, actor, name = _engine(args), _actor(args), _deck_name(args)
+    user = actor.user
+    with editing(engine, name, user, os_user=actor.os_user):
         with engine.connect() as conn:
             rows = read_deck(conn, name, user)
-        print(f"Applying change deck {name!r} ({len(rows)} rows) ...", file=sys.stderr)
-        result = apply_deck(engine, rows, _options(args), user=user, deck_name=name)
+            options, verification = options_to_apply(conn, name, rows, _given_options(args))
+        print(f"Applying change deck {name!r} ({len(rows)} rows) as verified on "
+              f"{verification.verified_at:%Y-%m-%d %H:%M} UTC by {verification.user} ...", file=sys.stderr)
+        _print_options(options, "With")
+        result = apply_deck(engine, rows, options, user=user, deck_name=name, os_user=actor.os_user,
+                            expected_changes=verification.changes_digest)
     _print_verify(result.verify)
     seconds = (result.finished_at - result.started_at).total_seconds()
     print(f"Applied as change batch {result.batch_id} in {seconds:.1f} s: "
@@ -263,8 +306,23 @@ def cmd_lookup(args) -> int:
     return 0
 
 
+def cmd_locks(args) -> int:
+    from .shared import lock_frame
+
+    with _engine(args).connect() as conn:
+        frame = lock_frame(conn)
+    if frame.empty:
+        print("No change deck is locked.")
+        return 0
+    for r in frame.itertuples():
+        free = "  (free: the next editor takes it over)" if r.state in ("gone", "expired") else ""
+        print(f"{r.deck:<30} {r.kind:<8} held by {r.holder:<12} since {r.since:%Y-%m-%d %H:%M} UTC  {r.where}  "
+              f"[{r.state}]{free}")
+    return 0
+
+
 def cmd_log(args) -> int:
-    from .metrics import batch_changes, change_log_frame
+    from .metrics import batch_changes, change_log_frame, change_notes_frame
 
     with _engine(args).connect() as conn:
         if args.batch:
@@ -276,23 +334,49 @@ def cmd_log(args) -> int:
                       f"{r.code:<18} {r.rate_old} -> {r.rate_new} from {r.active_from}")
             return 0
         frame = change_log_frame(conn, args.limit)
+        notes = change_notes_frame(conn, args.limit)
     for r in frame.itertuples():
+        by = f" (logged in: {r.os_user})" if isinstance(r.os_user, str) else ""
         print(f"batch {r.batch_id:>4}  {r.finished_at:%Y-%m-%d %H:%M}  {r.user:<12} {r.change_types:<40} "
-              f"decks: {r.code_decks}  plans ({r.plan_count}): {r.rate_plans}  rows {r.deck_rows}/{r.change_rows}")
+              f"decks: {r.code_decks}  plans ({r.plan_count}): {r.rate_plans}  rows {r.deck_rows}/{r.change_rows}{by}")
     if frame.empty:
         print("No change batch has been applied yet.")
+    if not notes.empty:
+        print("Notes:")
+    for r in notes.itertuples():
+        print(f"  {r.at:%Y-%m-%d %H:%M:%S}  {r.kind:<16} {r.text}")
     return 0
 
 
-def cmd_deck(args) -> int:
-    from .shared import acquire_lock, create_deck, delete_deck, list_decks, release_lock, set_access, set_sharing
+def _duration(text: str | None):
+    from datetime import timedelta
 
-    engine, user = _engine(args), _user(args)
+    from ..errors import ParameterError
+
+    if not text:
+        return None
+    units = {"m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit() or int(value[:-1]) == 0:
+        raise ParameterError("rates deck lock", [f"--for {text!r} is not a duration like 30m, 4h or 2d"])
+    return timedelta(seconds=int(value[:-1]) * units[value[-1]])
+
+
+def cmd_deck(args) -> int:
+    from .shared import (SESSION, acquire_lock, create_deck, delete_deck, list_decks, lock_frame, release_lock,
+                         set_access, set_sharing)
+
+    engine, actor = _engine(args), _actor(args)
+    user = actor.user
     if args.action == "list":
         with engine.connect() as conn:
             frame = list_decks(conn, user)
+            locks = lock_frame(conn).set_index("deck")
         for r in frame.itertuples():
-            lock = f"  locked by {r.locked_by}" if isinstance(r.locked_by, str) else ""
+            lock = ""
+            if r.name in locks.index:
+                held = locks.loc[r.name]
+                lock = f"  locked by {held.holder} since {held.since:%Y-%m-%d %H:%M} UTC ({held.where}; {held.state})"
             print(f"{r.name:<30} {r.kind:<8} {'shared' if r.shared else 'private':<8} owner {r.owner:<12} "
                   f"{r.rows:>6} rows{lock}")
         return 0
@@ -304,8 +388,10 @@ def cmd_deck(args) -> int:
         create_deck(engine, args.name, user, shared=args.shared)
         print(f"Created {'shared' if args.shared else 'private'} change deck {args.name!r}.")
     elif args.action == "lock":
-        acquire_lock(engine, args.name, user)
-        print(f"{user} now holds the edit lock of {args.name!r}.")
+        hold = _duration(args.hold) or SESSION
+        acquire_lock(engine, args.name, user, hold=hold, os_user=actor.os_user)
+        print(f"{user} holds the edit lock of {args.name!r} for {hold} (until released, or renewed by your "
+              "commands on the deck).")
     elif args.action == "unlock":
         release_lock(engine, args.name, user, force=args.force)
         print(f"Edit lock of {args.name!r} released.")
@@ -328,22 +414,31 @@ def cmd_deck(args) -> int:
 
 def _common(p, deck: bool = True) -> None:
     p.add_argument("--db", metavar="URL", help="SQLAlchemy database URL")
-    p.add_argument("--user", help="who you are (default: $REPORTLIB_USER or $USER)")
+    p.add_argument("--as-user", metavar="NAME",
+                   help="rates admins only ($REPORTLIB_RATES_ADMINS): act as this user (noted in the change log); "
+                        "everyone else is the operating system's user")
+    p.add_argument("--user", help=argparse.SUPPRESS)  # refused with a message saying what to do instead
     if deck:
         p.add_argument("--deck", help="stored change deck (default: your own, named after you)")
 
 
-def _verify_options(p) -> None:
+def _verify_options(p, apply: bool = False) -> None:
     from .verify import ALL_CODES_DELETED
+
+    if apply:
+        p.description = ("Applies the deck exactly as its latest verification (rates verify / rates review) "
+                         "checked it, with that verification's options; an option given here must be the same.")
 
     p.add_argument("--plan", action="append", help="rate plan to apply to (repeatable; rows may name their own)")
     p.add_argument("--group", action="append", help="rate plan group (repeatable; union with --plan)")
     p.add_argument("--base-date", metavar="DATE", help="date the templates' days count from (default: today)")
     p.add_argument("--date", metavar="DATE", help="one specific date for every change (overrides templates)")
-    p.add_argument("--all-codes-deleted", choices=ALL_CODES_DELETED, default="close-area",
+    p.add_argument("--all-codes-deleted", choices=ALL_CODES_DELETED,
                    help="when every code of an area is deleted (default: close-area)")
-    p.add_argument("--no-new", action="store_true", help="don't add new areas or rates (skip those rows)")
-    p.add_argument("--allow-many-decks", action="store_true", help="no warning for a batch over several code decks")
+    p.add_argument("--no-new", action="store_true", default=None,
+                   help="don't add new areas or rates (skip those rows)")
+    p.add_argument("--allow-many-decks", action="store_true", default=None,
+                   help="no warning for a batch over several code decks")
 
 
 def add_commands(sub) -> None:
@@ -404,8 +499,8 @@ def add_commands(sub) -> None:
     _common(p)
     p.set_defaults(handler=cmd_verify)
 
-    p = cmds.add_parser("apply", help="verify and apply a change deck in one transaction")
-    _verify_options(p)
+    p = cmds.add_parser("apply", help="apply a change deck as it was verified, in one transaction")
+    _verify_options(p, apply=True)
     _common(p)
     p.set_defaults(handler=cmd_apply)
 
@@ -414,7 +509,6 @@ def add_commands(sub) -> None:
     p.add_argument("number")
     p.add_argument("--at", metavar="TIME", help="ISO date or date-time, UTC (default: now)")
     p.add_argument("--db", metavar="URL")
-    p.add_argument("--user", help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_lookup)
 
     p = cmds.add_parser("log", help="the change log, or one batch's change history")
@@ -431,8 +525,14 @@ def add_commands(sub) -> None:
     p.add_argument("--who", metavar="USER", help="allow/deny/forget: the user")
     p.add_argument("--role", choices=("viewer", "editor"), default="editor")
     p.add_argument("--force", action="store_true", help="unlock: the owner breaks someone else's lock")
+    p.add_argument("--for", dest="hold", metavar="DURATION",
+                   help="lock: hold it this long, e.g. 30m, 4h, 2d (default 4h; your commands on it renew it)")
     _common(p, deck=False)
     p.set_defaults(handler=cmd_deck)
+
+    p = cmds.add_parser("locks", help="who holds which change deck's edit lock, since when, where")
+    p.add_argument("--db", metavar="URL")
+    p.set_defaults(handler=cmd_locks)
 
     from .amendment_commands import add_amendment_commands  # the amendment documents (issue 5)
 

@@ -11,6 +11,17 @@ instead of an import refusing it silently. Ways to fill a deck:
 
 Stored decks and templates live in ``rates_decks`` / ``rates_deck_rows`` (see
 :mod:`reportlib.rates.shared` for who may view and edit them).
+
+Rows are numbered as in the deck's spreadsheet: the header is row 1, so the first change is
+row 2, and an imported file keeps its own row numbers (a blank line still counts as a row, a
+cell with line breaks does not add rows). Import, verify, show and ``modify --row`` all name
+the same row by the same number.
+
+In CSV (:func:`write_change_csv`, :func:`read_change_csv`) text that a spreadsheet could run
+as a formula — starting with ``=``, ``+``, ``-``, ``@``, tab, CR or LF, after any leading
+single quotes — is written with one more leading ``'``, and the importer removes exactly that
+one quote; a number (``-0.5``) is never touched. So a deck exported and imported again is the
+same deck, and ``'@Evil Land`` in the file is ``@Evil Land`` in the deck.
 """
 
 from __future__ import annotations
@@ -28,12 +39,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..errors import DataError
+from ..render.text import FORMULA_TRIGGERS
 from . import schema as s
 
 __all__ = [
     "CHANGE_TYPES", "CSV_HEADERS", "ChangeDeckError", "ChangeRow", "append_rows", "demo_change_deck",
-    "merge_rows", "modify_rates", "read_change_csv", "rows_from_rates", "split_codes", "split_names",
-    "write_change_csv",
+    "merge_rows", "modify_rates", "protect_formula", "read_change_csv", "renumber", "rows_from_rates", "split_codes",
+    "split_names", "unprotect_formula", "write_change_csv",
 ]
 
 CHANGE_TYPES = ("Area RATE", "Area name", "Area add", "Area delete", "Code add", "Code delete", "Code replace")
@@ -60,7 +72,7 @@ class ChangeDeckError(DataError):
 
 @dataclass(frozen=True)
 class ChangeRow:
-    """One change deck row, as typed. ``row`` is its 1-based number in the deck."""
+    """One change deck row, as typed. ``row`` is its spreadsheet row (the header is row 1)."""
 
     row: int
     change_type: str = "Area RATE"
@@ -108,15 +120,40 @@ def normalise_type(text: str) -> str | None:
 
 
 def renumber(rows: Iterable[ChangeRow]) -> list[ChangeRow]:
-    return [replace(r, row=n) for n, r in enumerate(rows, start=1)]
+    """The rows numbered as a spreadsheet of them would show: 2, 3, ... (the header is row 1)."""
+    return [replace(r, row=n) for n, r in enumerate(rows, start=2)]
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def protect_formula(text: str) -> str:
+    """A cell for the deck's CSV that no spreadsheet runs as a formula; :func:`unprotect_formula` undoes it.
+
+    Text starting with a formula trigger (after any leading ``'``) gets one more leading
+    ``'``; numbers and everything else are written as they are.
+    """
+    if text.lstrip("'").startswith(FORMULA_TRIGGERS) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def unprotect_formula(text: str) -> str:
+    """A cell of the deck's CSV as it was before :func:`protect_formula`: exactly one ``'`` fewer, if it had one."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_TRIGGERS):
+        return text[1:]
+    return text
 
 
 def read_change_csv(path: str | Path, code_deck: str, conn: Connection | None = None) -> list[ChangeRow]:
-    """Read a change deck CSV with the seed's headers; every area must exist in ``code_deck``.
+    """Read a change deck CSV with the seed's headers; with ``conn``, check it as verify would.
 
-    A file with ``rate new`` and no ``change type`` column is all Area RATE rows. With ``conn``
-    the code deck and areas are checked against the database (Area add rows name new areas).
-    Errors name the file and row (the header is row 1).
+    A file with ``rate new`` and no ``change type`` column is all Area RATE rows. Rows keep
+    their spreadsheet row numbers (the header is row 1). With ``conn`` every row is also checked
+    against the database the way :func:`reportlib.rates.verify.verify_deck` checks it (code
+    deck and areas exist, rates and increments are well formed, codes to add are new and codes
+    to delete exist, no duplicate or conflicting rows); the plans may still come from verify's
+    options. Every problem of the file is reported at once, each naming the file and row.
     """
     path = Path(path)
     problems: list[str] = []
@@ -127,26 +164,40 @@ def read_change_csv(path: str | Path, code_deck: str, conn: Connection | None = 
     rows: list[ChangeRow] = []
     with handle:
         reader = csv.reader(handle)
-        header = [h.strip().lower() for h in next(reader, [])]
+        try:
+            header = [h.strip().lower() for h in next(reader, [])]
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ChangeDeckError(f"Cannot import {path.name}", [f"{path.name}, row 1: {exc}"]) from None
         known = set(CSV_HEADERS) | set(OPTIONAL_HEADERS)
         unknown = [h for h in header if h and h not in known]
         if unknown:
             problems.append(f"{path.name}, row 1: unknown column(s) {', '.join(map(repr, unknown))}; "
                             f"the columns are: {', '.join(CSV_HEADERS)}")
+        repeated = sorted({h for h in header if h and header.count(h) > 1})
+        if repeated:
+            problems.append(f"{path.name}, row 1: column(s) {', '.join(map(repr, repeated))} given twice")
         if "area name in code deck" not in header and "area name new" not in header:
             problems.append(f"{path.name}, row 1: the column 'area name in code deck' is required")
         if "change type" not in header and "rate new" not in header:
             problems.append(f"{path.name}, row 1: give a 'change type' column, or 'rate new' for Area RATE rows")
         if problems:
             raise ChangeDeckError(f"Cannot import {path.name}", problems)
-        for values in reader:
-            line = reader.line_num
+        line = 1
+        while True:
+            line += 1  # the spreadsheet row: one per record, whatever line breaks its cells hold
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, UnicodeDecodeError) as exc:
+                problems.append(f"{path.name}, row {line}: {exc}")
+                break
             if not any(v.strip() for v in values):
                 continue
             if len(values) > len(header):
                 problems.append(f"{path.name}, row {line}: has {len(values)} values but the header has {len(header)}")
                 continue
-            cell = {h: v.strip() for h, v in zip(header, values)}
+            cell = {h: unprotect_formula(v.strip()) for h, v in zip(header, values)}
             parts = [cell.get(f"increm. part {i}", "") for i in (1, 2, 3)]
             increment = cell.get("increm. new", "")
             if any(parts):
@@ -166,47 +217,44 @@ def read_change_csv(path: str | Path, code_deck: str, conn: Connection | None = 
             values_of["increment_new"] = increment
             values_of.pop("status", None)
             rows.append(ChangeRow(row=line, **values_of))
-    if conn is not None:
-        problems += _check_areas(conn, rows, path.name)
+    if conn is not None and rows:
+        from .verify import deck_problems
+
+        problems += [f"{path.name}, {problem}" for problem in deck_problems(conn, rows)]
     if problems:
+        problems.sort(key=_row_of)
         raise ChangeDeckError(f"Cannot import {path.name}", problems)
     if not rows:
         raise ChangeDeckError(f"Cannot import {path.name}", [f"{path.name}: has no change rows"])
-    return renumber(rows)
+    return rows
 
 
-def _check_areas(conn: Connection, rows: list[ChangeRow], name: str) -> list[str]:
-    from .verify import current_areas
-
-    problems = []
-    decks = {r[0] for r in conn.execute(sa.select(s.code_decks.c.code_deck))}
-    cache: dict[str, set[str]] = {}
-    for r in rows:
-        if r.code_deck not in decks:
-            problems.append(f"{name}, row {r.row}, code deck: unknown code deck {r.code_deck!r}; known: "
-                            f"{', '.join(sorted(decks)) or 'none'}")
-            continue
-        if r.change_type == "Area add":
-            continue
-        known = cache.setdefault(r.code_deck, set(current_areas(conn, r.code_deck, _utcnow())))
-        if r.area not in known:
-            problems.append(f"{name}, row {r.row}, area name in code deck: unknown area {r.area!r} in code deck "
-                            f"{r.code_deck!r}")
-    return problems
+def _row_of(problem: str) -> int:
+    """The row a problem names (``deck.csv, row 7...``), to list them in file order."""
+    found = re.search(r"\brow (\d+)", problem)
+    return int(found.group(1)) if found else 0
 
 
 def write_change_csv(path: str | Path, rows: Sequence[ChangeRow]) -> Path:
-    """Write a deck as a CSV with the seed's headers (plus custom 1..3), atomically."""
+    """Write a deck as a CSV with the seed's headers (plus custom 1..3), atomically.
+
+    Each row lands on its own spreadsheet row (empty rows fill the gaps an import left), and
+    formula-looking text is protected as :func:`read_change_csv` expects (see the module).
+    """
     from ..files import atomic_write
-    from ..render.text import neutralise_formula
 
     headers = ["code deck", "rate plans", "rate plan groups", "change type", "codes", "area name in code deck",
                "area name new", "rate new", "increm. new", "custom 1", "custom 2", "custom 3"]
     with atomic_write(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(headers)
+        line = 1
         for r in rows:
-            writer.writerow([neutralise_formula(getattr(r, _COLUMN_OF[h]) or "") for h in headers])
+            while line + 1 < r.row:
+                writer.writerow([])
+                line += 1
+            writer.writerow([protect_formula(getattr(r, _COLUMN_OF[h]) or "") for h in headers])
+            line += 1
     return Path(path)
 
 

@@ -1,61 +1,42 @@
 """Amendment e-mails: RFC 5322 messages written to an outbox, optionally sent through SMTP.
 
 One message per customer × plan with its XLSX attached, addressed from the RP setup; one
-message per batch to the external billing address with every billing CSV attached. The
-``.eml`` file is the message: sending (and a retry after a failure) reads it back from the
-outbox, so nothing is regenerated to send it again.
+message per batch to the external billing address with every billing CSV attached. Sending
+goes through :mod:`reportlib.delivery` (the delivery log): the ``.eml`` written to the outbox
+is the message that is sent, and retried, under its Message-ID.
 """
 
 from __future__ import annotations
 
 import mimetypes
-import smtplib
-from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import formatdate, getaddresses, make_msgid
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from string import Formatter
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..delivery.log import read_eml, write_eml
+from ..delivery.smtp import SmtpTarget
 from ..errors import ConfigError
-from ..files import atomic_write
+from ..render.figures import count
 from .amendments import Amendment, change_counts
 from .templates import EmailTemplate
 
-__all__ = ["SmtpTarget", "amendment_message", "billing_message", "fields", "fill", "read_eml", "send_eml",
-           "write_eml"]
+__all__ = ["SmtpTarget", "amendment_message", "billing_message", "fields", "fill", "read_eml", "write_eml"]
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@dataclass(frozen=True)
-class SmtpTarget:
-    """An SMTP server to hand messages to: ``HOST:PORT``."""
-
-    host: str
-    port: int
-    timeout: float = 30.0
-
-    @classmethod
-    def parse(cls, text: str) -> "SmtpTarget":
-        host, sep, port = (text or "").strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"--smtp {text!r} is not HOST:PORT (for example 127.0.0.1:1025).")
-        return cls(host.strip("[]"), int(port))
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
 def fields(amendment: Amendment) -> dict[str, Any]:
-    """Placeholder values of an amendment e-mail: the notice's fields plus change counts."""
+    """Placeholder values of an amendment e-mail: the notice's fields plus change counts, as
+    every output shows them (:func:`reportlib.render.figures.count`)."""
     counts = change_counts(amendment.sheet)
     values = amendment.notice.fields()
-    values.update(increases=counts["Increase"], decreases=counts["Decrease"], new=counts["New"],
-                  closed=counts["Closed"], unchanged=counts["Unchanged"],
-                  changes=sum(v for k, v in counts.items() if k != "Unchanged"), codes=len(amendment.sheet))
+    values.update({key: count(n) for key, n in dict(
+        increases=counts["Increase"], decreases=counts["Decrease"], new=counts["New"], closed=counts["Closed"],
+        unchanged=counts["Unchanged"], changes=sum(v for k, v in counts.items() if k != "Unchanged"),
+        codes=len(amendment.sheet)).items()})
     return values
 
 
@@ -92,7 +73,7 @@ def amendment_message(values: Mapping[str, Any], recipients: Mapping[str, Sequen
     """The customer's message: subject and body from the template (``values``: see :func:`fields`), the XLSX attached.
 
     BCC addresses are kept in a ``Bcc`` header of the stored .eml so the outbox shows every
-    recipient; :func:`send_eml` delivers to them and strips the header from what is sent.
+    recipient; sending delivers to them and strips the header from what goes out.
     """
     to, cc, bcc = (list(recipients.get(k, [])) for k in ("to", "cc", "bcc"))
     subject = fill(template.subject, values, template=template.name)
@@ -107,35 +88,10 @@ def billing_message(batch: str, csvs: Iterable[tuple[Path, int]], template: Emai
                     billing_address: str) -> EmailMessage:
     """The batch's message to external billing with every billing CSV (path, row count) attached."""
     files = list(csvs)
-    values = {"batch": batch, "files": len(files), "rows": sum(n for _, n in files),
-              "listing": "\n".join(f"- {p.name}: {n} row(s)" for p, n in files)}
+    values = {"batch": batch, "files": count(len(files)), "rows": count(sum(n for _, n in files)),
+              "listing": "\n".join(f"- {p.name}: {count(n)} row(s)" for p, n in files)}
     subject = fill(template.subject, values, template=template.name)
     message = _message(sender, [billing_address], [], subject, fill(template.body, values, template=template.name))
     for path, _ in files:
         _attach(message, path)
     return message
-
-
-def write_eml(message: EmailMessage, path: str | Path) -> Path:
-    """Write the message as an RFC 5322 .eml file (CRLF line ends), atomically."""
-    with atomic_write(path, "wb") as handle:
-        handle.write(message.as_bytes(policy=policy.SMTP))
-    return Path(path)
-
-
-def read_eml(path: str | Path) -> EmailMessage:
-    """An .eml file back as a message."""
-    with open(path, "rb") as handle:
-        return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
-
-
-def send_eml(path: str | Path, smtp: SmtpTarget) -> list[str]:
-    """Send a stored .eml to every To/Cc/Bcc address (Bcc not shown to others); returns them."""
-    message = read_eml(path)
-    addresses = [addr for _, addr in getaddresses(message.get_all("To", []) + message.get_all("Cc", []) +
-                                                   message.get_all("Bcc", [])) if addr]
-    del message["Bcc"]
-    sender = getaddresses(message.get_all("From", []))[0][1]
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-        client.send_message(message, from_addr=sender, to_addrs=addresses)
-    return addresses

@@ -20,7 +20,7 @@ from ..errors import DataError, UnknownEntityError
 from . import schema as s
 from .verify import utcnow
 
-__all__ = ["Lookup", "batch_changes", "batch_plans", "change_log_frame", "lookup_rate", "rate_sheet"]
+__all__ = ["Lookup", "batch_changes", "batch_plans", "change_log_frame", "change_notes_frame", "lookup_rate", "rate_sheet"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,13 @@ def change_log_frame(conn: Connection, limit: int = 50):
     if not frame.empty:
         frame["rate_plans"] = frame["rate_plans"].map(lambda text: ", ".join(json.loads(text)))
     return frame
+
+
+def change_notes_frame(conn: Connection, limit: int = 50):
+    """The change log's latest notes, oldest first: time, kind (as-user, lock-taken-over), deck, user, text."""
+    n = s.change_notes.c
+    latest = sa.select(s.change_notes).order_by(n.id.desc()).limit(limit).subquery()
+    return query_frame(conn, sa.select(latest).order_by(latest.c.id))
 
 
 def batch_changes(conn: Connection, batch_id: int):

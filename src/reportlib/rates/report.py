@@ -15,6 +15,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..files import atomic_write
+from ..render.figures import count
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from ..render.xlsx import Col, Sheet, write_workbook
@@ -30,13 +31,13 @@ PLAN_COLUMNS = [Col("rate_plan", "Rate plan"), Col("changes", "Changes", "int"),
                 Col("errors", "Errors", "int"), Col("max_increase_pct", "Largest increase %", "percent"),
                 Col("max_decrease_pct", "Largest decrease %", "percent")]
 LARGEST_COLUMNS = [Col("deck_row", "Deck row", "int"), Col("rate_plan", "Rate plan"), Col("area", "Area"),
-                   Col("result", "Result"), Col("old_rate", "Old rate", "decimal", places=RATE_SCALE),
-                   Col("rate_new", "New rate", "decimal", places=RATE_SCALE),
-                   Col("rate_diff", "Difference", "decimal", places=RATE_SCALE), Col("diff_pct", "Change %", "percent"),
+                   Col("result", "Result"), Col("old_rate", "Old rate", "rate", places=RATE_SCALE),
+                   Col("rate_new", "New rate", "rate", places=RATE_SCALE),
+                   Col("rate_diff", "Difference", "rate", places=RATE_SCALE), Col("diff_pct", "Change %", "percent"),
                    Col("active_from", "Effective", "datetime")]
 _SHEET_COLUMNS = [Col("area", "Country / area"), Col("code", "Code", "code"),
-                  Col("rate", "Rate", "decimal", places=RATE_SCALE),
-                  Col("previous_rate", "Previous rate", "decimal", places=RATE_SCALE), Col("change", "Change"),
+                  Col("rate", "Rate", "rate", places=RATE_SCALE),
+                  Col("previous_rate", "Previous rate", "rate", places=RATE_SCALE), Col("change", "Change"),
                   Col("effective_date", "Effective", "date"), Col("end_date", "End date", "date"),
                   Col("increment", "Increment")]
 
@@ -87,31 +88,38 @@ def _errors_frame(errors: Sequence[str]) -> list[dict]:
 
 
 def write_review(changes: pd.DataFrame, errors: Sequence[str], warnings: Sequence[str], *, xlsx: str | Path | None,
-                 html: str | Path | None, title: str = "Change deck review") -> list[Path]:
-    """Write the review report as XLSX and/or HTML (atomically); returns the files written."""
+                 html: str | Path | None, title: str = "Change deck review",
+                 options: Sequence[tuple[str, str]] = ()) -> list[Path]:
+    """Write the review report as XLSX and/or HTML (atomically); returns the files written.
+
+    ``options`` are the verify options as label and value (what apply will use), shown on top.
+    """
     by_plan, largest = review_by_plan(changes), largest_changes(changes)
     written = []
     if xlsx:
         error_col = [Col("error", "Error (names the change deck row)")]
         written.append(write_workbook(xlsx, [
             Sheet("By plan", by_plan, PLAN_COLUMNS, heading=title,
-                  preamble=[("Changes", len(changes)), ("Errors", len(errors)), ("Warnings", len(warnings))]),
+                  preamble=[*options, ("Changes", len(changes)), ("Errors", len(errors)),
+                            ("Warnings", len(warnings))]),
             Sheet("Largest changes", largest, LARGEST_COLUMNS),
             Sheet("Errors", _errors_frame(errors), error_col),
             Sheet("Warnings", [{"error": w} for w in warnings], [Col("error", "Warning")]),
         ]))
     if html:
-        written.append(_write_html(html, review_html(by_plan, largest, errors, warnings, title)))
+        written.append(_write_html(html, review_html(by_plan, largest, errors, warnings, title, options)))
     return written
 
 
 def review_html(by_plan: pd.DataFrame, largest: pd.DataFrame, errors: Sequence[str], warnings: Sequence[str],
-                title: str) -> str:
-    """One self-contained HTML page (no script, no network): cards, per-plan table, largest, errors."""
-    cards = kpi_cards([("Increases", f"{int(by_plan['increases'].sum()):,}", None),
-                       ("Decreases", f"{int(by_plan['decreases'].sum()):,}", None),
-                       ("Errors", f"{len(errors):,}", "apply refuses the deck" if errors else "ready to apply")])
-    parts = [f"<h1>{escape_html(title)}</h1>", cards,
+                title: str, options: Sequence[tuple[str, str]] = ()) -> str:
+    """One self-contained HTML page (no script, no network): options, cards, per-plan table, largest, errors."""
+    cards = kpi_cards([("Increases", count(by_plan["increases"].sum()), None),
+                       ("Decreases", count(by_plan["decreases"].sum()), None),
+                       ("Errors", count(len(errors)), "apply refuses the deck" if errors else "ready to apply")])
+    shown = ("<dl class='rl-options'>" + "".join(f"<dt>{escape_html(k)}</dt><dd>{escape_html(v)}</dd>"
+                                                 for k, v in options) + "</dl>") if options else ""
+    parts = [f"<h1>{escape_html(title)}</h1>", shown, cards,
              table_html(by_plan, PLAN_COLUMNS, caption="Increases and decreases by rate plan"),
              table_html(largest, LARGEST_COLUMNS, caption="Largest changes"),
              "<h2>Errors</h2>" + ("<ul>" + "".join(f"<li>{escape_html(e)}</li>" for e in errors) + "</ul>"
@@ -144,12 +152,12 @@ def title_html(doc: Amendment) -> str:
 def counts_html(doc: Amendment) -> str:
     """One card per change indicator."""
     counts = change_counts(doc.sheet)
-    return kpi_cards([(name, f"{count:,}", None) for name, count in counts.items()])
+    return kpi_cards([(name, count(n), None) for name, n in counts.items()])
 
 
 def sheet_html(doc: Amendment, limit: int = 200) -> str:
     """The changed codes (at most ``limit``) as an escaped HTML table."""
     changed = changes_only(doc.sheet)
-    caption = f"Changed codes ({len(changed):,} of {len(doc.sheet):,})" + \
+    caption = f"Changed codes ({count(len(changed))} of {count(len(doc.sheet))})" + \
         (f", first {limit}" if len(changed) > limit else "")
     return table_html(changed, _SHEET_COLUMNS, caption=caption, limit=limit)

@@ -31,8 +31,10 @@ _CHANGE_COLUMNS = [
 def write_verify_xlsx(result: VerifyResult, path: str | Path) -> Path:
     """Write ``result`` to ``path`` (atomically): Summary, Changes, Errors and Warnings sheets."""
     summary = [{"result": k, "rows": v} for k, v in result.counts().items()]
-    preamble = [("Verified at (UTC)", result.verified_at), ("Deck rows", len(result.rows)),
-                ("Errors", len(result.errors)), ("Batch digest", result.digest[:16])]
+    from .verifications import describe_options
+
+    preamble = [("Verified at (UTC)", result.verified_at), *describe_options(result.options),
+                ("Deck rows", len(result.rows)), ("Errors", len(result.errors)), ("Batch digest", result.digest[:16])]
     sheets = [
         Sheet("Summary", summary, [Col("result", "Result"), Col("rows", "Rows", "int")],
               heading="Change deck verification", preamble=preamble),

@@ -19,7 +19,8 @@ exact decimals with up to 8 places; increments are ``x/y`` or ``x/y/z`` seconds.
 
 Derived state (not loaded from CSV): change batches, the change log and change history
 (emptied when the domain is replaced: they describe the replaced data), and the stored
-change decks, templates, shared-deck locks and access lists (kept: they are users' work).
+change decks, templates, their verifications, shared-deck locks and access lists, and the
+change log's notes (kept: they are users' work).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
 from ..errors import LoadProblem
 
 __all__ = [
-    "DOMAIN", "INCREMENT", "RATE_SCALE", "areas", "change_batches", "change_history", "change_log",
+    "DOMAIN", "INCREMENT", "RATE_SCALE", "areas", "change_batches", "change_history", "change_log", "change_notes",
     "code_decks", "codes", "customer_rp_setup", "customers", "date_templates", "deck_acl", "deck_locks",
-    "deck_rows", "decks", "parse_groups", "rate_plans", "rates",
+    "deck_rows", "decks", "parse_groups", "rate_plans", "rates", "verifications",
 ]
 
 RATE_SCALE = 8
@@ -160,6 +161,7 @@ change_log = sa.Table(
     "rates_change_log", metadata,
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("rates_change_batches.batch_id"), primary_key=True),
     sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("os_user", sa.String(200)),  # who was logged in, when an admin applied as another user
     sa.Column("change_types", sa.String(400), nullable=False),
     sa.Column("code_decks", sa.String(1000), nullable=False),
     sa.Column("rate_plans", sa.Text, nullable=False),
@@ -231,6 +233,43 @@ deck_locks = sa.Table(
     sa.Column("deck", sa.String(200), sa.ForeignKey("rates_decks.name", ondelete="CASCADE"), primary_key=True),
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("acquired_at", sa.DateTime, nullable=False),
+    # Who holds it for real and until when (see reportlib.rates.shared): a command's lock is its
+    # process's (host, pid and the process's start time, so a reused pid is not mistaken for it)
+    # and its lease is renewed while it works; a session lock (`rates deck lock`) has no process.
+    sa.Column("kind", sa.String(8)),  # command | session
+    sa.Column("os_user", sa.String(200)),
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("process_started", sa.Float),  # seconds since the epoch
+    sa.Column("renewed_at", sa.DateTime),
+    sa.Column("expires_at", sa.DateTime),
+)
+
+change_notes = sa.Table(
+    "rates_change_notes", metadata,
+    # Notes in the change log besides the batches: an admin acting as another user, a lock
+    # taken over from a holder that is gone. Kept when the domain is replaced (users' work).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),  # as-user | lock-taken-over
+    sa.Column("deck", sa.String(200)),
+    sa.Column("user", sa.String(200), nullable=False),  # who the desk saw acting
+    sa.Column("os_user", sa.String(200)),  # who was logged in
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+verifications = sa.Table(
+    "rates_verifications", metadata,
+    # What `rates verify` checked, with exactly which options: `rates apply` applies that.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deck", sa.String(200), nullable=False, index=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("verified_at", sa.DateTime, nullable=False),
+    sa.Column("rows_digest", sa.String(64), nullable=False),  # the deck's rows as verified
+    sa.Column("options", sa.Text, nullable=False),  # JSON: plans, groups, dates as resolved, policies
+    sa.Column("changes_digest", sa.String(64), nullable=False),  # the expanded changes the review showed
+    sa.Column("errors", sa.Integer, nullable=False),
+    sa.Column("warnings", sa.Integer, nullable=False),
 )
 
 deck_acl = sa.Table(

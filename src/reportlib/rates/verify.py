@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Sequence
@@ -33,8 +33,8 @@ from sqlalchemy.engine import Connection
 from . import schema as s
 from .deck import CHANGE_TYPES, ChangeRow, normalise_type, split_codes, split_names
 
-__all__ = ["ALL_CODES_DELETED", "Change", "VerifyOptions", "VerifyResult", "current_areas", "current_codes",
-           "batch_digest", "utcnow", "verify_deck"]
+__all__ = ["ALL_CODES_DELETED", "Change", "VerifyOptions", "VerifyResult", "batch_digest", "current_areas",
+           "current_codes", "deck_problems", "utcnow", "verify_deck"]
 
 ALL_CODES_DELETED = ("close-area", "keep-area", "error")
 DEFAULT_DAYS = {"increase": 7, "decrease": 0, "new": 0, "delete": 7}
@@ -59,10 +59,22 @@ class VerifyOptions:
     no_new: bool = False  # don't add new areas or rates
     now: datetime | None = None  # what "active" and "future" mean; default: the clock
 
+    def resolved(self) -> "VerifyOptions":
+        """These options with the base date filled in: today 00:00 UTC (of ``now``) when none was given."""
+        if self.base_date is not None:
+            return self
+        now = self.now or utcnow()
+        return replace(self, base_date=datetime(now.year, now.month, now.day))
+
     def selection(self) -> dict:
-        """What identifies the batch besides its rows (dates excluded: a batch is its content)."""
+        """What identifies the batch besides its rows: the plans, the policies and the dates.
+
+        The same rows on other dates are another batch (a correction), not the same one again.
+        """
+        dates = {"date": self.specific_date.isoformat()} if self.specific_date else \
+            {"base_date": self.resolved().base_date.isoformat()}  # type: ignore[union-attr]
         return {"plans": sorted(self.plans), "groups": sorted(self.groups),
-                "all_codes_deleted": self.all_codes_deleted, "no_new": self.no_new}
+                "all_codes_deleted": self.all_codes_deleted, "no_new": self.no_new, **dates}
 
 
 @dataclass
@@ -262,10 +274,28 @@ def _parse_rate(text: str) -> tuple[Decimal | None, str | None]:
     return value, None
 
 
-def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOptions = VerifyOptions()) -> VerifyResult:
-    """Check ``rows`` against the database and expand them; nothing is written."""
+def deck_problems(conn: Connection, rows: Sequence[ChangeRow]) -> list[str]:
+    """Every problem of ``rows`` that verify would report, whatever plans verify is later given.
+
+    What ``reportlib rates import`` checks: a row that names no plan is checked for all
+    the rest (the plans may come from verify's ``--plan`` / ``--group``).
+    """
+    return verify_deck(conn, rows, plans_later=True).errors
+
+
+def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOptions = VerifyOptions(), *,
+                plans_later: bool = False) -> VerifyResult:
+    """Check ``rows`` against the database and expand them; nothing is written.
+
+    ``plans_later`` leaves rows that select no rate plan unexpanded instead of an error (see
+    :func:`deck_problems`).
+
+    The result keeps the options as used (:meth:`VerifyOptions.resolved`: the base date filled in).
+    """
     now = options.now or utcnow()
-    base = options.base_date or datetime(now.year, now.month, now.day)
+    if options.base_date is None:
+        options = replace(options, base_date=datetime(now.year, now.month, now.day))
+    base = options.base_date
     ctx = _Context(conn, now)
     changes: list[Change] = []
     errors: list[str] = []
@@ -371,7 +401,8 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
                 fail(r, "rate new is required for Area RATE (a number of at most 8 decimal places, not negative)")
                 continue
             if not plans:
-                fail(r, "no rate plan selected: name plans or groups in the row or with --plan / --group")
+                if not plans_later:
+                    fail(r, "no rate plan selected: name plans or groups in the row or with --plan / --group")
                 continue
             if (deck, area) in area_owner:
                 fail(r, f"area {area!r} is already changed by row {area_owner[(deck, area)]}")
@@ -425,7 +456,7 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
             if rate is not None and not increment:
                 fail(r, "increment new is required when Area add gives a rate")
                 continue
-            if rate is not None and not plans:
+            if rate is not None and not plans and not plans_later:
                 fail(r, "no rate plan selected for the new area's rate: name plans or groups")
                 continue
             code_problems = _check_new_codes(ctx, deck, area, code_list, code_owner, r.row)

@@ -43,8 +43,8 @@ def static_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """``spec`` for a static drawing: axis and legend labels are drawn whole, not truncated.
 
     Truncating a label to ``labelLimit`` pixels (Vega's default: 200 for axes, 160 for
-    legends) makes Vega measure the text again and again; with no limit an SVG is drawn in
-    about half the time (QBR: ~0.36 s -> ~0.22 s for six charts), and a printed report shows
+    legends) makes Vega measure the text again and again, most of an SVG's drawing time; with
+    no limit none of that is done, and a printed report shows
     the whole name. A chart that sets its own limit keeps it. Interactive charts are left alone.
     """
     config = dict(spec.get("config") or {})
@@ -125,7 +125,7 @@ class ChartTemplate:
     given; every encoding names its type (``"amount:Q"``), as there are no rows to infer it
     from. The first :meth:`fill` turns it into a validated Vega-Lite spec with the reportlib
     theme; later ones copy that spec and set the named datasets, so a batch of 10,000 decks
-    builds and validates each chart once, not 10,000 times (~20 ms a chart with Altair).
+    builds and validates each chart once with Altair, not 10,000 times.
     """
 
     def __init__(self, build: Callable[[], alt.TopLevelMixin]):

@@ -6,13 +6,13 @@ import copy
 import re
 import threading
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
 import nbformat
 
 from ..files import atomic_write
+from .figures import Figure, is_missing
 from .text import escape_html
 from .xlsx import Col
 
@@ -24,25 +24,15 @@ _REMOTE = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*["']
 
 
 def format_value(col: Col, value: Any) -> str:
-    """Display text for a value of ``col`` (not escaped)."""
-    if value is None or (isinstance(value, float) and value != value):
+    """Display text for a value of ``col`` (not escaped); figures read as :mod:`.figures` shows them."""
+    if isinstance(value, Figure):
+        return value.kind.text(value.value, missing="")
+    if is_missing(value):
         return ""
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return ""
-    except ImportError:  # pragma: no cover
-        pass
     kind = col.kind
-    if kind == "money":
-        return f"{Decimal(str(value)):,.2f}"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "decimal":
-        return f"{Decimal(str(value)):,.{col.places}f}"
-    if kind == "percent":
-        return f"{Decimal(str(value)):.{col.places}f} %"
+    figure = col.figure
+    if figure is not None:
+        return figure.text(value, missing="")
     if kind == "date":
         return value.isoformat()[:10] if isinstance(value, (date, datetime)) else str(value)[:10]
     if kind == "datetime":
@@ -65,8 +55,9 @@ def table_html(rows: Any, columns: Sequence[Col], caption: str | None = None, li
             break
         cells = []
         for col in columns:
-            css = ' class="num"' if col.kind in ("money", "int", "decimal", "percent") else ""
-            cells.append(f"<td{css}>{escape_html(format_value(col, record.get(col.key)))}</td>")
+            value = record.get(col.key)
+            css = ' class="num"' if col.figure is not None or isinstance(value, Figure) else ""
+            cells.append(f"<td{css}>{escape_html(format_value(col, value))}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -83,60 +74,10 @@ def kpi_cards(cards: Sequence[tuple[str, str, str | None]]) -> str:
 
 
 # Exporters ready to use (templates compiled), each used by one thread at a time: a new one
-# compiles its Jinja templates again (~0.3 s).
+# compiles its Jinja templates again.
 _idle_exporters: list = []
 _exporters_lock = threading.Lock()
 _warming: threading.Thread | None = None
-_OUTPUT_DIV = re.compile(r'<div\b(?![^>]*\btabindex=)([^>]*\bclass="[^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*"[^>]*)>')
-_IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)")
-NO_ALT = "No description has been provided for this image"
-
-
-def _accessible(page: str) -> str:
-    """What nbconvert's HTMLExporter adds to a finished page: output areas reachable with the
-    keyboard (``tabindex``) and an ``alt`` text on every image that has none."""
-    page = _OUTPUT_DIV.sub(r'<div\1 tabindex="0">', page)
-    return _IMG_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', page)
-
-
-def _exporter(**options: Any):
-    """nbconvert's HTMLExporter without its BeautifulSoup pass over the finished page.
-
-    That pass re-parses the whole page in pure Python only to add ``tabindex`` and missing
-    ``alt`` attributes; on a report with a few SVG charts it is ~0.2 s, the slowest step of an
-    export. :func:`_accessible` adds the same attributes with two regular expressions.
-    """
-    from nbconvert import HTMLExporter
-    from nbconvert.exporters.templateexporter import TemplateExporter
-    from nbconvert.filters.highlight import Highlight2HTML
-    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
-
-    class ReportHTMLExporter(HTMLExporter):
-        def from_notebook_node(self, nb, resources=None, **kw):
-            # HTMLExporter.from_notebook_node up to its BeautifulSoup pass.
-            langinfo = nb.metadata.get("language_info", {})
-            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-            self.register_filter("highlight_code",
-                                 self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
-            resources = self._init_resources(resources)
-            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
-                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
-            page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-            return _accessible(page), resources
-
-        def _preprocess(self, nb, resources):
-            # Exporter._preprocess without its two deep copies of the notebook (its own and the
-            # one nbformat's normalize makes): from_notebook_node hands it a copy already, made
-            # from a notebook papermill wrote valid. Each copy of a QBR run's notebook is ~4 ms.
-            resources = copy.deepcopy(resources)
-            _vega_lite_as_html(nb)
-            for preprocessor in self._preprocessors:
-                nb, resources = preprocessor(nb, resources)
-            if self._preprocessors:
-                self._validate_preprocessor(nb, self._preprocessors[-1])
-            return nb, resources
-
-    return ReportHTMLExporter(**options)
 
 
 def _vega_lite_as_html(nb: nbformat.NotebookNode) -> None:
@@ -155,12 +96,15 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: b
     """An executed notebook as one self-contained HTML page, code hidden, no CDN scripts.
 
     ``consume=True`` lets the export change ``notebook`` instead of working on a deep copy of
-    it (~3 ms for a QBR run's): for a caller that drops the notebook afterwards, as a run does.
+    it: for a caller that drops the notebook afterwards, as a run does.
     """
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook, consume = nbformat.read(str(notebook), as_version=4), True
-    if consume:
-        notebook = _Consumed(notebook)
+    if not consume:
+        notebook = copy.deepcopy(notebook)
+    # The exporter's own deep copies of the notebook are the notebook itself from here on.
+    notebook = _Consumed(notebook)
+    _vega_lite_as_html(notebook)
     warming = _warming
     if warming is not None and warming is not threading.current_thread():
         warming.join()  # it is doing what this export would do first
@@ -184,7 +128,9 @@ def _take_exporter():
     with _exporters_lock:
         if _idle_exporters:
             return _idle_exporters.pop()
-    return _exporter(
+    from ..patches import html_exporter_class
+
+    return html_exporter_class()(
         template_name="reportlib",
         extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
@@ -197,8 +143,8 @@ def _take_exporter():
 def warm_html_export() -> None:
     """Start, in a background thread, what this process's first export would do first.
 
-    That is about a second: importing nbconvert and the chart module, compiling the page's
-    templates, reading the Vega bundle. A run calls this before its notebook executes, while
+    That is importing nbconvert and the chart module, compiling the page's templates and
+    reading the Vega bundle. A run calls this before its notebook executes, while
     this process mostly waits for the kernel; the export then finds everything ready. Does
     nothing once an exporter is ready or a warm-up has started.
     """

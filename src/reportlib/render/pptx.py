@@ -24,7 +24,9 @@ from pptx.util import Emu, Inches, Pt
 
 from ..files import atomic_path
 from .charts import THEME_COLORS
-from .pptx_stream import HEIGHT, MARGIN, WIDTH, Box, Layout, chart_number
+from .fit import CELL_MARGIN_X, CELL_MARGIN_Y
+from .pptx_stream import (FOOTER_BOX, HEIGHT, MARGIN, SUBTITLE_BOX, SUBTITLE_LINE, TITLE_BOX, WIDTH, Box, Layout,
+                          TableFit, chart_number)
 
 __all__ = ["Box", "CHART_KINDS", "Deck", "STATUS_FILLS", "chart_number"]
 
@@ -54,10 +56,11 @@ class Deck(Layout):
         background = slide.background.fill
         background.solid()
         background.fore_color.rgb = NAVY
-        slide.shapes.title.text = title
-        self._style(slide.shapes.title.text_frame, 40, WHITE, bold=True)
-        slide.placeholders[1].text = subtitle
-        self._style(slide.placeholders[1].text_frame, 20, WHITE)
+        for shape, box, text, size, min_size, bold in ((slide.shapes.title, TITLE_BOX, title, 40, 24, True),
+                                                        (slide.placeholders[1], SUBTITLE_BOX, subtitle, 20, 12, False)):
+            shape.left, shape.top, shape.width, shape.height = box.left, box.top, box.width, box.height
+            shape.text = text
+            self._style(shape.text_frame, self._text_size(box, text, size, min_size, bold), WHITE, bold=bold)
         self._notes(slide, notes)
         return slide
 
@@ -78,17 +81,10 @@ class Deck(Layout):
         spTree.remove(title_shape._element)
         spTree.append(title_shape._element)
         if subtitle:
-            self.text(slide, Box(MARGIN, Inches(1.02), WIDTH - 2 * MARGIN, Inches(0.35)), subtitle, size=13, color=GREY)
+            self.text(slide, SUBTITLE_LINE, subtitle, size=13, min_size=10, color=GREY)
         if self.footer:
-            self.text(slide, Box(MARGIN, HEIGHT - Inches(0.45), WIDTH - 2 * MARGIN, Inches(0.3)), self.footer,
-                      size=10, color=GREY)
+            self.text(slide, FOOTER_BOX, self.footer, size=10, min_size=7, color=GREY)
         self._notes(slide, notes)
-        return slide
-
-    def bullets_slide(self, title: str, bullets: Sequence[str], notes: str | None = None,
-                      subtitle: str | None = None):
-        slide = self.slide(title, notes, subtitle)
-        self.bullets(slide, self.body, bullets)
         return slide
 
     def add_notes(self, slide, text: str) -> None:
@@ -97,8 +93,10 @@ class Deck(Layout):
         frame.text = frame.text + text
 
     # ----------------------------------------------------------------- content
-    def text(self, slide, box: Box, text: str, *, size: int = 14, color: RGBColor | None = None, bold: bool = False,
-             align=PP_ALIGN.LEFT):
+    def text(self, slide, box: Box, text: str, *, size: int = 14, min_size: int | None = None,
+             color: RGBColor | None = None, bold: bool = False, align=PP_ALIGN.LEFT):
+        """A text box; with ``min_size`` the text shrinks (down to it) to fit the box."""
+        size = self._text_size(box, text, size, min_size, bold)
         shape = slide.shapes.add_textbox(box.left, box.top, box.width, box.height)
         frame = shape.text_frame
         frame.word_wrap = True
@@ -106,7 +104,9 @@ class Deck(Layout):
         self._style(frame, size, color or RGBColor(0, 0, 0), bold=bold, align=align)
         return shape
 
-    def bullets(self, slide, box: Box, items: Sequence[str], size: int = 16):
+    def bullets(self, slide, box: Box, items: Sequence[str], size: int = 16, min_size: int | None = None):
+        """A text box of bullets; with ``min_size`` they shrink (down to it) to fit the box."""
+        size = self._bullets_size(box, items, size, min_size)
         shape = slide.shapes.add_textbox(box.left, box.top, box.width, box.height)
         frame = shape.text_frame
         frame.word_wrap = True
@@ -120,15 +120,17 @@ class Deck(Layout):
 
     def table(self, slide, box: Box, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
               widths: Sequence[float] | None = None, fills: Sequence[Sequence[str | None]] | None = None,
-              size: int = 12):
-        """A table of text cells; ``fills`` gives an optional hex background per body cell."""
-        shape = slide.shapes.add_table(len(rows) + 1, len(header), box.left, box.top, box.width,
-                                       Emu(int(Inches(0.36) * (len(rows) + 1))))
+              size: int = 12, min_size: int | None = None, fit: TableFit | None = None):
+        """A table of text cells laid out by :meth:`fit_table` (or ``fit``, its answer for these rows);
+        ``widths`` weighs the columns, ``fills`` gives an optional hex background per body cell."""
+        fit = fit or self.fit_table(box, header, rows, widths=widths, size=size, min_size=min_size)
+        size = fit.size
+        shape = slide.shapes.add_table(len(rows) + 1, len(header), box.left, box.top, fit.width, fit.height)
         table = shape.table
-        if widths:
-            total = sum(widths)
-            for index, w in enumerate(widths):
-                table.columns[index].width = Emu(int(box.width * w / total))
+        for column, width in zip(table.columns, fit.columns):
+            column.width = Emu(width)
+        for row, height in zip(table.rows, fit.heights):
+            row.height = Emu(height)
         cells = [[(title, True, WHITE, THEME_COLORS[0].lstrip("#")) for title in header]]
         cells += [[("" if value is None else str(value), False, None, fills[r][c] if fills else None)
                    for c, value in enumerate(row)] for r, row in enumerate(rows)]
@@ -195,8 +197,8 @@ class Deck(Layout):
     def _cell(cell, text: str, size: int, *, bold: bool = False, color: RGBColor | None = None,
               fill: str | None = None) -> None:
         cell.text = text
-        cell.margin_left = cell.margin_right = Inches(0.06)
-        cell.margin_top = cell.margin_bottom = Inches(0.03)
+        cell.margin_left = cell.margin_right = Emu(CELL_MARGIN_X)
+        cell.margin_top = cell.margin_bottom = Emu(CELL_MARGIN_Y)
         for paragraph in cell.text_frame.paragraphs:
             for run in paragraph.runs:
                 run.font.size, run.font.name, run.font.bold = Pt(size), FONT, bold
@@ -208,14 +210,14 @@ class Deck(Layout):
 
 
 # A table's cells as one XML fragment: what ``Deck._cell`` makes through python-pptx's cell API,
-# which costs ~0.3 ms a cell and makes tables the slowest part of a deck (a test holds the two
+# which makes tables the slowest part of a deck, cell by cell (a test holds the two
 # to the same XML). Text with control characters other than a newline takes the API instead.
 _A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _SPECIAL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 def _fill_table(table, cells: list[list[tuple[str, bool, RGBColor | None, str | None]]], size: int) -> None:
-    margins = f'marL="{Inches(0.06)}" marR="{Inches(0.06)}" marT="{Inches(0.03)}" marB="{Inches(0.03)}"'
+    margins = f'marL="{CELL_MARGIN_X}" marR="{CELL_MARGIN_X}" marT="{CELL_MARGIN_Y}" marB="{CELL_MARGIN_Y}"'
     slow = []
     rows_xml = []
     for r, (row, tr) in enumerate(zip(cells, table._tbl.tr_lst)):

@@ -5,8 +5,8 @@ same package: every slide, notes slide and chart part is the XML that python-ppt
 same calls (a test holds the two to the same canonical XML, part by part), and the parts that
 never change — theme, slide master and layouts, notes master — are python-pptx's own, taken once
 per process from a deck python-pptx built. What python-pptx spends on proxy objects, XPath
-look-ups and serialising lxml trees (~0.3 s for a 12-slide QBR deck with six charts) becomes
-string formatting (~15 ms).
+look-ups and serialising lxml trees, the most of a deck's time, becomes string formatting
+(measured in DEVELOPERS.md, "PPTX writer").
 
 The one part that differs is each chart's embedded workbook (what PowerPoint opens for "Edit
 data"): python-pptx writes it with XlsxWriter, this module writes the same cells (categories in
@@ -22,16 +22,18 @@ import re
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 from xml.sax.saxutils import escape
 
 from ..files import atomic_path
 from .charts import THEME_COLORS
+from .figures import rounded
+from .fit import CELL_MARGIN_X, CELL_MARGIN_Y, TableFit, bullets_fit, fit_table, text_size
 
-__all__ = ["Box", "DeckWriter", "Layout", "Slide", "chart_number"]
+__all__ = ["Box", "DeckWriter", "FOOTER_BOX", "Layout", "MIN_BULLET_SIZE", "MIN_TABLE_SIZE", "SUBTITLE_BOX",
+           "SUBTITLE_LINE", "Slide", "TITLE_BOX", "TableFit", "chart_number"]
 
 _NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _NS_P = "http://schemas.openxmlformats.org/presentationml/2006/main"
@@ -113,10 +115,10 @@ def _xfrm(left: int, top: int, width: int, height: int, tag: str = "a:xfrm") -> 
 
 
 def chart_number(value: Any, places: int = 2) -> float | None:
-    """A figure as a chart point: rounded to ``places`` decimals (charts store doubles)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return float(round(Decimal(value), places))
+    """A figure as a chart point: rounded half up to ``places`` decimals, as every figure is
+    (:func:`reportlib.render.figures.rounded`); charts store doubles."""
+    shown = rounded(value, places)
+    return None if shown is None else float(shown)
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,23 @@ class Box:
     height: int
 
 
+# The title slide's title and subtitle (centred on the 16:9 slide, not where the template's 4:3
+# layout puts them), a content slide's subtitle line and footer.
+TITLE_BOX = Box(_inches(0.75), _inches(1.6), WIDTH - _inches(1.5), _inches(2.2))
+SUBTITLE_BOX = Box(_inches(1.25), _inches(4.0), WIDTH - _inches(2.5), _inches(2.0))
+SUBTITLE_LINE = Box(MARGIN, _inches(1.02), WIDTH - 2 * MARGIN, _inches(0.35))
+FOOTER_BOX = Box(MARGIN, HEIGHT - _inches(0.45), WIDTH - 2 * MARGIN, _inches(0.3))
+# The smallest sizes text is shrunk to so that it fits, in points.
+MIN_TABLE_SIZE = 10
+MIN_BULLET_SIZE = 12
+
+
+def _cells(rows: Sequence[Sequence[Any]]) -> list[list[str]]:
+    return [["" if value is None else str(value) for value in row] for row in rows]
+
+
 class Layout:
-    """Where a reportlib slide's content goes (both deck writers share it)."""
+    """Where a reportlib slide's content goes and how big its text is (both deck writers share it)."""
 
     @property
     def body(self) -> Box:
@@ -143,6 +160,74 @@ class Layout:
     def right_half(self) -> Box:
         b = self.body
         return Box(b.left + b.width // 2 + _inches(0.15), b.top, b.width // 2 - _inches(0.15), b.height)
+
+    def below(self, box: Box, bottom: int, gap: int = _inches(0.25)) -> Box:
+        """The part of ``box`` from ``gap`` below ``bottom`` (a shape's bottom edge) down."""
+        top = bottom + gap
+        return Box(box.left, top, box.width, max(box.top + box.height - top, 0))
+
+    def fit_table(self, box: Box, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                  widths: Sequence[float] | None = None, size: int = 12, min_size: int | None = None) -> TableFit:
+        """How :meth:`table` lays these rows out in ``box`` (see :func:`reportlib.render.fit.fit_table`);
+        the font shrinks from ``size`` to ``min_size`` (default: ``size``) if the rows need it."""
+        return fit_table(box.width, box.height, [str(h) for h in header], _cells(rows), weights=widths, size=size,
+                         min_size=size if min_size is None else min_size)
+
+    def paged_table(self, slide: Any, box: Box, header: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str,
+                    widths: Sequence[float] | None = None, fills: Sequence[Sequence[str | None]] | None = None,
+                    size: int = 12, min_size: int = MIN_TABLE_SIZE, notes: str | None = None,
+                    subtitle: str | None = None) -> tuple[Any, int]:
+        """A table in ``box``, shrunk down to ``min_size`` to fit; rows that fit nowhere continue on
+        slides titled "``title`` (continued)" (same notes and subtitle, the header repeated, the
+        whole body), all its parts at ``min_size``. Returns the last slide and the table's bottom
+        edge on it (EMU)."""
+        start = 0
+        while True:
+            rest = rows[start:]
+            fit = self.fit_table(box, header, rest, widths=widths, size=size, min_size=min_size)
+            count = fit.rows
+            if rest and sum(fit.heights[:2]) > box.height and box != self.body:
+                # Not even the header and one row fit below what the slide already holds: start afresh.
+                slide, box = self._continued(title, notes, subtitle), self.body
+                continue
+            if count < len(rest):
+                size = min_size
+                while True:  # fewer rows may take other column widths: check the part on its own
+                    fit = self.fit_table(box, header, rest[:count], widths=widths, size=size)
+                    if fit.rows == count:
+                        break
+                    count = fit.rows
+            part_fills = fills[start:start + count] if fills else None
+            self.table(slide, box, header, rest[:count], widths=widths, fills=part_fills, size=fit.size, fit=fit)
+            start += count
+            if start >= len(rows):
+                return slide, box.top + fit.height
+            slide, box = self._continued(title, notes, subtitle), self.body
+
+    def _continued(self, title: str, notes: str | None, subtitle: str | None) -> Any:
+        return self.slide(f"{title} (continued)", notes=notes or f'The table of the slide "{title}", continued.',
+                          subtitle=subtitle)
+
+    def bullets_slide(self, title: str, bullets: Sequence[str], notes: str | None = None,
+                      subtitle: str | None = None, *, size: int = 16, min_size: int = MIN_BULLET_SIZE) -> Any:
+        """A slide of bullets in the body, shrunk down to ``min_size`` to fit; the bullets that fit
+        nowhere continue on slides titled "``title`` (continued)". Returns the first slide."""
+        items, first = list(bullets), None
+        body = self.body
+        while True:
+            points, count = bullets_fit(items, body.width, body.height, size, min_size)
+            slide = self.slide(title if first is None else f"{title} (continued)", notes, subtitle)
+            self.bullets(slide, body, items[:count], size=points)
+            first = first or slide
+            items, size = items[count:], points
+            if not items:
+                return first
+
+    def _text_size(self, box: Box, text: str, size: int, min_size: int | None, bold: bool) -> int:
+        return size if min_size is None else text_size(text, box.width, box.height, size, min_size, bold)
+
+    def _bullets_size(self, box: Box, items: Sequence[str], size: int, min_size: int | None) -> int:
+        return size if min_size is None else bullets_fit(items, box.width, box.height, size, min_size)[0]
 
 
 @dataclass
@@ -201,10 +286,14 @@ class DeckWriter(Layout):
         slide = self._new_slide(0)
         slide.background = (f'<p:bg><p:bgPr><a:solidFill><a:srgbClr val="{NAVY}"/></a:solidFill>'
                             "<a:effectLst/></p:bgPr></p:bg>")
-        slide.shapes.append(self._placeholder(slide, "Title 1", '<p:ph type="ctrTitle"/>', "<p:spPr/>",
-                                              _paragraphs(title, _rpr(40, WHITE, True))))
-        slide.shapes.append(self._placeholder(slide, "Subtitle 2", '<p:ph type="subTitle" idx="1"/>', "<p:spPr/>",
-                                              _paragraphs(subtitle, _rpr(20, WHITE, False))))
+        title_size = self._text_size(TITLE_BOX, title, 40, 24, True)
+        subtitle_size = self._text_size(SUBTITLE_BOX, subtitle, 20, 12, False)
+        slide.shapes.append(self._placeholder(slide, "Title 1", '<p:ph type="ctrTitle"/>',
+                                              f"<p:spPr>{_xfrm(*astuple(TITLE_BOX))}</p:spPr>",
+                                              _paragraphs(title, _rpr(title_size, WHITE, True))))
+        slide.shapes.append(self._placeholder(slide, "Subtitle 2", '<p:ph type="subTitle" idx="1"/>',
+                                              f"<p:spPr>{_xfrm(*astuple(SUBTITLE_BOX))}</p:spPr>",
+                                              _paragraphs(subtitle, _rpr(subtitle_size, WHITE, False))))
         self._set_notes(slide, notes)
         return slide
 
@@ -226,18 +315,10 @@ class DeckWriter(Layout):
             f"<p:spPr>{_xfrm(MARGIN, _inches(0.1), WIDTH - 2 * MARGIN, _inches(0.8))}</p:spPr>",
             _paragraphs(title, _rpr(28, WHITE, True), '<a:pPr algn="l"/>'), shape_id=title_id))
         if subtitle:
-            self.text(slide, Box(MARGIN, _inches(1.02), WIDTH - 2 * MARGIN, _inches(0.35)), subtitle, size=13,
-                      color=GREY)
+            self.text(slide, SUBTITLE_LINE, subtitle, size=13, min_size=10, color=GREY)
         if self.footer:
-            self.text(slide, Box(MARGIN, HEIGHT - _inches(0.45), WIDTH - 2 * MARGIN, _inches(0.3)), self.footer,
-                      size=10, color=GREY)
+            self.text(slide, FOOTER_BOX, self.footer, size=10, min_size=7, color=GREY)
         self._set_notes(slide, notes)
-        return slide
-
-    def bullets_slide(self, title: str, bullets: Sequence[str], notes: str | None = None,
-                      subtitle: str | None = None) -> Slide:
-        slide = self.slide(title, notes, subtitle)
-        self.bullets(slide, self.body, bullets)
         return slide
 
     def add_notes(self, slide: Slide, text: str) -> None:
@@ -245,15 +326,19 @@ class DeckWriter(Layout):
         self._set_notes(slide, (slide.notes or "") + text)
 
     # ----------------------------------------------------------------- content
-    def text(self, slide: Slide, box: Box, text: str, *, size: int = 14, color: Any = None, bold: bool = False,
-             align: Any = "l") -> str:
+    def text(self, slide: Slide, box: Box, text: str, *, size: int = 14, min_size: int | None = None,
+             color: Any = None, bold: bool = False, align: Any = "l") -> str:
+        """A text box; with ``min_size`` the text shrinks (down to it) to fit the box."""
+        size = self._text_size(box, text, size, min_size, bold)
         algn = _ALIGN.get(str(align).split(" ")[0], align) if align is not None else None
         ppr = f'<a:pPr algn="{algn}"/>' if algn else ""
         shape = self._textbox(slide, box, _paragraphs(text, _rpr(size, _colour(color or BLACK), bold), ppr))
         slide.shapes.append(shape)
         return shape
 
-    def bullets(self, slide: Slide, box: Box, items: Sequence[str], size: int = 16) -> str:
+    def bullets(self, slide: Slide, box: Box, items: Sequence[str], size: int = 16, min_size: int | None = None) -> str:
+        """A text box of bullets; with ``min_size`` they shrink (down to it) to fit the box."""
+        size = self._bullets_size(box, items, size, min_size)
         ppr = '<a:pPr><a:spcAft><a:spcPts val="800"/></a:spcAft></a:pPr>'
         body = "".join(_paragraph(f"• {item}", _rpr(size), ppr) for item in items) or "<a:p/>"
         shape = self._textbox(slide, box, body)
@@ -262,20 +347,13 @@ class DeckWriter(Layout):
 
     def table(self, slide: Slide, box: Box, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
               widths: Sequence[float] | None = None, fills: Sequence[Sequence[str | None]] | None = None,
-              size: int = 12) -> str:
-        """A table of text cells; ``fills`` gives an optional hex background per body cell."""
-        n_rows, n_cols = len(rows) + 1, len(header)
-        height = int(_inches(0.36) * n_rows)
-        if widths:
-            total = sum(widths)
-            columns = [int(box.width * w / total) for w in widths]
-        else:
-            even = box.width // n_cols
-            columns = [even] * (n_cols - 1) + [box.width - (n_cols - 1) * even]
-        row_height = height // n_rows
-        heights = [row_height] * (n_rows - 1) + [height - (n_rows - 1) * row_height]
-        margins = (f'marL="{_inches(0.06)}" marR="{_inches(0.06)}" marT="{_inches(0.03)}" '
-                   f'marB="{_inches(0.03)}"')
+              size: int = 12, min_size: int | None = None, fit: TableFit | None = None) -> str:
+        """A table of text cells laid out by :meth:`fit_table` (or ``fit``, its answer for these rows);
+        ``widths`` weighs the columns, ``fills`` gives an optional hex background per body cell."""
+        fit = fit or self.fit_table(box, header, rows, widths=widths, size=size, min_size=min_size)
+        size, columns, heights = fit.size, fit.columns, fit.heights
+        margins = (f'marL="{CELL_MARGIN_X}" marR="{CELL_MARGIN_X}" marT="{CELL_MARGIN_Y}" '
+                   f'marB="{CELL_MARGIN_Y}"')
         cells = [[(title, True, WHITE, NAVY) for title in header]]
         cells += [[("" if value is None else str(value), False, None, fills[r][c] if fills else None)
                    for c, value in enumerate(row)] for r, row in enumerate(rows)]
@@ -292,7 +370,7 @@ class DeckWriter(Layout):
         shape_id = slide.new_id()
         shape = (f'<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="{shape_id}" name="Table {shape_id - 1}"/>'
                  '<p:cNvGraphicFramePr><a:graphicFrameLocks noGrp="1"/></p:cNvGraphicFramePr><p:nvPr/>'
-                 f'</p:nvGraphicFramePr>{_xfrm(box.left, box.top, sum(columns) if widths else box.width, height, "p:xfrm")}'
+                 f'</p:nvGraphicFramePr>{_xfrm(box.left, box.top, fit.width, fit.height, "p:xfrm")}'
                  '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/table"><a:tbl>'
                  '<a:tblPr firstRow="1" bandRow="1"><a:tableStyleId>{5C22544A-7EE6-4342-B048-85BDC9FD1C3A}'
                  f'</a:tableStyleId></a:tblPr><a:tblGrid>{grid}</a:tblGrid>{"".join(trs)}</a:tbl></a:graphicData>'

@@ -1,15 +1,19 @@
 """XLSX workbooks with openpyxl: typed cells, formats, bold frozen header, filters, widths.
 
 A sheet is a table described by :class:`Col` specs over a DataFrame (or any iterable of
-mappings). Numbers are written as numbers (exact ``Decimal`` when given), dates as dates,
-percentages as fractions with a ``%`` format, codes as text. Any text that a spreadsheet
-could read as a formula is neutralised. A workbook with a sheet over ``STREAM_ROWS`` rows is
-written by :mod:`reportlib.render.xlsx_stream` (streaming, column by column, the same cells);
-others by openpyxl. The file is written atomically.
+mappings). Numbers are written as numbers (exact ``Decimal`` when given, to the 15 significant
+digits a spreadsheet keeps), each with the number format of its kind of figure
+(:mod:`reportlib.render.figures`), which shows it as every other output does; percentages are
+fractions with a ``%`` format, dates are dates, codes are text. Text is stored as it is written,
+in a string cell, which can never become a formula; text that looks like one (``=2+5``) also
+gets the quote-prefix style, so editing the cell keeps it text. A workbook with a sheet over
+``STREAM_ROWS`` rows is written by :mod:`reportlib.render.xlsx_stream` (streaming, column by
+column, the same cells); others by openpyxl. The file is written atomically.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,15 +27,17 @@ from openpyxl.utils import get_column_letter
 
 from ..errors import DataError
 from ..files import atomic_path
-from .text import neutralise_formula
+from . import figures
+from .figures import Figure, Kind
+from .text import looks_like_formula
 
-__all__ = ["Col", "FORMATS", "STREAM_ROWS", "Sheet", "cell_value", "write_workbook"]
+__all__ = ["Col", "FORMATS", "STREAM_ROWS", "Sheet", "cell_format", "cell_value", "write_workbook"]
 
 STREAM_ROWS = 5000
 MAX_WIDTH = 60
 FORMATS = {
-    "int": "#,##0",
-    "money": "#,##0.00",
+    "int": figures.COUNT.number_format,
+    "money": figures.MONEY.number_format,
     "date": "yyyy-mm-dd",
     "datetime": "yyyy-mm-dd hh:mm:ss",
 }
@@ -46,8 +52,11 @@ class Col:
     """One column of a sheet: the row key, its header and how to type and format it.
 
     Kinds: ``text``, ``code`` (digits kept as text), ``int``, ``decimal`` (``places``
-    decimals), ``money`` (two decimals, thousands separator), ``percent`` (the value is in
-    percent, 0–100, written as a fraction with a % format), ``date``, ``datetime``, ``bool``.
+    decimals), ``rate`` (a price per unit, ``places`` decimals, no thousands separator),
+    ``money`` (two decimals, thousands separator), ``percent`` (the value is in percent, 0–100,
+    written as a fraction with a % format), ``date``, ``datetime``, ``bool``. The number kinds
+    read as :mod:`reportlib.render.figures` shows them (:attr:`figure`). A :class:`Figure` value
+    brings its own kind into any column.
     """
 
     key: str
@@ -60,13 +69,25 @@ class Col:
     def title(self) -> str:
         return self.header or self.key.replace("_", " ").capitalize()
 
-    @property
-    def number_format(self) -> str | None:
+    @functools.cached_property  # a writer asks once per distinct value of a column
+    def figure(self) -> Kind | None:
+        """How the column's numbers read (None for a column that holds no figures)."""
+        if self.kind == "int":
+            return figures.COUNT
+        if self.kind == "money":
+            return figures.MONEY
         if self.kind == "decimal":
-            return "0." + "0" * self.places if self.places else "0"
+            return figures.KINDS["number"].at(self.places)
+        if self.kind == "rate":
+            return figures.RATE.at(self.places)
         if self.kind == "percent":
-            return "0." + "0" * self.places + "%" if self.places else "0%"
-        return FORMATS.get(self.kind)
+            return figures.PERCENT.at(self.places)
+        return None
+
+    @functools.cached_property
+    def number_format(self) -> str | None:
+        figure = self.figure
+        return figure.number_format if figure is not None else FORMATS.get(self.kind)
 
 
 @dataclass
@@ -95,23 +116,20 @@ def _is_missing(value: Any) -> bool:
 
 
 def cell_value(col: Col, value: Any) -> Any:
-    """The value to store for ``value`` in a ``col`` cell (typed; text neutralised)."""
+    """The value to store for ``value`` in a ``col`` cell (typed; text as written)."""
+    if isinstance(value, Figure):
+        return value.kind.cell(value.value)
     if _is_missing(value):
         return None
     kind = col.kind
     if kind in ("text", "code"):
-        return neutralise_formula(str(value))
+        return str(value)
     if kind == "bool":
         return bool(value)
     if kind == "int":
         return int(value)
-    if kind == "percent":
-        return (value if isinstance(value, Decimal) else Decimal(str(value))) / 100 \
-            if not isinstance(value, float) else value / 100
-    if kind in ("decimal", "money"):
-        if isinstance(value, (Decimal, int, float)):
-            return value
-        return Decimal(str(value))
+    if kind in ("decimal", "rate", "money", "percent"):
+        return col.figure.cell(value)
     if kind == "date":
         if hasattr(value, "date") and isinstance(value, datetime):
             return value.date()
@@ -123,6 +141,11 @@ def cell_value(col: Col, value: Any) -> Any:
             value = value.to_pydatetime()
         return value.replace(tzinfo=None) if isinstance(value, datetime) else value
     return value
+
+
+def cell_format(col: Col, value: Any) -> str | None:
+    """The number format of ``value``'s cell in ``col``: a :class:`Figure`'s own, else the column's."""
+    return value.kind.number_format if isinstance(value, Figure) else col.number_format
 
 
 def _iter_rows(rows: Any) -> tuple[Iterable[Mapping], int | None]:
@@ -187,22 +210,37 @@ def _needs_stream(sheet: Sheet) -> bool:
 def _preamble_rows(sheet: Sheet) -> list[list[tuple[Any, Font | None, str | None]]]:
     lines: list[list[tuple[Any, Font | None, str | None]]] = []
     if sheet.heading:
-        lines.append([(neutralise_formula(sheet.heading), TITLE_FONT, None)])
+        lines.append([(sheet.heading, TITLE_FONT, None)])
     for label, value in sheet.preamble:
-        if isinstance(value, str):
-            shown, fmt = neutralise_formula(value), None
-        elif isinstance(value, datetime):
-            shown, fmt = value.replace(tzinfo=None), FORMATS["datetime"]
-        elif isinstance(value, date):
-            shown, fmt = value, FORMATS["date"]
-        elif isinstance(value, Decimal):
-            shown, fmt = value, FORMATS["money"]
-        else:
-            shown, fmt = value, None
-        lines.append([(neutralise_formula(str(label)), LABEL_FONT, None), (shown, None, fmt)])
+        lines.append([(str(label), LABEL_FONT, None), _preamble_value(value)])
     if lines:
         lines.append([])
     return lines
+
+
+def _preamble_value(value: Any) -> tuple[Any, None, str | None]:
+    """(cell value, font, number format) of a preamble line's value: a Decimal is money, an int a count."""
+    if isinstance(value, Figure):
+        return value.kind.cell(value.value), None, value.kind.number_format
+    if isinstance(value, str) or value is None:
+        return value, None, None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None), None, FORMATS["datetime"]
+    if isinstance(value, date):
+        return value, None, FORMATS["date"]
+    if isinstance(value, Decimal):
+        return figures.MONEY.cell(value), None, FORMATS["money"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, None, FORMATS["int"]
+    return value, None, None
+
+
+def _text_cell(cell, value: Any) -> None:
+    """A string cell is never a formula; one that looks like a formula gets the quote prefix too."""
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if looks_like_formula(value):
+            cell.quotePrefix = True
 
 
 def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
@@ -216,26 +254,26 @@ def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
                 cell.font = font
             if fmt:
                 cell.number_format = fmt
-            if isinstance(value, str):
-                cell.data_type = "s"
+            _text_cell(cell, value)
     header_row = row_number + 1
     for index, col in enumerate(sheet.columns, start=1):
-        cell = ws.cell(row=header_row, column=index, value=neutralise_formula(col.title))
+        cell = ws.cell(row=header_row, column=index, value=col.title)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(vertical="center")
+        _text_cell(cell, col.title)
     rows, _ = _iter_rows(sheet.rows)
     samples: list[list[Any]] = [[] for _ in sheet.columns]
     row_number = header_row
-    formats = [c.number_format for c in sheet.columns]
     for record in rows:
         row_number += 1
         for index, col in enumerate(sheet.columns):
-            value = _checked_value(title, row_number, col, record.get(col.key))
+            raw = record.get(col.key)
+            value = _checked_value(title, row_number, col, raw)
             cell = ws.cell(row=row_number, column=index + 1, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            if formats[index] and value is not None:
-                cell.number_format = formats[index]
+            _text_cell(cell, value)
+            fmt = cell_format(col, raw)
+            if fmt and value is not None:
+                cell.number_format = fmt
             if row_number - header_row <= 1000:
                 samples[index].append(value)
     _finish(ws, sheet, header_row, row_number, samples)

@@ -1,7 +1,7 @@
 """The streaming XLSX writer behind :func:`reportlib.render.xlsx.write_workbook` for large sheets.
 
-openpyxl's write-only mode builds a cell object and an lxml element for every cell, which
-made a 60,000-code rate amendment (956,480 cells) take about 20 s of CPU. This writer
+openpyxl's write-only mode builds a cell object and an lxml element for every cell, which is
+most of a 60,000-code rate amendment's time (DEVELOPERS.md, "XLSX writers"). This writer
 produces the same workbook — the same typed cells, number formats, bold frozen header,
 autofilter and column widths, text neutralised — as SpreadsheetML written straight into the
 zip stream, a chunk of rows at a time and column by column:
@@ -12,9 +12,11 @@ zip stream, a chunk of rows at a time and column by column:
   codes);
 * a cell is then one string: its reference plus the XML tail of its distinct value.
 
-Numbers keep their exact decimal text (a ``Decimal`` is written as written, no float round
-trip); dates are Excel serial numbers with a date format; text is an inline string, which
-can never be a formula. Memory stays flat: one chunk of rows at a time, nothing per cell kept.
+Numbers keep their exact decimal text (a ``Decimal`` is written as written, up to the 15
+significant digits a spreadsheet keeps; no float round trip); dates are Excel serial numbers
+with a date format; text is an inline string, which can never be a formula, and text that looks
+like one gets the quote-prefix style, as openpyxl's cells do. Memory stays flat: one chunk of
+rows at a time, nothing per cell kept.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
-from .text import neutralise_formula
-from .xlsx import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_value, value_error
+from .figures import Figure
+from .text import looks_like_formula
+from .xlsx import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_format, cell_value, value_error
 
 __all__ = ["CHUNK_ROWS", "write_streaming_workbook"]
 
@@ -76,14 +79,15 @@ def _number_text(value: Any) -> str | None:
 
 @dataclass
 class _Styles:
-    """Cell formats (number format, font, fill) registered as they are used; ``styles.xml``."""
+    """Cell formats (number format, font, fill, quote prefix) registered as they are used; ``styles.xml``."""
 
     formats: dict[str, int] = field(default_factory=dict)
     fonts: dict[tuple, int] = field(default_factory=lambda: {(False, 11.0, None): 0})
     fills: dict[str, int] = field(default_factory=dict)  # solid fills by colour; ids 0 and 1 are reserved
-    xfs: dict[tuple, int] = field(default_factory=lambda: {(0, 0, 0): 0})
+    xfs: dict[tuple, int] = field(default_factory=lambda: {(0, 0, 0, False): 0})
 
-    def xf(self, number_format: str | None = None, font: Font | None = None, fill: str | None = None) -> int:
+    def xf(self, number_format: str | None = None, font: Font | None = None, fill: str | None = None,
+           quote: bool = False) -> int:
         """The index of the cell format; a filled cell (a header) is centred vertically too."""
         fmt_id = 0
         if number_format:
@@ -94,7 +98,7 @@ class _Styles:
             key = (bool(font.b), float(font.sz or 11), font.color.rgb if font.color is not None else None)
             font_id = self.fonts.setdefault(key, len(self.fonts))
         fill_id = self.fills.setdefault(fill, 2 + len(self.fills)) if fill else 0
-        return self.xfs.setdefault((fmt_id, font_id, fill_id), len(self.xfs))
+        return self.xfs.setdefault((fmt_id, font_id, fill_id, quote), len(self.xfs))
 
     def xml(self) -> str:
         formats = "".join(f'<numFmt numFmtId="{i}" formatCode={quoteattr(code)}/>' for code, i in self.formats.items())
@@ -116,8 +120,9 @@ class _Styles:
                 '</styleSheet>')
 
 
-def _xf_xml(fmt: int, font: int, fill: int) -> str:
+def _xf_xml(fmt: int, font: int, fill: int, quote: bool) -> str:
     attributes = f'numFmtId="{fmt}" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'
+    attributes += ' quotePrefix="1"' if quote else ""
     attributes += ' applyNumberFormat="1"' if fmt else ""
     attributes += ' applyFont="1"' if font else ""
     if fill:
@@ -135,8 +140,8 @@ class _Cells:
              fill: str | None = None) -> str:
         """The rest of a ``<c>`` element holding ``value`` (already a cell value, or None)."""
         if isinstance(value, str):
-            text = neutralise_formula(value)
-            return f'{self._style(None, font, fill)} t="inlineStr"><is>{_escape_text(text)}</is></c>'
+            style = self._style(None, font, fill, looks_like_formula(value))
+            return f'{style} t="inlineStr"><is>{_escape_text(value)}</is></c>'
         if value is None:
             return _EMPTY if font is None and fill is None else f' s="{self.styles.xf(None, font, fill)}"/>'
         if isinstance(value, (bool, np.bool_)):
@@ -152,10 +157,10 @@ class _Cells:
             return f'{self._style(number_format or _date_format(value), font, fill)}><v>{to_excel(value)!r}</v></c>'
         return self.tail(str(value), None, font, fill)
 
-    def _style(self, number_format: str | None, font: Font | None, fill: str | None) -> str:
-        if number_format is None and font is None and fill is None:
+    def _style(self, number_format: str | None, font: Font | None, fill: str | None, quote: bool = False) -> str:
+        if number_format is None and font is None and fill is None and not quote:
             return ""
-        xf = self.styles.xf(number_format, font, fill)
+        xf = self.styles.xf(number_format, font, fill, quote)
         return f' s="{xf}"' if xf else ""
 
 
@@ -299,8 +304,8 @@ class _Rows:
     def __init__(self, title: str, columns: list[Any], cells: _Cells):
         self.title, self.columns, self.cells = title, columns, cells
         self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
-        self.formats = [col.number_format for col in columns]
         self.texts = [col.kind in ("text", "code") for col in columns]
+        self.formats = [col.number_format for col in columns]
         self.samples: list[list[Any]] = [[] for _ in columns]  # the first rows' cell values, for column widths
 
     def render(self, count: int, values: list[Any], start: int, keep_samples: bool = False) -> str:
@@ -312,7 +317,10 @@ class _Rows:
             converted = [self._value(col, v, codes, n, start) for n, v in enumerate(uniques)]
             if keep_samples:
                 self.samples[index] = [None if c < 0 else converted[c] for c in codes[:1000]]
-            tails = [self.cells.tail(v, self.formats[index]) for v in converted] + [_EMPTY]  # code -1: the last
+            fixed = self.formats[index]  # a Figure brings its own format (cell_format)
+            tails = [self.cells.tail(v, cell_format(col, raw) if isinstance(raw, Figure) else fixed)
+                     for v, raw in zip(converted, uniques)]
+            tails.append(_EMPTY)  # code -1 (no value): the last
             letter = self.letters[index]
             rendered.append([f'<c r="{letter}{n}"{tails[c]}' for n, c in zip(numbers, codes.tolist())])
         return "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in zip(numbers, zip(*rendered)))

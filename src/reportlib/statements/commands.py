@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..cli import COMMANDS
 
@@ -12,6 +13,7 @@ __all__ = ["add_commands"]
 def _cmd_report(args: argparse.Namespace) -> int:
     from datetime import date
 
+    from ..config import outputs_root
     from ..db import connect
     from ..errors import ParameterError
     from ..files import slugify
@@ -39,7 +41,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if problems:
         raise ParameterError(f"report {args.name}", problems)
     sel = Selection(args.partner, start, end, account_type=args.account_type, account=args.account)
-    out = args.output or f"{slugify(args.name)}-{slugify(args.partner)}-{start}.xlsx"
+    if args.output:
+        out = Path(args.output)
+    else:  # never the folder the command happens to run in: beside the other outputs
+        out = outputs_root() / "reports" / f"{slugify(args.name)}-{slugify(args.partner)}-{start}.xlsx"
+        out.parent.mkdir(parents=True, exist_ok=True)
     with connect(args.db) as conn:
         path = write_report_xlsx(conn, args.name, sel, out, statuses=args.status)
     print(f"Wrote {path}")
@@ -59,7 +65,7 @@ def add_commands(sub) -> None:
     p.add_argument("--account", help="one account (default: all the partner manages)")
     p.add_argument("--status", action="append", choices=("active", "inactive", "expired", "scheduled"),
                    help="discount status filter (repeatable; discounts report)")
-    p.add_argument("-o", "--output", metavar="FILE.xlsx", help="where to write (default: a name in the cwd)")
+    p.add_argument("-o", "--output", metavar="FILE.xlsx", help="where to write (default: outputs/reports/REPORT-PARTNER-FROM.xlsx)")
     p.add_argument("--db", metavar="URL")
     p.set_defaults(handler=_cmd_report)
 

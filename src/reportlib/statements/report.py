@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import altair as alt
 import pandas as pd
 
+from ..render.figures import count, money
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from .metrics import StatementPack
@@ -15,38 +14,36 @@ from .workbook import COLUMNS
 __all__ = ["balance_chart", "headline_html", "revenue_chart", "title_html", "tables_html"]
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
-
-
 def title_html(pack: StatementPack) -> str:
     p = pack.partner
     return (f"<h1>Credit and revenue statement — {escape_html(pack.month.label)}</h1>"
             f"<p><b>{escape_html(p['name'])}</b> (partner account {escape_html(p['account_id'])}); "
-            f"{pack.headline['accounts']} account(s): its own and its customers'. Amounts in account currency; "
+            f"{count(pack.headline['accounts'])} account(s): its own and its customers'. Amounts in account currency; "
             "times in UTC.</p>")
 
 
 def headline_html(pack: StatementPack) -> str:
     h = pack.headline
     return kpi_cards([
-        ("Opening balance", _money(h["opening"]), f"at {pack.month.start.isoformat()}"),
-        ("Topped up", _money(h["topped_up"]), None),
-        ("Used", _money(h["used"]), None),
-        ("Accrued + adjustments", _money(h["accrued"] + h["adjustments"]), None),
-        ("Closing balance", _money(h["closing"]), f"at {pack.month.last_day.isoformat()} end of day"),
-        ("Net revenue", _money(h["net"]), f"gross {_money(h['gross'])}, discount {_money(h['discount'])}"),
+        ("Opening balance", money(h["opening"]), f"at {pack.month.start.isoformat()}"),
+        ("Topped up", money(h["topped_up"]), None),
+        ("Used", money(h["used"]), None),
+        ("Accrued + adjustments", money(h["accrued"] + h["adjustments"]), None),
+        ("Closing balance", money(h["closing"]), f"at {pack.month.last_day.isoformat()} end of day"),
+        ("Net revenue", money(h["net"]), f"gross {money(h['gross'])}, discount {money(h['discount'])}"),
     ])
 
 
 def balance_chart(pack: StatementPack) -> alt.Chart:
     """Credit balance of all the partner's accounts at the end of each day of the month."""
+    # The tooltip reads the balance as text, formatted here (Vega would format the float itself).
     data = pd.DataFrame({"date": pd.to_datetime(pack.balance["date"]),
-                         "balance": [float(v) for v in pack.balance["balance"]]})
+                         "balance": [float(v) for v in pack.balance["balance"]],
+                         "balance_text": [money(v) for v in pack.balance["balance"]]})
     return (alt.Chart(data, title="Credit balance over the month")
             .mark_line(point=True)
             .encode(x=alt.X("date:T", title=None), y=alt.Y("balance:Q", title="Balance"),
-                    tooltip=[alt.Tooltip("date:T"), alt.Tooltip("balance:Q", format=",.2f")])
+                    tooltip=[alt.Tooltip("date:T"), alt.Tooltip("balance_text:N", title="balance")])
             .properties(width=640, height=240))
 
 
@@ -54,13 +51,15 @@ def revenue_chart(pack: StatementPack) -> alt.Chart:
     """Net revenue by service (bar), with the discount stacked on top."""
     rows = []
     for r in pack.revenue_by_service.itertuples(index=False):
-        rows.append({"service": r.service, "part": "net", "amount": float(r.net)})
-        rows.append({"service": r.service, "part": "discount", "amount": float(r.discount)})
-    data = pd.DataFrame(rows, columns=["service", "part", "amount"])
+        rows.append({"service": r.service, "part": "net", "amount": float(r.net), "amount_text": money(r.net)})
+        rows.append({"service": r.service, "part": "discount", "amount": float(r.discount),
+                     "amount_text": money(r.discount)})
+    data = pd.DataFrame(rows, columns=["service", "part", "amount", "amount_text"])
     return (alt.Chart(data, title="Revenue by service")
             .mark_bar()
             .encode(x=alt.X("service:N", title=None, sort="-y"), y=alt.Y("sum(amount):Q", title="Gross"),
-                    color=alt.Color("part:N", title=None), tooltip=["service", "part", alt.Tooltip("amount:Q", format=",.2f")])
+                    color=alt.Color("part:N", title=None),
+                    tooltip=["service", "part", alt.Tooltip("amount_text:N", title="amount")])
             .properties(width=480, height=240))
 
 

@@ -41,7 +41,7 @@ COLUMNS: dict[str, list[Col]] = {
                   Col("valid_to", "Valid to", "date"), Col("status", "Status")],
     "revenue": [Col("date", "Date", "date"), Col("account_id", "Account"), Col("account_name", "Account name"),
                 Col("service", "Service"), Col("line_id", "Line"), Col("quantity", "Quantity", "decimal", places=0),
-                Col("unit_price", "Unit price", "decimal", places=4), Col("gross", "Gross", "money"),
+                Col("unit_price", "Unit price", "rate", places=4), Col("gross", "Gross", "money"),
                 Col("discount", "Discount", "money"), Col("net", "Net", "money")],
     "revenue_by_service": [Col("service", "Service"), Col("lines", "Lines", "int"), Col("gross", "Gross", "money"),
                            Col("discount", "Discount", "money"), Col("net", "Net", "money")],

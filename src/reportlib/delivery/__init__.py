@@ -1,0 +1,21 @@
+"""Delivery: handing finished documents to people, recorded so that nothing is sent twice or lost.
+
+- :mod:`reportlib.delivery.smtp` — an SMTP server's answer for every recipient
+  (:class:`Mailer`, :class:`SmtpTarget`), temporary refusals retried with a short back-off;
+- :mod:`reportlib.delivery.log` — the delivery log (``delivery_log``, ``delivery_recipients``)
+  and its rules: written before a message goes out and updated after, never the same content
+  to the same address twice unless a re-send is asked for, changed content a new delivery.
+
+Today the rate amendments send through it (``reportlib rates amendments send``); the spec
+``delivery.md`` describes how every family will.
+"""
+
+from .log import (DeliveryState, Prepared, content_sha256, deliveries, delivery_frame, delivery_recipients,
+                  delivery_state, message_sha256, open_deliveries, prepare, read_eml, send, write_eml)
+from .smtp import Mailer, RecipientResult, SmtpTarget
+
+__all__ = [
+    "DeliveryState", "Mailer", "Prepared", "RecipientResult", "SmtpTarget", "content_sha256", "deliveries",
+    "delivery_frame", "delivery_recipients", "delivery_state", "message_sha256", "open_deliveries", "prepare", "read_eml",
+    "send", "write_eml",
+]

@@ -1,0 +1,410 @@
+"""The delivery log: every message handed to someone, recorded per recipient before and after.
+
+Two tables:
+
+    delivery_log         one row per delivery: family, period, entity, the digest of its content
+                         (and each attachment's), Message-ID, .eml file, why it was made (first,
+                         changed, recipients, resend), what it replaces, who asked, when
+    delivery_recipients  one row per address of a delivery: role (to/cc/bcc), status
+                         (pending, sent, failed), attempts, the server's last words, when sent
+
+The rules every family's sending follows (spec ``delivery.md``):
+
+- **Written before, updated after.** :func:`prepare` writes the .eml and records the delivery
+  with every recipient ``pending`` before anything is sent; :func:`send` records each
+  address's result after each SMTP transaction. A crash loses nothing: a re-run sends exactly
+  the addresses still not ``sent``.
+- **Never twice.** A document is a family's entity in a period (a customer × plan's amendment
+  of batch 3). The content of its message is a digest (:func:`message_sha256`): headers
+  and text without Date, Message-ID and the address headers, and each attachment's content
+  (:func:`content_sha256`). An address whose latest delivery of the document had this
+  content is never sent it again, whatever is re-run or regenerated, unless a re-send is
+  asked for explicitly (a delivery of its own, reason ``resend``, with who asked).
+- **Changed content is a new delivery.** Its message says which earlier message it replaces;
+  an earlier delivery not sent yet is superseded and never goes out.
+- **Never a phantom "sent".** Each address is ``sent`` only when the server accepted it; a
+  refused one is ``failed`` with the server's words, and a later :func:`send` tries it again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..db import metadata, query_frame
+from ..files import atomic_write
+from .smtp import Mailer, RecipientResult
+
+__all__ = [
+    "DeliveryState", "Prepared", "REPLACES_HEADER", "content_sha256", "deliveries", "delivery_frame",
+    "delivery_recipients", "delivery_state", "message_sha256", "open_deliveries", "prepare", "read_eml", "send",
+    "write_eml",
+]
+
+REPLACES_HEADER = "Supersedes"  # RFC 2156: this message replaces that one
+ROLES = ("to", "cc", "bcc")
+STATUSES = ("pending", "sent", "failed")
+REASONS = ("first", "changed", "recipients", "resend")
+
+deliveries = sa.Table(
+    "delivery_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("family", sa.String(40), nullable=False),
+    sa.Column("period", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(400), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("attachments", sa.Text, nullable=False),  # JSON [{"name", "sha256", "content_sha256"}]
+    sa.Column("message_id", sa.String(400), nullable=False),
+    sa.Column("subject", sa.String(1000)),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("eml_file", sa.Text, nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),  # first | changed | recipients | resend
+    sa.Column("replaces", sa.Integer),  # the delivered delivery whose content this one replaces
+    sa.Column("superseded_by", sa.Integer),  # a newer delivery of this entity made before this one went out
+    sa.Column("requested_by", sa.String(200)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_delivery_log_entity", "family", "entity"),
+    sa.Index("ix_delivery_log_period", "family", "period"),
+)
+
+delivery_recipients = sa.Table(
+    "delivery_recipients", metadata,
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("delivery_log.id"), primary_key=True),
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("role", sa.String(3), nullable=False),  # to | cc | bcc
+    sa.Column("position", sa.Integer, nullable=False),  # order of the address in the message (to, cc, bcc)
+    sa.Column("status", sa.String(8), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("closed", sa.String(400)),  # why this address will not be sent to (superseded, dropped)
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Headers that say when and to whom, not what: left out of a message's content digest.
+_NOT_CONTENT = {"date", "message-id", "to", "cc", "bcc", "references", "in-reply-to", "mime-version",
+                REPLACES_HEADER.lower()}
+# Parts of an Office Open XML file that change on every save without any change of content.
+_OFFICE_VOLATILE = {"docProps/core.xml"}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def content_sha256(data: bytes) -> str:
+    """The sha256 of a file's content (hex).
+
+    For an Office Open XML file (XLSX, PPTX, DOCX) it is taken over its parts, name and bytes,
+    leaving out ``docProps/core.xml`` (the created and modified times every save writes): the
+    same workbook written twice has the same digest. Any other file: its bytes.
+    """
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+                if "[Content_Types].xml" in names:
+                    digest = hashlib.sha256(b"ooxml\0")
+                    for name in sorted(set(names) - _OFFICE_VOLATILE):
+                        digest.update(name.encode() + b"\0" + hashlib.sha256(archive.read(name)).digest())
+                    return digest.hexdigest()
+        except zipfile.BadZipFile:
+            pass
+    return hashlib.sha256(data).hexdigest()
+
+
+def _attachments(message: EmailMessage) -> list[dict[str, str]]:
+    out = []
+    for part in message.walk():
+        if part.is_multipart() or part.get_filename() is None:
+            continue
+        data = part.get_payload(decode=True) or b""
+        out.append({"name": part.get_filename(), "sha256": hashlib.sha256(data).hexdigest(),
+                    "content_sha256": content_sha256(data)})
+    return out
+
+
+def message_sha256(message: EmailMessage) -> str:
+    """The digest of what a message says (hex sha256), for the never-twice rule.
+
+    Its headers except Date, Message-ID, the address headers (To, Cc, Bcc: recipients are
+    recorded one by one) and MIME bookkeeping; its text parts; each attachment's name, type
+    and :func:`content_sha256`.
+    """
+    digest = hashlib.sha256()
+    for name, value in message.items():
+        key = name.lower()
+        if key not in _NOT_CONTENT and not key.startswith("content-"):
+            digest.update(f"{key}: {' '.join(str(value).split())}\n".encode())
+    for part in message.walk():
+        if part.is_multipart():
+            digest.update(f"multipart {part.get_content_type()}\n".encode())
+        elif part.get_filename() is None and part.get_content_maintype() == "text":
+            text = part.get_content().replace("\r\n", "\n")
+            digest.update(f"text {part.get_content_type()}\n{text}\n".encode())
+        else:
+            data = part.get_payload(decode=True) or b""
+            digest.update(f"file {part.get_content_type()} {part.get_filename()} {content_sha256(data)}\n".encode())
+    return digest.hexdigest()
+
+
+def write_eml(message: EmailMessage, path: str | Path) -> Path:
+    """Write a message as an RFC 5322 .eml file (CRLF line ends), atomically."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(message.as_bytes(policy=policy.SMTP))
+    return Path(path)
+
+
+def read_eml(path: str | Path) -> EmailMessage:
+    """An .eml file back as a message."""
+    with open(path, "rb") as handle:
+        return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+
+
+def _serialise(conn: Connection, family: str, period: str, entity: str) -> None:
+    """Make concurrent :func:`prepare` calls for one document take turns (until this transaction ends)."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"delivery|{family}|{period}|{entity}".encode()).digest()[:8], "big",
+                             signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    else:  # SQLite: a write statement takes the database's write lock for the rest of the transaction
+        d = deliveries.c
+        conn.execute(deliveries.update().where(d.id < 0).values(updated_at=d.updated_at))
+
+
+@dataclass
+class Prepared:
+    """What :func:`prepare` found and did for one entity's message."""
+
+    digest: str
+    created: int | None = None  # the delivery recorded now, if any
+    eml: Path | None = None  # its .eml file
+    reason: str | None = None
+    open: list[int] = field(default_factory=list)  # deliveries of this content with addresses still to send
+    delivered: list[str] = field(default_factory=list)  # addresses that already have this content
+    superseded: list[int] = field(default_factory=list)  # earlier, unsent deliveries that will never go out
+
+
+def _replacement_note(message: EmailMessage, earlier, sent_at: datetime | None) -> None:
+    message[REPLACES_HEADER] = earlier.message_id
+    message["References"] = earlier.message_id
+    body = message.get_body(("plain",))
+    if body is not None:
+        when = f" on {sent_at:%Y-%m-%d %H:%M} UTC" if sent_at else ""
+        note = (f"This message replaces the one sent{when} (Message-ID {earlier.message_id}); "
+                "its content has changed.\n\n")
+        body.set_content(note + body.get_content())
+
+
+def prepare(engine: Engine, *, family: str, period: str, entity: str, message: EmailMessage,
+            recipients: Mapping[str, Sequence[str]], eml: str | Path, resend: bool = False,
+            user: str | None = None) -> Prepared:
+    """Record what ``message`` still has to reach, and write its .eml if it is a new delivery.
+
+    ``recipients`` maps to / cc / bcc to addresses (the message's own headers name them too).
+    Addresses that were sent this content before are left out (``delivered``), unless
+    ``resend``; addresses already waiting for it in an earlier delivery stay there (``open``);
+    the others get a new delivery, written to ``eml`` (numbered ``.2.eml``... when an earlier
+    delivery used that name) and recorded with every address ``pending``, before anything is
+    sent. A message whose content differs from what the entity was last sent says which
+    message it replaces; earlier deliveries of other content not sent yet are superseded.
+    """
+    digest = message_sha256(message)
+    wanted: dict[str, tuple[str, str]] = {}
+    for role in ROLES:
+        for address in recipients.get(role, ()):
+            wanted.setdefault(address.strip().lower(), (role, address.strip()))
+    d, r = deliveries.c, delivery_recipients.c
+    outcome = Prepared(digest)
+    now = _now()
+    with engine.begin() as conn:
+        _serialise(conn, family, period, entity)
+        document = sa.and_(d.family == family, d.period == period, d.entity == entity)
+        earlier = conn.execute(sa.select(deliveries).where(document).order_by(d.id)).all()
+        ids = [e.id for e in earlier]
+        people = conn.execute(sa.select(delivery_recipients).where(r.delivery_id.in_(ids))).all() if ids else []
+        by_delivery: dict[int, list] = {}
+        for person in people:
+            by_delivery.setdefault(person.delivery_id, []).append(person)
+        same = [e for e in earlier if e.content_sha256 == digest and e.superseded_by is None]
+        latest: dict[str, Any] = {}  # address -> the latest delivery it was sent
+        for e in earlier:
+            for person in by_delivery.get(e.id, []):
+                if person.status == "sent":
+                    latest[person.address.lower()] = e
+        have = {a for a in wanted if a in latest and latest[a].content_sha256 == digest}
+        waiting = {p.address.lower(): p for e in same for p in by_delivery.get(e.id, [])
+                   if p.status != "sent" and p.closed is None}
+        outcome.delivered = [wanted[a][1] for a in wanted if a in have]
+        targets = list(wanted) if resend else [a for a in wanted if a not in have and a not in waiting]
+        stale = [e for e in earlier if e.superseded_by is None and e.content_sha256 != digest
+                 and any(p.status != "sent" and p.closed is None for p in by_delivery.get(e.id, []))]
+        if resend:
+            stale += [e for e in same if any(p.address.lower() in waiting for p in by_delivery.get(e.id, []))]
+        for e in same:  # an .eml removed from the outbox before it was sent is written again, same Message-ID
+            if e.id in {p.delivery_id for p in waiting.values()} and not Path(e.eml_file).exists():
+                _restore(message, e, earlier, by_delivery)
+        current = None
+        if targets:
+            older = [latest[a] for a in targets if a in latest and latest[a].content_sha256 != digest]
+            replaces = max(older, key=lambda e: e.id) if older else None
+            reason = "resend" if resend else "changed" if replaces is not None else "recipients" if same else "first"
+            if replaces is not None:
+                sent_at = max((p.sent_at for p in by_delivery[replaces.id] if p.sent_at), default=None)
+                _replacement_note(message, replaces, sent_at)
+            path = Path(eml)
+            for n in range(2, 10_000):
+                if conn.execute(sa.select(d.id).where(d.eml_file == str(path)).limit(1)).first() is None:
+                    break
+                path = Path(eml).with_name(f"{Path(eml).stem}.{n}{Path(eml).suffix}")
+            write_eml(message, path)
+            current = conn.execute(deliveries.insert().values(
+                family=family, period=period, entity=entity, content_sha256=digest,
+                attachments=json.dumps(_attachments(message)), message_id=str(message["Message-ID"]),
+                subject=str(message["Subject"] or "")[:1000], sender=_sender(message), eml_file=str(path),
+                reason=reason, replaces=replaces.id if replaces is not None else None, requested_by=user,
+                created_at=now, updated_at=now).returning(d.id)).scalar_one()
+            conn.execute(delivery_recipients.insert(), [
+                dict(delivery_id=current, address=wanted[a][1], role=wanted[a][0], position=n, status="pending",
+                     attempts=0, updated_at=now) for n, a in enumerate(targets, start=1)])
+            outcome.created, outcome.eml, outcome.reason = current, path, reason
+        elif same:
+            current = same[-1].id
+        for old in stale:
+            if old.id == current:
+                continue
+            note = f"superseded by delivery {current} before it was sent" if current else "superseded"
+            conn.execute(deliveries.update().where(d.id == old.id).values(superseded_by=current, updated_at=now))
+            conn.execute(delivery_recipients.update().where(r.delivery_id == old.id, r.status != "sent",
+                                                            r.closed.is_(None)).values(closed=note, updated_at=now))
+            outcome.superseded.append(old.id)
+        # Addresses that left the recipients since an earlier delivery of this content was made.
+        for key, person in waiting.items():
+            if key not in wanted and person.delivery_id not in outcome.superseded:
+                conn.execute(delivery_recipients.update().where(
+                    r.delivery_id == person.delivery_id, r.address == person.address)
+                    .values(closed="no longer a recipient", updated_at=now))
+        outcome.open = _open_ids(conn, document)
+    return outcome
+
+
+def _restore(message: EmailMessage, delivery, earlier, by_delivery) -> None:
+    restored = copy.deepcopy(message)
+    del restored["Message-ID"]
+    restored["Message-ID"] = delivery.message_id
+    replaced = next((e for e in earlier if e.id == delivery.replaces), None)
+    if replaced is not None:
+        sent_at = max((p.sent_at for p in by_delivery.get(replaced.id, []) if p.sent_at), default=None)
+        _replacement_note(restored, replaced, sent_at)
+    write_eml(restored, delivery.eml_file)
+
+
+def _sender(message: EmailMessage) -> str:
+    from email.utils import getaddresses
+
+    found = getaddresses(message.get_all("From", []))
+    return found[0][1] if found else ""
+
+
+def _open_ids(conn: Connection, where) -> list[int]:
+    d, r = deliveries.c, delivery_recipients.c
+    query = (sa.select(d.id).where(where, d.superseded_by.is_(None)).where(sa.exists().where(
+        r.delivery_id == d.id, r.status != "sent", r.closed.is_(None))).order_by(d.id))
+    return [row[0] for row in conn.execute(query)]
+
+
+def open_deliveries(engine: Engine, family: str, *, period: str | None = None,
+                    entity: str | None = None) -> list[int]:
+    """Deliveries of ``family`` (in ``period``, of ``entity``) with addresses not sent yet, oldest first."""
+    d = deliveries.c
+    where = [d.family == family]
+    if period is not None:
+        where.append(d.period == period)
+    if entity is not None:
+        where.append(d.entity == entity)
+    with engine.connect() as conn:
+        return _open_ids(conn, sa.and_(*where))
+
+
+def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResult]:
+    """Send delivery ``delivery_id``'s .eml to its addresses not sent yet; record each result.
+
+    Returns the results (empty when nothing was left to send). The .eml on disk is what goes
+    out, under its recorded Message-ID: nothing is composed again.
+    """
+    d, r = deliveries.c, delivery_recipients.c
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(deliveries).where(d.id == delivery_id)).one()
+        people = conn.execute(sa.select(delivery_recipients).where(
+            r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
+    if not people or row.superseded_by is not None:
+        return []
+    message = read_eml(row.eml_file)
+    results = mailer.send(message, row.sender or _sender(message), [p.address for p in people])
+    now = _now()
+    with engine.begin() as conn:
+        for person in people:
+            result = results[person.address]
+            conn.execute(delivery_recipients.update().where(r.delivery_id == delivery_id,
+                                                            r.address == person.address).values(
+                status="sent" if result.accepted else "failed", attempts=person.attempts + result.attempts,
+                last_error=None if result.accepted else result.reply[:4000],
+                sent_at=now if result.accepted else None, updated_at=now))
+        conn.execute(deliveries.update().where(d.id == delivery_id).values(updated_at=now))
+    return [results[p.address] for p in people]
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """Where an entity's delivery stands in a period: the summary a family's record shows."""
+
+    status: str  # none | pending | sent | failed
+    attempts: int
+    sent_at: datetime | None
+    errors: tuple[str, ...]  # "address: server's words", one per failed address
+
+
+def delivery_state(conn: Connection, family: str, period: str, entity: str) -> DeliveryState:
+    """``sent`` when every address of the entity's current deliveries in ``period`` has it, else
+    ``failed`` when one was refused, else ``pending``; ``none`` without any delivery."""
+    d, r = deliveries.c, delivery_recipients.c
+    people = conn.execute(sa.select(delivery_recipients).join(deliveries, d.id == r.delivery_id).where(
+        d.family == family, d.period == period, d.entity == entity, d.superseded_by.is_(None),
+        r.closed.is_(None))).all()
+    if not people:
+        return DeliveryState("none", 0, None, ())
+    statuses = {p.status for p in people}
+    status = "sent" if statuses == {"sent"} else "failed" if "failed" in statuses else "pending"
+    errors = tuple(f"{p.address}: {p.last_error}" for p in people if p.status == "failed")
+    return DeliveryState(status, max(p.attempts for p in people),
+                         max((p.sent_at for p in people if p.sent_at), default=None), errors)
+
+
+def delivery_frame(conn: Connection, family: str, *, period: str | None = None, entity: str | None = None):
+    """The log one row per address: delivery, period, entity, reason, Message-ID, role, status,
+    attempts, last error, sent time, .eml file; oldest delivery first."""
+    d, r = deliveries.c, delivery_recipients.c
+    query = (sa.select(d.id.label("delivery"), d.period, d.entity, d.reason, d.replaces, d.superseded_by,
+                       d.requested_by, d.created_at, d.message_id, d.content_sha256, r.address, r.role, r.status,
+                       r.attempts, r.last_error, r.closed, r.sent_at, d.eml_file)
+             .join(delivery_recipients, r.delivery_id == d.id).where(d.family == family)
+             .order_by(d.id, r.position))
+    if period is not None:
+        query = query.where(d.period == period)
+    if entity is not None:
+        query = query.where(d.entity == entity)
+    return query_frame(conn, query)

@@ -1,0 +1,127 @@
+"""A kernel's life: started over private IPC sockets, set up, talked to, shut down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..lifeline import process_alive
+
+__all__ = ["Kernel", "kernel_name"]
+
+# Kernel start-up output: debugpy's frozen-modules notice is noise for a batch.
+_KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+# No input history: concurrent kernels would contend for IPython's one history database, and
+# a warm kernel whose counter restarts at 1 would print "Session/line number was not unique".
+_KERNEL_ARGS = ["--HistoryManager.enabled=False"]
+
+
+class Kernel:
+    """One kernel over IPC sockets in a private folder, with the one client that talks to it.
+
+    Two clients made by ``km.client()`` share a session identity and the second never gets
+    replies, so the client made here is the only one, reused for every notebook. Once started,
+    the kernel runs :func:`reportlib.engines.in_kernel.setup`: it exits when this process is
+    gone, and applies the kernel-side patches of :mod:`reportlib.patches`.
+    """
+
+    def __init__(self, kernel_name: str, cwd: Path | None = None, environment: dict[str, str] | None = None):
+        from jupyter_client import KernelManager
+        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_core.utils import run_sync
+
+        self.kernel_name = kernel_name
+        _sweep_kernel_folders()
+        # Short: IPC socket paths are limited to ~100 characters. The pid says whose it is.
+        self.folder = Path(tempfile.mkdtemp(prefix=f"rlk-{os.getpid()}-"))
+        self.log = open(self.folder / "kernel.log", "ab")
+        # IPC sockets where the platform has them (not Windows): loopback TCP there.
+        ipc = os.name == "posix"
+        self.km = KernelManager(kernel_name=kernel_name, transport="ipc" if ipc else "tcp",
+                                ip=str(self.folder / "k") if ipc else "127.0.0.1",
+                                connection_file=str(self.folder / "connection.json"))
+        env = dict(os.environ, **_KERNEL_ENV, **(environment or {}))
+        try:
+            self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log,
+                                 extra_arguments=_KERNEL_ARGS)
+            # nbclient awaits the client's channels from its event loop: the async kind lets it
+            # wait on shell and iopub together instead of blocking the loop on one of them.
+            self.kc = AsyncKernelClient(**self.km.get_connection_info(session=True),
+                                        connection_file=self.km.connection_file, parent=self.km)
+            self.kc.start_channels()
+            run_sync(self.kc.wait_for_ready)(timeout=60)
+            self.run_silently(f"__import__('reportlib.engines.in_kernel', fromlist=['setup']).setup({os.getpid()})")
+        except BaseException:
+            self.close()
+            raise
+        self.runs = 0
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.km.provisioner, "pid", None)
+
+    def memory_mb(self) -> float:
+        """Resident memory of the kernel process, in MB (0 when it cannot be read)."""
+        import psutil
+
+        try:
+            return psutil.Process(self.pid).memory_info().rss / 1e6 if self.pid else 0.0
+        except psutil.Error:
+            return 0.0
+
+    def alive(self) -> bool:
+        return self.km.has_kernel and self.km.is_alive()
+
+    def run_silently(self, code: str, timeout: float = 60) -> None:
+        """Execute ``code`` without touching history or the execution counter; raise if it fails."""
+        from jupyter_core.utils import run_sync
+
+        reply = run_sync(self.kc.execute_interactive)(code, silent=True, store_history=False, timeout=timeout,
+                                                      output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"kernel housekeeping failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def close(self) -> None:
+        self.stop_client()
+        self.shut_down()
+
+    def stop_client(self) -> None:
+        """Close our client's channels (in the thread that used them: they belong to its loop)."""
+        kc = getattr(self, "kc", None)
+        if kc is not None:
+            kc.stop_channels()
+
+    def shut_down(self) -> None:
+        """Stop the kernel process and remove its folder; any thread may do it, once the client stopped."""
+        try:
+            if self.km.has_kernel:
+                self.km.shutdown_wait_time = 2.0
+                self.km.shutdown_kernel(now=False)
+        except Exception:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+        finally:
+            self.km.cleanup_resources()
+            self.log.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _sweep_kernel_folders() -> None:
+    """Remove the kernel folders of processes that died without closing their kernels (kill -9)."""
+    for folder in Path(tempfile.gettempdir()).glob("rlk-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def kernel_name(notebook: Path, name: str | None = None) -> str:
+    """``name``, else the kernel the notebook's metadata names, else ``python3``."""
+    if name:
+        return name
+    import nbformat
+
+    spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
+    return spec.get("name") or "python3"
