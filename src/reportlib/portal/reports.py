@@ -20,7 +20,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -63,15 +62,9 @@ class ConditionsError(Exception):
 
 
 def shown(col: Col, value: Any) -> str:
-    """A figure as the page shows it: the project's formatting of the column's kind.
-
-    The exact value is rounded half up at the column's places first, as the file's number
-    format shows it (6126.205 reads 6,126.21 in the workbook): ``format_value`` rounds a
-    ``Decimal`` half to even (issue 23). Once it rounds half up itself, this changes nothing.
-    """
-    if col.kind in ("money", "decimal", "percent", "rate") and isinstance(value, Decimal) and value.is_finite():
-        places = 2 if col.kind == "money" else col.places
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    """A figure as the page shows it: the project's formatting of the column's kind
+    (:mod:`reportlib.render.figures`, half up on the exact value), which is what the exported
+    workbook's number format displays."""
     return format_value(col, value)
 
 
@@ -261,9 +254,6 @@ class Table:
         return Markup("".join(parts))
 
 
-_NUMERIC = ("money", "int", "decimal", "percent", "rate")
-
-
 def _table(title: str, frame, columns: Sequence[Col]) -> Table:
     records = list(frame.itertuples(index=False, name=None))
     keys = list(frame.columns)
@@ -275,7 +265,7 @@ def _table(title: str, frame, columns: Sequence[Col]) -> Table:
             total = cells
         elif len(rows) < SHOWN_ROWS:
             rows.append(cells)
-    return Table(title, [(col.title, col.kind in _NUMERIC) for col in columns], rows, len(records), total)
+    return Table(title, [(col.title, col.figure is not None) for col in columns], rows, len(records), total)
 
 
 def report_tables(conn: Connection, conditions: Conditions) -> list[Table]:
