@@ -206,6 +206,7 @@ def portal_section(db_url: str, seconds: float = 30, clients: int = 20, ondemand
             rendered = asyncio.run(_ondemand(server.url, server.process.pid, partners))
         finally:
             stop_server(server.process)
+            log_text = (work / "server.log").read_text(errors="replace")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     everything = load["timings"]["page"] + load["timings"]["export"]
@@ -224,7 +225,9 @@ def portal_section(db_url: str, seconds: float = 30, clients: int = 20, ondemand
                          f"{_percentile(values, 0.95) * 1000:.0f} | {_percentile(values, 0.99) * 1000:.0f} | "
                          f"{max(values) * 1000:.0f} |")
     if load["errors"]:
-        lines += ["", "Errors (first 10): " + "; ".join(load["errors"][:10])]
+        logged = [line for line in log_text.splitlines() if "ERROR" in line or "Error" in line][:5]
+        lines += ["", "Errors (first 10): " + "; ".join(load["errors"][:10]),
+                  *(["", "The server's log says:", "```", *logged, "```"] if logged else [])]
     times = rendered["seconds"]
     if times:
         lines += ["", f"On-demand statement ({MONTH}, warm kernel), request to workbook downloaded: median "
