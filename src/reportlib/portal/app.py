@@ -41,7 +41,7 @@ from starlette.templating import Jinja2Templates
 
 from ..config import outputs_root, redact_secrets_in_text, resolve_db_url
 from ..db import connect, engine_for, init_db
-from ..errors import DataError, ParameterError, ReportlibError, UnknownEntityError
+from ..errors import ConfigError, DataError, ParameterError, ReportlibError, UnknownEntityError
 from . import reports as rp
 from .catalogue import Catalogue, Run, may_download
 from .ondemand import FAMILIES as ON_DEMAND, RenderPool
@@ -88,7 +88,7 @@ class PortalSettings:
     rehearse: bool = True
 
 
-def secret_key(db_url: str) -> str:
+def secret_key() -> str:
     """The cookie-signing key: ``REPORTLIB_PORTAL_SECRET``, else a random key kept in the
     project's ``data/portal-secret`` (mode 0600), made on first use, so sessions outlive a restart."""
     if os.environ.get("REPORTLIB_PORTAL_SECRET"):
@@ -96,15 +96,22 @@ def secret_key(db_url: str) -> str:
     from ..config import project_root
 
     path = project_root() / "data" / "portal-secret"
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(2):
+        try:
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # only the owner may read it; a second server starting at once reads the first one's
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
         key = secrets.token_urlsafe(48)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(key + "\n")
         return key
+    raise ConfigError(f"The portal's key file {path} is empty: delete it, or set REPORTLIB_PORTAL_SECRET.")
 
 
 # -- middleware -----------------------------------------------------------------------------
@@ -530,7 +537,7 @@ def create_app(db_url: str | None = None, out: str | os.PathLike | None = None, 
                https_only: bool = False, secret: str | None = None, rehearse: bool = True) -> Starlette:
     """The portal over the database ``db_url`` and the outputs folder ``out``."""
     url = resolve_db_url(db_url)
-    settings = PortalSettings(db_url=url, out=outputs_root(out), secret=secret or secret_key(url), kernels=kernels,
+    settings = PortalSettings(db_url=url, out=outputs_root(out), secret=secret or secret_key(), kernels=kernels,
                               https_only=https_only, rehearse=rehearse)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["labels"] = FAMILY_LABELS

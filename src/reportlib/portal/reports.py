@@ -35,9 +35,9 @@ from ..render.xlsx import Col
 from ..statements import REPORTS, Selection, partner_account, selected_accounts, write_report_xlsx
 from .users import User
 
-__all__ = ["ACCOUNT_TYPES", "Conditions", "ConditionsError", "KeptReports", "NotFound", "ReportCache", "STATUSES", "Table",
-           "default_period", "export_bytes", "export_report", "managed_accounts", "parse_conditions", "partner_accounts", "partner_name",
-           "report_choices", "report_tables", "shown"]
+__all__ = ["ACCOUNT_TYPES", "Conditions", "ConditionsError", "KeptReports", "NotFound", "ReportCache", "STATUSES",
+           "Table", "default_period", "export_bytes", "export_report", "managed_accounts", "parse_conditions",
+           "partner_accounts", "partner_name", "report_choices", "report_tables", "shown"]
 
 # The seed's order on the form; any report registered later follows.
 ORDER = ("credit-topups", "credit-usage", "total-credit", "discounts", "revenue-detailed", "revenue-by-service",
