@@ -14,14 +14,18 @@ WEEK   ?=
 FROM   ?=
 TO     ?=
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); each gets its own PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= 2
 # make bench: entities per comparison, repetitions (medians), the large demo database, and the
 # at-scale QBR batch (all: every active partner of the large demo, ~15 min; or a number).
 BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
-# make bench BENCH_ONLY=portal: only the portal's load test and on-demand statements (default demo)
+# make bench BENCH_ONLY=portal: only the portal's load test and on-demand statements (default demo);
+# BENCH_ONLY=load: only the load of the large leads demo; BENCH_PG=URL measures it on PostgreSQL too
 BENCH_ONLY   ?= all
+BENCH_PG     ?=
 # make serve: the portal on the demo database
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -41,8 +45,9 @@ help:
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
 	@echo "make serve       the web portal on the demo database: http://127.0.0.1:8000/ (HOST, PORT)"
-	@echo "make bench       papermill CLI loop vs reportlib batch, the portal under load -> bench/results/<date>.md"
-	@echo "                 (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal for the portal alone)"
+	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import, the portal under load"
+	@echo "                 -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal or load for one"
+	@echo "                 part alone, BENCH_PG=URL for the load on PostgreSQL)"
 	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -101,16 +106,17 @@ notebooks: venv
 
 # pytest exits 5 when it ran no test: that is a failure here, never a pass.
 test: venv
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
 
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(DB) $(if $(filter portal,$(BENCH_ONLY)),,$(BENCH_DB))
+bench: venv $(if $(filter load,$(BENCH_ONLY)),,$(DB)) $(if $(filter portal load,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
 		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) --portal-db sqlite:///$(CURDIR)/$(DB) \
+		$(if $(BENCH_PG),--pg $(BENCH_PG),) \
 		$(if $(WORKERS),--workers $(WORKERS),)
 
 serve: venv $(DB)

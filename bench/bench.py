@@ -320,11 +320,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="reports of the one larger QBR batch: a number, or all (every active partner; "
                              "~15 minutes on 2 cores); 0 skips it")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    parser.add_argument("--only", choices=("all", "portal"), default="all",
-                        help="portal: only the portal's load test and on-demand statements (bench/portal_bench.py)")
+    parser.add_argument("--only", choices=("all", "portal", "load"), default="all",
+                        help="portal: only the portal's load test and on-demand statements (bench/portal_bench.py); "
+                             "load: only the load of the large leads demo (bench/load_bench.py), minutes not half an hour")
     parser.add_argument("--portal-db", default=f"sqlite:///{ROOT / 'data' / 'reportlib.sqlite'}",
                         help="the portal's database (default: the default demo's)")
     parser.add_argument("--portal-seconds", type=float, default=30, help="the portal's load test, seconds")
+    parser.add_argument("--pg", default=os.environ.get("REPORTLIB_BENCH_PG_URL") or None,
+                        help="a PostgreSQL URL for the load bench (its leads tables are emptied and refilled)")
     args = parser.parse_args(argv)
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
 
@@ -333,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.only == "portal":
         return portal_only(args, log)
-    ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
+    if args.only == "all":
+        ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
     from reportlib import __version__
@@ -344,8 +348,13 @@ def main(argv: list[str] | None = None) -> int:
              f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
              f"- reportlib {__version__}, commit {git_commit()}",
              f"- database: {args.db.rsplit('/', 1)[-1]}; N = {args.n} entities; medians of {args.repeat} runs; "
-             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", "",
-             "## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
+             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", ""]
+    if args.only == "load":
+        from load_bench import load_section
+
+        lines += load_section(args.repeat, args.pg, log)
+        return write_results(lines, args.out, started, f"{started:%Y-%m-%d}.md")
+    lines += ["## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
              "| report | how | s / report | reports / min | vs papermill | peak MB |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     notes = []
@@ -396,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
+    from load_bench import load_section
+
+    lines += ["", *load_section(args.repeat, args.pg, log)]
     lines += ["", *portal_lines(args, log)]
     lines += ["", *notes]
     return write_results(lines, args.out, started, f"{started:%Y-%m-%d}.md")
@@ -403,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_results(lines: list[str], out: str, started: datetime, name: str) -> int:
     """Print the results and write them to ``out/name``, with the bench's wall time."""
-    lines = [*lines, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
+    lines = [*lines, "", f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
