@@ -142,6 +142,7 @@ DOMAINS: Registry[Domain] = Registry(
         "reportlib.dashboard.schema",
         "reportlib.rates.schema",
         "reportlib.rates.records",  # no domain of its own: the amendments record tables
+        "reportlib.portal.schema",  # no domain of its own: the portal's users, sessions, failed sign-ins
     ),
 )
 
