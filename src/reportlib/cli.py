@@ -31,6 +31,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
         "reportlib.dashboard.commands",
         "reportlib.rates.commands",
         "reportlib.delivery.commands",
+        "reportlib.portal.commands",
     ),
 )
 
@@ -174,6 +175,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for s in summaries:
         print(f"{s.domain}: " + ", ".join(f"{t} {n:,}" for t, n in s.rows.items()))
     print(f"Demo data written to {_shown_url(url)}")
+    if not args.data_only:
+        from .demo import DEMO_EXTRAS
+
+        for name in DEMO_EXTRAS.names():
+            print("\n".join(DEMO_EXTRAS.get(name)(url)))
     return 0
 
 
@@ -322,6 +328,7 @@ def build_parser(command_groups: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p.add_argument("--csv", metavar="DIR", help="also write the data as CSV files under DIR/<domain>/")
     p.add_argument("--fresh", action="store_true", help="delete the SQLite database file first")
+    p.add_argument("--data-only", action="store_true", help="only the data: no demo users for the portal")
     _add_common(p)
     p.set_defaults(handler=cmd_demo)
 

@@ -143,6 +143,7 @@ DOMAINS: Registry[Domain] = Registry(
         "reportlib.rates.schema",
         "reportlib.rates.records",  # no domain of its own: the amendments record tables
         "reportlib.delivery.recipients",
+        "reportlib.portal.schema",  # no domain of its own: the portal's users, sessions, failed sign-ins
     ),
 )
 
