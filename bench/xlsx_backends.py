@@ -28,8 +28,8 @@ def _amendment(url: str, plan: str):
     import sqlalchemy as sa
 
     from reportlib.db import engine_for
-    from reportlib.rates import schema as s
-    from reportlib.rates.amendments import amendment
+    from reportlib.ratedesk import data as s
+    from reportlib.amendments.metrics import amendment
 
     with engine_for(url).connect() as conn:
         batch = conn.execute(sa.select(sa.func.max(s.change_batches.c.batch_id))).scalar()
@@ -97,8 +97,8 @@ def _xlsxwriter(path: Path, sheets) -> None:
 
 
 def measure(url: str, plan: str, backend: str, folder: str) -> dict:
-    from reportlib.rates.templates import AMENDMENT_TEMPLATES
-    from reportlib.rates.workbook import amendment_sheets, peak_rss
+    from reportlib.amendments.templates import AMENDMENT_TEMPLATES
+    from reportlib.amendments.xlsx import amendment_sheets, peak_rss
     from reportlib.render.xlsx import write_workbook
 
     doc = _amendment(url, plan)

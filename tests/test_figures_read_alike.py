@@ -312,8 +312,8 @@ def test_amendment_counts_read_alike_in_html_and_email(amendment_outputs):
 
 def test_rate_review_reads_alike_in_html_and_workbook(amendment_outputs, tmp_path):
     from reportlib.db import init_db
-    from reportlib.rates import ChangeRow, VerifyOptions, verify_deck
-    from reportlib.rates.report import write_review
+    from reportlib.ratedesk import ChangeRow, VerifyOptions, verify_deck
+    from reportlib.ratedesk.html import write_review
 
     from .rates.amendment_data import EDGE_RATES
     from .rates.dataset import BASE, NOW

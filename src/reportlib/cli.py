@@ -27,7 +27,7 @@ COMMANDS: Registry[Callable[[Any], None]] = Registry(
         "reportlib.statements.commands",
         "reportlib.qbr.commands",
         "reportlib.dashboard.commands",
-        "reportlib.rates.commands",
+        "reportlib.ratedesk.commands",
     ),
 )
 

@@ -104,11 +104,11 @@ class Domain:
 DOMAINS: Registry[Domain] = Registry(
     "data domain",
     modules=(
-        "reportlib.statements.schema",
-        "reportlib.qbr.schema",
-        "reportlib.dashboard.schema",
-        "reportlib.rates.schema",
-        "reportlib.rates.records",  # no domain of its own: the amendments record tables
+        "reportlib.statements.data",
+        "reportlib.qbr.data",
+        "reportlib.dashboard.data",
+        "reportlib.ratedesk.data",
+        "reportlib.amendments.records",  # no domain of its own: the amendments record tables
     ),
 )
 

@@ -71,7 +71,7 @@ FAMILIES: Registry[Family] = Registry(
         "statement": "reportlib.statements.family",
         "qbr": "reportlib.qbr.family",
         "qbr-portfolio": "reportlib.qbr.family",
-        "amendment": "reportlib.rates.family",
+        "amendment": "reportlib.amendments.family",
         "dashboard": "reportlib.dashboard.family",
     },
 )

@@ -210,7 +210,7 @@ def test_deck_of_a_quarter_without_any_data_says_so(url, tmp_path):
     import reportlib
     from pptx import Presentation
 
-    from reportlib.qbr.deck import SLIDE_TITLES, write_deck
+    from reportlib.qbr.pptx import SLIDE_TITLES, write_deck
 
     with reportlib.connect(url) as conn:
         empty = m.quarter_metrics(conn, "2020Q1")

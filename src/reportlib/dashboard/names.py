@@ -39,7 +39,7 @@ from ..errors import LoadError, LoadProblem
 from ..render.csv import write_csv
 from ..render.figures import rounded
 from ..render.text import FORMULA_TRIGGERS
-from .schema import NAME_KINDS, leads, name_aliases
+from .data import NAME_KINDS, leads, name_aliases
 
 __all__ = [
     "DEFAULT_THRESHOLD",

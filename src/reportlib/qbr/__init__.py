@@ -6,12 +6,12 @@ one partner's slice into KPIs, insights and a coaching plan; ``deck`` renders th
 to run ``notebooks/qbr.ipynb`` and ``notebooks/qbr_portfolio.ipynb``.
 """
 
-from . import schema  # noqa: F401  (registers the qbr domain)
+from . import data  # noqa: F401  (registers the qbr domain)
 from .metrics import (COMPONENTS, DEFAULT_REFERENCE_CYCLE_DAYS, PartnerSlice, QbrInputs, QuarterMetrics,
                       health_score, load_inputs, partner_metrics, partner_slice, quarter_metrics, tier_benchmarks)
 from .review import KPIS, PartnerReview, partner_review, portfolio, shown
-from .deck import SLIDE_TITLES, build_deck, write_deck
-from .workbook import write_portfolio_xlsx
+from .pptx import SLIDE_TITLES, build_deck, write_deck
+from .xlsx import write_portfolio_xlsx
 from .family import QbrBatchParams, QbrParams, QbrPortfolioParams
 
 __all__ = [

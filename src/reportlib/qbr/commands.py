@@ -20,7 +20,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from ..render.xlsx import Col, Sheet, write_workbook
     from .metrics import quarter_metrics
     from .review import portfolio
-    from .workbook import PORTFOLIO_COLUMNS
+    from .xlsx import PORTFOLIO_COLUMNS
 
     try:
         quarter = Quarter.parse(args.quarter)

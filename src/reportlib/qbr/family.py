@@ -23,7 +23,7 @@ from ..params import ReportParams
 from ..periods import Quarter
 from ..prepared import save_prepared
 from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS, quarter_metrics
-from .schema import partners
+from .data import partners
 
 __all__ = ["FAMILY", "PORTFOLIO_FAMILY", "QbrBatchParams", "QbrParams", "QbrPortfolioParams", "active_partners",
            "partner_row"]

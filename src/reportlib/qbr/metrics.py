@@ -32,7 +32,7 @@ from ..db import query_frame
 from ..errors import UnknownEntityError
 from ..periods import Quarter
 from ..render.figures import SCORE, rounded
-from .schema import STAGES, TABLES
+from .data import STAGES, TABLES
 
 __all__ = [
     "BANDS",

@@ -19,7 +19,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from ..files import slugify
     from ..periods import Month
     from .metrics import Selection
-    from .workbook import write_report_xlsx
+    from .xlsx import write_report_xlsx
 
     problems = []
     if args.month and (args.start or args.end):
@@ -53,7 +53,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from .workbook import REPORTS
+    from .xlsx import REPORTS
 
     p = sub.add_parser("report", help="export one statement report (credit-topups, total-credit, ...) to XLSX")
     p.add_argument("name", choices=REPORTS.names(), help="which report")

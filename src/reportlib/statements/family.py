@@ -12,7 +12,7 @@ from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Month
 from .metrics import partner_account
-from .schema import accounts
+from .data import accounts
 
 __all__ = ["FAMILY", "StatementBatchParams", "StatementParams", "active_partners"]
 

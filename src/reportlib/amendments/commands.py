@@ -1,0 +1,249 @@
+"""``reportlib rates amendments ...`` and ``reportlib rates review``: the amendment documents.
+
+    reportlib rates amendments [--period P] [--batch N] [--customer C] [--failed]   the record
+    reportlib rates amendments make --batch N [--smtp HOST:PORT] [--billing-address A] [--resend]
+    reportlib rates amendments make --regenerate [--plan P]... [--group G]... [--customer C]...
+    reportlib rates amendments send PERIOD [--smtp HOST:PORT] [--customer C]... [--resend]
+    reportlib rates amendments retry-email PERIOD --smtp HOST:PORT  the same as send
+    reportlib rates amendments deliveries [PERIOD] [--customer C]   the delivery log, per address
+    reportlib rates review [--deck NAME] [--plan P] ... --xlsx FILE --html FILE
+
+``make`` runs the ``amendment`` batch (one notebook per enabled customer × plan), then
+writes the e-mails to the period's outbox and, with ``--smtp``, sends them. ``send`` is also
+the retry: it regenerates and re-applies nothing and sends only to the addresses the server
+has not accepted yet. The same content never goes to the same address twice unless
+``--resend`` asks for it (recorded in the delivery log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_amendment_commands"]
+
+
+def _smtp(args):
+    from .email import SmtpTarget
+
+    return SmtpTarget.parse(args.smtp) if args.smtp else None
+
+
+def _deliver(args, period: str) -> int:
+    from .records import deliver
+
+    smtp = _smtp(args)
+    report = deliver(args.db, period, smtp=smtp, sender=args.sender, billing_address=args.billing_address,
+                     customers=tuple(args.customer or ()), resend=args.resend,
+                     progress=lambda name: print(f"sending {name} via {smtp}", file=sys.stderr))
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def cmd_make(args) -> int:
+    from ..batch import run_batch
+    from ..errors import ParameterError
+    from .records import period_name
+
+    if args.batch is not None:
+        args.batch = _batch_id(args)
+    if args.batch is None and not args.regenerate:
+        raise ParameterError("rates amendments make", ["give --batch N, or --regenerate [--plan P] [--group G]"])
+    if args.batch is not None and args.regenerate:
+        raise ParameterError("rates amendments make", ["give either --batch or --regenerate, not both"])
+    smtp = _smtp(args)  # a bad --smtp fails before any notebook runs
+    raw = {"batch": args.batch} if args.batch is not None else {
+        "plans": list(args.plan or []), "groups": list(args.group or []), "at": args.at}
+    if args.customer:
+        raw["customers"] = list(args.customer)
+    result = run_batch("amendment", raw, out=args.out, db_url=args.db, workers=args.workers, force=args.force)
+    print(result.summary())
+    if not any(r.status in ("ok", "skipped") for r in result.results):
+        return 1
+    from datetime import date
+
+    period = period_name(args.batch, date.fromisoformat(args.at) if args.at else None)
+    _render_unrecorded(args, period, result)
+    args.smtp = str(smtp) if smtp else None
+    delivered = _deliver(args, period)
+    return 1 if not result.ok else delivered
+
+
+def _render_unrecorded(args, period: str, result) -> None:
+    """Render again the runs the batch skipped as up to date but this database has no record of.
+
+    That happens when the database was rebuilt with the same data (``make demo`` after
+    ``make demo``): the files are current, but the e-mail step works from the record.
+    """
+    from ..db import init_db
+    from ..run import run_report
+    from .records import amendment_records
+
+    with init_db(args.db).connect() as conn:
+        frame = amendment_records(conn, period=period, limit=1_000_000)
+    recorded = set(zip(frame["customer_id"], frame["rate_plan"])) if not frame.empty else set()
+    missing = [r.parameters for r in result.results if r.status == "skipped"
+               and (r.parameters.get("customer"), r.parameters.get("rate_plan")) not in recorded]
+    if missing:
+        print(f"{len(missing)} up-to-date amendment(s) have no record in this database: rendering them again",
+              file=sys.stderr)
+    for params in missing:
+        run_report("amendment", params, out=args.out, db_url=args.db, force=True)
+
+
+def _batch_id(args) -> int:
+    from ..errors import ParameterError
+    from .records import demo_batch, latest_batch
+
+    text = str(args.batch).strip().lower()
+    if text != "latest":
+        if not text.isdigit():
+            raise ParameterError("rates amendments make", [f"--batch {args.batch!r} is not a batch id or 'latest'"])
+        return int(text)
+    found = latest_batch(args.db)
+    if found is None and args.demo_if_none:
+        found = demo_batch(args.db)
+        print(f"No change batch yet: applied the demo change deck as batch {found}.", file=sys.stderr)
+    if found is None:
+        raise ParameterError("rates amendments make", ["--batch latest: no change batch has been applied yet "
+                                                       "(reportlib rates apply, or --demo-if-none)"])
+    return found
+
+
+def cmd_send(args) -> int:
+    return _deliver(args, args.period)
+
+
+def cmd_deliveries(args) -> int:
+    from ..db import init_db
+    from ..delivery import delivery_frame
+    from .records import FAMILY
+
+    with init_db(args.db).connect() as conn:
+        frame = delivery_frame(conn, FAMILY, period=args.period)
+    if args.customer:
+        frame = frame[frame["entity"].str.startswith(f"{args.customer} × ")]
+    if frame.empty:
+        print("No delivery recorded" + (" that matches." if args.period or args.customer else "."))
+        return 0
+    for row in frame.astype(object).where(frame.notna(), None).itertuples():
+        sent = f" {row.sent_at:%Y-%m-%d %H:%M}" if row.status == "sent" and row.sent_at is not None else ""
+        why = f"  ({row.closed})" if row.closed else f"  {row.last_error}" if row.last_error else ""
+        extra = f" replaces #{row.replaces}" if row.replaces is not None else ""
+        by = f" by {row.requested_by}" if row.reason == "resend" and row.requested_by else ""
+        print(f"#{row.delivery:<4} {row.period:<20} {row.entity:<32} {row.reason}{extra}{by}  {row.role:<3} "
+              f"{row.address:<32} {row.status}{sent} attempts {row.attempts}{why}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from ..db import init_db
+    from .records import amendment_records
+
+    with init_db(args.db).connect() as conn:
+        frame = amendment_records(conn, period=args.period, batch=args.batch, customer=args.customer,
+                                  failed=args.failed, limit=args.limit)
+    if frame.empty:
+        print("No amendment recorded" + (" that matches" if (args.period or args.batch or args.customer
+                                                             or args.failed) else "") + ".")
+        return 0
+    columns = ["requested_at", "user", "period", "customer_id", "rate_plan", "xlsx_status", "csv_status",
+               "email_status", "billing_status", "rows", "changes", "seconds", "xlsx_seconds", "xlsx_peak_mb",
+               "email_attempts", "xlsx_file"]
+    shown = frame[columns].copy()
+    shown["requested_at"] = shown["requested_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}")
+    print(shown.to_string(index=False))
+    for row in frame.itertuples():
+        for label, text in (("error", row.error), ("e-mail error", row.email_error)):
+            if text:
+                print(f"{row.period} {row.customer_id} × {row.rate_plan} {label}: {text}")
+    if (frame["email_status"] == "failed").any():
+        print("Retry failed e-mails with: reportlib rates amendments send PERIOD --smtp HOST:PORT")
+    return 0
+
+
+def cmd_review(args) -> int:
+    from ..db import init_db
+    from ..errors import ParameterError
+    from ..ratedesk.commands import _deck_name, _options, _print_options, _user
+    from ..ratedesk.html import write_review
+    from ..ratedesk.decks import read_deck
+    from ..ratedesk.verifications import describe_options, record_verification
+    from ..ratedesk.verify import verify_deck
+
+    if not args.xlsx and not args.html:
+        raise ParameterError("rates review", ["give --xlsx FILE.xlsx and/or --html FILE.html"])
+    engine, user, name = init_db(args.db), _user(args), _deck_name(args)
+    with engine.connect() as conn:
+        rows = read_deck(conn, name, user)
+        result = verify_deck(conn, rows, _options(args))
+    record_verification(engine, name, user, result)  # a review is a verification: apply applies what it showed
+    written = write_review(result.frame(), result.errors, result.warnings, xlsx=args.xlsx, html=args.html,
+                           title=f"Change deck review: {name}", options=describe_options(result.options))
+    _print_options(result.options, "Reviewed with (rates apply uses exactly these)")
+    for path in written:
+        print(f"Wrote {path}")
+    if result.errors:
+        print(f"{len(result.errors)} error(s): fix the change deck; apply will refuse it.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _mail_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smtp", metavar="HOST:PORT", help="also send the messages through this SMTP server")
+    p.add_argument("--from", dest="sender", metavar="ADDRESS",
+                   help="sender address (default: $REPORTLIB_MAIL_FROM or rates@reportlib.example)")
+    p.add_argument("--billing-address", metavar="ADDRESS",
+                   help="external billing's address (default: $REPORTLIB_BILLING_EMAIL)")
+    p.add_argument("--resend", action="store_true",
+                   help="send again what an address already has (recorded as a re-send in the delivery log)")
+
+
+def add_amendment_commands(cmds, common, verify_options) -> None:
+    """Add ``amendments`` and ``review`` to the ``reportlib rates`` command group."""
+    p = cmds.add_parser("amendments", help="amendment documents: list the record, make, send (and retry) e-mails")
+    p.add_argument("--db", metavar="URL")
+    p.add_argument("--period", help="only this period (batch-N or regenerate-YYYY-MM-DD)")
+    p.add_argument("--batch", type=int, help="only this change batch")
+    p.add_argument("--customer", help="only this customer")
+    p.add_argument("--failed", action="store_true", help="only amendments with a failed step")
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(handler=cmd_list)
+    steps = p.add_subparsers(dest="amendments_command", metavar="STEP")
+
+    m = steps.add_parser("make", help="render the amendments of a batch (or a regeneration), write and send e-mails")
+    m.add_argument("--batch", metavar="N|latest", help="the applied change batch")
+    m.add_argument("--demo-if-none", action="store_true",
+                   help="with --batch latest: apply the demo change deck first when no batch exists (make amendments)")
+    m.add_argument("--regenerate", action="store_true", help="regenerate without changes (chosen plans or groups)")
+    m.add_argument("--plan", action="append", help="regeneration: a rate plan (repeatable; default all)")
+    m.add_argument("--group", action="append", help="regeneration: a rate plan group (repeatable)")
+    m.add_argument("--customer", action="append", help="only this customer (repeatable)")
+    m.add_argument("--at", metavar="YYYY-MM-DD", help="regeneration: the sheet as of this date (default now)")
+    m.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/)")
+    m.add_argument("--workers", type=int, help="parallel notebook runs (default: cores)")
+    m.add_argument("--force", action="store_true", help="render even when the outputs are up to date")
+    m.add_argument("--db", metavar="URL")
+    _mail_options(m)
+    m.set_defaults(handler=cmd_make)
+
+    s = steps.add_parser("send", aliases=["retry-email"],
+                         help="write new e-mails to the outbox; with --smtp send to every address not accepted yet")
+    s.add_argument("period", help="batch-N or regenerate-YYYY-MM-DD (see: reportlib rates amendments)")
+    s.add_argument("--customer", action="append", help="only this customer's messages (repeatable)")
+    s.add_argument("--db", metavar="URL")
+    _mail_options(s)
+    s.set_defaults(handler=cmd_send)
+
+    d = steps.add_parser("deliveries", help="the delivery log: every message, per address, with its status")
+    d.add_argument("period", nargs="?", help="only this period")
+    d.add_argument("--customer", help="only this customer")
+    d.add_argument("--db", metavar="URL")
+    d.set_defaults(handler=cmd_deliveries)
+
+    r = cmds.add_parser("review", help="review report of a change deck before applying (XLSX and HTML)")
+    common(r)
+    verify_options(r)
+    r.add_argument("--xlsx", metavar="FILE.xlsx", help="write the review workbook here")
+    r.add_argument("--html", metavar="FILE.html", help="write the review page here")
+    r.set_defaults(handler=cmd_review)

@@ -1,0 +1,127 @@
+"""Questions about rates, as plain functions over a connection: lookup, rate sheets, the log.
+
+These are what the amendment documents build on: :func:`rate_sheet` is a plan's full sheet
+at a moment (one row per code), :func:`batch_changes` a batch's change history and
+:func:`batch_plans` the plans a batch touched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import query_frame
+from ..errors import DataError, UnknownEntityError
+from . import data as s
+from .verify import utcnow
+
+__all__ = ["Lookup", "batch_changes", "batch_plans", "change_log_frame", "change_notes_frame", "lookup_rate", "rate_sheet"]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The rate in force for a dialled number: the longest matching code, its area and rate."""
+
+    rate_plan: str
+    number: str
+    at: datetime
+    code: str
+    area: str
+    rate: Decimal
+    increment: str
+    currency: str
+    active_from: datetime
+    active_till: datetime | None
+    rate_id: int
+
+
+def _in_force(c, at: datetime):
+    return sa.and_(c.active_from <= at, sa.or_(c.active_till.is_(None), c.active_till > at))
+
+
+def lookup_rate(conn: Connection, rate_plan: str, number: str, at: datetime | None = None) -> Lookup:
+    """The rate of ``rate_plan`` for dialled ``number`` at ``at`` (default now), by longest prefix.
+
+    ``number`` may carry ``+``, spaces, dashes or dots; any other character is an error.
+    """
+    at = at or utcnow()
+    digits = "".join(ch for ch in number if ch not in "+ -.()")
+    if not digits.isdigit():
+        raise DataError(f"{number!r} is not a dialled number: use digits, optionally with +, spaces or dashes.")
+    plan = conn.execute(sa.select(s.rate_plans).where(s.rate_plans.c.rate_plan == rate_plan)).first()
+    if plan is None:
+        known = sorted(r[0] for r in conn.execute(sa.select(s.rate_plans.c.rate_plan)))
+        raise UnknownEntityError("rate plan", rate_plan, f"Known plans: {', '.join(known) or 'none'}.")
+    c = s.codes.c
+    prefixes = [digits[:n] for n in range(1, len(digits) + 1)]
+    match = conn.execute(sa.select(c.code, c.area).where(c.code_deck == plan.code_deck, c.code.in_(prefixes),
+                                                          _in_force(c, at))
+                         .order_by(sa.func.length(c.code).desc()).limit(1)).first()
+    if match is None:
+        raise DataError(f"No code of code deck {plan.code_deck!r} matches {digits} at {at:%Y-%m-%d %H:%M} UTC.")
+    r = s.rates.c
+    rate = conn.execute(sa.select(s.rates).where(r.rate_plan == rate_plan, r.area == match.area, _in_force(r, at))
+                        .order_by(r.active_from.desc()).limit(1)).first()
+    if rate is None:
+        raise DataError(f"Number {digits} matches code {match.code} of area {match.area!r}, but rate plan "
+                        f"{rate_plan!r} has no rate for that area at {at:%Y-%m-%d %H:%M} UTC.")
+    return Lookup(rate_plan, digits, at, match.code, match.area, rate.rate, rate.increment, plan.currency,
+                  rate.active_from, rate.active_till, rate.id)
+
+
+def rate_sheet(conn: Connection, rate_plan: str, at: datetime | None = None):
+    """A plan's rate sheet at ``at``: one row per code (area, code, rate, increment, dates, policies).
+
+    Columns: area, code, rate, increment, active_from, active_till, policy_5g, policy_ext,
+    rate_id. Rates are exact Decimals; codes are text. Sorted by area, then code.
+    """
+    at = at or utcnow()
+    plan = conn.execute(sa.select(s.rate_plans).where(s.rate_plans.c.rate_plan == rate_plan)).first()
+    if plan is None:
+        raise UnknownEntityError("rate plan", rate_plan)
+    c, r = s.codes.c, s.rates.c
+    query = (sa.select(c.area, c.code, r.rate, r.increment, r.active_from, r.active_till, r.policy_5g,
+                       r.policy_ext, r.id.label("rate_id"))
+             .join(s.rates, sa.and_(r.rate_plan == rate_plan, r.area == c.area, _in_force(r, at)))
+             .where(c.code_deck == plan.code_deck, _in_force(c, at))
+             .order_by(c.area, c.code))
+    return query_frame(conn, query)
+
+
+def change_log_frame(conn: Connection, limit: int = 50):
+    """The latest change batches: batch, user, types, decks, plan count, rows, times."""
+    log = s.change_log.c
+    frame = query_frame(conn, sa.select(s.change_log).order_by(log.batch_id.desc()).limit(limit))
+    if not frame.empty:
+        frame["rate_plans"] = frame["rate_plans"].map(lambda text: ", ".join(json.loads(text)))
+    return frame
+
+
+def change_notes_frame(conn: Connection, limit: int = 50):
+    """The change log's latest notes, oldest first: time, kind (as-user, lock-taken-over), deck, user, text."""
+    n = s.change_notes.c
+    latest = sa.select(s.change_notes).order_by(n.id.desc()).limit(limit).subquery()
+    return query_frame(conn, sa.select(latest).order_by(latest.c.id))
+
+
+def batch_changes(conn: Connection, batch_id: int):
+    """The change history of one batch, in deck row order."""
+    h = s.change_history.c
+    return query_frame(conn, sa.select(s.change_history).where(h.batch_id == batch_id).order_by(h.deck_row, h.id))
+
+
+def batch_plans(conn: Connection, batch_id: int) -> list[str]:
+    """The rate plans a batch changed, directly or through code and area changes of their deck."""
+    h = s.change_history.c
+    direct = {r[0] for r in conn.execute(sa.select(h.rate_plan).where(h.batch_id == batch_id,
+                                                                       h.rate_plan.is_not(None)).distinct())}
+    decks = [r[0] for r in conn.execute(sa.select(h.code_deck).where(h.batch_id == batch_id,
+                                                                      h.rate_plan.is_(None)).distinct())]
+    p = s.rate_plans.c
+    via_deck = {r[0] for r in conn.execute(sa.select(p.rate_plan).where(p.code_deck.in_(decks)))} if decks else set()
+    return sorted(direct | via_deck)
