@@ -45,7 +45,7 @@ def _openpyxl(path: Path, sheets) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
-    from reportlib.render.xlsx import cell_value
+    from reportlib.render.table import cell_value
 
     book = Workbook(write_only=True)
     for title, sheet in sheets:
@@ -71,7 +71,7 @@ def _xlsxwriter(path: Path, sheets) -> None:
     """XlsxWriter in constant_memory mode, one write_* call per cell with the column's format."""
     import xlsxwriter
 
-    from reportlib.render.xlsx import cell_value
+    from reportlib.render.table import cell_value
 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     bold = book.add_format({"bold": True})
@@ -99,7 +99,7 @@ def _xlsxwriter(path: Path, sheets) -> None:
 def measure(url: str, plan: str, backend: str, folder: str) -> dict:
     from reportlib.amendments.templates import AMENDMENT_TEMPLATES
     from reportlib.amendments.xlsx import amendment_sheets, peak_rss
-    from reportlib.render.xlsx import write_workbook
+    from reportlib.render.table import write_workbook
 
     doc = _amendment(url, plan)
     sheets = amendment_sheets(doc, AMENDMENT_TEMPLATES.get("full-az"))

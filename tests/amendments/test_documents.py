@@ -197,7 +197,7 @@ def test_a_large_plan_streams_and_keeps_text_codes_and_8_decimal_rates(tmp_path)
     from reportlib.amendments.metrics import Amendment, Notice, compare_sheets
     from reportlib.amendments.templates import AMENDMENT_TEMPLATES
     from reportlib.amendments.xlsx import amendment_sheets, write_amendment_xlsx
-    from reportlib.render.xlsx import STREAM_ROWS, _needs_stream
+    from reportlib.render.table import STREAM_ROWS, _needs_stream
 
     start, change_at = datetime(2026, 1, 1), datetime(2026, 12, 1)
     count = STREAM_ROWS + 500

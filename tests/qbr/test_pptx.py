@@ -14,11 +14,11 @@ from reportlib.load import write_domain
 from reportlib.qbr import partner_review, quarter_metrics
 from reportlib.qbr.pptx import SLIDE_TITLES, build_deck
 from reportlib.qbr.review import KPIS
-from reportlib.render.pptx import Deck
-from reportlib.render.pptx_stream import FOOTER_BOX, DeckWriter
+from reportlib.render.pptx import FOOTER_BOX, DeckWriter
 
 from ..conftest import pdf_pages
-from ..render.test_pptx_stream import assert_same_package
+from ..oracles.pptx_reference import Deck
+from ..render.test_pptx import assert_same_package
 from .dataset import crowded_rows, qbr_rows
 
 

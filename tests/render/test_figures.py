@@ -11,7 +11,7 @@ import pytest
 from reportlib.render import figures
 from reportlib.render.figures import Figure
 from reportlib.render.html import format_value
-from reportlib.render.xlsx import Col, Sheet, write_workbook
+from reportlib.render.table import Col, Sheet, write_workbook
 
 from ..conftest import pdf_text
 from ..readback import cell_display, excel_display

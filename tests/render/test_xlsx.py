@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from reportlib.errors import DataError
-from reportlib.render.xlsx import Col, Sheet, write_workbook
+from reportlib.render.table import Col, Sheet, write_workbook
 
 COLUMNS = [Col("name", "Name"), Col("code", "Code", "code"), Col("count", "Count", "int"),
            Col("amount", "Amount", "money"), Col("rate", "Rate", "rate", places=8),

@@ -11,8 +11,8 @@ import pytest
 from reportlib.errors import DataError
 from reportlib.render import figures
 from reportlib.render.figures import Figure
-from reportlib.render.xlsx import STREAM_ROWS, Col, Sheet, write_workbook
-from reportlib.render.xlsx_stream import write_streaming_workbook
+from reportlib.render.table import STREAM_ROWS, Col, Sheet, write_workbook
+from reportlib.render.xlsx import write_streaming_workbook
 
 from ..conftest import pdf_text
 

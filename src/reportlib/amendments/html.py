@@ -6,7 +6,7 @@ from ..ratedesk.data import RATE_SCALE
 from ..render.figures import count
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
-from ..render.xlsx import Col
+from ..render.table import Col
 from .metrics import Amendment, change_counts, changes_only
 
 __all__ = ["counts_html", "sheet_html", "title_html"]

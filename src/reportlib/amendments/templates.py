@@ -23,7 +23,7 @@ __all__ = [
     "EMAIL_TEMPLATES", "EmailTemplate", "SHEET_FIELDS", "SheetTemplate", "template_for",
 ]
 
-# key -> (default label, cell kind of reportlib.render.xlsx.Col)
+# key -> (default label, cell kind of reportlib.render.table.Col)
 SHEET_FIELDS: dict[str, tuple[str, str]] = {
     "area": ("Country / area", "text"),
     "code": ("Code", "code"),

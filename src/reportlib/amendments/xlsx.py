@@ -1,9 +1,9 @@
-"""The XLSX rate amendment, written from an amendment template through reportlib.render.xlsx.
+"""The XLSX rate amendment, written from an amendment template through reportlib.render.table.
 
 Every sheet of the template gets the notice block on top, then its table: codes as text
 cells, rates as numbers with 8 decimals, dates as dates. Sheets over
-:data:`reportlib.render.xlsx.STREAM_ROWS` rows make the whole workbook stream
-(:mod:`reportlib.render.xlsx_stream`), which writes a 60,000-code plan quickly within a small,
+:data:`reportlib.render.table.STREAM_ROWS` rows make the whole workbook stream
+(:mod:`reportlib.render.xlsx`), which writes a 60,000-code plan quickly within a small,
 flat memory budget (measured in DEVELOPERS.md, "XLSX writers").
 """
 
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..render.xlsx import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet, write_workbook
 from .metrics import Amendment, changes_only
 from ..ratedesk.data import RATE_SCALE
 from .templates import SHEET_FIELDS, AmendmentTemplate, SheetTemplate

@@ -16,7 +16,7 @@ from ..render import figures
 from ..render.charts import THEME_COLORS, VegaLiteChart, chart_template
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
-from ..render.xlsx import Col
+from ..render.table import Col
 from . import metrics as m
 from .pptx import SLIDE_TITLES
 from .review import FIGURES, PartnerReview, figure_rows, point_label, shown

@@ -16,8 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..render.pptx import STATUS_FILLS, Box, Deck
-from ..render.pptx_stream import DeckWriter
+from ..render.pptx import STATUS_FILLS, Box, DeckWriter, Layout
 from . import metrics as m
 from .review import PartnerReview, figure_rows, point_label, records, shown
 
@@ -48,7 +47,7 @@ def _chart_notes(categories: Sequence[str], series: dict[str, Sequence[Any]], un
                     for name, values in series.items())
 
 
-def build_deck(review: PartnerReview, deck_type: type[DeckWriter] | type[Deck] = DeckWriter) -> DeckWriter | Deck:
+def build_deck(review: PartnerReview, deck_type: type[Layout] = DeckWriter) -> Layout:
     """Every slide of the spec for one partner.
 
     ``deck_type`` draws it: :class:`DeckWriter` (the default) writes PresentationML directly,
