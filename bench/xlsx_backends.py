@@ -99,7 +99,7 @@ def _xlsxwriter(path: Path, sheets) -> None:
 def measure(url: str, plan: str, backend: str, folder: str) -> dict:
     from reportlib.amendments.templates import AMENDMENT_TEMPLATES
     from reportlib.amendments.xlsx import amendment_sheets, peak_rss
-    from reportlib.render.table import write_workbook
+    from reportlib.render.xlsx import write_workbook
 
     doc = _amendment(url, plan)
     sheets = amendment_sheets(doc, AMENDMENT_TEMPLATES.get("full-az"))

@@ -1,10 +1,9 @@
-"""The XLSX rate amendment, written from an amendment template through reportlib.render.table.
+"""The XLSX rate amendment, written from an amendment template through reportlib.render.xlsx.
 
 Every sheet of the template gets the notice block on top, then its table: codes as text
-cells, rates as numbers with 8 decimals, dates as dates. Sheets over
-:data:`reportlib.render.table.STREAM_ROWS` rows make the whole workbook stream
-(:mod:`reportlib.render.xlsx`), which writes a 60,000-code plan quickly within a small,
-flat memory budget (measured in DEVELOPERS.md, "XLSX writers").
+cells, rates as numbers with 8 decimals, dates as dates. The writer streams the rows, which
+writes a 60,000-code plan quickly within a small, flat memory budget (measured in
+DEVELOPERS.md, "XLSX writers").
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..render.table import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet
+from ..render.xlsx import write_workbook
 from .metrics import Amendment, changes_only
 from ..ratedesk.data import RATE_SCALE
 from .templates import SHEET_FIELDS, AmendmentTemplate, SheetTemplate

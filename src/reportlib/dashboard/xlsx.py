@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..render import figures
 from ..render.figures import Figure
-from ..render.table import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet
+from ..render.xlsx import write_workbook
 from .metrics import Dashboard
 
 __all__ = ["COLUMNS", "MEASURE_COLUMNS", "dashboard_sheets", "headline_rows", "names_statement",

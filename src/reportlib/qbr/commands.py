@@ -17,7 +17,8 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from ..db import connect
     from ..errors import ParameterError
     from ..periods import Quarter
-    from ..render.table import Col, Sheet, write_workbook
+    from ..render.table import Col, Sheet
+    from ..render.xlsx import write_workbook
     from .metrics import quarter_metrics
     from .review import portfolio
     from .xlsx import PORTFOLIO_COLUMNS

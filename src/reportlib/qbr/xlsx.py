@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..render.figures import Figure
-from ..render.table import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet
+from ..render.xlsx import write_workbook
 from .metrics import QuarterMetrics
 from .review import KPIS, UNITS
 

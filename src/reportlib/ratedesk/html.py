@@ -18,7 +18,8 @@ from ..files import atomic_write
 from ..render.figures import count
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
-from ..render.table import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet
+from ..render.xlsx import write_workbook
 from .data import RATE_SCALE
 
 __all__ = ["LARGEST_COLUMNS", "PLAN_COLUMNS", "largest_changes", "review_by_plan", "review_html", "write_review"]

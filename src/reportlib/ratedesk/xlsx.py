@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..render.table import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet
+from ..render.xlsx import write_workbook
 from .verify import VerifyResult
 
 __all__ = ["write_verify_xlsx"]

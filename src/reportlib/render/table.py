@@ -1,14 +1,15 @@
-"""XLSX workbooks with openpyxl: typed cells, formats, bold frozen header, filters, widths.
+"""The table model that every workbook is written from: sheets, typed columns, cell values.
 
 A sheet is a table described by :class:`Col` specs over a DataFrame (or any iterable of
-mappings). Numbers are written as numbers (exact ``Decimal`` when given, to the 15 significant
-digits a spreadsheet keeps), each with the number format of its kind of figure
-(:mod:`reportlib.render.figures`), which shows it as every other output does; percentages are
-fractions with a ``%`` format, dates are dates, codes are text. Text is stored as it is written,
-in a string cell, which can never become a formula; text that looks like one (``=2+5``) also
-gets the quote-prefix style, so editing the cell keeps it text. A workbook with a sheet over
-``STREAM_ROWS`` rows is written by :mod:`reportlib.render.xlsx` (streaming, column by
-column, the same cells); others by openpyxl. The file is written atomically.
+mappings), optionally under a heading and a block of label/value lines. This module decides
+what each cell holds and how it reads — the value to store (:func:`cell_value`: numbers as
+numbers, exact ``Decimal`` when given, to the 15 significant digits a spreadsheet keeps;
+percentages as fractions; dates as dates; codes and any other text as text), its number
+format (:func:`cell_format`, the format of its kind of figure in :mod:`reportlib.render.figures`),
+the heading and label lines (:func:`preamble_lines`), column widths (:func:`column_widths`) and
+sheet titles (:func:`sheet_titles`) — and nothing about a file format:
+:mod:`reportlib.render.xlsx` writes it as SpreadsheetML, and the tests' openpyxl oracle
+(``tests/oracles/xlsx_reference.py``) writes the same model through openpyxl.
 """
 
 from __future__ import annotations
@@ -18,32 +19,38 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from ..errors import DataError
-from ..files import atomic_path
 from . import figures
 from .figures import Figure, Kind
-from .text import looks_like_formula
 
-__all__ = ["Col", "FORMATS", "STREAM_ROWS", "Sheet", "cell_format", "cell_value", "write_workbook"]
+__all__ = ["Col", "FORMATS", "Font", "HEADER_FILL", "HEADER_FONT", "LABEL_FONT", "MAX_WIDTH", "SAMPLE_ROWS", "Sheet",
+           "TITLE_FONT", "cell_format", "cell_value", "column_widths", "preamble_lines", "sheet_titles", "table_rows",
+           "value_error"]
 
-STREAM_ROWS = 5000
 MAX_WIDTH = 60
+SAMPLE_ROWS = 1000  # a column's width is worked out from its header and its first values
 FORMATS = {
     "int": figures.COUNT.number_format,
     "money": figures.MONEY.number_format,
     "date": "yyyy-mm-dd",
     "datetime": "yyyy-mm-dd hh:mm:ss",
 }
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F3864")
-TITLE_FONT = Font(bold=True, size=14)
+
+
+@dataclass(frozen=True)
+class Font:
+    """How a cell's text is drawn: bold, size in points, colour as ARGB hex (None: the default)."""
+
+    bold: bool = False
+    size: float = 11.0
+    color: str | None = None
+
+
+HEADER_FONT = Font(bold=True, color="00FFFFFF")
+HEADER_FILL = "001F3864"  # the header row's solid fill, ARGB hex
+TITLE_FONT = Font(bold=True, size=14.0)
 LABEL_FONT = Font(bold=True)
 
 
@@ -99,7 +106,6 @@ class Sheet:
     columns: Sequence[Col]
     heading: str | None = None
     preamble: Sequence[tuple[str, Any]] = field(default_factory=tuple)
-    stream: bool | None = None  # None: stream when the table has more than STREAM_ROWS rows
 
 
 def _is_missing(value: Any) -> bool:
@@ -148,7 +154,8 @@ def cell_format(col: Col, value: Any) -> str | None:
     return value.kind.number_format if isinstance(value, Figure) else col.number_format
 
 
-def _iter_rows(rows: Any) -> tuple[Iterable[Mapping], int | None]:
+def table_rows(rows: Any) -> tuple[Iterable[Mapping], int | None]:
+    """The rows of a sheet as mappings, and their count (None for an iterable of unknown length)."""
     if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
         return (dict(zip(rows.columns, r)) for r in rows.itertuples(index=False, name=None)), len(rows)
     if isinstance(rows, Sequence):
@@ -166,6 +173,13 @@ def _safe_title(title: str, used: set[str]) -> str:
     return candidate
 
 
+def sheet_titles(sheets: Sequence[Sheet]) -> list[str]:
+    """Each sheet's title as a workbook allows it: at most 31 characters, none of ``[]:*?/\\``,
+    unique whatever the case (``All``, ``All (2)``)."""
+    used: set[str] = set()
+    return [_safe_title(sheet.title, used) for sheet in sheets]
+
+
 def _width(col: Col, samples: list[Any]) -> float:
     if col.width:
         return col.width
@@ -180,34 +194,9 @@ def _width(col: Col, samples: list[Any]) -> float:
     return min(MAX_WIDTH, longest + 2)
 
 
-def write_workbook(path: str | Path, sheets: Sequence[Sheet]) -> Path:
-    """Write ``sheets`` to one XLSX file at ``path`` (atomically); returns the path."""
-    path = Path(path)
-    used: set[str] = set()
-    titled = [(_safe_title(sheet.title, used), sheet) for sheet in sheets]
-    if any(_needs_stream(s) for s in sheets):
-        from .xlsx import write_streaming_workbook
-
-        with atomic_path(path) as tmp:
-            write_streaming_workbook(tmp, titled)
-        return path
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, sheet in titled:
-        _write_normal(workbook, title, sheet)
-    with atomic_path(path) as tmp:
-        workbook.save(tmp)
-    return path
-
-
-def _needs_stream(sheet: Sheet) -> bool:
-    if sheet.stream is not None:
-        return sheet.stream
-    _, count = _iter_rows(sheet.rows)
-    return count is None or count > STREAM_ROWS
-
-
-def _preamble_rows(sheet: Sheet) -> list[list[tuple[Any, Font | None, str | None]]]:
+def preamble_lines(sheet: Sheet) -> list[list[tuple[Any, Font | None, str | None]]]:
+    """The lines above a sheet's header: its heading, each label and value, then an empty line;
+    each cell as (value, font, number format)."""
     lines: list[list[tuple[Any, Font | None, str | None]]] = []
     if sheet.heading:
         lines.append([(sheet.heading, TITLE_FONT, None)])
@@ -235,73 +224,13 @@ def _preamble_value(value: Any) -> tuple[Any, None, str | None]:
     return value, None, None
 
 
-def _text_cell(cell, value: Any) -> None:
-    """A string cell is never a formula; one that looks like a formula gets the quote prefix too."""
-    if isinstance(value, str):
-        cell.data_type = "s"
-        if looks_like_formula(value):
-            cell.quotePrefix = True
-
-
-def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
-    ws = workbook.create_sheet(title)
-    row_number = 0
-    for line in _preamble_rows(sheet):
-        row_number += 1
-        for index, (value, font, fmt) in enumerate(line, start=1):
-            cell = ws.cell(row=row_number, column=index, value=value)
-            if font:
-                cell.font = font
-            if fmt:
-                cell.number_format = fmt
-            _text_cell(cell, value)
-    header_row = row_number + 1
-    for index, col in enumerate(sheet.columns, start=1):
-        cell = ws.cell(row=header_row, column=index, value=col.title)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(vertical="center")
-        _text_cell(cell, col.title)
-    rows, _ = _iter_rows(sheet.rows)
-    samples: list[list[Any]] = [[] for _ in sheet.columns]
-    row_number = header_row
-    for record in rows:
-        row_number += 1
-        for index, col in enumerate(sheet.columns):
-            raw = record.get(col.key)
-            value = _checked_value(title, row_number, col, raw)
-            cell = ws.cell(row=row_number, column=index + 1, value=value)
-            _text_cell(cell, value)
-            fmt = cell_format(col, raw)
-            if fmt and value is not None:
-                cell.number_format = fmt
-            if row_number - header_row <= 1000:
-                samples[index].append(value)
-    _finish(ws, sheet, header_row, row_number, samples)
-
-
-def _checked_value(title: str, row: int, col: Col, value: Any) -> Any:
-    """:func:`cell_value`, or a DataError naming the sheet, row, column and value."""
-    try:
-        return cell_value(col, value)
-    except (ArithmeticError, TypeError, ValueError) as exc:
-        raise value_error(title, row, col, value, exc) from exc
-
-
 def value_error(title: str, row: int, col: Col, value: Any, exc: Exception) -> DataError:
     """The error for a ``value`` that :func:`cell_value` cannot write, naming where it is."""
     return DataError(f"Cannot write {value!r} to sheet {title!r}, row {row}, column {col.title!r} "
                      f"({col.kind}): {exc or type(exc).__name__}. Nothing was written.")
 
 
-def _finish(ws, sheet: Sheet, header_row: int, last_row: int, samples: list[list[Any]]) -> None:
-    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
-    last = get_column_letter(max(1, len(sheet.columns)))
-    ws.auto_filter.ref = f"A{header_row}:{last}{max(last_row, header_row)}"
-    for index, width in enumerate(_column_widths(sheet, samples), start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-
-
-def _column_widths(sheet: Sheet, samples: list[list[Any]]) -> list[float]:
+def column_widths(sheet: Sheet, samples: list[list[Any]]) -> list[float]:
     """Each column's width from its header and sample values; the preamble's labels widen the first."""
     widths = [_width(col, values) for col, values in zip(sheet.columns, samples)]
     if sheet.preamble:

@@ -19,7 +19,7 @@ def neutralise_formula(text: str) -> str:
     """Prefix text that a spreadsheet could read as a formula with a single quote (OWASP), for CSV.
 
     An XLSX keeps the text as written instead: a string cell is never a formula, and
-    :mod:`reportlib.render.table` gives it the quote-prefix style.
+    :mod:`reportlib.render.xlsx` gives it the quote-prefix style.
     """
     if looks_like_formula(text):
         return "'" + text

@@ -1,10 +1,11 @@
-"""The streaming XLSX writer behind :func:`reportlib.render.table.write_workbook` for large sheets.
+"""XLSX workbooks: the table model of :mod:`reportlib.render.table` written as SpreadsheetML.
 
-openpyxl's write-only mode builds a cell object and an lxml element for every cell, which is
-most of a 60,000-code rate amendment's time (DEVELOPERS.md, "XLSX writers"). This writer
-produces the same workbook — the same typed cells, number formats, bold frozen header,
-autofilter and column widths, text neutralised — as SpreadsheetML written straight into the
-zip stream, a chunk of rows at a time and column by column:
+:func:`write_workbook` writes typed cells with their number formats, a bold frozen header with
+an autofilter, column widths, and text that can never become a formula (text that looks like
+one also gets the quote-prefix style, so editing the cell keeps it text). It writes the XML
+straight into the zip stream, a chunk of rows at a time and column by column, whatever the
+size of the sheet (a 60,000-code rate amendment in a small, flat memory budget; measured in
+DEVELOPERS.md, "XLSX writers"):
 
 * each column of a chunk is factorised (:func:`pandas.factorize`), so the cell value of
   :func:`reportlib.render.table.cell_value`, its number text and its XML are worked out once
@@ -14,9 +15,9 @@ zip stream, a chunk of rows at a time and column by column:
 
 Numbers keep their exact decimal text (a ``Decimal`` is written as written, up to the 15
 significant digits a spreadsheet keeps; no float round trip); dates are Excel serial numbers
-with a date format; text is an inline string, which can never be a formula, and text that looks
-like one gets the quote-prefix style, as openpyxl's cells do. Memory stays flat: one chunk of
-rows at a time, nothing per cell kept.
+with a date format; text is an inline string. The tests hold every cell to what openpyxl
+writes for the same model (``tests/oracles/xlsx_reference.py``). The file is written
+atomically.
 """
 
 from __future__ import annotations
@@ -36,16 +37,17 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import pandas as pd
-from openpyxl.styles import Font
 from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
+from ..files import atomic_path
 from .figures import Figure
+from .table import (FORMATS, HEADER_FILL, HEADER_FONT, SAMPLE_ROWS, Font, Sheet, cell_format, cell_value,
+                    column_widths, preamble_lines, sheet_titles, value_error)
 from .text import looks_like_formula
-from .table import FORMATS, HEADER_FILL, HEADER_FONT, _column_widths, _preamble_rows, cell_format, cell_value, value_error
 
-__all__ = ["CHUNK_ROWS", "write_streaming_workbook"]
+__all__ = ["CHUNK_ROWS", "write_workbook"]
 
 CHUNK_ROWS = 8192  # rows rendered at a time: bounds memory, amortises the per-chunk work
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -95,7 +97,7 @@ class _Styles:
                 number_format, 164 + len(self.formats))
         font_id = 0
         if font is not None:
-            key = (bool(font.b), float(font.sz or 11), font.color.rgb if font.color is not None else None)
+            key = (font.bold, float(font.size), font.color)
             font_id = self.fonts.setdefault(key, len(self.fonts))
         fill_id = self.fills.setdefault(fill, 2 + len(self.fills)) if fill else 0
         return self.xfs.setdefault((fmt_id, font_id, fill_id, quote), len(self.xfs))
@@ -196,8 +198,9 @@ def _factorize(values: Any, count: int, text: bool) -> tuple[np.ndarray, Sequenc
         values = _objects(values)
     if text and not isinstance(values.dtype, pd.StringDtype) and \
             pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-        # 1, 1.0 and True are equal keys to a hash table but different texts: key text columns by their text.
-        values = _objects([v if isinstance(v, str) or _missing(v) else str(v) for v in values])
+        # 1, 1.0 and True are equal keys to a hash table but different texts: key text columns by their text
+        # (a Figure is no text: it brings its own kind into any column).
+        values = _objects([v if isinstance(v, (str, Figure)) or _missing(v) else str(v) for v in values])
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable values (lists, dicts): key them by their text
@@ -246,7 +249,19 @@ class _SheetXml:
         return f"A{self.header_row}:{self.last_column}{max(last_row, self.header_row)}"
 
 
-def write_streaming_workbook(target: Path, sheets: Sequence[tuple[str, Any]], chunk_rows: int = CHUNK_ROWS) -> None:
+def write_workbook(path: str | Path, sheets: Sequence[Sheet], *, chunk_rows: int = CHUNK_ROWS) -> Path:
+    """Write ``sheets`` to one XLSX file at ``path`` (atomically); returns the path.
+
+    A value that cannot be written is a DataError naming the sheet, row, column and value, and
+    nothing is written.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        _write_package(tmp, list(zip(sheet_titles(sheets), sheets)), chunk_rows)
+    return path
+
+
+def _write_package(target: Path, sheets: Sequence[tuple[str, Sheet]], chunk_rows: int) -> None:
     """Write ``(title, Sheet)`` pairs as one XLSX package at ``target`` (a temporary path)."""
     cells = _Cells(_Styles())
     filters = []
@@ -262,9 +277,9 @@ def write_streaming_workbook(target: Path, sheets: Sequence[tuple[str, Any]], ch
         package.writestr("xl/styles.xml", cells.styles.xml())
 
 
-def _write_sheet(package: zipfile.ZipFile, name: str, title: str, sheet: Any, cells: _Cells, chunk_rows: int) -> str:
+def _write_sheet(package: zipfile.ZipFile, name: str, title: str, sheet: Sheet, cells: _Cells, chunk_rows: int) -> str:
     """Write one sheet's part; returns its autofilter range."""
-    preamble = _preamble_rows(sheet)
+    preamble = preamble_lines(sheet)
     header_row = len(preamble) + 1
     rows = _Rows(title, list(sheet.columns), cells)
     top = []
@@ -272,14 +287,14 @@ def _write_sheet(package: zipfile.ZipFile, name: str, title: str, sheet: Any, ce
         parts = "".join(f'<c r="{get_column_letter(i)}{number}"{cells.tail(value, fmt, font)}'
                         for i, (value, font, fmt) in enumerate(line, start=1))
         top.append(f'<row r="{number}">{parts}</row>')
-    header = "".join(f'<c r="{letter}{header_row}"{cells.tail(col.title, None, HEADER_FONT, HEADER_FILL.fgColor.rgb)}'
+    header = "".join(f'<c r="{letter}{header_row}"{cells.tail(col.title, None, HEADER_FONT, HEADER_FILL)}'
                      for letter, col in zip(rows.letters, rows.columns))
     top.append(f'<row r="{header_row}">{header}</row>')
     chunks = _column_chunks(sheet.rows, [col.key for col in rows.columns], chunk_rows)
     first = next(chunks, None)
     body = rows.render(*first, header_row + 1, keep_samples=True) if first else ""
     following = header_row + 1 + (first[0] if first else 0)
-    xml = _SheetXml(rows.letters[-1] if rows.letters else "A", header_row, _column_widths(sheet, rows.samples))
+    xml = _SheetXml(rows.letters[-1] if rows.letters else "A", header_row, column_widths(sheet, rows.samples))
     if isinstance(sheet.rows, (Sequence, pd.DataFrame)):  # the dimension is known: straight into the package
         last = header_row + len(sheet.rows)
         with package.open(name, "w") as out:
@@ -316,7 +331,7 @@ class _Rows:
             codes, uniques = _factorize(values[index], count, self.texts[index])
             converted = [self._value(col, v, codes, n, start) for n, v in enumerate(uniques)]
             if keep_samples:
-                self.samples[index] = [None if c < 0 else converted[c] for c in codes[:1000]]
+                self.samples[index] = [None if c < 0 else converted[c] for c in codes[:SAMPLE_ROWS]]
             fixed = self.formats[index]  # a Figure brings its own format (cell_format)
             tails = [self.cells.tail(v, cell_format(col, raw) if isinstance(raw, Figure) else fixed)
                      for v, raw in zip(converted, uniques)]

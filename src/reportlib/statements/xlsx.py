@@ -10,7 +10,8 @@ from typing import Callable, Sequence
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from ..render.table import Col, Sheet, write_workbook
+from ..render.table import Col, Sheet
+from ..render.xlsx import write_workbook
 from ..registry import Registry
 from . import metrics as m
 
