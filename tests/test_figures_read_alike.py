@@ -268,7 +268,7 @@ def amendment_outputs(tmp_path_factory):
     init_db(url)
     batch = apply_edge_batch(url)
     out = root / "outputs"
-    assert main(["rates", "amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "1",
+    assert main(["amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "1",
                  "--billing-address", "billing@ext.example"]) == 0
     folder = out / "amendments" / f"batch-{batch}"
 

@@ -28,7 +28,7 @@ def build_demo(url: str | None = None, *, seed: int = 7, scale: str = "default",
     """Generate and write demo data for ``domains`` (default: all) into the database at ``url``."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
-    names = domains or [n for n in DOMAINS.names() if DOMAINS.get(n).demo is not None]
+    names = domains or [n for n, domain in DOMAINS.items() if domain.demo is not None]
     summaries = []
     for name in names:
         domain = DOMAINS.get(name)

@@ -1,8 +1,9 @@
 """Report families: what the runner needs to know about one, and nothing more.
 
 A family is a package of metric functions + a notebook + a typed parameter class + a
-renderer. It registers a :class:`Family` here; the runner and the batch engine only ever
-talk to this interface, so they know nothing family-specific.
+renderer. It declares its :class:`Family` as an entry point of the group
+``reportlib.families`` (see :mod:`reportlib.registry`); the runner and the batch engine only
+ever talk to this interface, so they know nothing family-specific and list no family.
 """
 
 from __future__ import annotations
@@ -64,17 +65,8 @@ class Family:
     description: str = ""
 
 
-# name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).
-FAMILIES: Registry[Family] = Registry(
-    "report family",
-    modules={
-        "statement": "reportlib.statements.family",
-        "qbr": "reportlib.qbr.family",
-        "qbr-portfolio": "reportlib.qbr.family",
-        "amendment": "reportlib.amendments.family",
-        "dashboard": "reportlib.dashboard.family",
-    },
-)
+# Declared by the families' entry points: ``reportlib run dashboard`` imports the dashboard only.
+FAMILIES: Registry[Family] = Registry("report family", group="reportlib.families")
 
 
 def get_family(name: str) -> Family:

@@ -21,13 +21,13 @@ from ..ratedesk.dataset import BASE, NOW
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    """`reportlib rates amendments make --batch N`: three notebook runs, then the outbox."""
+    """`reportlib amendments make --batch N`: three notebook runs, then the outbox."""
     folder = tmp_path_factory.mktemp("run")
     url = f"sqlite:///{folder / 'db.sqlite'}"
     init_db(url)
     batch = apply_batch(url)
     out = folder / "outputs"
-    code = main(["rates", "amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out),
+    code = main(["amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out),
                  "--workers", "2", "--billing-address", "billing@ext.example"])
     return url, batch, out, code
 
@@ -51,7 +51,7 @@ def test_make_renders_every_enabled_customer_plan_of_the_batch_and_writes_the_ou
     assert len(records) == 3 and set(records["xlsx_status"]) == {"ok"} and set(records["email_status"]) == {"written"}
     assert set(records["folder"]) == {str(folder)}
     capsys.readouterr()
-    assert main(["rates", "amendments", "--db", url, "--batch", str(batch)]) == 0
+    assert main(["amendments", "--db", url, "--batch", str(batch)]) == 0
     listing = capsys.readouterr().out
     assert "c2-zed-co-rates-p1.xlsx" in listing and "written" in listing and "xlsx_peak_mb" in listing
 
@@ -128,7 +128,7 @@ def test_make_renders_again_what_is_up_to_date_but_has_no_record(made, capsys):
     with init_db(url).begin() as conn:  # as after `make demo` rebuilt the database with the same data
         conn.execute(amendments.delete().where(amendments.c.customer_id == "C2"))
     capsys.readouterr()
-    assert main(["rates", "amendments", "make", "--batch", str(batch), "--customer", "C2", "--db", url,
+    assert main(["amendments", "make", "--batch", str(batch), "--customer", "C2", "--db", url,
                  "--out", str(out), "--workers", "1"]) == 0
     captured = capsys.readouterr()
     assert "1 skipped" in captured.out and "1 up-to-date amendment(s) have no record" in captured.err
@@ -149,7 +149,7 @@ def test_forced_regeneration_with_smtp_never_sends_an_amendment_twice(tmp_path):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
-    make = ["rates", "amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "2",
+    make = ["amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "2",
             "--billing-address", "billing@ext.example", "--smtp", f"127.0.0.1:{controller.port}"]
     try:
         assert main(make) == 0

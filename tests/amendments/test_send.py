@@ -140,7 +140,7 @@ def test_a_failed_email_is_retried_without_regenerating_and_never_sent_twice(gen
     controller.start()
     try:
         second = deliver(url, period, smtp=SmtpTarget("127.0.0.1", port))
-        third = main(["rates", "amendments", "retry-email", period, "--smtp", f"127.0.0.1:{port}", "--db", url])
+        third = main(["amendments", "retry-email", period, "--smtp", f"127.0.0.1:{port}", "--db", url])
     finally:
         controller.stop()
     assert len(second.sent) == 2 and not second.failed and not second.written  # the stored .eml files were sent
@@ -196,7 +196,7 @@ def test_a_refused_address_is_failed_with_the_servers_words_and_the_retry_sends_
     report = deliver(url, period, smtp=smtp, billing_address="billing@ext.example")
     assert report.failed == [("C2-P1.eml", "b@zed.example: 550 5.1.1 <b@zed.example>: Recipient address rejected: "
                                            "User unknown")]
-    assert "retry with: reportlib rates amendments send batch-1" in report.summary()
+    assert "retry with: reportlib amendments send batch-1" in report.summary()
     assert ["a@zed.example", "audit@zed.example", "am2@example.com"] in rcpts(inbox)  # the others have it
     from reportlib.delivery import delivery_frame
 
@@ -208,13 +208,13 @@ def test_a_refused_address_is_failed_with_the_servers_words_and_the_retry_sends_
                                                         "audit@zed.example": "sent", "am2@example.com": "sent"}
     assert log.set_index("address").loc["b@zed.example", "last_error"].startswith("550 5.1.1")
     capsys.readouterr()
-    assert main(["rates", "amendments", "deliveries", period, "--customer", "C2", "--db", url]) == 0
+    assert main(["amendments", "deliveries", period, "--customer", "C2", "--db", url]) == 0
     shown = [line for line in capsys.readouterr().out.splitlines() if "b@zed.example" in line]
     assert len(shown) == 1 and "failed attempts 1  550 5.1.1 <b@zed.example>" in shown[0]
 
     del inbox.refuse["b@zed.example"]  # the mailbox exists now
     before = len(inbox.envelopes)
-    assert main(["rates", "amendments", "send", period, "--smtp", str(smtp), "--db", url,
+    assert main(["amendments", "send", period, "--smtp", str(smtp), "--db", url,
                  "--billing-address", "billing@ext.example"]) == 0
     assert "1 sent, 0 failed" in capsys.readouterr().out
     assert [list(e.rcpt_tos) for e in inbox.envelopes[before:]] == [["b@zed.example"]]  # never again to the others
@@ -244,7 +244,7 @@ def test_a_send_killed_halfway_is_resumed_and_every_message_is_accepted_once(gen
     inbox = Inbox(hold="a@zed.example")
     smtp = server(inbox)
     code = "import sys; from reportlib.cli import main; sys.exit(main())"
-    sender = subprocess.Popen([sys.executable, "-c", code, "rates", "amendments", "send", period, "--smtp", str(smtp),
+    sender = subprocess.Popen([sys.executable, "-c", code, "amendments", "send", period, "--smtp", str(smtp),
                                "--db", url, "--billing-address", "billing@ext.example"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
@@ -299,7 +299,7 @@ def test_generating_again_does_not_send_again_and_changed_content_says_what_it_r
     assert (out / "outbox" / "C1-P1.eml").is_file()  # the message sent first is kept
 
     # a re-send only when asked, and recorded with who asked
-    assert main(["rates", "amendments", "send", period, "--smtp", str(smtp), "--db", url, "--customer", "C2",
+    assert main(["amendments", "send", period, "--smtp", str(smtp), "--db", url, "--customer", "C2",
                  "--resend"]) == 0
     assert len(inbox.envelopes) == 5 and inbox.envelopes[-1].rcpt_tos == ZED
     from reportlib.delivery import delivery_frame

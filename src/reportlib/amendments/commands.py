@@ -1,12 +1,13 @@
-"""``reportlib rates amendments ...`` and ``reportlib rates review``: the amendment documents.
+"""``reportlib amendments ...``: the amendment documents.
 
-    reportlib rates amendments [--period P] [--batch N] [--customer C] [--failed]   the record
-    reportlib rates amendments make --batch N [--smtp HOST:PORT] [--billing-address A] [--resend]
-    reportlib rates amendments make --regenerate [--plan P]... [--group G]... [--customer C]...
-    reportlib rates amendments send PERIOD [--smtp HOST:PORT] [--customer C]... [--resend]
-    reportlib rates amendments retry-email PERIOD --smtp HOST:PORT  the same as send
-    reportlib rates amendments deliveries [PERIOD] [--customer C]   the delivery log, per address
-    reportlib rates review [--deck NAME] [--plan P] ... --xlsx FILE --html FILE
+    reportlib amendments [--period P] [--batch N] [--customer C] [--failed]   the record
+    reportlib amendments make --batch N [--smtp HOST:PORT] [--billing-address A] [--resend]
+    reportlib amendments make --regenerate [--plan P]... [--group G]... [--customer C]...
+    reportlib amendments send PERIOD [--smtp HOST:PORT] [--customer C]... [--resend]
+    reportlib amendments retry-email PERIOD --smtp HOST:PORT  the same as send
+    reportlib amendments deliveries [PERIOD] [--customer C]   the delivery log, per address
+
+(``reportlib amendments ...``, their old spelling, is kept as an alias.)
 
 ``make`` runs the ``amendment`` batch (one notebook per enabled customer × plan), then
 writes the e-mails to the period's outbox and, with ``--smtp``, sends them. ``send`` is also
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_amendment_commands"]
+__all__ = ["add_commands"]
 
 
 def _smtp(args):
@@ -48,9 +49,9 @@ def cmd_make(args) -> int:
     if args.batch is not None:
         args.batch = _batch_id(args)
     if args.batch is None and not args.regenerate:
-        raise ParameterError("rates amendments make", ["give --batch N, or --regenerate [--plan P] [--group G]"])
+        raise ParameterError("amendments make", ["give --batch N, or --regenerate [--plan P] [--group G]"])
     if args.batch is not None and args.regenerate:
-        raise ParameterError("rates amendments make", ["give either --batch or --regenerate, not both"])
+        raise ParameterError("amendments make", ["give either --batch or --regenerate, not both"])
     smtp = _smtp(args)  # a bad --smtp fails before any notebook runs
     raw = {"batch": args.batch} if args.batch is not None else {
         "plans": list(args.plan or []), "groups": list(args.group or []), "at": args.at}
@@ -98,14 +99,14 @@ def _batch_id(args) -> int:
     text = str(args.batch).strip().lower()
     if text != "latest":
         if not text.isdigit():
-            raise ParameterError("rates amendments make", [f"--batch {args.batch!r} is not a batch id or 'latest'"])
+            raise ParameterError("amendments make", [f"--batch {args.batch!r} is not a batch id or 'latest'"])
         return int(text)
     found = latest_batch(args.db)
     if found is None and args.demo_if_none:
         found = demo_batch(args.db)
         print(f"No change batch yet: applied the demo change deck as batch {found}.", file=sys.stderr)
     if found is None:
-        raise ParameterError("rates amendments make", ["--batch latest: no change batch has been applied yet "
+        raise ParameterError("amendments make", ["--batch latest: no change batch has been applied yet "
                                                        "(reportlib rates apply, or --demo-if-none)"])
     return found
 
@@ -158,34 +159,7 @@ def cmd_list(args) -> int:
             if text:
                 print(f"{row.period} {row.customer_id} × {row.rate_plan} {label}: {text}")
     if (frame["email_status"] == "failed").any():
-        print("Retry failed e-mails with: reportlib rates amendments send PERIOD --smtp HOST:PORT")
-    return 0
-
-
-def cmd_review(args) -> int:
-    from ..db import init_db
-    from ..errors import ParameterError
-    from ..ratedesk.commands import _deck_name, _options, _print_options, _user
-    from ..ratedesk.html import write_review
-    from ..ratedesk.decks import read_deck
-    from ..ratedesk.verifications import describe_options, record_verification
-    from ..ratedesk.verify import verify_deck
-
-    if not args.xlsx and not args.html:
-        raise ParameterError("rates review", ["give --xlsx FILE.xlsx and/or --html FILE.html"])
-    engine, user, name = init_db(args.db), _user(args), _deck_name(args)
-    with engine.connect() as conn:
-        rows = read_deck(conn, name, user)
-        result = verify_deck(conn, rows, _options(args))
-    record_verification(engine, name, user, result)  # a review is a verification: apply applies what it showed
-    written = write_review(result.frame(), result.errors, result.warnings, xlsx=args.xlsx, html=args.html,
-                           title=f"Change deck review: {name}", options=describe_options(result.options))
-    _print_options(result.options, "Reviewed with (rates apply uses exactly these)")
-    for path in written:
-        print(f"Wrote {path}")
-    if result.errors:
-        print(f"{len(result.errors)} error(s): fix the change deck; apply will refuse it.", file=sys.stderr)
-        return 1
+        print("Retry failed e-mails with: reportlib amendments send PERIOD --smtp HOST:PORT")
     return 0
 
 
@@ -199,9 +173,10 @@ def _mail_options(p: argparse.ArgumentParser) -> None:
                    help="send again what an address already has (recorded as a re-send in the delivery log)")
 
 
-def add_amendment_commands(cmds, common, verify_options) -> None:
-    """Add ``amendments`` and ``review`` to the ``reportlib rates`` command group."""
-    p = cmds.add_parser("amendments", help="amendment documents: list the record, make, send (and retry) e-mails")
+def add_commands(cli) -> None:
+    """``reportlib amendments ...``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("amendments", help="rate amendment documents: list the record, make, send (and "
+                                                     "retry) e-mails")
     p.add_argument("--db", metavar="URL")
     p.add_argument("--period", help="only this period (batch-N or regenerate-YYYY-MM-DD)")
     p.add_argument("--batch", type=int, help="only this change batch")
@@ -229,7 +204,7 @@ def add_amendment_commands(cmds, common, verify_options) -> None:
 
     s = steps.add_parser("send", aliases=["retry-email"],
                          help="write new e-mails to the outbox; with --smtp send to every address not accepted yet")
-    s.add_argument("period", help="batch-N or regenerate-YYYY-MM-DD (see: reportlib rates amendments)")
+    s.add_argument("period", help="batch-N or regenerate-YYYY-MM-DD (see: reportlib amendments)")
     s.add_argument("--customer", action="append", help="only this customer's messages (repeatable)")
     s.add_argument("--db", metavar="URL")
     _mail_options(s)
@@ -240,10 +215,3 @@ def add_amendment_commands(cmds, common, verify_options) -> None:
     d.add_argument("--customer", help="only this customer")
     d.add_argument("--db", metavar="URL")
     d.set_defaults(handler=cmd_deliveries)
-
-    r = cmds.add_parser("review", help="review report of a change deck before applying (XLSX and HTML)")
-    common(r)
-    verify_options(r)
-    r.add_argument("--xlsx", metavar="FILE.xlsx", help="write the review workbook here")
-    r.add_argument("--html", metavar="FILE.html", help="write the review page here")
-    r.set_defaults(handler=cmd_review)

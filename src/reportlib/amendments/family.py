@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..errors import ParameterError, UnknownEntityError
-from ..families import FAMILIES, Family
+from ..families import Family
 from ..files import entity_stem, plain_id, plain_name
 from ..params import ReportParams
 from ..ratedesk import data as s
@@ -70,7 +70,7 @@ def _entities(conn: Connection, params: AmendmentBatchParams) -> list[dict]:
     return [{"customer": t.customer_id, "rate_plan": t.rate_plan, **extra} for t in targets]
 
 
-FAMILY = FAMILIES.register("amendment", Family(
+FAMILY = Family(
     name="amendment",
     folder="amendments",
     notebook="amendment.ipynb",
@@ -81,5 +81,5 @@ FAMILY = FAMILIES.register("amendment", Family(
     stem=_stem,
     entities=_entities,
     description="Rate amendment per customer × rate plan for a change batch: XLSX, billing CSV (e-mail by "
-                "'reportlib rates amendments send').",
-))
+                "'reportlib amendments send').",
+)

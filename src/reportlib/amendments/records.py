@@ -298,7 +298,7 @@ class DeliveryReport:
             lines.append("  already delivered (same content, same addresses) are not sent again; "
                          "--resend sends them again")
         if self.failed:
-            lines.append(f"  retry with: reportlib rates amendments send {self.period} --smtp HOST:PORT")
+            lines.append(f"  retry with: reportlib amendments send {self.period} --smtp HOST:PORT")
         return "\n".join(lines)
 
 
@@ -341,8 +341,8 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
     if not records:
         raise DataError(f"No generated amendment is recorded for {period!r}"
                         + (f" and customer(s) {', '.join(customers)}" if customers else "")
-                        + " in this database; generate them first (reportlib rates amendments make ..., which also "
-                          "renders again documents that are up to date but unrecorded). See: reportlib rates amendments.")
+                        + " in this database; generate them first (reportlib amendments make ..., which also "
+                          "renders again documents that are up to date but unrecorded). See: reportlib amendments.")
     _relabel_reused_batch(engine, period, records[0].batch_id)
     outbox = safe_join(Path(records[0].folder), "outbox")
     report = DeliveryReport(period, outbox, [], [], [], "not configured")
@@ -361,7 +361,7 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         xlsx = safe_join(record.folder, record.xlsx_file)
         if not xlsx.is_file():
             raise DataError(f"The amendment {xlsx} of {record.customer_id} × {record.rate_plan} is missing; "
-                            "regenerate it (reportlib rates amendments make ... --force).")
+                            "regenerate it (reportlib amendments make ... --force).")
         template = template_for(EMAIL_TEMPLATES, record.email_template, customer=record.customer_id,
                                 rate_plan=record.rate_plan, column="email_template")
         message = amendment_message(json.loads(record.mail_fields), addressed, template, xlsx, sender)

@@ -11,7 +11,7 @@ CSV contract (header names exactly; extra columns ignored):
 ``created_at`` is an ISO date-time (stored as naive UTC). ``advertiser`` and ``publisher`` are
 raw names as users typed them; :mod:`reportlib.dashboard.names` resolves them. The analysts'
 alias table (``leads_name_aliases``) is not part of a load: a load replaces the leads but
-keeps the aliases; ``reportlib names import/export/accept`` maintain it.
+keeps the aliases; ``reportlib dashboard names import/export/accept`` maintain it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..db import analyze, metadata
-from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
+from ..domains import Domain, Field, FileSpec, Ref
 
 __all__ = ["CHANNELS", "DAY_COUNTS", "DAY_TABLES", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES",
            "day_accounts", "day_advertisers", "day_dims", "day_publishers", "derive_days", "enterprises", "job_days",
@@ -205,6 +205,6 @@ def _demo(seed: int, scale: str):
     return demo_leads(seed, scale)
 
 
-DOMAIN = DOMAINS.register("leads", Domain(
+DOMAIN = Domain(
     "leads", FILES, demo=_demo, derived_tables=DAY_TABLES, derive=derive_days,
-    description="Enterprises, their leads (advertiser, publisher, channel, status...) and validation jobs."))
+    description="Enterprises, their leads (advertiser, publisher, channel, status...) and validation jobs.")

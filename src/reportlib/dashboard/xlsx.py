@@ -72,7 +72,7 @@ def names_statement(dash: Dashboard, kind: str) -> str:
             f"raw names, analyst aliases {count(r.merged_by('alias'))})")
     pending = dash.proposals.get(kind, 0)
     if pending:
-        text += f"; {count(pending)} similar names proposed for review, not merged (reportlib names propose)"
+        text += f"; {count(pending)} similar names proposed for review, not merged (reportlib dashboard names propose)"
     return text + "."
 
 

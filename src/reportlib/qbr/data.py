@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from ..db import Exact, metadata
-from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
+from ..domains import Domain, Field, FileSpec, Ref
 
 __all__ = ["DOMAIN", "OPPORTUNITY_STATUSES", "REGISTRATION_STATUSES", "SEGMENTS", "STAGES", "TIERS", "TABLES"]
 
@@ -307,6 +307,6 @@ def _demo(seed: int, scale: str) -> dict:
     return demo_qbr(seed, scale)
 
 
-DOMAIN = DOMAINS.register("qbr", Domain(
+DOMAIN = Domain(
     "qbr", FILES, demo=_demo,
-    description="Partners, deals, targets, registrations, enablement, MDF, customers and support for QBR decks."))
+    description="Partners, deals, targets, registrations, enablement, MDF, customers and support for QBR decks.")

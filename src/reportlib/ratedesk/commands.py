@@ -1,4 +1,4 @@
-"""``reportlib rates ...``: change decks, verify, apply, lookup, change log, shared decks.
+"""``reportlib rates ...``: change decks, verify, review, apply, lookup, change log, shared decks.
 
 Every deck command works on a stored deck, by default the user's own working deck (named
 after the user); ``--deck NAME`` picks another, e.g. a shared one. The user is the operating
@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-
-from ..cli import COMMANDS
 
 __all__ = ["add_commands"]
 
@@ -348,6 +346,32 @@ def cmd_log(args) -> int:
     return 0
 
 
+def cmd_review(args) -> int:
+    from ..db import init_db
+    from ..errors import ParameterError
+    from .decks import read_deck
+    from .html import write_review
+    from .verifications import describe_options, record_verification
+    from .verify import verify_deck
+
+    if not args.xlsx and not args.html:
+        raise ParameterError("rates review", ["give --xlsx FILE.xlsx and/or --html FILE.html"])
+    engine, user, name = init_db(args.db), _user(args), _deck_name(args)
+    with engine.connect() as conn:
+        rows = read_deck(conn, name, user)
+        result = verify_deck(conn, rows, _options(args))
+    record_verification(engine, name, user, result)  # a review is a verification: apply applies what it showed
+    written = write_review(result.frame(), result.errors, result.warnings, xlsx=args.xlsx, html=args.html,
+                           title=f"Change deck review: {name}", options=describe_options(result.options))
+    _print_options(result.options, "Reviewed with (rates apply uses exactly these)")
+    for path in written:
+        print(f"Wrote {path}")
+    if result.errors:
+        print(f"{len(result.errors)} error(s): fix the change deck; apply will refuse it.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _duration(text: str | None):
     from datetime import timedelta
 
@@ -441,8 +465,10 @@ def _verify_options(p, apply: bool = False) -> None:
                    help="no warning for a batch over several code decks")
 
 
-def add_commands(sub) -> None:
-    rates = sub.add_parser("rates", help="rate management: change decks, verify, apply, lookup, change log")
+def add_commands(cli) -> None:
+    """``reportlib rates ...``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    rates = cli.subparsers.add_parser("rates", help="the rate desk: change decks, verify, review, apply, lookup, "
+                                                     "change log")
     cmds = rates.add_subparsers(dest="rates_command", required=True, metavar="COMMAND")
 
     p = cmds.add_parser("import", help="import a change deck CSV (the seed's headers)")
@@ -534,9 +560,11 @@ def add_commands(sub) -> None:
     p.add_argument("--db", metavar="URL")
     p.set_defaults(handler=cmd_locks)
 
-    from ..amendments.commands import add_amendment_commands  # the amendment documents (issue 5)
-
-    add_amendment_commands(cmds, _common, _verify_options)
-
-
-COMMANDS.register("rates", add_commands)
+    r = cmds.add_parser("review", help="review report of a change deck before applying (XLSX and HTML)")
+    _common(r)
+    _verify_options(r)
+    r.add_argument("--xlsx", metavar="FILE.xlsx", help="write the review workbook here")
+    r.add_argument("--html", metavar="FILE.html", help="write the review page here")
+    r.set_defaults(handler=cmd_review)
+    # The amendment documents were `reportlib amendments ...` before they became a family of their own.
+    cli.alias("rates amendments", "amendments")

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from ..db import Exact, metadata
-from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
+from ..domains import Domain, Field, FileSpec, Ref
 from ..errors import LoadProblem
 
 __all__ = [
@@ -386,7 +386,7 @@ def _demo(seed: int, scale: str) -> dict[str, list[dict]]:
     return demo_rates(seed, scale)
 
 
-DOMAIN = DOMAINS.register("rates", Domain(
+DOMAIN = Domain(
     "rates", FILES, demo=_demo, checks=(_cross_checks,),
     derived_tables=(change_history, change_log, change_batches),
-    description="Code decks, areas, codes, rate plans and groups, rates, date templates, customers' RP setup."))
+    description="Code decks, areas, codes, rate plans and groups, rates, date templates, customers' RP setup.")

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from ..db import Exact, metadata
-from ..domains import DOMAINS, Domain, Field, FileSpec, Ref
+from ..domains import Domain, Field, FileSpec, Ref
 from ..errors import LoadProblem
 
 __all__ = ["ACCOUNT_STATUSES", "DOMAIN", "SERVICES", "accounts", "credit_transactions", "discounts",
@@ -174,6 +174,6 @@ def _demo(seed: int, scale: str) -> dict[str, list[dict]]:
     return demo_billing(seed, scale)
 
 
-DOMAIN = DOMAINS.register("billing", Domain(
+DOMAIN = Domain(
     "billing", FILES, demo=_demo, checks=(_partner_links,),
-    description="Partner portal accounts, credit transactions, discounts and revenue lines."))
+    description="Partner portal accounts, credit transactions, discounts and revenue lines.")
