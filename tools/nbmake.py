@@ -74,6 +74,7 @@ def amendment() -> Path:
         code('''
 # Rate amendment of one customer for one rate plan: the XLSX sent to the customer and the billing CSV.
 # Run with these defaults against the demo database, or: reportlib run amendment -p customer C001 -p rate_plan "Retail USD" -p batch 1
+# It reads the database and writes files only; the runner records the run (reportlib amendments lists the record).
 customer = "C001"          # customer id
 rate_plan = "Retail USD"   # rate plan
 batch = None               # change batch id; None regenerates the plan's current sheet without changes
@@ -86,15 +87,13 @@ output_stem = None         # set by the runner
 from IPython.display import HTML, display
 
 import reportlib
-from reportlib.amendments import html
-from reportlib.amendments.family import AmendmentParams
+from reportlib.amendments import AmendmentParams, html, write_documents
 from reportlib.render.figures import count
-from reportlib.amendments.records import generate
 
 params = AmendmentParams.parse({"customer": customer, "rate_plan": rate_plan, "batch": batch, "at": at})
 target = reportlib.output_file(output_dir, output_stem, ".xlsx", folder="amendments")
-made = generate(db_url, params.customer, params.rate_plan, params.batch, at=params.at,
-                output_dir=target.parent, stem=target.stem)
+made = write_documents(db_url, params.customer, params.rate_plan, params.batch, at=params.at,
+                       output_dir=target.parent, stem=target.stem)
 display(HTML(html.title_html(made.amendment)))
 display(HTML(html.counts_html(made.amendment)))
 '''),

@@ -48,6 +48,12 @@ class Family:
             own slice (``None`` when run alone: query the database). These parameters are
             injected but are not part of a run's key: they only say where the same inputs are.
         html: whether the runner exports the executed notebook to HTML.
+        after_run: optional ``(database URL, RunResult) -> None``, the family's step after each run:
+            the runner calls it once a run is published, failed, or skipped as up to date, in the
+            process that runs the report or the batch (never in a notebook's kernel), e.g. to keep a
+            record of the runs in the database. The notebook then only computes and writes files,
+            so a hand run has no side effect and the skip rule and the record agree. A step that
+            raises makes the run's result failed, naming the step (the published files stay).
     """
 
     name: str
@@ -63,6 +69,7 @@ class Family:
     stems: Callable[[Connection, list[Any]], list[str]] | None = None
     html: bool = True
     description: str = ""
+    after_run: Callable[[str, Any], None] | None = None
 
 
 # Declared by the families' entry points: ``reportlib run dashboard`` imports the dashboard only.

@@ -105,3 +105,15 @@ def apply_edge_batch(url: str) -> int:
     rows = [ChangeRow(n, "Area RATE", code_deck="T", area=area, rate_new=rate)
             for n, (area, rate) in enumerate(EDGE_RATES.items(), start=1)]
     return apply_deck(url, rows, VerifyOptions(plans=("P1",), now=NOW, base_date=BASE), user="analyst").batch_id
+
+
+def generate(url: str, customer: str, plan: str, batch: int | None, *, output_dir, stem: str, user: str = "analyst",
+             at=None):
+    """What a run of the notebook and the runner's after-run step do, without a kernel: the
+    documents (:func:`write_documents`), then their record (:func:`record_documents`)."""
+    from reportlib.amendments.documents import write_documents
+    from reportlib.amendments.family import record_documents
+
+    made = write_documents(url, customer, plan, batch, output_dir=output_dir, stem=stem, user=user, at=at)
+    record_documents(url, made.record)
+    return made

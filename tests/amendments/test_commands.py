@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from reportlib.cli import main
 from reportlib.db import init_db
 from reportlib.ratedesk import ChangeRow, VerifyOptions, verify_deck
-from reportlib.amendments.records import amendment_records
+from reportlib.amendments.data import amendment_records
 from reportlib.ratedesk.html import largest_changes, review_by_plan, write_review
 
 from ..conftest import pdf_text
@@ -121,20 +121,69 @@ def test_the_notebook_renders_and_records_on_postgresql(pg_url, tmp_path):
     assert (record.customer_id, record.xlsx_status, record.csv_status, record.rows) == ("C1", "ok", "ok", 10)
 
 
-def test_make_renders_again_what_is_up_to_date_but_has_no_record(made, capsys):
-    from reportlib.amendments.records import amendments
+def test_make_records_what_is_up_to_date_but_has_no_record_without_rendering_it(made, capsys):
+    from reportlib.amendments.data import amendments
 
     url, batch, out, _ = made
+    with init_db(url).connect() as conn:
+        before = amendment_records(conn, batch=batch, customer="C2")
     with init_db(url).begin() as conn:  # as after `make demo` rebuilt the database with the same data
         conn.execute(amendments.delete().where(amendments.c.customer_id == "C2"))
     capsys.readouterr()
     assert main(["amendments", "make", "--batch", str(batch), "--customer", "C2", "--db", url,
                  "--out", str(out), "--workers", "1"]) == 0
     captured = capsys.readouterr()
-    assert "1 skipped" in captured.out and "1 up-to-date amendment(s) have no record" in captured.err
+    assert "1 skipped" in captured.out and "0 ok" in captured.out  # the runner's skip rule and the record agree
     with init_db(url).connect() as conn:
         records = amendment_records(conn, batch=batch, customer="C2")
     assert list(records["email_status"]) == ["written"] and list(records["xlsx_status"]) == ["ok"]
+    same = ["requested_at", "issued_at", "user", "xlsx_file", "rows", "changes", "xlsx_peak_mb", "recipients",
+            "mail_fields", "folder"]
+    assert records[same].to_dict("records") == before[same].to_dict("records")  # from the run's record file
+
+
+def test_a_failed_run_is_recorded_with_its_error(tmp_path):
+    from reportlib.errors import RunError
+    from reportlib.ratedesk import data as s
+    from reportlib.run import run_report
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    batch = apply_batch(url)
+    setup = s.customer_rp_setup
+    with init_db(url).begin() as conn:
+        conn.execute(setup.update().where(setup.c.customer_id == "C1", setup.c.rate_plan == "P2")
+                     .values(amendment_template="no-such"))
+    with pytest.raises(RunError, match=r"amendment_template 'no-such'"):
+        run_report("amendment", {"customer": "C1", "rate_plan": "P2", "batch": batch}, db_url=url, out=tmp_path)
+    with init_db(url).connect() as conn:
+        (record,) = amendment_records(conn, batch=batch, failed=True).itertuples()
+    assert (record.customer_id, record.rate_plan, record.xlsx_status, record.csv_status) == ("C1", "P2", "failed",
+                                                                                              "failed")
+    assert "no-such" in record.error and record.seconds > 0 and record.user
+    assert not list((tmp_path / "amendments" / f"batch-{batch}").glob("*.xlsx"))
+
+
+def test_running_the_notebook_by_hand_writes_files_only(tmp_path):
+    """The notebook reads the database and writes its files: no table is made, no record written."""
+    import papermill
+    import sqlalchemy as sa
+
+    from reportlib.amendments.data import amendments
+    from reportlib.run import notebook_path
+    from reportlib.families import get_family
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    batch = apply_batch(url)
+    with init_db(url).begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {amendments.name}"))
+    out = tmp_path / "by-hand"
+    papermill.execute_notebook(str(notebook_path(get_family("amendment"))), str(tmp_path / "executed.ipynb"),
+                               parameters={"customer": "C1", "rate_plan": "P1", "batch": batch, "db_url": url,
+                                           "output_dir": str(out), "output_stem": "c1-p1"},
+                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    assert sorted(p.name for p in out.iterdir()) == ["c1-p1.billing.csv", "c1-p1.record.json", "c1-p1.xlsx"]
+    with sa.create_engine(url).connect() as conn:
+        assert not sa.inspect(conn).has_table(amendments.name)
 
 
 def test_forced_regeneration_with_smtp_never_sends_an_amendment_twice(tmp_path):

@@ -15,9 +15,10 @@ from reportlib.db import init_db
 from reportlib.errors import ConfigError, DataError
 from reportlib.amendments.metrics import amendment, amendment_targets, recipients, regeneration_targets
 from reportlib.amendments.email import read_eml
-from reportlib.amendments.records import amendment_records, amendments, deliver, generate
+from reportlib.amendments.data import amendment_records, amendments
+from reportlib.amendments.send import deliver
 
-from .dataset import EXPECTED, INCREASE_AT, apply_batch, dec
+from .dataset import EXPECTED, INCREASE_AT, apply_batch, dec, generate
 from ..ratedesk.dataset import BASE
 
 
@@ -150,22 +151,18 @@ def test_record_holds_request_user_files_rows_and_xlsx_timing(made):
     assert json.loads(row["recipients"])["cc"] == ["am@example.com"]
 
 
-def test_generate_records_a_failure_and_names_the_bad_template(made, tmp_path):
+def test_a_bad_template_fails_naming_it_and_writes_no_document(made, tmp_path):
     url, batch, _, _ = made
-    with init_db(url).begin() as conn:
-        from reportlib.ratedesk import data as s
+    from reportlib.ratedesk import data as s
 
+    with init_db(url).begin() as conn:
         conn.execute(s.customer_rp_setup.update().where(s.customer_rp_setup.c.customer_id == "C1",
                                                         s.customer_rp_setup.c.rate_plan == "P2")
                      .values(amendment_template="no-such"))
     try:
         with pytest.raises(ConfigError, match=r"C1 × rate plan P2: amendment_template 'no-such'.*known: "):
             generate(url, "C1", "P2", batch, output_dir=tmp_path, stem="bad", user="analyst")
-        with init_db(url).connect() as conn:
-            row = conn.execute(sa.select(amendments).where(amendments.c.customer_id == "C1",
-                                                           amendments.c.rate_plan == "P2")).one()
-        assert row.xlsx_status == "failed" and "no-such" in row.error
-        assert not list(tmp_path.glob("*.xlsx"))
+        assert list(tmp_path.iterdir()) == []  # no document and no record file
     finally:
         with init_db(url).begin() as conn:
             conn.execute(s.customer_rp_setup.update().where(s.customer_rp_setup.c.customer_id == "C1",

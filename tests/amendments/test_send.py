@@ -22,10 +22,11 @@ from aiosmtpd.controller import Controller
 from reportlib.cli import main
 from reportlib.db import init_db
 from reportlib.amendments.email import SmtpTarget
-from reportlib.amendments.records import amendment_records, deliver, generate
+from reportlib.amendments.data import amendment_records
+from reportlib.amendments.send import deliver
 from reportlib.errors import ConfigError
 
-from .dataset import apply_batch
+from .dataset import apply_batch, generate
 
 
 class Inbox:

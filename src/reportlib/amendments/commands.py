@@ -31,7 +31,7 @@ def _smtp(args):
 
 
 def _deliver(args, period: str) -> int:
-    from .records import deliver
+    from .send import deliver
 
     smtp = _smtp(args)
     report = deliver(args.db, period, smtp=smtp, sender=args.sender, billing_address=args.billing_address,
@@ -44,7 +44,7 @@ def _deliver(args, period: str) -> int:
 def cmd_make(args) -> int:
     from ..batch import run_batch
     from ..errors import ParameterError
-    from .records import period_name
+    from .data import period_name
 
     if args.batch is not None:
         args.batch = _batch_id(args)
@@ -64,44 +64,24 @@ def cmd_make(args) -> int:
     from datetime import date
 
     period = period_name(args.batch, date.fromisoformat(args.at) if args.at else None)
-    _render_unrecorded(args, period, result)
     args.smtp = str(smtp) if smtp else None
     delivered = _deliver(args, period)
     return 1 if not result.ok else delivered
 
 
-def _render_unrecorded(args, period: str, result) -> None:
-    """Render again the runs the batch skipped as up to date but this database has no record of.
-
-    That happens when the database was rebuilt with the same data (``make demo`` after
-    ``make demo``): the files are current, but the e-mail step works from the record.
-    """
-    from ..db import init_db
-    from ..run import run_report
-    from .records import amendment_records
-
-    with init_db(args.db).connect() as conn:
-        frame = amendment_records(conn, period=period, limit=1_000_000)
-    recorded = set(zip(frame["customer_id"], frame["rate_plan"])) if not frame.empty else set()
-    missing = [r.parameters for r in result.results if r.status == "skipped"
-               and (r.parameters.get("customer"), r.parameters.get("rate_plan")) not in recorded]
-    if missing:
-        print(f"{len(missing)} up-to-date amendment(s) have no record in this database: rendering them again",
-              file=sys.stderr)
-    for params in missing:
-        run_report("amendment", params, out=args.out, db_url=args.db, force=True)
-
-
 def _batch_id(args) -> int:
     from ..errors import ParameterError
-    from .records import demo_batch, latest_batch
+    from ..db import init_db
+    from ..ratedesk.metrics import latest_batch
+    from .demo import demo_batch
 
     text = str(args.batch).strip().lower()
     if text != "latest":
         if not text.isdigit():
             raise ParameterError("amendments make", [f"--batch {args.batch!r} is not a batch id or 'latest'"])
         return int(text)
-    found = latest_batch(args.db)
+    with init_db(args.db).connect() as conn:
+        found = latest_batch(conn)
     if found is None and args.demo_if_none:
         found = demo_batch(args.db)
         print(f"No change batch yet: applied the demo change deck as batch {found}.", file=sys.stderr)
@@ -118,7 +98,7 @@ def cmd_send(args) -> int:
 def cmd_deliveries(args) -> int:
     from ..db import init_db
     from ..delivery import delivery_frame
-    from .records import FAMILY
+    from .send import FAMILY
 
     with init_db(args.db).connect() as conn:
         frame = delivery_frame(conn, FAMILY, period=args.period)
@@ -139,7 +119,7 @@ def cmd_deliveries(args) -> int:
 
 def cmd_list(args) -> int:
     from ..db import init_db
-    from .records import amendment_records
+    from .data import amendment_records
 
     with init_db(args.db).connect() as conn:
         frame = amendment_records(conn, period=args.period, batch=args.batch, customer=args.customer,

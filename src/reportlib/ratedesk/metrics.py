@@ -20,7 +20,8 @@ from ..errors import DataError, UnknownEntityError
 from . import data as s
 from .verify import utcnow
 
-__all__ = ["Lookup", "batch_changes", "batch_plans", "change_log_frame", "change_notes_frame", "lookup_rate", "rate_sheet"]
+__all__ = ["Lookup", "batch_changes", "batch_plans", "change_log_frame", "change_notes_frame", "latest_batch",
+           "lookup_rate", "rate_sheet"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,8 @@ def batch_plans(conn: Connection, batch_id: int) -> list[str]:
     p = s.rate_plans.c
     via_deck = {r[0] for r in conn.execute(sa.select(p.rate_plan).where(p.code_deck.in_(decks)))} if decks else set()
     return sorted(direct | via_deck)
+
+
+def latest_batch(conn: Connection) -> int | None:
+    """The id of the latest applied change batch, or None."""
+    return conn.execute(sa.select(sa.func.max(s.change_batches.c.batch_id))).scalar()
