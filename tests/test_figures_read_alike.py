@@ -261,7 +261,7 @@ def amendment_outputs(tmp_path_factory):
     from reportlib.cli import main
     from reportlib.db import init_db
 
-    from .rates.amendment_data import apply_edge_batch
+    from .amendments.dataset import apply_edge_batch
 
     root = tmp_path_factory.mktemp("amendment-figures")
     url = f"sqlite:///{root / 'db.sqlite'}"
@@ -313,18 +313,19 @@ def test_amendment_counts_read_alike_in_html_and_email(amendment_outputs):
 def test_rate_review_reads_alike_in_html_and_workbook(amendment_outputs, tmp_path):
     from reportlib.db import init_db
     from reportlib.ratedesk import ChangeRow, VerifyOptions, verify_deck
-    from reportlib.ratedesk.html import write_review
+    from reportlib.ratedesk.html import write_review_html
+    from reportlib.ratedesk.xlsx import write_review_xlsx
 
-    from .rates.amendment_data import EDGE_RATES
-    from .rates.dataset import BASE, NOW
+    from .amendments.dataset import EDGE_RATES
+    from .ratedesk.dataset import BASE, NOW
 
     rows = [ChangeRow(n, "Area RATE", code_deck="T", area=area, rate_new=str(D(rate) * 2))
             for n, (area, rate) in enumerate(EDGE_RATES.items(), start=1)]
     rows.append(ChangeRow(len(rows) + 1, "Area RATE", code_deck="T", area="Beta", rate_new="0.20025"))
     with init_db(amendment_outputs["url"]).connect() as conn:
         result = verify_deck(conn, rows, VerifyOptions(plans=("P1",), now=NOW, base_date=BASE))
-    xlsx, page = write_review(result.frame(), result.errors, result.warnings, xlsx=tmp_path / "review.xlsx",
-                              html=tmp_path / "review.html")
+    xlsx = write_review_xlsx(result.frame(), result.errors, result.warnings, tmp_path / "review.xlsx")
+    page = write_review_html(result.frame(), result.errors, result.warnings, tmp_path / "review.html")
     book, page = openpyxl.load_workbook(xlsx), page.read_text(encoding="utf-8")
     for sheet, first in (("By plan", "Rate plan"), ("Largest changes", "Deck row")):
         header, rows_shown = sheet_table(book[sheet], first)

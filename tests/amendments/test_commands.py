@@ -10,13 +10,10 @@ from openpyxl import load_workbook
 
 from reportlib.cli import main
 from reportlib.db import init_db
-from reportlib.ratedesk import ChangeRow, VerifyOptions, verify_deck
 from reportlib.amendments.data import amendment_records
-from reportlib.ratedesk.html import largest_changes, review_by_plan, write_review
 
 from ..conftest import pdf_text
 from .dataset import apply_batch
-from ..ratedesk.dataset import BASE, NOW
 
 
 @pytest.fixture(scope="module")
@@ -79,32 +76,6 @@ def test_batch_of_an_unknown_change_batch_is_one_clear_error(made, capsys):
     url, batch, out, _ = made
     assert main(["batch", "amendment", "-p", "batch", "99", "--db", url, "--out", str(out)]) == 2
     assert "No change batch '99' in the database. The latest batch is 1." in capsys.readouterr().err
-
-
-def test_review_report_shows_increases_and_decreases_by_plan_largest_changes_and_errors(tmp_path, sqlite_url):
-    from .dataset import amendment_data
-    from reportlib.load import write_domain
-
-    write_domain("rates", amendment_data(), url=sqlite_url, source="review test")
-    rows = [ChangeRow(1, "Area RATE", code_deck="T", area="Alpha", rate_new="0.15"),
-            ChangeRow(2, "Area RATE", code_deck="T", area="Gamma", rate_new="0.045", rate_plans="P1,P2"),
-            ChangeRow(3, "Area RATE", code_deck="T", area="Nowhere", rate_new="0.1")]
-    with init_db(sqlite_url).connect() as conn:
-        result = verify_deck(conn, rows, VerifyOptions(plans=("P1",), now=NOW, base_date=BASE))
-    by_plan = review_by_plan(result.frame()).set_index("rate_plan")
-    assert (by_plan.loc["P1", "increases"], by_plan.loc["P1", "decreases"]) == (1, 1)
-    assert by_plan.loc["P2", "decreases"] == 1
-    assert str(by_plan.loc["P1", "max_increase_pct"]) == "50.00"
-    largest = largest_changes(result.frame())
-    assert list(largest["area"])[0] == "Alpha"
-    xlsx, html = tmp_path / "review.xlsx", tmp_path / "review.html"
-    write_review(result.frame(), result.errors, result.warnings, xlsx=xlsx, html=html, title="Review <deck>")
-    book = load_workbook(xlsx)
-    assert book.sheetnames == ["By plan", "Largest changes", "Errors", "Warnings"]
-    errors = [r[0] for r in book["Errors"].iter_rows(values_only=True)][1:]
-    assert len(errors) == 1 and "row 3" in errors[0] and "Nowhere" in errors[0]
-    page = html.read_text(encoding="utf-8")
-    assert "Review &lt;deck&gt;" in page and "Nowhere" in page and "<script" not in page
 
 
 def test_the_notebook_renders_and_records_on_postgresql(pg_url, tmp_path):

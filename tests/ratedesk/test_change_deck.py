@@ -14,7 +14,7 @@ from reportlib.cli import main
 from reportlib.db import engine_for
 from reportlib.errors import ParameterError
 from reportlib.ratedesk import (ChangeDeckError, ChangeRow, VerifyOptions, append_rows, demo_change_deck, merge_rows,
-                             modify_rates, read_change_csv, read_deck, rows_from_rates, verify_deck, write_deck)
+                             modify_rates, read_change_csv, read_deck, rows_from_rates, verify_deck, save_deck)
 
 from reportlib.ratedesk.users import os_user
 
@@ -108,8 +108,8 @@ def test_modify_rates_rejects_bad_parameters():
 
 def test_templates_save_load_append_and_merge(small_sqlite):
     engine = engine_for(small_sqlite)
-    write_deck(engine, "increase-q4", _rows("0.1", "0.2"), "alice", kind="template")
-    write_deck(engine, "work", _rows("0.5"), "alice")
+    save_deck(engine, "increase-q4", _rows("0.1", "0.2"), "alice", kind="template")
+    save_deck(engine, "work", _rows("0.5"), "alice")
     with engine.connect() as conn:
         template = read_deck(conn, "increase-q4", "alice", kind="template")
         work = read_deck(conn, "work", "alice")
@@ -118,7 +118,7 @@ def test_templates_save_load_append_and_merge(small_sqlite):
     assert [r.rate_new for r in append_rows(work, template)] == ["0.5", "0.1", "0.2"]
     merged = merge_rows(work, template)
     assert [(r.row, r.area, r.rate_new) for r in merged] == [(2, "A1", "0.1"), (3, "A2", "0.2")]
-    write_deck(engine, "work", merged, "alice")
+    save_deck(engine, "work", merged, "alice")
     with engine.connect() as conn:
         assert [r.rate_new for r in read_deck(conn, "work", "alice")] == ["0.1", "0.2"]
 
@@ -176,7 +176,7 @@ def test_import_reports_every_problem_at_once_numbered_as_verify_numbers_them(sm
     # the same file stored as typed (no database check) and verified: the same rows, the same words
     rows = read_change_csv(path, "T")
     assert [r.row for r in rows] == [2, 3, 4, 6, 7]
-    write_deck(engine, "as-typed", rows, "alice")
+    save_deck(engine, "as-typed", rows, "alice")
     with engine.connect() as conn:
         stored = read_deck(conn, "as-typed", "alice")
         result = verify_deck(conn, stored, VerifyOptions(now=NOW, base_date=BASE))
@@ -204,7 +204,7 @@ def test_a_deck_exported_to_csv_comes_back_the_same_and_never_as_a_formula(small
     # through the commands: show --csv, then import, gives back the stored deck
     valid = [rows[0], replace(rows[1], rate_new="0.5"), replace(rows[2], rate_new="0.07")]
     engine = engine_for(small_db)
-    write_deck(engine, os_user(), valid, os_user())
+    save_deck(engine, os_user(), valid, os_user())
     again = tmp_path / "again.csv"
     assert main(["rates", "show", "--csv", str(again), "--db", small_db]) == 0
     assert main(["rates", "import", str(again), "--code-deck", "T", "--deck", "copy", "--db", small_db]) == 0

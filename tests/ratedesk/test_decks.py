@@ -10,7 +10,7 @@ import pytest
 
 from reportlib.db import engine_for
 from reportlib.ratedesk import (ChangeRow, DeckAccessError, DeckLockedError, acquire_lock, can, create_deck, list_decks,
-                             read_deck, release_lock, set_access, write_deck)
+                             read_deck, release_lock, set_access, save_deck)
 from reportlib.ratedesk.decks import editing
 
 from reportlib.ratedesk.users import os_user
@@ -66,20 +66,20 @@ def test_lock_holder_is_named_and_only_the_holder_or_owner_releases(small_sqlite
     assert acquire_lock(engine, "shared", "alice") is True
     assert acquire_lock(engine, "shared", "alice") is False  # already hers
     with pytest.raises(DeckLockedError, match="being edited by alice"):
-        write_deck(engine, "shared", ROWS, "bob")
+        save_deck(engine, "shared", ROWS, "bob")
     with pytest.raises(DeckLockedError):
         release_lock(engine, "shared", "bob")
     with engine.connect() as conn:
         frame = list_decks(conn, "bob")
         assert frame.loc[frame["name"] == "shared", "locked_by"].item() == "alice"
-    write_deck(engine, "shared", ROWS, "alice")  # keeps her lock
+    save_deck(engine, "shared", ROWS, "alice")  # keeps her lock
     release_lock(engine, "shared", "carol", force=True)
-    write_deck(engine, "shared", ROWS, "bob")
+    save_deck(engine, "shared", ROWS, "bob")
 
 
 def test_allowed_and_denied_lists(small_sqlite):
     engine = engine_for(small_sqlite)
-    write_deck(engine, "private", ROWS, "carol")
+    save_deck(engine, "private", ROWS, "carol")
     create_deck(engine, "team", "carol", shared=True)
     with engine.connect() as conn:
         assert can(conn, "private", "carol", "editor")
@@ -97,7 +97,7 @@ def test_allowed_and_denied_lists(small_sqlite):
             read_deck(conn, "team", "mallory")
         assert "private" not in set(list_decks(conn, "mallory")["name"])
     with pytest.raises(DeckAccessError, match="may not edit"):
-        write_deck(engine, "private", ROWS, "dave")
+        save_deck(engine, "private", ROWS, "dave")
     with pytest.raises(DeckAccessError, match="Only the owner"):
         set_access(engine, "team", "dave", "dave", "editor", True)
 
@@ -109,7 +109,7 @@ def test_replacing_the_domain_keeps_stored_decks_but_not_batches(small_sqlite):
     from reportlib.ratedesk import data as s
 
     engine = engine_for(small_sqlite)
-    write_deck(engine, "work", ROWS, "alice")
+    save_deck(engine, "work", ROWS, "alice")
     apply_deck(engine, ROWS, VerifyOptions(), user="alice", deck_name="work")
     with engine.connect() as conn:
         assert read_deck(conn, "work", "alice")[0].status == "applied in batch 1"

@@ -80,9 +80,9 @@ def _current_rows(engine, name: str, user: str):
 
 
 def _store(engine, name: str, rows, user: str, what: str) -> int:
-    from .decks import write_deck
+    from .decks import save_deck
 
-    write_deck(engine, name, rows, user)
+    save_deck(engine, name, rows, user)
     print(f"{what}; change deck {name!r} now has {len(rows)} row(s).")
     return 0
 
@@ -175,7 +175,7 @@ def cmd_show(args) -> int:
 
 def cmd_template(args) -> int:
     from .change_deck import append_rows, merge_rows
-    from .decks import delete_deck, list_decks, read_deck, write_deck
+    from .decks import delete_deck, list_decks, read_deck, save_deck
 
     engine, user, name = _engine(args), _user(args), _deck_name(args)
     if args.action == "list":
@@ -194,7 +194,7 @@ def cmd_template(args) -> int:
         return 0
     if args.action == "save":
         rows = _current_rows(engine, name, user)
-        write_deck(engine, args.template, rows, user, kind="template")
+        save_deck(engine, args.template, rows, user, kind="template")
         print(f"Saved change deck {name!r} ({len(rows)} rows) as template {args.template!r}.")
         return 0
     with engine.connect() as conn:
@@ -350,9 +350,10 @@ def cmd_review(args) -> int:
     from ..db import init_db
     from ..errors import ParameterError
     from .decks import read_deck
-    from .html import write_review
+    from .html import write_review_html
     from .verifications import describe_options, record_verification
     from .verify import verify_deck
+    from .xlsx import write_review_xlsx
 
     if not args.xlsx and not args.html:
         raise ParameterError("rates review", ["give --xlsx FILE.xlsx and/or --html FILE.html"])
@@ -361,8 +362,10 @@ def cmd_review(args) -> int:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
     record_verification(engine, name, user, result)  # a review is a verification: apply applies what it showed
-    written = write_review(result.frame(), result.errors, result.warnings, xlsx=args.xlsx, html=args.html,
-                           title=f"Change deck review: {name}", options=describe_options(result.options))
+    report = dict(title=f"Change deck review: {name}", options=describe_options(result.options))
+    frame = result.frame()
+    written = [write(frame, result.errors, result.warnings, path, **report)
+               for write, path in ((write_review_xlsx, args.xlsx), (write_review_html, args.html)) if path]
     _print_options(result.options, "Reviewed with (rates apply uses exactly these)")
     for path in written:
         print(f"Wrote {path}")

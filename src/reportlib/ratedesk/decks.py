@@ -41,7 +41,7 @@ from .verify import utcnow
 
 __all__ = ["DeckAccessError", "DeckLockedError", "LEASE", "SESSION", "acquire_lock", "add_note", "can", "create_deck",
            "current_user", "deck_info", "delete_deck", "editing", "list_decks", "lock_frame", "read_deck",
-           "release_lock", "renew_lock", "set_access", "set_sharing", "set_statuses", "write_deck"]
+           "release_lock", "renew_lock", "save_deck", "set_access", "set_sharing", "set_statuses"]
 
 LEASE = timedelta(seconds=60)  # a command's lock: renewed every quarter of it while the command works
 SESSION = timedelta(hours=4)  # a session lock, unless `rates deck lock --for` says otherwise
@@ -341,7 +341,7 @@ def lock_frame(conn: Connection):
                                  "state"])
 
 
-def write_deck(engine: Engine, name: str, rows: Sequence[ChangeRow], user: str, *, kind: str = "deck",
+def save_deck(engine: Engine, name: str, rows: Sequence[ChangeRow], user: str, *, kind: str = "deck",
                shared: bool = False) -> int:
     """Replace the rows of stored deck ``name`` (created for ``user`` if new), under its edit lock.
 

@@ -1,4 +1,4 @@
-"""Questions about rates, as plain functions over a connection: lookup, rate sheets, the log.
+"""Questions about rates, as plain functions: lookup, rate sheets, the log, a verification's review.
 
 These are what the amendment documents build on: :func:`rate_sheet` is a plan's full sheet
 at a moment (one row per code), :func:`batch_changes` a batch's change history and
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -20,8 +21,9 @@ from ..errors import DataError, UnknownEntityError
 from . import data as s
 from .verify import utcnow
 
-__all__ = ["Lookup", "batch_changes", "batch_plans", "change_log_frame", "change_notes_frame", "latest_batch",
-           "lookup_rate", "rate_sheet"]
+__all__ = ["LARGEST_CHANGE_COLUMNS", "Lookup", "PLAN_REVIEW_COLUMNS", "batch_changes", "batch_plans",
+           "change_log_frame", "change_notes_frame", "largest_changes", "latest_batch", "lookup_rate", "rate_sheet",
+           "review_by_plan"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,51 @@ def batch_plans(conn: Connection, batch_id: int) -> list[str]:
 def latest_batch(conn: Connection) -> int | None:
     """The id of the latest applied change batch, or None."""
     return conn.execute(sa.select(sa.func.max(s.change_batches.c.batch_id))).scalar()
+
+
+# The columns of review_by_plan and largest_changes.
+PLAN_REVIEW_COLUMNS = ["rate_plan", "changes", "increases", "decreases", "new", "closed", "unchanged", "other",
+                       "errors", "max_increase_pct", "max_decrease_pct"]
+LARGEST_CHANGE_COLUMNS = ["deck_row", "rate_plan", "area", "result", "old_rate", "rate_new", "rate_diff", "diff_pct",
+                          "active_from"]
+
+
+def _pct(value) -> Decimal | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def review_by_plan(changes: pd.DataFrame) -> pd.DataFrame:
+    """Per rate plan: changes, increases, decreases, new, closed, unchanged, other, errors.
+
+    ``changes`` is a verify result's frame (columns rate_plan, result, error, diff_pct).
+    Largest increase and decrease are percent (0–100) of the old rate, exact decimals.
+    Rows without a plan (code and area changes of a deck) are counted under ``(code deck)``.
+    """
+    rows = []
+    frame = changes.assign(rate_plan=changes["rate_plan"].where(changes["rate_plan"].notna(), None))
+    for plan, group in frame.groupby(frame["rate_plan"].fillna("(code deck)"), sort=True):
+        results = group["result"]
+        errors = group["error"].map(bool) if "error" in group else pd.Series(False, index=group.index)
+        pcts = [(_pct(p), r) for p, r in zip(group["diff_pct"], results)]
+        ups = [p for p, r in pcts if r == "Increase" and p is not None]
+        downs = [p for p, r in pcts if r == "Decrease" and p is not None]
+        known = {"Increase", "Decrease", "New", "Closed", "Unchanged"}
+        rows.append({"rate_plan": plan, "changes": int((~results.isin(["Unchanged"])).sum()),
+                     "increases": int((results == "Increase").sum()), "decreases": int((results == "Decrease").sum()),
+                     "new": int((results == "New").sum()), "closed": int((results == "Closed").sum()),
+                     "unchanged": int((results == "Unchanged").sum()),
+                     "other": int((~results.isin(known) & ~errors).sum()), "errors": int(errors.sum()),
+                     "max_increase_pct": max(ups) if ups else None, "max_decrease_pct": min(downs) if downs else None})
+    return pd.DataFrame(rows, columns=PLAN_REVIEW_COLUMNS)
+
+
+def largest_changes(changes: pd.DataFrame, limit: int = 20) -> pd.DataFrame:
+    """The ``limit`` rate changes with the largest absolute percent change, largest first."""
+    rated = changes[changes["result"].isin(["Increase", "Decrease"])].copy()
+    rated["old_rate"] = [a if a is not None and a == a else f for a, f in zip(rated["active_rate"],
+                                                                              rated["future_rate"])]
+    rated["_size"] = [abs(_pct(p) or Decimal(0)) for p in rated["diff_pct"]]
+    rated = rated.sort_values(["_size", "deck_row"], ascending=[False, True], kind="stable").head(limit)
+    return rated[LARGEST_CHANGE_COLUMNS].reset_index(drop=True)

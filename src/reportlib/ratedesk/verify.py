@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Sequence
+from typing import Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -33,8 +33,8 @@ from sqlalchemy.engine import Connection
 from . import data as s
 from .change_deck import CHANGE_TYPES, ChangeRow, normalise_type, split_codes, split_names
 
-__all__ = ["ALL_CODES_DELETED", "Change", "VerifyOptions", "VerifyResult", "batch_digest", "current_areas",
-           "current_codes", "deck_problems", "utcnow", "verify_deck"]
+__all__ = ["ALL_CODES_DELETED", "Change", "HANDLERS", "VerifyOptions", "VerifyResult", "batch_digest",
+           "current_areas", "current_codes", "deck_problems", "utcnow", "verify_deck"]
 
 ALL_CODES_DELETED = ("close-area", "keep-area", "error")
 DEFAULT_DAYS = {"increase": 7, "decrease": 0, "new": 0, "delete": 7}
@@ -287,69 +287,108 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
                 plans_later: bool = False) -> VerifyResult:
     """Check ``rows`` against the database and expand them; nothing is written.
 
-    ``plans_later`` leaves rows that select no rate plan unexpanded instead of an error (see
-    :func:`deck_problems`).
+    Each row goes through the checks every change type shares (:meth:`_Verify.parse`), then the
+    handler of its change type (:data:`HANDLERS`); areas that a batch leaves without codes are
+    dealt with last, as ``options.all_codes_deleted`` says. ``plans_later`` leaves rows that select
+    no rate plan unexpanded instead of an error (see :func:`deck_problems`).
 
     The result keeps the options as used (:meth:`VerifyOptions.resolved`: the base date filled in).
     """
     now = options.now or utcnow()
     if options.base_date is None:
         options = replace(options, base_date=datetime(now.year, now.month, now.day))
-    base = options.base_date
-    ctx = _Context(conn, now)
-    changes: list[Change] = []
-    errors: list[str] = []
-    warnings: list[str] = []
-
-    def fail(r: ChangeRow, message: str) -> None:
-        errors.append(f"{r.label()}: {message}")
-        changes.append(Change(r.row, r.change_type, r.code_deck, result="Error", error=message,
-                              area=r.area or None, area_new=r.area_new or None))
-
-    def when(days: int) -> datetime:
-        return options.specific_date or base + timedelta(days=days)
-
-    for name in options.plans:
-        if name not in ctx.plans:
-            errors.append(f"option --plan: unknown rate plan {name!r}")
-    for name in options.groups:
-        if name not in ctx.groups:
-            errors.append(f"option --group: unknown rate plan group {name!r}; known: {', '.join(sorted(ctx.groups))}")
-    if options.all_codes_deleted not in ALL_CODES_DELETED:
-        errors.append(f"option all codes deleted: {options.all_codes_deleted!r} is not one of "
-                      f"{', '.join(ALL_CODES_DELETED)}")
-
-    seen: dict[tuple, int] = {}
-    area_owner: dict[tuple[str, str], int] = {}  # (deck, area) -> row with a structural change
-    rate_owner: dict[tuple[str, str], int] = {}  # (plan, area) -> row changing the rate
-    code_owner: dict[tuple[str, str], int] = {}  # (deck, code) -> row changing the code
-    code_areas: dict[tuple[str, str], int] = {}  # (deck, area) -> first row changing its codes
-    deleted_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
-    added_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
-    delete_dates: dict[tuple[str, str], tuple[datetime, int]] = {}
-    decks_used: set[str] = set()
-
+    run = _Verify(_Context(conn, now), options, plans_later)
+    run.check_options()
     for r in rows:
+        row = run.parse(r)
+        if row is not None:
+            HANDLERS[row.kind](run, row)
+    run.close_emptied_areas()
+    if len(run.decks_used) > 1:
+        message = f"the batch spans {len(run.decks_used)} code decks ({', '.join(sorted(run.decks_used))})"
+        run.warnings.append(message + ("; one code deck per batch is recommended" if options.one_deck else ""))
+    return VerifyResult(list(rows), run.changes, run.errors, run.warnings, batch_digest(rows, options), now, options)
+
+
+@dataclass
+class _Row:
+    """A deck row that passed the checks every change type shares, parsed."""
+
+    source: ChangeRow
+    kind: str  # the normalised change type
+    deck: str
+    area: str  # for Area add, the new area's name
+    plans: set[str]  # the plans the row selects (its own, else the options')
+    rate: Decimal | None
+    increment: str
+    codes: list[str]
+    known_areas: dict[str, int]
+
+
+class _Verify:
+    """One verification: what it has found so far, and which row owns which area, rate and code."""
+
+    def __init__(self, ctx: _Context, options: VerifyOptions, plans_later: bool):
+        self.ctx, self.options, self.plans_later = ctx, options, plans_later
+        self.changes: list[Change] = []
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.seen: dict[tuple, int] = {}
+        self.area_owner: dict[tuple[str, str], int] = {}  # (deck, area) -> row with a structural change
+        self.rate_owner: dict[tuple[str, str], int] = {}  # (plan, area) -> row changing the rate
+        self.code_owner: dict[tuple[str, str], int] = {}  # (deck, code) -> row changing the code
+        self.code_areas: dict[tuple[str, str], int] = {}  # (deck, area) -> first row changing its codes
+        self.deleted_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.added_codes: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.delete_dates: dict[tuple[str, str], tuple[datetime, int]] = {}
+        self.decks_used: set[str] = set()
+
+    def fail(self, r: ChangeRow, message: str) -> None:
+        self.errors.append(f"{r.label()}: {message}")
+        self.changes.append(Change(r.row, r.change_type, r.code_deck, result="Error", error=message,
+                                   area=r.area or None, area_new=r.area_new or None))
+
+    def when(self, days: int) -> datetime:
+        """The date a change takes effect: the specific date, else the base date plus ``days``."""
+        return self.options.specific_date or self.options.base_date + timedelta(days=days)
+
+    def check_options(self) -> None:
+        ctx, options = self.ctx, self.options
+        for name in options.plans:
+            if name not in ctx.plans:
+                self.errors.append(f"option --plan: unknown rate plan {name!r}")
+        for name in options.groups:
+            if name not in ctx.groups:
+                self.errors.append(f"option --group: unknown rate plan group {name!r}; known: "
+                                   f"{', '.join(sorted(ctx.groups))}")
+        if options.all_codes_deleted not in ALL_CODES_DELETED:
+            self.errors.append(f"option all codes deleted: {options.all_codes_deleted!r} is not one of "
+                               f"{', '.join(ALL_CODES_DELETED)}")
+
+    def parse(self, r: ChangeRow) -> _Row | None:
+        """The row, checked as every change type is (type, duplicate, deck, plans, rate, increment,
+        codes, area), or None once it failed."""
+        ctx = self.ctx
         kind = normalise_type(r.change_type)
         if kind is None:
-            fail(r, f"change type {r.change_type!r} is not one of {', '.join(CHANGE_TYPES)}")
-            continue
-        if r.content() in seen:
-            fail(r, f"duplicate of row {seen[r.content()]}")
-            continue
-        seen[r.content()] = r.row
+            self.fail(r, f"change type {r.change_type!r} is not one of {', '.join(CHANGE_TYPES)}")
+            return None
+        if r.content() in self.seen:
+            self.fail(r, f"duplicate of row {self.seen[r.content()]}")
+            return None
+        self.seen[r.content()] = r.row
         deck = r.code_deck
         if deck not in ctx.decks:
-            fail(r, f"unknown code deck {deck!r}; known: {', '.join(sorted(ctx.decks)) or 'none'}")
-            continue
-        decks_used.add(deck)
+            self.fail(r, f"unknown code deck {deck!r}; known: {', '.join(sorted(ctx.decks)) or 'none'}")
+            return None
+        self.decks_used.add(deck)
         known_areas = ctx.areas(deck)
         problems: list[str] = []
 
         # plans: the row's plans and groups if it names any, else the options'; union of both kinds
         named, groups = split_names(r.rate_plans), split_names(r.rate_plan_groups)
         if not named and not groups:
-            named, groups = list(options.plans), list(options.groups)
+            named, groups = list(self.options.plans), list(self.options.groups)
         plans: set[str] = set()
         for p in named:
             if p not in ctx.plans:
@@ -386,173 +425,209 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
         elif area not in known_areas:
             problems.append(f"unknown area {area!r} in code deck {deck!r}")
         if problems:
-            fail(r, "; ".join(problems))
-            continue
+            self.fail(r, "; ".join(problems))
+            return None
+        return _Row(r, kind, deck, area, plans, rate, increment, code_list, known_areas)
 
-        if kind in ("Area name", "Area delete", "Area add"):
-            owner = area_owner.get((deck, area)) or code_areas.get((deck, area)) or next(
-                (v for k, v in rate_owner.items() if k[1] == area and ctx.plans[k[0]].code_deck == deck), None)
-            if owner is not None:
-                fail(r, f"area {area!r} is already changed by row {owner}")
-                continue
+    def rate_row(self, deck: str, area: str) -> int | None:
+        """The row changing the area's rate in some plan of the deck, if any."""
+        return next((row for (plan, a), row in self.rate_owner.items()
+                     if a == area and self.ctx.plans[plan].code_deck == deck), None)
 
-        if kind == "Area RATE":
-            if rate is None:
-                fail(r, "rate new is required for Area RATE (a number of at most 8 decimal places, not negative)")
+    def area_is_free(self, row: _Row) -> bool:
+        """Whether no row before changes the area (its structure, codes or rate); fails the row if one does."""
+        owner = self.area_owner.get((row.deck, row.area)) or self.code_areas.get((row.deck, row.area)) \
+            or self.rate_row(row.deck, row.area)
+        if owner is not None:
+            self.fail(row.source, f"area {row.area!r} is already changed by row {owner}")
+            return False
+        return True
+
+    def locked_plans(self, deck: str, area: str) -> list[str]:
+        """The deck's plans with a locked rate for the area."""
+        return [p for p in self.ctx.deck_plans(deck) if any(x.locked for x in self.ctx.rates(p).get(area, []))]
+
+    def close_emptied_areas(self) -> None:
+        """Areas whose every code the batch deletes: closed, kept or an error, as the options say."""
+        for (deck, area), gone in self.deleted_codes.items():
+            remaining = (self.ctx.area_codes(deck, area) - gone) | self.added_codes[(deck, area)]
+            if remaining or self.area_owner.get((deck, area)):
                 continue
-            if not plans:
-                if not plans_later:
-                    fail(r, "no rate plan selected: name plans or groups in the row or with --plan / --group")
-                continue
-            if (deck, area) in area_owner:
-                fail(r, f"area {area!r} is already changed by row {area_owner[(deck, area)]}")
-                continue
-            clash = next((rate_owner[(p, area)] for p in sorted(plans) if (p, area) in rate_owner), None)
-            if clash is not None:
-                fail(r, f"the rate of {area!r} is already changed by row {clash}")
-                continue
-            row_changes = []
-            for plan in sorted(plans):
-                change = _rate_change(ctx, r, plan, area, rate, increment, options, when)
-                if change.error:
-                    break
-                row_changes.append(change)
-            if row_changes and len(row_changes) == len(plans):
-                for p in plans:
-                    rate_owner[(p, area)] = r.row
-                changes.extend(row_changes)
+            date, row = self.delete_dates[(deck, area)]
+            policy = self.options.all_codes_deleted
+            if policy == "error":
+                self.errors.append(f"row {row} (Code delete {area!r}): every code of area {area!r} would be deleted; "
+                                   "keep one, delete the area, or choose another all-codes-deleted policy")
+            elif policy == "keep-area":
+                self.warnings.append(f"row {row}: area {area!r} keeps no code after this batch (kept, as chosen)")
             else:
-                fail(r, change.error)
-            continue
+                rate_row, locked = self.rate_row(deck, area), self.locked_plans(deck, area)
+                if rate_row is not None:
+                    self.errors.append(f"row {row} (Code delete {area!r}): every code of the area is deleted, which "
+                                       f"closes it, but row {rate_row} changes its rate; drop one of the two rows")
+                    continue
+                if locked:
+                    self.errors.append(f"row {row} (Code delete {area!r}): every code of the area is deleted, which "
+                                       f"closes it, but it has a locked rate in {', '.join(map(repr, locked))}")
+                    continue
+                self.warnings.append(f"row {row}: every code of area {area!r} is deleted, so the area closes on "
+                                     f"{date:%Y-%m-%d}")
+                self.changes.extend(c for c in _closure(self.ctx, row, "Area delete", deck, area, date)
+                                    if c.code is None)
 
-        if kind == "Area name":
-            new = r.area_new.strip()
-            if not new:
-                fail(r, "area name new is required for Area name")
-            elif new == area:
-                fail(r, "area name new is the same as the current name")
-            elif new in known_areas:
-                fail(r, f"area {new!r} already exists in code deck {deck!r}")
-            else:
-                area_owner[(deck, area)] = area_owner[(deck, new)] = r.row
-                changes.append(Change(r.row, kind, deck, "Renamed", area=area, area_new=new,
-                                      codes=len(ctx.area_codes(deck, area)), active_from=when(0)))
-            continue
 
-        if kind == "Area delete":
-            locked = [p for p in ctx.deck_plans(deck) if any(x.locked for x in ctx.rates(p).get(area, []))]
-            if locked:
-                fail(r, f"area {area!r} has a locked rate in {', '.join(map(repr, locked))}; unlock it first")
-                continue
-            area_owner[(deck, area)] = r.row
-            date = when(ctx.deck_days(deck, "delete"))
-            changes.extend(_closure(ctx, r.row, kind, deck, area, date))
-            continue
+def _verify_area_rate(run: _Verify, row: _Row) -> None:
+    """Area RATE: the area's new rate in each selected plan (all of them, or the row fails)."""
+    r, deck, area = row.source, row.deck, row.area
+    if row.rate is None:
+        run.fail(r, "rate new is required for Area RATE (a number of at most 8 decimal places, not negative)")
+        return
+    if not row.plans:
+        if not run.plans_later:
+            run.fail(r, "no rate plan selected: name plans or groups in the row or with --plan / --group")
+        return
+    if (deck, area) in run.area_owner:
+        run.fail(r, f"area {area!r} is already changed by row {run.area_owner[(deck, area)]}")
+        return
+    clash = next((run.rate_owner[(p, area)] for p in sorted(row.plans) if (p, area) in run.rate_owner), None)
+    if clash is not None:
+        run.fail(r, f"the rate of {area!r} is already changed by row {clash}")
+        return
+    changes = []
+    for plan in sorted(row.plans):
+        change = _rate_change(run.ctx, r, plan, area, row.rate, row.increment, run.options, run.when)
+        if change.error:
+            run.fail(r, change.error)
+            return
+        changes.append(change)
+    for plan in row.plans:
+        run.rate_owner[(plan, area)] = r.row
+    run.changes.extend(changes)
 
-        if kind == "Area add":
-            if options.no_new:
-                changes.append(Change(r.row, kind, deck, "Skipped", area=area, error=""))
-                continue
-            if rate is not None and not increment:
-                fail(r, "increment new is required when Area add gives a rate")
-                continue
-            if rate is not None and not plans and not plans_later:
-                fail(r, "no rate plan selected for the new area's rate: name plans or groups")
-                continue
-            code_problems = _check_new_codes(ctx, deck, area, code_list, code_owner, r.row)
-            if code_problems:
-                fail(r, "; ".join(code_problems))
-                continue
-            area_owner[(deck, area)] = r.row
-            date = when(ctx.deck_days(deck, "new"))
-            changes.append(Change(r.row, kind, deck, "New", area=area, codes=len(code_list), active_from=date))
-            for code in code_list:
-                code_owner[(deck, code)] = r.row
-                changes.append(Change(r.row, kind, deck, "Code added", area=area, code=code, active_from=date))
-            if rate is not None:
-                for plan in sorted(plans):
-                    rate_owner[(plan, area)] = r.row
-                    changes.append(Change(r.row, kind, deck, "New", rate_plan=plan, area=area, codes=len(code_list),
-                                          rate_new=rate, increment_new=increment,
-                                          active_from=when(ctx.days(plan, "new")), policy_5g_new="allow",
-                                          policy_ext_new="accept", custom_1_new=r.custom_1 or None,
-                                          custom_2_new=r.custom_2 or None, custom_3_new=r.custom_3 or None))
-            continue
 
-        # code changes
-        if (deck, area) in area_owner:
-            fail(r, f"area {area!r} is already changed by row {area_owner[(deck, area)]}")
-            continue
-        if not code_list:
-            fail(r, f"codes are required for {kind}")
-            continue
-        current = ctx.area_codes(deck, area)
-        if kind == "Code add":
-            adds, deletes = code_list, []
-        elif kind == "Code delete":
-            adds, deletes = [], code_list
-        else:
-            wanted = list(dict.fromkeys(code_list))
-            adds = [c for c in wanted if c not in current]
-            deletes = sorted(current - set(wanted))
-        code_problems = _check_new_codes(ctx, deck, area, adds, code_owner, r.row)
-        for code in deletes:
-            owner_area = ctx.codes(deck).get(code)
-            if (deck, code) in code_owner:
-                code_problems.append(f"code {code} is already changed by row {code_owner[(deck, code)]}")
-            elif owner_area is None:
-                code_problems.append(f"code {code} does not exist in code deck {deck!r}, so it cannot be deleted")
-            elif owner_area != area:
-                code_problems.append(f"code {code} is in area {owner_area!r}, not {area!r}")
-        if code_problems:
-            fail(r, "; ".join(code_problems))
-            continue
-        code_areas.setdefault((deck, area), r.row)
-        add_date, delete_date = when(ctx.deck_days(deck, "new")), when(ctx.deck_days(deck, "delete"))
-        for code in adds:
-            code_owner[(deck, code)] = r.row
-            added_codes[(deck, area)].add(code)
-            changes.append(Change(r.row, kind, deck, "Code added", area=area, code=code, active_from=add_date))
-        for code in deletes:
-            code_owner[(deck, code)] = r.row
-            deleted_codes[(deck, area)].add(code)
-            delete_dates[(deck, area)] = (delete_date, r.row)
-            changes.append(Change(r.row, kind, deck, "Code deleted", area=area, code=code, active_from=delete_date,
-                                  active_till=delete_date, policy_5g_new="block", policy_ext_new="reject"))
-        if not adds and not deletes:
-            changes.append(Change(r.row, kind, deck, "Unchanged", area=area, codes=len(current)))
+def _verify_area_name(run: _Verify, row: _Row) -> None:
+    """Area name: the area renamed, its codes and rates carried over, at the base date."""
+    r, deck, area = row.source, row.deck, row.area
+    if not run.area_is_free(row):
+        return
+    new = r.area_new.strip()
+    if not new:
+        run.fail(r, "area name new is required for Area name")
+    elif new == area:
+        run.fail(r, "area name new is the same as the current name")
+    elif new in row.known_areas:
+        run.fail(r, f"area {new!r} already exists in code deck {deck!r}")
+    else:
+        run.area_owner[(deck, area)] = run.area_owner[(deck, new)] = r.row
+        run.changes.append(Change(r.row, row.kind, deck, "Renamed", area=area, area_new=new,
+                                  codes=len(run.ctx.area_codes(deck, area)), active_from=run.when(0)))
 
-    # areas left without codes
-    for (deck, area), gone in deleted_codes.items():
-        remaining = (ctx.area_codes(deck, area) - gone) | added_codes[(deck, area)]
-        if remaining or area_owner.get((deck, area)):
-            continue
-        date, row = delete_dates[(deck, area)]
-        policy = options.all_codes_deleted
-        if policy == "error":
-            errors.append(f"row {row} (Code delete {area!r}): every code of area {area!r} would be deleted; keep one, "
-                          "delete the area, or choose another all-codes-deleted policy")
-        elif policy == "keep-area":
-            warnings.append(f"row {row}: area {area!r} keeps no code after this batch (kept, as chosen)")
-        else:
-            rate_row = next((v for k, v in rate_owner.items() if k[1] == area and ctx.plans[k[0]].code_deck == deck),
-                            None)
-            locked = [p for p in ctx.deck_plans(deck) if any(x.locked for x in ctx.rates(p).get(area, []))]
-            if rate_row is not None:
-                errors.append(f"row {row} (Code delete {area!r}): every code of the area is deleted, which closes "
-                              f"it, but row {rate_row} changes its rate; drop one of the two rows")
-                continue
-            if locked:
-                errors.append(f"row {row} (Code delete {area!r}): every code of the area is deleted, which closes "
-                              f"it, but it has a locked rate in {', '.join(map(repr, locked))}")
-                continue
-            warnings.append(f"row {row}: every code of area {area!r} is deleted, so the area closes on {date:%Y-%m-%d}")
-            changes.extend(c for c in _closure(ctx, row, "Area delete", deck, area, date) if c.code is None)
 
-    if len(decks_used) > 1:
-        message = f"the batch spans {len(decks_used)} code decks ({', '.join(sorted(decks_used))})"
-        warnings.append(message + ("; one code deck per batch is recommended" if options.one_deck else ""))
-    return VerifyResult(list(rows), changes, errors, warnings, batch_digest(rows, options), now, options)
+def _verify_area_delete(run: _Verify, row: _Row) -> None:
+    """Area delete: the area, its codes and its rate in every plan of the deck closed (never over a locked rate)."""
+    r, deck, area = row.source, row.deck, row.area
+    if not run.area_is_free(row):
+        return
+    locked = run.locked_plans(deck, area)
+    if locked:
+        run.fail(r, f"area {area!r} has a locked rate in {', '.join(map(repr, locked))}; unlock it first")
+        return
+    run.area_owner[(deck, area)] = r.row
+    run.changes.extend(_closure(run.ctx, r.row, row.kind, deck, area, run.when(run.ctx.deck_days(deck, "delete"))))
+
+
+def _verify_area_add(run: _Verify, row: _Row) -> None:
+    """Area add: a new area with its codes, and its rate in the selected plans when the row gives one."""
+    r, deck, area, ctx = row.source, row.deck, row.area, run.ctx
+    if not run.area_is_free(row):
+        return
+    if run.options.no_new:
+        run.changes.append(Change(r.row, row.kind, deck, "Skipped", area=area, error=""))
+        return
+    if row.rate is not None and not row.increment:
+        run.fail(r, "increment new is required when Area add gives a rate")
+        return
+    if row.rate is not None and not row.plans and not run.plans_later:
+        run.fail(r, "no rate plan selected for the new area's rate: name plans or groups")
+        return
+    problems = _check_new_codes(ctx, deck, area, row.codes, run.code_owner, r.row)
+    if problems:
+        run.fail(r, "; ".join(problems))
+        return
+    run.area_owner[(deck, area)] = r.row
+    date = run.when(ctx.deck_days(deck, "new"))
+    run.changes.append(Change(r.row, row.kind, deck, "New", area=area, codes=len(row.codes), active_from=date))
+    for code in row.codes:
+        run.code_owner[(deck, code)] = r.row
+        run.changes.append(Change(r.row, row.kind, deck, "Code added", area=area, code=code, active_from=date))
+    if row.rate is not None:
+        for plan in sorted(row.plans):
+            run.rate_owner[(plan, area)] = r.row
+            run.changes.append(Change(r.row, row.kind, deck, "New", rate_plan=plan, area=area, codes=len(row.codes),
+                                      rate_new=row.rate, increment_new=row.increment,
+                                      active_from=run.when(ctx.days(plan, "new")), policy_5g_new="allow",
+                                      policy_ext_new="accept", custom_1_new=r.custom_1 or None,
+                                      custom_2_new=r.custom_2 or None, custom_3_new=r.custom_3 or None))
+
+
+def _verify_codes(run: _Verify, row: _Row) -> None:
+    """Code add, Code delete, Code replace (the area's codes become the row's: the missing ones are
+    added, the others deleted): one row per code added or deleted."""
+    r, deck, area, ctx = row.source, row.deck, row.area, run.ctx
+    if (deck, area) in run.area_owner:
+        run.fail(r, f"area {area!r} is already changed by row {run.area_owner[(deck, area)]}")
+        return
+    if not row.codes:
+        run.fail(r, f"codes are required for {row.kind}")
+        return
+    current = ctx.area_codes(deck, area)
+    if row.kind == "Code add":
+        adds, deletes = row.codes, []
+    elif row.kind == "Code delete":
+        adds, deletes = [], row.codes
+    else:
+        wanted = list(dict.fromkeys(row.codes))
+        adds = [c for c in wanted if c not in current]
+        deletes = sorted(current - set(wanted))
+    problems = _check_new_codes(ctx, deck, area, adds, run.code_owner, r.row)
+    for code in deletes:
+        owner_area = ctx.codes(deck).get(code)
+        if (deck, code) in run.code_owner:
+            problems.append(f"code {code} is already changed by row {run.code_owner[(deck, code)]}")
+        elif owner_area is None:
+            problems.append(f"code {code} does not exist in code deck {deck!r}, so it cannot be deleted")
+        elif owner_area != area:
+            problems.append(f"code {code} is in area {owner_area!r}, not {area!r}")
+    if problems:
+        run.fail(r, "; ".join(problems))
+        return
+    run.code_areas.setdefault((deck, area), r.row)
+    add_date, delete_date = run.when(ctx.deck_days(deck, "new")), run.when(ctx.deck_days(deck, "delete"))
+    for code in adds:
+        run.code_owner[(deck, code)] = r.row
+        run.added_codes[(deck, area)].add(code)
+        run.changes.append(Change(r.row, row.kind, deck, "Code added", area=area, code=code, active_from=add_date))
+    for code in deletes:
+        run.code_owner[(deck, code)] = r.row
+        run.deleted_codes[(deck, area)].add(code)
+        run.delete_dates[(deck, area)] = (delete_date, r.row)
+        run.changes.append(Change(r.row, row.kind, deck, "Code deleted", area=area, code=code,
+                                  active_from=delete_date, active_till=delete_date, policy_5g_new="block",
+                                  policy_ext_new="reject"))
+    if not adds and not deletes:
+        run.changes.append(Change(r.row, row.kind, deck, "Unchanged", area=area, codes=len(current)))
+
+
+# One handler per change type.
+HANDLERS: dict[str, Callable[[_Verify, _Row], None]] = {
+    "Area RATE": _verify_area_rate,
+    "Area name": _verify_area_name,
+    "Area delete": _verify_area_delete,
+    "Area add": _verify_area_add,
+    "Code add": _verify_codes,
+    "Code delete": _verify_codes,
+    "Code replace": _verify_codes,
+}
 
 
 def batch_digest(rows: Sequence[ChangeRow], options: VerifyOptions) -> str:

@@ -1,14 +1,30 @@
-"""The verify result as an XLSX workbook for review: summary, changes, errors, warnings."""
+"""The rate desk's workbooks: a verification (summary, changes, errors, warnings) and its review report."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
 
 from ..render.table import Col, Sheet
 from ..render.xlsx import write_workbook
+from .data import RATE_SCALE
+from .metrics import largest_changes, review_by_plan
 from .verify import VerifyResult
 
-__all__ = ["write_verify_xlsx"]
+__all__ = ["LARGEST_COLUMNS", "PLAN_COLUMNS", "write_review_xlsx", "write_verify_xlsx"]
+
+PLAN_COLUMNS = [Col("rate_plan", "Rate plan"), Col("changes", "Changes", "int"), Col("increases", "Increases", "int"),
+                Col("decreases", "Decreases", "int"), Col("new", "New", "int"), Col("closed", "Closed", "int"),
+                Col("unchanged", "Unchanged", "int"), Col("other", "Other (codes, names)", "int"),
+                Col("errors", "Errors", "int"), Col("max_increase_pct", "Largest increase %", "percent"),
+                Col("max_decrease_pct", "Largest decrease %", "percent")]
+LARGEST_COLUMNS = [Col("deck_row", "Deck row", "int"), Col("rate_plan", "Rate plan"), Col("area", "Area"),
+                   Col("result", "Result"), Col("old_rate", "Old rate", "rate", places=RATE_SCALE),
+                   Col("rate_new", "New rate", "rate", places=RATE_SCALE),
+                   Col("rate_diff", "Difference", "rate", places=RATE_SCALE), Col("diff_pct", "Change %", "percent"),
+                   Col("active_from", "Effective", "datetime")]
 
 _CHANGE_COLUMNS = [
     Col("deck_row", "Deck row", "int"), Col("change_type", "Change type"), Col("result", "Result"),
@@ -44,3 +60,19 @@ def write_verify_xlsx(result: VerifyResult, path: str | Path) -> Path:
         Sheet("Warnings", [{"warning": w} for w in result.warnings], [Col("warning", "Warning")]),
     ]
     return write_workbook(path, sheets)
+
+
+def write_review_xlsx(changes: pd.DataFrame, errors: Sequence[str], warnings: Sequence[str], path: str | Path, *,
+                      title: str = "Change deck review", options: Sequence[tuple[str, str]] = ()) -> Path:
+    """The review report of a verification (``changes``: its frame) as a workbook at ``path`` (atomically).
+
+    ``options`` are the verify options as label and value (what apply will use), shown on top.
+    """
+    error_col = [Col("error", "Error (names the change deck row)")]
+    return write_workbook(path, [
+        Sheet("By plan", review_by_plan(changes), PLAN_COLUMNS, heading=title,
+              preamble=[*options, ("Changes", len(changes)), ("Errors", len(errors)), ("Warnings", len(warnings))]),
+        Sheet("Largest changes", largest_changes(changes), LARGEST_COLUMNS),
+        Sheet("Errors", [{"error": e} for e in errors], error_col),
+        Sheet("Warnings", [{"error": w} for w in warnings], [Col("error", "Warning")]),
+    ])
