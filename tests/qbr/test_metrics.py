@@ -7,7 +7,7 @@ import pytest
 
 from reportlib.load import load_folder
 from reportlib.periods import Quarter
-from reportlib.qbr import metrics as m
+from reportlib.qbr import health, metrics as m, slices
 from reportlib.qbr.review import partner_review, portfolio
 
 from .dataset import write_folder
@@ -28,7 +28,7 @@ def everyone(url):
     import reportlib
 
     with reportlib.connect(url) as conn:
-        return m.quarter_metrics(conn, Q3)
+        return slices.quarter_metrics(conn, Q3)
 
 
 @pytest.fixture(scope="module")
@@ -126,22 +126,22 @@ def _row(**values):
 
 
 def test_health_score_worked_example_of_the_spec():
-    result = m.health_score(_row(attainment_pct=80, coverage_pct=150, conversion_pct=25, training_pct=90,
+    result = health.health_score(_row(attainment_pct=80, coverage_pct=150, conversion_pct=25, training_pct=90,
                                  portal_pct=50, csat="4.5", registration_win_rate_pct=20, cycle_ratio="0.8")).iloc[0]
     assert result["health_score"] == D("70.625")
     assert result["health_display"] == D("70.6") and result["health_band"] == "Good"
-    assert [result[f"{c.key}_points"] for c in m.COMPONENTS] == [D(24), D("15.625"), D(14), D("13.5"), D("3.5")]
+    assert [result[f"{c.key}_points"] for c in health.COMPONENTS] == [D(24), D("15.625"), D(14), D("13.5"), D("3.5")]
 
 
 def test_health_terms_never_exceed_their_weight_or_go_below_zero():
-    result = m.health_score(_row(attainment_pct=500, coverage_pct=900, conversion_pct=-5, training_pct=100,
+    result = health.health_score(_row(attainment_pct=500, coverage_pct=900, conversion_pct=-5, training_pct=100,
                                  portal_pct=100, csat=5, registration_win_rate_pct=100, cycle_ratio=3)).iloc[0]
     assert result["revenue_points"] == 30 and result["pipeline_points"] == D("12.5")
     assert result["efficiency_points"] == 5 and result["health_score"] == D("82.5")
 
 
 def test_no_health_input_at_all_gives_no_score():
-    result = m.health_score(_row()).iloc[0]
+    result = health.health_score(_row()).iloc[0]
     assert result["health_score"] is None and result["health_band"] == "No data"
 
 
@@ -149,8 +149,8 @@ def test_no_health_input_at_all_gives_no_score():
     ("100", "Excellent"), ("85", "Excellent"), ("84.95", "Excellent"), ("84.94", "Good"), ("70", "Good"),
     ("69.9", "At Risk"), ("55", "At Risk"), ("54.949", "Critical"), ("0", "Critical")])
 def test_band_boundaries_on_the_score_as_shown(score, band):
-    assert m.band_of(D(score))[0] == band
-    assert m.band_of(D(score))[1]  # every band has its action text
+    assert health.band_of(D(score))[0] == band
+    assert health.band_of(D(score))[1]  # every band has its action text
 
 
 def test_tier_benchmarks_use_active_partners_of_the_tier(everyone):
@@ -179,7 +179,7 @@ def test_revenue_trend_covers_eight_quarters(everyone):
 
 def test_portal_trend_of_a_quarter_without_portal_rows_is_missing_as_in_the_health_score(everyone):
     """B2 has no portal row at all: its engagement is left out of the score, so no quarter is 0 logins."""
-    a1, b2 = (m.partner_slice(everyone, p) for p in ("A1", "B2"))
+    a1, b2 = (slices.partner_slice(everyone, p) for p in ("A1", "B2"))
     assert list(a1.portal_trend["quarter"]) == [str(Q3 - i) for i in reversed(range(8))]
     assert list(a1.portal_trend["logins_per_month"]) == [None] * 6 + [D(10), D(3)]
     assert list(b2.portal_trend["logins_per_month"]) == [None] * 8
@@ -213,7 +213,7 @@ def test_deck_of_a_quarter_without_any_data_says_so(url, tmp_path):
     from reportlib.qbr.pptx import SLIDE_TITLES, write_deck
 
     with reportlib.connect(url) as conn:
-        empty = m.quarter_metrics(conn, "2020Q1")
+        empty = slices.quarter_metrics(conn, "2020Q1")
     review = partner_review(empty, "A1")
     assert review.row["health_band"] == "No data" and review.row["revenue"] == 0
     deck = Presentation(str(write_deck(review, tmp_path / "empty.pptx")))
@@ -231,7 +231,7 @@ def test_rank_in_tier_counts_better_peers_and_ties_share_the_better_rank(higher_
     empty = pd.DataFrame()
 
     def slice_of(value, status="active"):
-        return m.PartnerSlice(quarter=Quarter.parse("2026Q3"), reference_cycle_days=180,
+        return slices.PartnerSlice(quarter=Quarter.parse("2026Q3"), reference_cycle_days=180,
                               row={"health_score": value, "status": status}, previous={}, benchmarks=empty,
                               tier_metrics=peers, revenue_trend=empty, portal_trend=empty, pipeline_by_stage=empty,
                               win_rate_by_stage=empty, certifications=empty, latest={})

@@ -20,7 +20,7 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from ..periods import Quarter
     from ..render.table import Col, Sheet
     from ..render.xlsx import write_workbook
-    from .metrics import quarter_metrics
+    from .slices import quarter_metrics
     from .review import portfolio
     from .xlsx import PORTFOLIO_COLUMNS
 

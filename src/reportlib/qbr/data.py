@@ -23,20 +23,29 @@ Rules beyond types: a won or lost deal has a close_date on or after its created_
 open deal has none; ``stage`` is the furthest sales stage a deal reached (:data:`STAGES`);
 quarters are written ``2026Q3``; CSAT is 1–5 and NPS 0–10; a decided registration's
 decided_at is not before its submitted_at. Money is stored exactly to 2 decimal places.
+
+:func:`load_inputs` reads what a quarter's metrics need, for all partners, with one query per
+table (:class:`QbrInputs`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
+import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from ..db import Exact, metadata
+from ..db import Exact, metadata, query_frame
 from ..domains import Domain, Field, FileSpec, Ref
+from ..periods import Quarter
 
-__all__ = ["DOMAIN", "OPPORTUNITY_STATUSES", "REGISTRATION_STATUSES", "SEGMENTS", "STAGES", "TIERS", "TABLES"]
+__all__ = ["DOMAIN", "OPPORTUNITY_STATUSES", "QbrInputs", "REGISTRATION_STATUSES", "SEGMENTS", "STAGES", "TABLES",
+           "TIERS", "TREND_QUARTERS", "as_quarter", "load_inputs"]
 
 TIERS = ("strategic", "select", "registered")
 SEGMENTS = ("focus", "assist")
@@ -310,3 +319,105 @@ def _demo(seed: int, scale: str) -> dict:
 DOMAIN = Domain(
     "qbr", FILES, demo=_demo,
     description="Partners, deals, targets, registrations, enablement, MDF, customers and support for QBR decks.")
+
+
+# --------------------------------------------------------------------------- loading
+
+TREND_QUARTERS = 8  # quarters of history a deck's trend charts show
+
+
+def as_quarter(value: Quarter | str) -> Quarter:
+    """``value`` as a :class:`~reportlib.periods.Quarter` (``"2026Q3"`` is parsed)."""
+    return value if isinstance(value, Quarter) else Quarter.parse(value)
+
+
+@dataclass
+class QbrInputs:
+    """The rows a quarter's metrics need, read once for all partners."""
+
+    quarter: Quarter
+    partners: pd.DataFrame
+    deals: pd.DataFrame
+    targets: pd.DataFrame
+    registrations: pd.DataFrame
+    training: pd.DataFrame
+    certifications: pd.DataFrame
+    portal: pd.DataFrame
+    events: pd.DataFrame
+    marketing: pd.DataFrame
+    mdf_allocations: pd.DataFrame
+    mdf_requests: pd.DataFrame
+    customers: pd.DataFrame
+    surveys: pd.DataFrame
+    tickets: pd.DataFrame
+
+
+def _window(quarter: Quarter, quarters: int) -> tuple[date, date]:
+    return (quarter - (quarters - 1)).start, quarter.end
+
+
+def load_inputs(conn: Connection, quarter: Quarter | str, history: int = TREND_QUARTERS) -> QbrInputs:
+    """Read, with one query per table, everything the metrics of ``quarter`` need.
+
+    The window is the ``history`` quarters ending with ``quarter`` (trend charts; the previous
+    quarter; the trailing four quarters of velocity, win rates and churn).
+    """
+    quarter = as_quarter(quarter)
+    start, end = _window(quarter, max(history, 5))
+    t = TABLES
+
+    def read(table: sa.Table, *where, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        cols = [table.c[c] for c in columns] if columns else [c for c in table.c if c.name != "id"]
+        # Dates travel as ISO text and are parsed vectorised below: parsing a million
+        # date objects one by one is most of the time at 10,000 partners.
+        cols = [sa.cast(c, sa.String).label(c.name) if isinstance(c.type, (sa.Date, sa.DateTime)) else c
+                for c in cols]
+        return query_frame(conn, sa.select(*cols).where(*where))
+
+    opp = t["opportunities"]
+    deals = read(opp, opp.c.created_date < end,
+                 sa.or_(opp.c.status == "open", opp.c.close_date >= start),
+                 columns=["partner_id", "amount", "stage", "created_date", "close_date", "status"])
+    # Tables only the quarter and the one before need are read from the previous quarter on.
+    recent = (quarter - 1).start
+    reg = t["deal_registrations"]
+    regs = read(reg, reg.c.submitted_at >= datetime.combine(recent, datetime.min.time()),
+                reg.c.submitted_at < datetime.combine(end, datetime.min.time()),
+                columns=["partner_id", "submitted_at", "status", "decided_at"])
+    tr, ce, po, ev, mk = t["training"], t["certifications"], t["portal_activity"], t["events"], t["marketing"]
+    ma, mr, cu, su, ti = t["mdf_allocations"], t["mdf_requests"], t["customers"], t["surveys"], t["tickets"]
+    quarters = [str(quarter - i) for i in range(max(history, 5))]
+    return _with_datetimes(QbrInputs(
+        quarter=quarter,
+        partners=query_frame(conn, sa.select(t["partners"])).sort_values("partner_id", ignore_index=True),
+        deals=deals,
+        targets=read(t["targets"], t["targets"].c.quarter.in_(quarters)),
+        registrations=regs,
+        training=read(tr, tr.c.assigned_date < end),
+        certifications=read(ce, ce.c.issued_date < end),
+        portal=read(po, po.c.date >= start, po.c.date < end),
+        events=read(ev, ev.c.date >= recent, ev.c.date < end),
+        marketing=read(mk, mk.c.date >= recent, mk.c.date < end),
+        mdf_allocations=read(ma, ma.c.quarter.in_(quarters)),
+        mdf_requests=read(mr, mr.c.submitted_date >= recent, mr.c.submitted_date < end),
+        customers=read(cu, cu.c.contract_date < end),
+        surveys=read(su, su.c.date >= recent, su.c.date < end),
+        tickets=read(ti, ti.c.opened_date >= recent, ti.c.opened_date < end),
+    ))
+
+
+_DATE_COLUMNS = {"deals": ("created_date", "close_date"), "registrations": ("submitted_at", "decided_at"),
+                 "training": ("assigned_date", "completed_date"), "certifications": ("issued_date", "expiry_date"),
+                 "portal": ("date",), "events": ("date",), "marketing": ("date",),
+                 "mdf_requests": ("submitted_date", "first_spend_date"),
+                 "customers": ("contract_date", "go_live_date", "churn_date"), "surveys": ("date",),
+                 "tickets": ("opened_date",)}
+
+
+def _with_datetimes(inputs: QbrInputs) -> QbrInputs:
+    """Convert date columns to datetime64 once, so every metric filters vectorised."""
+    for name, columns in _DATE_COLUMNS.items():
+        frame = getattr(inputs, name)
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+    return inputs

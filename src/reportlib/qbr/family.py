@@ -22,7 +22,8 @@ from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Quarter
 from ..prepared import save_prepared
-from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS, quarter_metrics
+from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS
+from .slices import quarter_metrics
 from .data import partners
 
 __all__ = ["FAMILY", "PORTFOLIO_FAMILY", "QbrBatchParams", "QbrParams", "QbrPortfolioParams", "active_partners",

@@ -17,7 +17,7 @@ from ..render.charts import THEME_COLORS, VegaLiteChart, chart_template
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from ..render.table import Col
-from . import metrics as m
+from .data import STAGES
 from .pptx import SLIDE_TITLES
 from .review import FIGURES, PartnerReview, figure_rows, point_label, shown
 from .xlsx import PORTFOLIO_COLUMNS
@@ -104,7 +104,7 @@ def revenue_chart(review: PartnerReview) -> VegaLiteChart:
 @chart_template
 def _stage_template() -> alt.Chart:
     return (alt.Chart(alt.NamedData("stages"), title="Open pipeline by stage").mark_bar(color=THEME_COLORS[0])
-            .encode(x=alt.X("stage:N", sort=list(m.STAGES), title=None), y=alt.Y("value:Q", title="Value"),
+            .encode(x=alt.X("stage:N", sort=list(STAGES), title=None), y=alt.Y("value:Q", title="Value"),
                     tooltip=["stage:N", alt.Tooltip("value_text:N", title="value")])
             .properties(width=420, height=220))
 
@@ -113,7 +113,7 @@ def stage_chart(review: PartnerReview) -> VegaLiteChart:
     by_stage = review.slice.pipeline_by_stage
     values = dict(zip(by_stage["stage"], by_stage["value"])) if not by_stage.empty else {}
     return _stage_template.fill(stages=[{"stage": s, "value": float(values.get(s) or 0),
-                                         "value_text": shown(values.get(s) or 0, "money")} for s in m.STAGES])
+                                         "value_text": shown(values.get(s) or 0, "money")} for s in STAGES])
 
 
 REGISTRATION_STEPS = ("Submitted", "Approved", "Won")

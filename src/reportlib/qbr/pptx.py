@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..render.pptx import STATUS_FILLS, Box, DeckWriter, Layout
-from . import metrics as m
+from .data import STAGES
 from .review import PartnerReview, figure_rows, point_label, records, shown
 
 __all__ = ["SLIDE_TITLES", "build_deck", "write_deck"]
@@ -113,8 +113,8 @@ def build_deck(review: PartnerReview, deck_type: type[Layout] = DeckWriter) -> L
                      widths=[3, 1.5, 1.5, 1.8], size=11, title="Pipeline", notes=pipeline_notes)
     by_stage = review.slice.pipeline_by_stage
     stage_values = dict(zip(by_stage["stage"], by_stage["value"])) if not by_stage.empty else {}
-    values = [stage_values.get(st, 0) for st in m.STAGES]
-    deck.chart(s, deck.right_half(), "column", list(m.STAGES), {"Pipeline value": values},
+    values = [stage_values.get(st, 0) for st in STAGES]
+    deck.chart(s, deck.right_half(), "column", list(STAGES), {"Pipeline value": values},
                title="Open pipeline by stage", number_format="#,##0")
 
     # Registration funnel

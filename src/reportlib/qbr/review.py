@@ -21,8 +21,9 @@ from sqlalchemy.engine import Connection
 from ..periods import Quarter
 from ..prepared import load_prepared
 from ..render import figures
-from . import metrics as m
-from .metrics import records
+from . import health, metrics as m
+from .data import STAGES
+from .slices import PartnerSlice, QuarterMetrics, partner_slice, quarter_metrics, records
 
 __all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
            "health_breakdown", "insights",
@@ -154,12 +155,12 @@ def _value(row: dict, key: str) -> Decimal | None:
     return None if v is None or (isinstance(v, float) and v != v) else Decimal(v)
 
 
-def kpi_table(s: m.PartnerSlice) -> pd.DataFrame:
+def kpi_table(s: PartnerSlice) -> pd.DataFrame:
     """Each KPI: value, seed target and status, tier quartiles, rank in tier, last quarter."""
     return pd.DataFrame(kpi_records(s))
 
 
-def kpi_records(s: m.PartnerSlice) -> list[dict[str, Any]]:
+def kpi_records(s: PartnerSlice) -> list[dict[str, Any]]:
     """The rows of :func:`kpi_table` as dicts (what the insights and the coaching plan read)."""
     rows = []
     for kpi in KPIS:
@@ -181,7 +182,7 @@ def kpi_records(s: m.PartnerSlice) -> list[dict[str, Any]]:
     return rows
 
 
-def _rank(s: m.PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None, int]:
+def _rank(s: PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None, int]:
     """1 = best among the active partners of the tier with a value (ties share the better rank)."""
     values = s.sorted_tier_values(key)
     mine = _value(s.row, key)
@@ -235,7 +236,7 @@ def figure_rows(review: "PartnerReview", section: str) -> list[dict[str, Any]]:
     return rows
 
 
-def health_breakdown(s: m.PartnerSlice) -> pd.DataFrame:
+def health_breakdown(s: PartnerSlice) -> pd.DataFrame:
     """Each health component: weight, its inputs as shown, normalised score and points."""
     row = s.row
     units = {"attainment_pct": "pct", "coverage_pct": "pct", "conversion_pct": "pct", "training_pct": "pct",
@@ -244,7 +245,7 @@ def health_breakdown(s: m.PartnerSlice) -> pd.DataFrame:
               "training_pct": "training", "portal_pct": "portal activity", "csat": "CSAT",
               "registration_win_rate_pct": "registration win rate", "cycle_ratio": "cycle ratio"}
     records = []
-    for comp in m.COMPONENTS:
+    for comp in health.COMPONENTS:
         inputs = []
         for column, desc, _term in comp.terms:
             v = _value(row, column)
@@ -272,7 +273,7 @@ class Insight:
     owner: str
 
 
-def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
+def insights(s: PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
     """Rule-based insights, most important first (deterministic: ties break on the KPI order).
 
     Rules: the health score and its change; the KPIs furthest off target; the biggest change
@@ -281,14 +282,14 @@ def insights(s: m.PartnerSlice, kpis: pd.DataFrame) -> list[Insight]:
     return _insights(s, records(kpis), kpis.attrs.get("health_rank"))
 
 
-def _insights(s: m.PartnerSlice, kpis: list[dict[str, Any]], health_rank: str | None) -> list[Insight]:
+def _insights(s: PartnerSlice, kpis: list[dict[str, Any]], health_rank: str | None) -> list[Insight]:
     row, owner = s.row, s.row["partner_manager"]
     out: list[Insight] = []
     score, prev = row.get("health_score"), s.previous.get("health_score")
     if score is not None:
         text = f"Health score {shown(score, 'score')} ({row['health_band']})"
         if prev is not None and prev == prev:
-            delta = m.round_score(score) - m.round_score(prev)
+            delta = health.round_score(score) - health.round_score(prev)
             text += (f", {'up' if delta >= 0 else 'down'} {figures.score(abs(delta))} points from "
                      f"{shown(prev, 'score')} last quarter.")
         else:
@@ -340,7 +341,7 @@ def _biggest_change(kpis: list[dict[str, Any]]) -> Insight | None:
 
 
 def _strongest(row: dict) -> str | None:
-    scored = [(row.get(f"{c.key}_score"), -i, c) for i, c in enumerate(m.COMPONENTS)
+    scored = [(row.get(f"{c.key}_score"), -i, c) for i, c in enumerate(health.COMPONENTS)
               if row.get(f"{c.key}_score") is not None]
     if not scored:
         return None
@@ -349,7 +350,7 @@ def _strongest(row: dict) -> str | None:
             f"{figures.count(comp.weight)} points.")
 
 
-def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
+def coaching_plan(s: PartnerSlice, kpis: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
     """Action items: the band's action, then one per off-target KPI, then per watch KPI (max 6).
 
     Due dates count from the review (the quarter's end): off-target items in 30 days, watch
@@ -373,7 +374,7 @@ def coaching_plan(s: m.PartnerSlice, kpis: pd.DataFrame | list[dict[str, Any]]) 
     return pd.DataFrame(items, columns=["priority", "area", "finding", "action", "owner", "due"])
 
 
-def data_notes(s: m.PartnerSlice) -> list[str]:
+def data_notes(s: PartnerSlice) -> list[str]:
     """Missing or stale inputs, in words, each naming the figure it affects."""
     row, q = s.row, s.quarter
     notes = []
@@ -408,7 +409,7 @@ def data_notes(s: m.PartnerSlice) -> list[str]:
 class PartnerReview:
     """Everything one partner's deck and HTML show, computed from the all-partner metrics."""
 
-    slice: m.PartnerSlice
+    slice: PartnerSlice
     kpis: pd.DataFrame
     breakdown: pd.DataFrame
     insights: list[Insight]
@@ -440,7 +441,7 @@ def _present(value: Any) -> bool:
     return value is not None and value == value  # NaN (float or Decimal) is not equal to itself
 
 
-def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
+def partner_review(source: Connection | QuarterMetrics, partner: str, quarter: Quarter | str | None = None,
                    reference_cycle_days: int = m.DEFAULT_REFERENCE_CYCLE_DAYS,
                    prepared: str | Path | None = None) -> PartnerReview:
     """The review of ``partner``.
@@ -449,16 +450,16 @@ def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter:
     come from ``prepared`` (the file a batch computed once for all its decks, see
     :mod:`reportlib.prepared`) when given, else from the database (all partners, one pass).
     """
-    if prepared is not None and not isinstance(source, m.QuarterMetrics):
+    if prepared is not None and not isinstance(source, QuarterMetrics):
         if quarter is None:
             raise ValueError("partner_review needs the quarter with prepared inputs")
         source = load_prepared(prepared, family="qbr", expect={"quarter": str(quarter),
                                                                 "reference_cycle_days": reference_cycle_days})
-    if not isinstance(source, m.QuarterMetrics):
+    if not isinstance(source, QuarterMetrics):
         if quarter is None:
             raise ValueError("partner_review needs the quarter when given a connection")
-        source = m.quarter_metrics(source, quarter, reference_cycle_days)
-    s = m.partner_slice(source, partner)
+        source = quarter_metrics(source, quarter, reference_cycle_days)
+    s = partner_slice(source, partner)
     rows = kpi_records(s)
     kpis = pd.DataFrame(rows)
     rank, peers = _rank(s, "health_score", True)
@@ -471,7 +472,7 @@ def partner_review(source: Connection | m.QuarterMetrics, partner: str, quarter:
                          coaching=coaching_plan(s, rows), notes=data_notes(s))
 
 
-def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
+def portfolio(all_partners: QuarterMetrics) -> pd.DataFrame:
     """All active partners, worst health first (no score last): health, band, tier, attainment,
     coverage and the change in health since last quarter (points, on the shown scores).
 
@@ -493,7 +494,7 @@ def portfolio(all_partners: m.QuarterMetrics) -> pd.DataFrame:
                      "attainment_pct": r["attainment_pct"], "coverage_pct": r["coverage_pct"],
                      "previous_health": before,
                      "health_change": None if now is None or before is None else
-                     m.round_score(now) - m.round_score(before),
+                     health.round_score(now) - health.round_score(before),
                      "missing": r["missing_components"]})
     frame = pd.DataFrame(rows)
     if frame.empty:

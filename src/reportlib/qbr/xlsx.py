@@ -14,7 +14,7 @@ import pandas as pd
 from ..render.figures import Figure
 from ..render.table import Col, Sheet
 from ..render.xlsx import write_workbook
-from .metrics import QuarterMetrics
+from .slices import QuarterMetrics
 from .review import KPIS, UNITS
 
 __all__ = ["BENCHMARK_COLUMNS", "METRIC_LABELS", "PORTFOLIO_COLUMNS", "benchmark_rows", "portfolio_sheets",
