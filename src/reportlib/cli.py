@@ -191,7 +191,7 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     """The whole command line; ``command_groups`` says which groups of ``reportlib.commands`` to
     add: all (True), none (False: a core command needs none, and each group imports its family,
     about a second) or the ones named. ``cli`` collects the groups' aliases."""
-    from . import __version__
+    from .version import __version__
     from .demo import SCALES
 
     parser = argparse.ArgumentParser(prog="reportlib", description="Notebook-driven reports: decks, workbooks, "
