@@ -64,3 +64,15 @@ def test_an_upward_import_breaks_a_contract(tmp_path, module, line, broken):
     assert "0 broken" not in result.stdout
     broken_lines = [ln for ln in result.stdout.splitlines() if "BROKEN" in ln]
     assert any(ln.startswith(broken) for ln in broken_lines), result.stdout
+
+
+def test_every_module_of_the_package_has_its_layer():
+    """A new top-level module or subpackage must be placed in a layer, or no contract would see it."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.replace("|", ":").split(":")}
+    package = ROOT / "src" / "reportlib"
+    modules = {f"reportlib.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
+    modules |= {f"reportlib.{p.parent.name}" for p in package.glob("*/__init__.py")}
+    assert modules - placed == set(), "put these in a layer of pyproject.toml's [tool.importlinter]"
+    assert placed - modules == set(), "layers name modules that do not exist"
