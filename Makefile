@@ -83,7 +83,7 @@ demo: venv
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
-	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+	$(RL) amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
 	$(RL) users demo
@@ -96,7 +96,7 @@ qbr: venv $(DB)
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 
 amendments: venv $(DB)
-	$(RL) rates amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+	$(RL) amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 
 dashboard: venv $(DB)
 	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
