@@ -85,7 +85,7 @@ demo: venv
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
-	$(RL) rates amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+	$(RL) amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) send statement -p month $(MONTH)
 	$(RL) send qbr -p quarter $(QUARTER)
@@ -102,7 +102,7 @@ qbr: venv $(DB)
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 
 amendments: venv $(DB)
-	$(RL) rates amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
+	$(RL) amendments make --batch $(BATCH) --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 
 dashboard: venv $(DB)
 	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)

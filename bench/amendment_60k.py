@@ -13,7 +13,7 @@ child process's own.
         [--profile xlsx-profile.txt]
 
 Peak memory: the child process's resident memory sampled every 20 ms during each step
-(reportlib.rates.workbook.peak_rss), and its lifetime peak (ru_maxrss) at the end.
+(reportlib.amendments.xlsx.peak_rss), and its lifetime peak (ru_maxrss) at the end.
 ``--profile FILE`` adds one more child run that profiles the XLSX step with pyinstrument
 (``pip install -e '.[bench]'``) and writes its call tree to FILE.
 """
@@ -36,9 +36,9 @@ PLAN = "AZ Gold USD"
 
 def prepare(url: str, plan: str, reuse: bool) -> int:
     from reportlib.demo import build_demo
-    from reportlib.rates import VerifyOptions, apply_deck, modify_rates, rows_from_rates
+    from reportlib.ratedesk import VerifyOptions, apply_deck, modify_rates, rows_from_rates
     from reportlib.db import engine_for
-    from reportlib.rates.apply import BatchAppliedError
+    from reportlib.ratedesk.apply import BatchAppliedError
 
     if not reuse:
         clock = time.perf_counter()
@@ -62,11 +62,11 @@ def measure(url: str, plan: str, batch: int, folder: str, profile: str | None = 
     import sqlalchemy as sa
 
     from reportlib.db import engine_for
-    from reportlib.rates import schema as s
-    from reportlib.rates.amendments import amendment
-    from reportlib.rates.billing_csv import write_billing_csv
-    from reportlib.rates.templates import AMENDMENT_TEMPLATES, CSV_TEMPLATES
-    from reportlib.rates.workbook import _rss_bytes, peak_rss, write_amendment_xlsx
+    from reportlib.ratedesk import data as s
+    from reportlib.amendments.metrics import amendment
+    from reportlib.amendments.csv import write_billing_csv
+    from reportlib.amendments.templates import AMENDMENT_TEMPLATES, CSV_TEMPLATES
+    from reportlib.amendments.xlsx import _rss_bytes, peak_rss, write_amendment_xlsx
 
     engine = engine_for(url)
     with engine.connect() as conn:

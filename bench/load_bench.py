@@ -179,7 +179,7 @@ def load_section(repeat: int, pg: str | None, log, data: Path | None = None) -> 
 def _postgres(pg: str, folder: Path, bad: Path, rows: int, measure, results: dict, env: dict) -> list[str]:
     import sqlalchemy as sa
 
-    from reportlib.dashboard.schema import DAY_TABLES, enterprises, lead_jobs, leads
+    from reportlib.dashboard.data import DAY_TABLES, enterprises, lead_jobs, leads
     from reportlib.db import engine_for, init_db
 
     init_db(pg)

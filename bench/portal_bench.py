@@ -59,7 +59,7 @@ def _add_users(url: str) -> None:
     import sqlalchemy as sa
 
     from reportlib.db import engine_for, init_db
-    from reportlib.portal.schema import users
+    from reportlib.portal.data import users
     from reportlib.portal.users import add_user
 
     init_db(url)

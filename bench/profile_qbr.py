@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 # What a deck's time is spent on, by the library function that does it.
 _BUCKETS = {
     "vegalite_to_svg": "SVG charts (vl-convert)",
-    "write_deck": "PPTX deck (reportlib.render.pptx_stream)",
+    "write_deck": "PPTX deck (reportlib.render.pptx)",
     "partner_review": "review from the prepared metrics",
     "to_dict": "Altair spec building and validation",
     "section_html": "HTML figure tables",

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import reportlib
     from reportlib.qbr import partner_review, quarter_metrics
-    from reportlib.qbr.deck import build_deck
+    from reportlib.qbr.pptx import build_deck
 
     with reportlib.connect(args.db) as conn:
         metrics = quarter_metrics(conn, args.quarter)

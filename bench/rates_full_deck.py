@@ -35,7 +35,7 @@ def main() -> int:
 
     from reportlib.db import engine_for
     from reportlib.demo import build_demo
-    from reportlib.rates import VerifyOptions, apply_deck, modify_rates, rows_from_rates, verify_deck
+    from reportlib.ratedesk import VerifyOptions, apply_deck, modify_rates, rows_from_rates, verify_deck
 
     tmp = tempfile.TemporaryDirectory()
     url = args.db or f"sqlite:///{Path(tmp.name) / 'bench.sqlite'}"

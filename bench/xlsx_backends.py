@@ -28,8 +28,8 @@ def _amendment(url: str, plan: str):
     import sqlalchemy as sa
 
     from reportlib.db import engine_for
-    from reportlib.rates import schema as s
-    from reportlib.rates.amendments import amendment
+    from reportlib.ratedesk import data as s
+    from reportlib.amendments.metrics import amendment
 
     with engine_for(url).connect() as conn:
         batch = conn.execute(sa.select(sa.func.max(s.change_batches.c.batch_id))).scalar()
@@ -45,7 +45,7 @@ def _openpyxl(path: Path, sheets) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
-    from reportlib.render.xlsx import cell_value
+    from reportlib.render.table import cell_value
 
     book = Workbook(write_only=True)
     for title, sheet in sheets:
@@ -71,7 +71,7 @@ def _xlsxwriter(path: Path, sheets) -> None:
     """XlsxWriter in constant_memory mode, one write_* call per cell with the column's format."""
     import xlsxwriter
 
-    from reportlib.render.xlsx import cell_value
+    from reportlib.render.table import cell_value
 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     bold = book.add_format({"bold": True})
@@ -97,8 +97,8 @@ def _xlsxwriter(path: Path, sheets) -> None:
 
 
 def measure(url: str, plan: str, backend: str, folder: str) -> dict:
-    from reportlib.rates.templates import AMENDMENT_TEMPLATES
-    from reportlib.rates.workbook import amendment_sheets, peak_rss
+    from reportlib.amendments.templates import AMENDMENT_TEMPLATES
+    from reportlib.amendments.xlsx import amendment_sheets, peak_rss
     from reportlib.render.xlsx import write_workbook
 
     doc = _amendment(url, plan)

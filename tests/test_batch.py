@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -369,6 +370,33 @@ def test_a_batch_whose_stems_clash_is_refused_before_anything_runs(probe_family,
     assert "entity='A'" in err and "entity='a'" in err and "entity='c'" in err and "entity='C'" in err
     assert "entity='b'" not in err
     assert PREPARED == [] and not (tmp_path / "probe").exists() and not (tmp_path / ".prepared").exists()
+
+
+def test_the_after_run_step_sees_every_run_ok_failed_or_skipped_and_a_failing_step_fails_its_run(
+        probe_family, demo_url, tmp_path):
+    seen: list[tuple[str, str]] = []
+
+    def after_run(db_url, result):
+        seen.append((result.stem, result.status))
+        if result.stem == "c":
+            raise RuntimeError("the record could not be written")
+
+    probe = FAMILIES.get(probe_family)
+    FAMILIES.register("probe-after", dataclasses.replace(probe, name="probe-after", after_run=after_run))
+    try:
+        first = run_batch("probe-after", {"label": "p", "fail": "b"}, db_url=demo_url, out=tmp_path, workers=1,
+                          progress=False)
+        again = run_batch("probe-after", {"label": "p", "fail": "b"}, db_url=demo_url, out=tmp_path, workers=1,
+                          progress=False)
+    finally:
+        FAMILIES._items.pop("probe-after")
+    assert sorted(seen[:3]) == [("a", "ok"), ("b", "failed"), ("c", "ok")]
+    assert sorted(seen[3:]) == [("a", "skipped"), ("b", "failed"), ("c", "skipped")]  # the step runs again for c
+    assert {s: (r.status, r.error) for r in first.results for s in [r.stem] if s != "b"} == {
+        "a": ("ok", None), "c": ("failed", "the probe-after step after the run failed: RuntimeError: the record could "
+                                           "not be written")}
+    assert (tmp_path / "probe" / "p" / "c.json").is_file()  # its files stay published
+    assert {r.stem: r.status for r in again.results} == {"a": "skipped", "b": "failed", "c": "failed"}
 
 
 def test_execution_timeout_and_log_output_reach_a_familys_run_and_batch(probe_family, demo_url, tmp_path, capsys):

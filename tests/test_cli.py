@@ -40,7 +40,7 @@ def test_params_file_and_cli_pairs_combine(tmp_path, sqlite_url):
 def test_report_command_exports_one_report_with_its_conditions(tmp_path, sqlite_url):
     write_domain("billing", billing_rows(), url=sqlite_url, source="test")
     out = tmp_path / "credit.xlsx"
-    assert main(["report", "total-credit", "--partner", "P1", "--from", "2026-10-01", "--to", "2026-10-31",
+    assert main(["statements", "report", "total-credit", "--partner", "P1", "--from", "2026-10-01", "--to", "2026-10-31",
                  "--account-type", "customer", "-o", str(out), "--db", sqlite_url]) == 0
     ws = openpyxl.load_workbook(out)["Total credit"]
     values = list(ws.iter_rows(values_only=True))
@@ -49,7 +49,7 @@ def test_report_command_exports_one_report_with_its_conditions(tmp_path, sqlite_
     rows = {r[0]: r for r in values[header_at + 1:]}
     assert set(rows) == {"C1", "C2", "Total"} and rows["C1"][8] == 252.5
     out2 = tmp_path / "disc.xlsx"
-    assert main(["report", "discounts", "--partner", "P1", "--month", "2026-10", "--status", "active",
+    assert main(["statements", "report", "discounts", "--partner", "P1", "--month", "2026-10", "--status", "active",
                  "-o", str(out2), "--db", sqlite_url]) == 0
     ws = openpyxl.load_workbook(out2).active
     assert [r[4] for r in ws.iter_rows(values_only=True) if r[0] in ("C1", "P1")] == ["d1"]
@@ -62,7 +62,7 @@ def test_report_command_without_output_writes_into_outputs_not_the_current_folde
     here.mkdir()
     monkeypatch.chdir(here)
     monkeypatch.setenv("REPORTLIB_OUTPUTS", str(outputs))
-    assert main(["report", "total-credit", "--partner", "P1", "--month", "2026-10", "--db", sqlite_url]) == 0
+    assert main(["statements", "report", "total-credit", "--partner", "P1", "--month", "2026-10", "--db", sqlite_url]) == 0
     written = outputs / "reports" / "total-credit-p1-2026-10-01.xlsx"
     assert f"Wrote {written}" in capsys.readouterr().out and list(here.iterdir()) == []
     ws = openpyxl.load_workbook(written)["Total credit"]
@@ -71,7 +71,7 @@ def test_report_command_without_output_writes_into_outputs_not_the_current_folde
 
 def test_report_command_refuses_bad_periods(sqlite_url, capsys):
     write_domain("billing", billing_rows(), url=sqlite_url, source="test")
-    assert main(["report", "credit-usage", "--partner", "P1", "--from", "2026-10-31", "--to", "2026-10-01",
+    assert main(["statements", "report", "credit-usage", "--partner", "P1", "--from", "2026-10-31", "--to", "2026-10-01",
                  "--db", sqlite_url]) == 2
     assert "is before --from" in capsys.readouterr().err
 
@@ -132,7 +132,7 @@ def test_a_core_command_parses_as_it_does_with_every_command_group_loaded():
     subcommands = next(a for a in core._actions if a.dest == "command").choices
     assert set(subcommands) == CORE_COMMANDS
     groups = set(next(a for a in full._actions if a.dest == "command").choices) - CORE_COMMANDS
-    assert groups >= {"report", "names", "rates", "qbr-metrics"}
+    assert groups >= {"statements", "qbr", "dashboard", "rates", "amendments"}
     for command in sorted(CORE_COMMANDS):
         assert core._subparsers._group_actions[0].choices[command].format_help() == \
             full._subparsers._group_actions[0].choices[command].format_help(), command
@@ -143,11 +143,52 @@ def test_a_core_command_parses_as_it_does_with_every_command_group_loaded():
 def test_one_family_is_imported_without_the_others():
     code = ("import sys; from reportlib.families import get_family; get_family('dashboard'); "
             "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('reportlib.') and "
-            "m.split('.')[1] in ('qbr', 'rates', 'statements', 'dashboard')}))")
+            "m.split('.')[1] in ('qbr', 'ratedesk', 'amendments', 'statements', 'dashboard')}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "['dashboard']"
 
 
 def test_help_lists_the_families_command_groups():
     result = cli("--help", check=0)
-    assert "names" in result.stdout and "qbr-metrics" in result.stdout and "run" in result.stdout
+    for group in ("statements", "qbr", "dashboard", "rates", "amendments", "run"):
+        assert f"\n    {group} " in result.stdout or f"\n    {group}\n" in result.stdout, group
+    assert "qbr-metrics" not in result.stdout and "\n    names" not in result.stdout  # old spellings: not listed
+
+
+@pytest.mark.parametrize("old, new", [
+    (["report", "total-credit", "--partner", "P1"], ["statements", "report", "total-credit", "--partner", "P1"]),
+    (["qbr-metrics", "--quarter", "2026Q3"], ["qbr", "metrics", "--quarter", "2026Q3"]),
+    (["names", "propose"], ["dashboard", "names", "propose"]),
+    (["rates", "amendments", "send", "batch-1"], ["amendments", "send", "batch-1"]),
+    (["rates", "amendments"], ["amendments"]),
+])
+def test_old_command_spellings_parse_as_the_new_ones(old, new):
+    from reportlib.cli import _parser_for
+
+    parser, argv = _parser_for(old + ["--db", "sqlite:///x.sqlite"])
+    assert argv == new + ["--db", "sqlite:///x.sqlite"]
+    assert vars(parser.parse_args(argv)).keys() >= {"handler", "db"}
+
+
+def test_a_command_group_imports_its_own_family_alone():
+    code = ("import sys; from reportlib.cli import _parser_for; _parser_for(['dashboard', 'names', 'export', 'x.csv']); "
+            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('reportlib.') and "
+            "m.split('.')[1] in ('qbr', 'ratedesk', 'amendments', 'statements', 'dashboard')}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "['dashboard']"
+
+
+def test_the_portal_declares_its_command_groups_tables_and_demo_users_as_entry_points():
+    """The portal (an application, like the rate desk) registers as the families do: nothing in
+    the core names it, and ``reportlib serve``/``users`` parse through their entry points."""
+    from reportlib.cli import _parser_for
+    from reportlib.registry import declared
+
+    assert declared("reportlib.commands")["serve"].value == "reportlib.portal.commands:add_serve"
+    assert declared("reportlib.commands")["users"].value == "reportlib.portal.commands:add_users"
+    assert declared("reportlib.tables")["portal"].value == "reportlib.portal.data"
+    assert declared("reportlib.demo_extras")["portal-users"].value == "reportlib.portal.demo:demo_users_lines"
+    parser, argv = _parser_for(["users", "list", "--db", "sqlite:///x.sqlite"])
+    assert vars(parser.parse_args(argv)).keys() >= {"handler", "db"}
+    parser, argv = _parser_for(["serve", "--port", "0"])
+    assert parser.parse_args(argv).port == 0

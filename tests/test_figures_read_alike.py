@@ -190,7 +190,7 @@ def test_tier_benchmarks_sheet_names_metrics_and_reads_as_the_deck(review_output
     header, rows = sheet_table(review_outputs["book"]["Tier benchmarks"], "Tier")
     assert header == ["Tier", "Metric", "Partners", "25th percentile", "Median", "75th percentile"]
     select = {row[1]: " · ".join(row[3:6]) for row in rows if row[0] == "select"}
-    assert "attainment_pct" not in select and "Revenue attainment" in select and "Health score" in select
+    assert "revenue_attainment_pct" not in select and "Revenue attainment" in select and "Health score" in select
     deck = next(t for t in _deck_tables(review_outputs["pptx"]) if t[0][0] == "KPI")
     for kpi, _value, _target, tier, _rank in deck[1:]:
         assert select[kpi] == tier, kpi
@@ -261,14 +261,14 @@ def amendment_outputs(tmp_path_factory):
     from reportlib.cli import main
     from reportlib.db import init_db
 
-    from .rates.amendment_data import apply_edge_batch
+    from .amendments.dataset import apply_edge_batch
 
     root = tmp_path_factory.mktemp("amendment-figures")
     url = f"sqlite:///{root / 'db.sqlite'}"
     init_db(url)
     batch = apply_edge_batch(url)
     out = root / "outputs"
-    assert main(["rates", "amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "1",
+    assert main(["amendments", "make", "--batch", str(batch), "--db", url, "--out", str(out), "--workers", "1",
                  "--billing-address", "billing@ext.example"]) == 0
     folder = out / "amendments" / f"batch-{batch}"
 
@@ -312,19 +312,20 @@ def test_amendment_counts_read_alike_in_html_and_email(amendment_outputs):
 
 def test_rate_review_reads_alike_in_html_and_workbook(amendment_outputs, tmp_path):
     from reportlib.db import init_db
-    from reportlib.rates import ChangeRow, VerifyOptions, verify_deck
-    from reportlib.rates.report import write_review
+    from reportlib.ratedesk import ChangeRow, VerifyOptions, verify_deck
+    from reportlib.ratedesk.html import write_review_html
+    from reportlib.ratedesk.xlsx import write_review_xlsx
 
-    from .rates.amendment_data import EDGE_RATES
-    from .rates.dataset import BASE, NOW
+    from .amendments.dataset import EDGE_RATES
+    from .ratedesk.dataset import BASE, NOW
 
     rows = [ChangeRow(n, "Area RATE", code_deck="T", area=area, rate_new=str(D(rate) * 2))
             for n, (area, rate) in enumerate(EDGE_RATES.items(), start=1)]
     rows.append(ChangeRow(len(rows) + 1, "Area RATE", code_deck="T", area="Beta", rate_new="0.20025"))
     with init_db(amendment_outputs["url"]).connect() as conn:
         result = verify_deck(conn, rows, VerifyOptions(plans=("P1",), now=NOW, base_date=BASE))
-    xlsx, page = write_review(result.frame(), result.errors, result.warnings, xlsx=tmp_path / "review.xlsx",
-                              html=tmp_path / "review.html")
+    xlsx = write_review_xlsx(result.frame(), result.errors, result.warnings, tmp_path / "review.xlsx")
+    page = write_review_html(result.frame(), result.errors, result.warnings, tmp_path / "review.html")
     book, page = openpyxl.load_workbook(xlsx), page.read_text(encoding="utf-8")
     for sheet, first in (("By plan", "Rate plan"), ("Largest changes", "Deck row")):
         header, rows_shown = sheet_table(book[sheet], first)

@@ -12,7 +12,7 @@ from reportlib.demo import export_csv
 from reportlib.domains import get_domain
 from reportlib.errors import LoadError
 from reportlib.load import load_folder
-from reportlib.statements.schema import accounts, credit_transactions
+from reportlib.statements.data import accounts, credit_transactions
 
 from .conftest import table_snapshot
 from .statements.dataset import billing_rows

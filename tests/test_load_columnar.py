@@ -194,7 +194,7 @@ def test_limits_of_the_database_are_checked_at_load_on_every_backend(folder, db_
 
 
 def test_the_largest_amount_and_the_first_and_last_instants_load_exactly(folder, db_url):
-    from reportlib.statements.schema import credit_transactions as tx
+    from reportlib.statements.data import credit_transactions as tx
 
     path = folder / "credit_transactions.csv"
     _set_cell(path, 2, "occurred_at", "0001-01-01T01:30:00+01:00")

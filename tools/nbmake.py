@@ -51,18 +51,18 @@ from IPython.display import HTML, display
 import reportlib
 from reportlib.render.charts import use_offline_charts
 from reportlib.statements import StatementParams, statement_pack, write_pack_xlsx
-from reportlib.statements import report
+from reportlib.statements import html
 
 params = StatementParams.parse({"partner": partner, "month": month})
 use_offline_charts()
 with reportlib.connect(db_url) as conn:
     pack = statement_pack(conn, params.partner, params.month)
-display(HTML(report.title_html(pack)))
-display(HTML(report.headline_html(pack)), report.headline(pack))  # the headline also goes to the manifest
+display(HTML(html.title_html(pack)))
+display(HTML(html.headline_html(pack)), html.headline(pack))  # the headline also goes to the manifest
 '''),
-        code('report.balance_chart(pack)'),
-        code('report.revenue_chart(pack)'),
-        code('display(HTML(report.tables_html(pack)))'),
+        code('html.balance_chart(pack)'),
+        code('html.revenue_chart(pack)'),
+        code('display(HTML(html.tables_html(pack)))'),
         code('''
 xlsx = write_pack_xlsx(pack, reportlib.output_file(output_dir, output_stem, ".xlsx", folder="statements"))
 '''),
@@ -74,6 +74,7 @@ def amendment() -> Path:
         code('''
 # Rate amendment of one customer for one rate plan: the XLSX sent to the customer and the billing CSV.
 # Run with these defaults against the demo database, or: reportlib run amendment -p customer C001 -p rate_plan "Retail USD" -p batch 1
+# It reads the database and writes files only; the runner records the run (reportlib amendments lists the record).
 customer = "C001"          # customer id
 rate_plan = "Retail USD"   # rate plan
 batch = None               # change batch id; None regenerates the plan's current sheet without changes
@@ -86,22 +87,20 @@ output_stem = None         # set by the runner
 from IPython.display import HTML, display
 
 import reportlib
-from reportlib.rates import report
-from reportlib.rates.family import AmendmentParams
+from reportlib.amendments import AmendmentParams, html, write_documents
 from reportlib.render.figures import count
-from reportlib.rates.records import generate
 
 params = AmendmentParams.parse({"customer": customer, "rate_plan": rate_plan, "batch": batch, "at": at})
 target = reportlib.output_file(output_dir, output_stem, ".xlsx", folder="amendments")
-made = generate(db_url, params.customer, params.rate_plan, params.batch, at=params.at,
-                output_dir=target.parent, stem=target.stem)
-display(HTML(report.title_html(made.amendment)))
-display(HTML(report.counts_html(made.amendment)))
+made = write_documents(db_url, params.customer, params.rate_plan, params.batch, at=params.at,
+                       output_dir=target.parent, stem=target.stem)
+display(HTML(html.title_html(made.amendment)))
+display(HTML(html.counts_html(made.amendment)))
 '''),
         code('''
 print(f"{made.xlsx.name}: {count(made.rows)} codes, {count(made.changes)} changed; XLSX in {made.xlsx_seconds:.2f} s, "
       f"peak {made.xlsx_peak_mb:.0f} MB" + (f"; billing CSV {made.csv.name}" if made.csv else ""))
-display(HTML(report.sheet_html(made.amendment)))
+display(HTML(html.sheet_html(made.amendment)))
 '''),
     ])
 
@@ -125,24 +124,24 @@ from IPython.display import HTML, display
 
 import reportlib
 from reportlib.dashboard import DashboardParams, dashboard, write_dashboard_xlsx
-from reportlib.dashboard import report
+from reportlib.dashboard import html
 
 params = DashboardParams.parse({"month": month, "week": week, "caution_as": caution_as})
 with reportlib.connect(db_url) as conn:
     dash = dashboard(conn, params.period, caution_as=params.caution_as)
 rendering_started = time.perf_counter()
-display(HTML(report.title_html(dash)))
-display(HTML(report.headline_html(dash)), report.headline(dash))  # the headline also goes to the manifest
+display(HTML(html.title_html(dash)))
+display(HTML(html.headline_html(dash)), html.headline(dash))  # the headline also goes to the manifest
 '''),
-        code('display(HTML(report.trends_html(dash)))'),
-        code('display(HTML(report.advertisers_html(dash)))'),
-        code('display(HTML(report.publishers_html(dash)))'),
-        code('display(HTML(report.channels_html(dash)))'),
-        code('display(HTML(report.enterprise_types_html(dash)))'),
-        code('display(HTML(report.failing_jobs_html(dash)))'),
-        code('display(HTML(report.movers_html(dash)))'),
-        code('display(HTML(report.enterprises_html(dash)))'),
-        code('display(HTML(report.names_html(dash)))'),
+        code('display(HTML(html.trends_html(dash)))'),
+        code('display(HTML(html.advertisers_html(dash)))'),
+        code('display(HTML(html.publishers_html(dash)))'),
+        code('display(HTML(html.channels_html(dash)))'),
+        code('display(HTML(html.enterprise_types_html(dash)))'),
+        code('display(HTML(html.failing_jobs_html(dash)))'),
+        code('display(HTML(html.movers_html(dash)))'),
+        code('display(HTML(html.enterprises_html(dash)))'),
+        code('display(HTML(html.names_html(dash)))'),
         code('''
 xlsx = write_dashboard_xlsx(dash, reportlib.output_file(output_dir, output_stem, ".xlsx", folder="dashboard"))
 print(f"queries {dash.query_seconds:.2f} s, charts, tables and workbook {time.perf_counter() - rendering_started:.2f} s")
@@ -169,7 +168,7 @@ from IPython.display import HTML, display
 
 import reportlib
 from reportlib import qbr
-from reportlib.qbr import report
+from reportlib.qbr import html
 from reportlib.render.charts import use_offline_charts
 
 params = qbr.QbrParams.parse({"partner": partner, "quarter": quarter,
@@ -180,22 +179,22 @@ with reportlib.connect(db_url) as conn:
     # the deck takes this partner's slice.
     review = qbr.partner_review(conn, params.partner, params.quarter, params.reference_cycle_days,
                                 prepared=prepared)
-display(HTML(report.title_html(review) + report.summary_html(review)),
-        report.headline(review))  # the headline also goes to the manifest
+display(HTML(html.title_html(review) + html.summary_html(review)),
+        html.headline(review))  # the headline also goes to the manifest
 '''),
         code('''
 # The deck's slides in order: each one's figures, then its chart.
 # Figures without a chart share one display: every display costs the kernel and the runner time.
-display(HTML(report.section_html(review, "Revenue")), report.revenue_chart(review))
-display(HTML(report.section_html(review, "Pipeline")), report.stage_chart(review))
-display(HTML(report.section_html(review, "Deal registration funnel")), report.registration_chart(review))
-display(HTML(report.section_html(review, "Engagement") + report.certifications_html(review)),
-        report.portal_chart(review))
-display(HTML(report.section_html(review, "Market development funds (MDF)")
-             + report.section_html(review, "Customer experience") + report.benchmarks_html(review)),
-        report.benchmark_chart(review))
-display(HTML(report.health_html(review)), report.health_chart(review))
-display(HTML(report.coaching_html(review) + report.notes_html(review)))
+display(HTML(html.section_html(review, "Revenue")), html.revenue_chart(review))
+display(HTML(html.section_html(review, "Pipeline")), html.stage_chart(review))
+display(HTML(html.section_html(review, "Deal registration funnel")), html.registration_chart(review))
+display(HTML(html.section_html(review, "Engagement") + html.certifications_html(review)),
+        html.portal_chart(review))
+display(HTML(html.section_html(review, "Market development funds (MDF)")
+             + html.section_html(review, "Customer experience") + html.benchmarks_html(review)),
+        html.benchmark_chart(review))
+display(HTML(html.health_html(review)), html.health_chart(review))
+display(HTML(html.coaching_html(review) + html.notes_html(review)))
 '''),
         code('''
 deck = qbr.write_deck(review, reportlib.output_file(output_dir, output_stem, ".pptx", folder="qbr"))
@@ -219,7 +218,7 @@ from IPython.display import HTML, display
 
 import reportlib
 from reportlib import qbr
-from reportlib.qbr import report
+from reportlib.qbr import html
 from reportlib.render.charts import use_offline_charts
 
 params = qbr.QbrPortfolioParams.parse({"quarter": quarter, "reference_cycle_days": reference_cycle_days})
@@ -227,9 +226,9 @@ use_offline_charts()
 with reportlib.connect(db_url) as conn:
     all_partners = qbr.quarter_metrics(conn, params.quarter, params.reference_cycle_days)
 book = qbr.portfolio(all_partners)
-display(report.portfolio_chart(book), report.portfolio_headline(book, params.quarter))
+display(html.portfolio_chart(book), html.portfolio_headline(book, params.quarter))
 '''),
-        code('display(HTML(report.portfolio_html(book, params.quarter)))'),
+        code('display(HTML(html.portfolio_html(book, params.quarter)))'),
         code('''
 xlsx = qbr.write_portfolio_xlsx(all_partners, book,
                                 reportlib.output_file(output_dir, output_stem, ".xlsx", folder="qbr"))

@@ -43,7 +43,7 @@ from .families import Family, get_family
 from .lifeline import exit_with_parent
 from .manifest import write_folder_index
 from .registry import Registry
-from .run import RunPlan, RunResult, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
+from .run import RunPlan, RunResult, after_run, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
 
 __all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch", "run_runs"]
 
@@ -358,7 +358,7 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
         total = len(jobs_params)
         # An unchanged report costs no preparation and no worker (unless forced): say so up front.
         planned, fresh, fingerprint = _plan_all(family, jobs_params, url, root, notebook, force=force)
-        result.results.extend(fresh)
+        result.results.extend(after_run(family, url, run) for run in fresh)
         folders.update(r.folder for r in fresh)
         jobs_params = [raw for raw, _ in planned]
         start = getattr(runner, "start", None)
@@ -380,6 +380,7 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
             failed = 0
             bar.set_postfix(failed=failed, refresh=False)
             for run in runner.map(run_job, jobs) if jobs else ():
+                run = after_run(family, url, run)
                 result.results.append(run)
                 if run.folder:
                     folders.add(run.folder)

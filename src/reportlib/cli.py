@@ -5,10 +5,12 @@
     reportlib run PATH.ipynb [OUTPUT] [-p NAME VALUE]... [-r NAME RAW] [-y YAML] [--to html|pdf] ...
     reportlib batch REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--workers N]
     reportlib batch PATH.ipynb [OUTPUT_DIR] --grid params.csv|grid.yaml [--name TEMPLATE] ...
-    reportlib params REPORT | PATH.ipynb | families
+    reportlib params REPORT | PATH.ipynb | families | doctor
 
-Families and engines add their own command groups (e.g. ``reportlib report``) through
-:data:`COMMANDS`. Every ReportlibError is printed as one clear message with exit code 2.
+Families and applications add their own command groups (``reportlib statements ...``,
+``reportlib rates ...``) as entry points of the group ``reportlib.commands``: each is a function
+``add_commands(cli)`` given a :class:`CommandLine`, so no group is listed here and none imports
+this module. Every ReportlibError is printed as one clear message with exit code 2.
 """
 
 from __future__ import annotations
@@ -16,24 +18,38 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from .registry import Registry
 
-__all__ = ["COMMANDS", "CORE_COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "CORE_COMMANDS", "CommandLine", "build_parser", "main"]
 
-# name -> function(subparsers) that adds a command group with set_defaults(handler=...).
-COMMANDS: Registry[Callable[[Any], None]] = Registry(
-    "command group",
-    modules=(
-        "reportlib.statements.commands",
-        "reportlib.qbr.commands",
-        "reportlib.dashboard.commands",
-        "reportlib.rates.commands",
-        "reportlib.delivery.commands",
-        "reportlib.portal.commands",
-    ),
-)
+# name -> add_commands(cli): adds the command group NAME, with set_defaults(handler=...).
+COMMANDS: Registry[Callable[["CommandLine"], None]] = Registry("command group", group="reportlib.commands")
+
+
+@dataclass
+class CommandLine:
+    """What the command line gives a command group's ``add_commands``.
+
+    ``subparsers`` is where a group adds its parser (``cli.subparsers.add_parser(NAME, ...)``);
+    :meth:`alias` keeps an old spelling working without listing it in the help.
+    """
+
+    subparsers: Any
+    aliases: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+
+    def alias(self, old: str, new: str) -> None:
+        """``reportlib OLD ...`` runs ``reportlib NEW ...`` (words separated by spaces)."""
+        self.aliases[tuple(old.split())] = tuple(new.split())
+
+    def rewrite(self, argv: list[str]) -> list[str]:
+        """``argv`` with an old spelling at its start replaced by the new one (the longest match)."""
+        for old in sorted(self.aliases, key=len, reverse=True):
+            if tuple(argv[:len(old)]) == old:
+                return list(self.aliases[old]) + argv[len(old):]
+        return argv
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -300,10 +316,11 @@ def _shown_url(url: str) -> str:
 CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "params", "families", "doctor"})
 
 
-def build_parser(command_groups: bool = True) -> argparse.ArgumentParser:
-    """The whole command line; ``command_groups=False`` leaves out the families' own groups,
-    whose modules import each family (about a second), for a core command that needs none."""
-    from . import __version__
+def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``command_groups`` says which groups of ``reportlib.commands`` to
+    add: all (True), none (False: a core command needs none, and each group imports its family,
+    about a second) or the ones named. ``cli`` collects the groups' aliases."""
+    from .version import __version__
     from .demo import SCALES
 
     parser = argparse.ArgumentParser(prog="reportlib", description="Notebook-driven reports: decks, workbooks, "
@@ -368,15 +385,34 @@ def build_parser(command_groups: bool = True) -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(handler=cmd_doctor)
 
-    if command_groups:
-        for name in COMMANDS.names():
-            COMMANDS.get(name)(sub)
+    cli = cli if cli is not None else CommandLine(sub)
+    cli.subparsers = sub
+    names = COMMANDS.names() if command_groups is True else [] if command_groups is False else list(command_groups)
+    for name in names:
+        COMMANDS.get(name)(cli)
     return parser
 
 
 def _command_word(argv: list[str]) -> str | None:
     """The COMMAND of a command line: its first word that is not an option."""
     return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _parser_for(argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
+    """The parser ``argv`` needs, and ``argv`` with an old spelling replaced: a core command gets
+    no command group, a group's word gets that group alone (its family alone is imported), and
+    any other word (an alias, a typo, none, --help) every group."""
+    word = _command_word(argv)
+    if word in CORE_COMMANDS:
+        return build_parser(command_groups=False), argv
+    cli = CommandLine(None)
+    groups: bool | list[str] = [word] if word in COMMANDS else True
+    parser = build_parser(command_groups=groups, cli=cli)
+    rewritten = cli.rewrite(argv)
+    if rewritten != argv and groups is not True and _command_word(rewritten) not in groups:
+        # A group's old spelling that is now another group's (``rates amendments``): that one too.
+        parser = build_parser(command_groups=groups + [_command_word(rewritten)], cli=CommandLine(None))
+    return parser, rewritten
 
 
 def database_error(exc: Exception, url: str | None) -> str:
@@ -404,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ReportlibError
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(command_groups=_command_word(argv) not in CORE_COMMANDS)
+    parser, argv = _parser_for(argv)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -152,9 +152,9 @@ def connect(url: str | None = None) -> Iterator[Connection]:
 
 def init_db(url: str | None = None) -> Engine:
     """Create every table of every registered domain that does not exist yet."""
-    from .domains import DOMAINS
+    from .domains import declare_tables
 
-    DOMAINS.names()  # imports every domain's schema module, which declares its tables
+    declare_tables()
     engine = engine_for(url)
     metadata.create_all(engine)
     _sync_columns(engine)

@@ -23,8 +23,8 @@ __all__ = ["DEMO_EXTRAS", "SCALES", "build_demo", "export_csv"]
 
 SCALES = ("small", "default", "large")
 # What a demo makes besides its data: name -> function(database URL) -> lines to print once
-# (the portal's demo users and their passwords), registered by the modules named here.
-DEMO_EXTRAS: Registry[Callable[[str | None], list[str]]] = Registry("demo extra", modules=("reportlib.portal.demo",))
+# (the portal's demo users and their passwords), declared as entry points of reportlib.demo_extras.
+DEMO_EXTRAS: Registry[Callable[[str | None], list[str]]] = Registry("demo extra", group="reportlib.demo_extras")
 
 
 def build_demo(url: str | None = None, *, seed: int = 7, scale: str = "default", domains: list[str] | None = None,
@@ -33,7 +33,7 @@ def build_demo(url: str | None = None, *, seed: int = 7, scale: str = "default",
     """Generate and write demo data for ``domains`` (default: all) into the database at ``url``."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
-    names = domains or [n for n in DOMAINS.names() if DOMAINS.get(n).demo is not None]
+    names = domains or [n for n, domain in DOMAINS.items() if domain.demo is not None]
     summaries = []
     for name in names:
         domain = DOMAINS.get(name)

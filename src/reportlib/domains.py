@@ -12,9 +12,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from .registry import Registry
+from .registry import Registry, declared
 
-__all__ = ["DOMAINS", "Domain", "Field", "FileSpec", "Ref", "RowCheck", "get_domain", "reads"]
+__all__ = ["DOMAINS", "Domain", "Field", "FileSpec", "Ref", "RowCheck", "declare_tables", "get_domain", "reads"]
 
 KINDS = ("text", "code", "int", "decimal", "date", "datetime", "bool", "enum")
 
@@ -134,20 +134,19 @@ class Domain:
         return [s.table for s in self.files]
 
 
-DOMAINS: Registry[Domain] = Registry(
-    "data domain",
-    modules=(
-        "reportlib.statements.schema",
-        "reportlib.qbr.schema",
-        "reportlib.dashboard.schema",
-        "reportlib.rates.schema",
-        "reportlib.rates.records",  # no domain of its own: the amendments record tables
-        "reportlib.delivery.recipients",
-        "reportlib.portal.schema",  # no domain of its own: the portal's users, sessions, failed sign-ins
-    ),
-)
+# Declared by the families' entry points (group ``reportlib.domains``).
+DOMAINS: Registry[Domain] = Registry("data domain", group="reportlib.domains")
+TABLES_GROUP = "reportlib.tables"  # modules that declare tables outside any domain (records, logs)
 
 
 def get_domain(name: str) -> Domain:
     """The registered domain called ``name``; the error lists the known ones."""
     return DOMAINS.get(name)
+
+
+def declare_tables() -> None:
+    """Import every module that declares tables: each domain's, and those of ``reportlib.tables``."""
+    for _ in DOMAINS.items():
+        pass
+    for point in declared(TABLES_GROUP).values():
+        point.load()

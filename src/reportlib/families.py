@@ -1,8 +1,9 @@
 """Report families: what the runner needs to know about one, and nothing more.
 
 A family is a package of metric functions + a notebook + a typed parameter class + a
-renderer. It registers a :class:`Family` here; the runner and the batch engine only ever
-talk to this interface, so they know nothing family-specific.
+renderer. It declares its :class:`Family` as an entry point of the group
+``reportlib.families`` (see :mod:`reportlib.registry`); the runner and the batch engine only
+ever talk to this interface, so they know nothing family-specific and list no family.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class Family:
             own slice (``None`` when run alone: query the database). These parameters are
             injected but are not part of a run's key: they only say where the same inputs are.
         html: whether the runner exports the executed notebook to HTML.
+        after_run: optional ``(database URL, RunResult) -> None``, the family's step after each run:
+            the runner calls it once a run is published, failed, or skipped as up to date, in the
+            process that runs the report or the batch (never in a notebook's kernel), e.g. to keep a
+            record of the runs in the database. The notebook then only computes and writes files,
+            so a hand run has no side effect and the skip rule and the record agree. A step that
+            raises makes the run's result failed, naming the step (the published files stay).
         pdf: whether the runner prints that HTML page to PDF (headless Chromium, no
             header: ``--to pdf`` of any notebook; the families' PDFs are ``pdfs``).
         pdfs: the run's files that get a PDF of their own, by suffix (``(".html",)``: the page
@@ -87,6 +94,7 @@ class Family:
     description: str = ""
     pdfs: tuple[str, ...] = ()
     send: Callable[..., Any] | None = None
+    after_run: Callable[[str, Any], None] | None = None
     pdf: bool = False
     runner_parameters: bool = True
     report_mode: bool = False
@@ -94,17 +102,8 @@ class Family:
     options: tuple[tuple[str, Any], ...] = ()
 
 
-# name -> the module that registers it (``reportlib run dashboard`` imports the dashboard only).
-FAMILIES: Registry[Family] = Registry(
-    "report family",
-    modules={
-        "statement": "reportlib.statements.family",
-        "qbr": "reportlib.qbr.family",
-        "qbr-portfolio": "reportlib.qbr.family",
-        "amendment": "reportlib.rates.family",
-        "dashboard": "reportlib.dashboard.family",
-    },
-)
+# Declared by the families' entry points: ``reportlib run dashboard`` imports the dashboard only.
+FAMILIES: Registry[Family] = Registry("report family", group="reportlib.families")
 
 
 def get_family(name: str) -> Family:

@@ -14,21 +14,21 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import __version__
+from .version import __version__
 from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
-from .headline import headline_of
+from .render.headline import headline_of
 from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
@@ -36,7 +36,8 @@ from .params import ReportParams
 from .render.html import warm_html_export, write_notebook_html
 from .versions import keep_earlier_version
 
-__all__ = ["RunResult", "notebook_path", "output_file", "plan_run", "run_report", "RunPlan", "sweep_staging"]
+__all__ = ["RunPlan", "RunResult", "after_run", "notebook_path", "output_file", "plan_run", "run_report",
+           "sweep_staging"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
     ``engine_options`` configure an engine given by name (``timeout``, ``log_output``,
     ``kernel_name``)."""
     plan = plan_run(family_name, raw, out=out, db_url=db_url)
-    result = execute_plan(plan, engine=engine, force=force, engine_options=engine_options)
+    result = after_run(plan.family, plan.db_url,
+                       execute_plan(plan, engine=engine, force=force, engine_options=engine_options))
     if update_index:
         write_folder_index(plan.folder)
         sweep_staging(plan.folder)
@@ -161,6 +163,20 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
                 "No executed notebook could be kept.")
         raise RunError(f"{plan.family.name} {plan.stem} failed: {result.error}. {kept}",
                        family=plan.family.name, entity=plan.stem, notebook=result.failed_notebook)
+    return result
+
+
+def after_run(family: Family, db_url: str, result: RunResult) -> RunResult:
+    """The family's step after a run (:attr:`Family.after_run`), in this process; returns the result,
+    failed when the step raised (its files stay published)."""
+    if family.after_run is None:
+        return result
+    try:
+        family.after_run(db_url, result)
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, ReportlibError) else f"{type(exc).__name__}: {exc}"
+        return replace(result, status="failed", error=redact_secrets_in_text(
+            f"the {family.name} step after the run failed: {detail}"))
     return result
 
 
@@ -261,7 +277,7 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
 
 
 def _headline(notebook) -> dict[str, Any] | None:
-    """The headline the notebook displayed (:mod:`reportlib.headline`), for the manifest."""
+    """The headline the notebook displayed (:mod:`reportlib.render.headline`), for the manifest."""
     if not isinstance(notebook, Path):
         return headline_of(notebook)
     import json

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ..conftest import table_snapshot
 from reportlib.dashboard.demo import demo_leads
-from reportlib.dashboard.schema import DOMAIN, lead_jobs, leads
+from reportlib.dashboard.data import DOMAIN, lead_jobs, leads
 from reportlib.db import connect
 from reportlib.demo import export_csv
 from reportlib.errors import LoadError

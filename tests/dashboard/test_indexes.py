@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from reportlib.dashboard.demo import demo_leads
 from reportlib.dashboard.metrics import (_day_select, _day_table_for, dashboard, failing_jobs, invalidation_rate,
                                         period_measures, trend_periods)
-from reportlib.dashboard.schema import PERIOD_INDEX, day_dims
+from reportlib.dashboard.data import PERIOD_INDEX, day_dims
 
 DAY_TABLES = ("leads_day_dims", "leads_day_accounts", "leads_day_advertisers", "leads_day_publishers", "leads_job_days")
 from reportlib.db import analyze, connect, engine_for, init_db

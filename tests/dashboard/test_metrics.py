@@ -146,14 +146,14 @@ def test_unknown_grouping_and_caution_as_are_refused(hand_db):
 def test_a_period_without_leads_renders_zeros_and_says_so(hand_db, tmp_path):
     import openpyxl
 
-    from reportlib.dashboard import report, write_dashboard_xlsx
+    from reportlib.dashboard import html, write_dashboard_xlsx
 
     with connect(hand_db) as conn:
         dash = dashboard(conn, Month(2030, 1))
     headline = dash.headline.set_index("key")
     assert headline.at["total", "current"] == 0 and headline.at["invalidation_rate", "current"] is None
-    cards = report.headline_html(dash)
+    cards = html.headline_html(dash)
     assert "nan" not in cards and "n/a" in cards
-    assert "No lead was created in 2030-01" in report.title_html(dash)
+    assert "No lead was created in 2030-01" in html.title_html(dash)
     book = openpyxl.load_workbook(write_dashboard_xlsx(dash, tmp_path / "empty.xlsx"))
     assert book["Trend (13 months)"].cell(2, 2).value == 0

@@ -19,7 +19,7 @@ from reportlib.delivery.smtp import SmtpTarget
 from reportlib.load import write_domain
 
 from ..qbr.dataset import qbr_rows
-from ..rates.test_amendment_mail import Inbox
+from ..amendments.test_send import Inbox
 from ..statements.dataset import billing_rows
 
 RECIPIENTS = [

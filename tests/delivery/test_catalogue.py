@@ -10,7 +10,7 @@ from reportlib.delivery.catalogue import entries, write_catalogue
 from reportlib.delivery.chromium import Browser
 from reportlib.delivery.send import send_reports
 
-from ..rates.test_amendment_mail import Inbox
+from ..amendments.test_send import Inbox
 
 pytestmark = pytest.mark.kernel
 

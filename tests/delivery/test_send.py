@@ -19,7 +19,7 @@ from reportlib.delivery import delivery_frame
 from reportlib.delivery.send import send_reports
 from reportlib.errors import ConfigError
 
-from ..rates.test_amendment_mail import Inbox
+from ..amendments.test_send import Inbox
 
 pytestmark = pytest.mark.kernel
 
@@ -193,9 +193,7 @@ def test_starttls_and_a_login_from_the_environment(world, smtp_server, tmp_path,
 
 
 def test_send_amendment_is_the_amendments_send_on_the_one_delivery_log(db_url, tmp_path, smtp_server, capsys):
-    from reportlib.rates.records import generate
-
-    from ..rates.amendment_data import apply_batch
+    from ..amendments.dataset import apply_batch, generate
 
     batch = apply_batch(db_url)
     for customer in ("C1", "C2"):

@@ -13,7 +13,7 @@ from reportlib.db import connect
 from reportlib.load import write_domain
 from reportlib.portal import reports as rp
 from reportlib.portal.users import User
-from reportlib.render.xlsx import Col
+from reportlib.render.table import Col
 from tests.statements.dataset import billing_rows
 
 from .conftest import sheet_table

@@ -13,7 +13,7 @@ from reportlib.db import engine_for
 from reportlib.errors import ParameterError, UnknownEntityError
 from reportlib.load import write_domain
 from reportlib.portal import users as u
-from reportlib.portal.schema import login_failures, sessions, users
+from reportlib.portal.data import login_failures, sessions, users
 from tests.statements.dataset import billing_rows
 
 

@@ -11,9 +11,11 @@ import pytest
 from reportlib.render import figures
 from reportlib.render.figures import Figure
 from reportlib.render.html import format_value
-from reportlib.render.xlsx import Col, Sheet, write_workbook
+from reportlib.render.table import Col, Sheet
+from reportlib.render.xlsx import write_workbook
 
 from ..conftest import pdf_text
+from ..oracles.xlsx_reference import write_reference_workbook
 from ..readback import cell_display, excel_display
 
 # (value, kind, text): ties at the last shown place, negatives, large amounts, 4-8 decimal rates.
@@ -75,8 +77,8 @@ def test_html_tables_and_workbook_cells_read_alike(tmp_path):
     rows = [dict(amount=D("6126.205"), share=D("19.645"), n=1234, rate=D("0.123456785"), usage=D("12.34565"),
                  any=Figure(D("10.25"), figures.DAYS)),
             dict(amount=D("-2.665"), share=D("-0.005"), n=-7, rate=D("0.1234"), usage=D("-0.00005"), any=D("2.345"))]
-    for stream in (False, True):
-        path = write_workbook(tmp_path / f"t{stream}.xlsx", [Sheet("T", rows, columns, stream=stream)])
+    for write in (write_workbook, write_reference_workbook):
+        path = write(tmp_path / f"t-{write.__name__}.xlsx", [Sheet("T", rows, columns)])
         ws = openpyxl.load_workbook(path).active
         shown = [[cell_display(c) for c in row] for row in ws.iter_rows(min_row=2)]
         assert shown == [[format_value(col, r[col.key]) for col in columns] for r in rows]

@@ -6,7 +6,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from reportlib.render.html import assert_offline, kpi_cards, notebook_to_html, table_html
-from reportlib.render.xlsx import Col
+from reportlib.render.table import Col
 
 from ..conftest import html_elements
 

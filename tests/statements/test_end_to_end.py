@@ -15,7 +15,7 @@ from reportlib.errors import ParameterError, RunError, UnknownEntityError
 from reportlib.files import sha256_file
 from reportlib.load import write_domain
 from reportlib.run import run_report
-from reportlib.statements.schema import credit_transactions
+from reportlib.statements.data import credit_transactions
 
 from ..conftest import browser_dom, pdf_text
 from .dataset import billing_rows

@@ -10,7 +10,7 @@ from reportlib.load import write_domain
 from reportlib.statements import (Selection, credit_topups, credit_usage, daily_balance, discount_report,
                                   revenue_by_account, revenue_by_service, revenue_detailed, statement_pack,
                                   topup_totals, total_credit, usage_by_account, usage_by_service)
-from reportlib.statements.schema import credit_transactions
+from reportlib.statements.data import credit_transactions
 
 from .dataset import billing_rows
 

@@ -5,14 +5,14 @@ names; ``report`` renders HTML sections with interactive charts; ``workbook`` th
 ``family`` tells the runner how to run ``notebooks/dashboard.ipynb``.
 """
 
-from . import schema  # noqa: F401  (registers the leads domain)
+from . import data  # noqa: F401  (registers the leads domain)
 from .family import DashboardBatchParams, DashboardParams
 from .metrics import (CAUTION_AS, DIMENSIONS, MEASURES, Dashboard, canonical_measures, dashboard,
                       enterprise_movers, failing_jobs, headline, invalidation_rate, measures, period_measures,
                       trend_periods, with_rates)
 from .names import (NameResolution, accept_proposals, clean_name, export_aliases, import_aliases, load_aliases,
                     name_key, name_proposals, raw_name_counts, resolve_names, write_proposals)
-from .workbook import dashboard_sheets, write_dashboard_xlsx
+from .xlsx import dashboard_sheets, write_dashboard_xlsx
 
 __all__ = [
     "CAUTION_AS",

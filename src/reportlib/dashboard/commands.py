@@ -1,16 +1,16 @@
-"""``reportlib names ...``: maintain the advertiser/publisher alias table and review fuzzy proposals.
+"""``reportlib dashboard names ...``: maintain the advertiser/publisher alias table and review fuzzy proposals.
 
-    reportlib names propose [-o names-review.csv] [--kind advertiser] [--threshold 85]
-    reportlib names accept names-review.csv      # rows marked accept = yes become aliases
-    reportlib names export aliases.csv
-    reportlib names import aliases.csv [--replace]
+``reportlib names ...`` is its old spelling, kept as an alias.
+
+    reportlib dashboard names propose [-o names-review.csv] [--kind advertiser] [--threshold 85]
+    reportlib dashboard names accept names-review.csv      # rows marked accept = yes become aliases
+    reportlib dashboard names export aliases.csv
+    reportlib dashboard names import aliases.csv [--replace]
 """
 
 from __future__ import annotations
 
 import argparse
-
-from ..cli import COMMANDS
 
 __all__ = ["add_commands"]
 
@@ -24,7 +24,7 @@ def _cmd_propose(args: argparse.Namespace) -> int:
         count = write_proposals(conn, args.output, kinds=args.kind or ("advertiser", "publisher"),
                                 threshold=args.threshold)
     print(f"Wrote {count:,} proposal(s) to {args.output}. Nothing is merged yet: mark the rows to merge with "
-          f"accept = yes, then run: reportlib names accept {args.output}")
+          f"accept = yes, then run: reportlib dashboard names accept {args.output}")
     return 0
 
 
@@ -55,8 +55,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
-    names = sub.add_parser("names", help="advertiser/publisher names: aliases and fuzzy-match review")
+def add_commands(cli) -> None:
+    """``reportlib dashboard names ...``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    group = cli.subparsers.add_parser("dashboard", help="tech dashboard: advertiser and publisher names (names)")
+    commands = group.add_subparsers(dest="dashboard_command", required=True, metavar="COMMAND")
+    names = commands.add_parser("names", help="advertiser/publisher names: aliases and fuzzy-match review")
     actions = names.add_subparsers(dest="names_command", required=True, metavar="ACTION")
 
     p = actions.add_parser("propose", help="write fuzzy-match proposals to a review CSV (merges nothing)")
@@ -81,6 +84,4 @@ def add_commands(sub) -> None:
     p.add_argument("--replace", action="store_true", help="replace the whole alias table")
     p.add_argument("--db", metavar="URL")
     p.set_defaults(handler=_cmd_import)
-
-
-COMMANDS.register("names", add_commands)
+    cli.alias("names", "dashboard names")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlalchemy.engine import Connection
 
-from ..families import FAMILIES, Family
+from ..families import Family
 from ..params import ReportParams
 from ..periods import IsoWeek, Month
 from .metrics import Period
@@ -87,7 +87,7 @@ def _entities(_conn: Connection, params: DashboardBatchParams) -> list[dict]:
     return [{"month": str(m), "caution_as": params.caution_as} for m in months]
 
 
-FAMILY = FAMILIES.register("dashboard", Family(
+FAMILY = Family(
     name="dashboard",
     folder="dashboard",
     notebook="dashboard.ipynb",
@@ -99,4 +99,4 @@ FAMILY = FAMILIES.register("dashboard", Family(
     entities=_entities,
     pdfs=(".html",),
     description="Tech dashboard of lead volume and invalidation per month or ISO week (HTML + XLSX).",
-))
+)

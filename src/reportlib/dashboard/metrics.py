@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from ..db import query_frame
 from ..periods import IsoWeek, Month
 from .names import NameResolution, load_aliases, name_proposals, resolve_names
-from .schema import (PERIOD_INDEX, day_accounts, day_advertisers, day_dims, day_publishers, enterprises, job_days,
+from .data import (PERIOD_INDEX, day_accounts, day_advertisers, day_dims, day_publishers, enterprises, job_days,
                      lead_jobs, leads)
 
 __all__ = [
@@ -158,7 +158,7 @@ def _day_table_for(conn: Connection, by: Sequence[str]) -> sa.Table | None:
 
 
 def _day_select(index: int, period: Period, table: sa.Table, by: Sequence[str], caution_as: str) -> sa.Select:
-    """One period's measures summed from a per-day table (see :mod:`reportlib.dashboard.schema`)."""
+    """One period's measures summed from a per-day table (see :mod:`reportlib.dashboard.data`)."""
     groups = [enterprises.c.enterprise_type.label("enterprise_type") if d == "enterprise_type"
               else table.c["enterprise_id" if d == "enterprise" else d].label("enterprise_id" if d == "enterprise" else d)
               for d in by]
@@ -191,7 +191,7 @@ def period_measures(conn: Connection, periods: Sequence[Period], by: Sequence[st
     (the low-cardinality columns; accounts, their types, no grouping; advertiser alone,
     publisher alone) are summed from it; the others (advertiser with publisher, names with
     other columns) read the leads, where on SQLite a covering index led by the grouping columns
-    (see :mod:`reportlib.dashboard.schema`) delivers the rows already grouped — a skip-scan
+    (see :mod:`reportlib.dashboard.data`) delivers the rows already grouped — a skip-scan
     that seeks the period's range inside each group — instead of sorting a million rows.
     """
     periods = list(periods)

@@ -8,10 +8,10 @@ Three layers, from certain to uncertain:
    ``"HILTON, Inc."`` share the key ``hilton`` and merge.
 2. **Aliases** (automatic, analyst-maintained): the ``leads_name_aliases`` table maps a raw
    name to a canonical name. An alias matches every raw name with the same normalised key.
-   ``reportlib names export FILE`` / ``import FILE`` round-trip it as CSV.
+   ``reportlib dashboard names export FILE`` / ``import FILE`` round-trip it as CSV.
 3. **Fuzzy proposals** (never automatic): names whose keys are similar (rapidfuzz ratio,
    0–100) are written to a review CSV with their scores. Nothing merges until an analyst
-   marks a row ``accept = yes`` and runs ``reportlib names accept FILE``, which turns the
+   marks a row ``accept = yes`` and runs ``reportlib dashboard names accept FILE``, which turns the
    accepted rows into aliases.
 
 A canonical name is the analyst's spelling when an alias names it, else the cleaned form
@@ -39,7 +39,7 @@ from ..errors import LoadError, LoadProblem
 from ..render.csv import write_csv
 from ..render.figures import rounded
 from ..render.text import FORMULA_TRIGGERS
-from .schema import NAME_KINDS, leads, name_aliases
+from .data import NAME_KINDS, leads, name_aliases
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -6,7 +6,7 @@
   and its rules: written before a message goes out and updated after, never the same content
   to the same address twice unless a re-send is asked for, changed content a new delivery.
 
-Today the rate amendments send through it (``reportlib rates amendments send``); the spec
+Today the rate amendments send through it (``reportlib amendments send``); the spec
 ``delivery.md`` describes how every family will.
 """
 

@@ -17,9 +17,7 @@ import os
 import sys
 from typing import Any
 
-from ..cli import COMMANDS
-
-__all__ = ["add_delivery_commands"]
+__all__ = ["add_catalogue", "add_due", "add_pdf", "add_schedule", "add_send"]
 
 
 def _smtp(args):
@@ -120,8 +118,9 @@ def _params(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="parameters from a YAML file; -p values win")
 
 
-def add_delivery_commands(sub) -> None:
-    p = sub.add_parser("send", help="e-mail a family's reports of a period to their recipients (outbox, delivery log)")
+def add_send(cli) -> None:
+    """``reportlib send``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("send", help="e-mail a family's reports of a period to their recipients (outbox, delivery log)")
     p.add_argument("family", help="report family: statement, qbr, qbr-portfolio, dashboard, amendment")
     _params(p)
     p.add_argument("--entity", metavar="ID", help="only this entity (a partner id, a customer id, a stem)")
@@ -137,7 +136,10 @@ def add_delivery_commands(sub) -> None:
     _common(p)
     p.set_defaults(handler=cmd_send)
 
-    p = sub.add_parser("pdf", help="make the missing or outdated PDFs of a family's reports of a period")
+
+def add_pdf(cli) -> None:
+    """``reportlib pdf``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("pdf", help="make the missing or outdated PDFs of a family's reports of a period")
     p.add_argument("family")
     _params(p)
     p.add_argument("--workers", type=int, default=None, help="LibreOffice processes (default: cores)")
@@ -145,11 +147,17 @@ def add_delivery_commands(sub) -> None:
     _common(p)
     p.set_defaults(handler=cmd_pdf)
 
-    p = sub.add_parser("catalogue", help="rebuild outputs/index.html (every report, its versions and deliveries)")
+
+def add_catalogue(cli) -> None:
+    """``reportlib catalogue``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("catalogue", help="rebuild outputs/index.html (every report, its versions and deliveries)")
     _common(p)
     p.set_defaults(handler=cmd_catalogue)
 
-    p = sub.add_parser("due", help="run the scheduled jobs that are due (params/schedule.yaml), then send")
+
+def add_due(cli) -> None:
+    """``reportlib due``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("due", help="run the scheduled jobs that are due (params/schedule.yaml), then send")
     p.add_argument("--file", metavar="SCHEDULE.yaml", help="the schedule (default: params/schedule.yaml)")
     p.add_argument("--smtp", metavar="HOST:PORT", help="send through this SMTP server (default: $REPORTLIB_SMTP)")
     p.add_argument("--now", metavar="YYYY-MM-DDTHH:MM", help="act as if it were this time (UTC)")
@@ -158,11 +166,12 @@ def add_delivery_commands(sub) -> None:
     _common(p)
     p.set_defaults(handler=cmd_due)
 
-    p = sub.add_parser("schedule", help="the scheduled jobs with their next and last runs")
+
+def add_schedule(cli) -> None:
+    """``reportlib schedule``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("schedule", help="the scheduled jobs with their next and last runs")
     p.add_argument("--file", metavar="SCHEDULE.yaml", help="the schedule (default: params/schedule.yaml)")
     p.add_argument("--now", metavar="YYYY-MM-DDTHH:MM", help="act as if it were this time (UTC)")
     p.add_argument("--db", metavar="URL")
     p.set_defaults(handler=cmd_schedule)
 
-
-COMMANDS.register("delivery", add_delivery_commands)

@@ -69,14 +69,16 @@ def _check_row(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _demo_of(domain: str, seed: int, scale: str) -> dict:
+    """Another domain's demo data, found by name through its entry point."""
+    return DOMAINS.get(domain).demo(seed, scale)  # type: ignore[misc]
 
 
 def demo_recipients(seed: int, scale: str) -> dict[str, list[dict]]:
-    """A realistic recipients file for every family of the demo (same seed and scale)."""
-    from ..qbr.demo import demo_qbr
-    from ..rates.demo import demo_rates
-    from ..statements.demo import demo_billing
+    """A realistic recipients file for every family of the demo (same seed and scale).
 
+    The entities come from the other domains' demo data, looked up by name through their entry
+    points (delivery sits below the families and imports none of them)."""
     rng = random.Random(f"recipients|{seed}|{scale}")
     rows: list[dict] = []
 
@@ -86,7 +88,7 @@ def demo_recipients(seed: int, scale: str) -> dict[str, list[dict]]:
     def mailbox(name: str) -> str:
         return "".join(ch for ch in name.lower() if ch.isalnum())[:30] or "partner"
 
-    for account in demo_billing(seed, scale)["accounts.csv"]:
+    for account in _demo_of("billing", seed, scale)["accounts.csv"]:
         if account["account_type"] == "partner":
             box = mailbox(account["name"])
             add("statement", account["account_id"], "to", f"finance@{box}.example", f"{account['name']} finance")
@@ -95,7 +97,7 @@ def demo_recipients(seed: int, scale: str) -> dict[str, list[dict]]:
     add("statement", ALL, "bcc", "statements-archive@carrier.example", "Statement archive")
     add("statement", ALL, "cc", "billing-team@carrier.example", "Billing team")
 
-    partners = demo_qbr(seed, scale)["partners.csv"]
+    partners = _demo_of("qbr", seed, scale)["partners.csv"]
     records = partners.to_dict("records") if hasattr(partners, "to_dict") else partners
     for partner in records:
         box = mailbox(partner["name"])
@@ -111,13 +113,13 @@ def demo_recipients(seed: int, scale: str) -> dict[str, list[dict]]:
     add("dashboard", ALL, "bcc", "cto@carrier.example", "CTO", False)
 
     add("amendment", ALL, "bcc", "rates-archive@carrier.example", "Rate amendment archive")
-    for customer in demo_rates(seed, scale)["customers.csv"][:3]:
+    for customer in _demo_of("rates", seed, scale)["customers.csv"][:3]:
         add("amendment", customer["customer_id"], "cc", f"legal@{mailbox(customer['name'])}.example",
             f"{customer['name']} legal")
     return {"recipients.csv": rows}
 
 
-DOMAIN = DOMAINS.register("recipients", Domain(
+DOMAIN = Domain(
     name="recipients",
     description="Who receives each family's reports (reportlib send).",
     files=(FileSpec(
@@ -129,7 +131,7 @@ DOMAIN = DOMAINS.register("recipients", Domain(
         row_checks=(_check_row,),
     ),),
     demo=demo_recipients,
-))
+)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,8 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-# Each engine's module registers it when imported.
-ENGINES: Registry[Any] = Registry("execution engine", {
-    "papermill": "reportlib.engines.fresh",
-    "warm": "reportlib.engines.warm",
-    "reference": "reportlib.engines.reference",
-})
+# Declared as entry points (group ``reportlib.engines``), as papermill finds its engines.
+ENGINES: Registry[Any] = Registry("execution engine", group="reportlib.engines")
 
 
 def get_engine(name: str = "papermill", **options: Any) -> Engine:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import ENGINES
 from .execute import execute_in
 from .kernel import Kernel, kernel_name
 
@@ -49,4 +48,3 @@ class PapermillEngine:
             self._stopping.pop().join()
 
 
-ENGINES.register("papermill", PapermillEngine)

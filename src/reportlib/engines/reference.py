@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import ENGINES
 from .execute import NotebookFailed
 from .kernel import kernel_name
 
@@ -74,4 +73,3 @@ def _failure(output: Path, stderr: str) -> Exception:
     return RuntimeError(f"papermill failed: {lines[-1] if lines else 'no message'}")
 
 
-ENGINES.register("reference", ReferenceEngine)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import ENGINES
 from .execute import execute_in
 from .kernel import Kernel, kernel_name
 
@@ -109,7 +108,6 @@ class WarmEngine:
         self.recycle()
 
 
-ENGINES.register("warm", WarmEngine)
 
 
 def notebook_imports(notebook: Path) -> str:

@@ -4,7 +4,7 @@ its conditions, export it to Excel, find their documents and render statements a
 ``app`` is the Starlette application; ``users`` the accounts, sessions and throttling;
 ``reports`` the seven portal reports; ``catalogue`` the documents under ``outputs/``;
 ``ondemand`` the warm kernel pool; ``commands`` the ``serve`` and ``users`` commands;
-``schema`` the tables. The package imports its parts when first asked for them: ``reportlib
+``data`` the tables. The package imports its parts when first asked for them: ``reportlib
 init`` imports the tables, not the web server.
 """
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import COMMANDS
 
 __all__ = ["add_serve", "add_users"]
 
@@ -40,8 +39,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="the web portal: sign in, reports on screen and in Excel, documents, "
+def add_serve(cli) -> None:
+    """``reportlib serve``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    p = cli.subparsers.add_parser("serve", help="the web portal: sign in, reports on screen and in Excel, documents, "
                                      "statements and decks on demand")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
                                                        "put a TLS reverse proxy in front for others, see README)")
@@ -118,10 +118,11 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_users(sub) -> None:
-    from .schema import ROLES
+def add_users(cli) -> None:
+    """``reportlib users ...``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    from .data import ROLES
 
-    p = sub.add_parser("users", help="portal users: add, list, disable, enable, passwd, demo")
+    p = cli.subparsers.add_parser("users", help="portal users: add, list, disable, enable, passwd, demo")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a user (password from a prompt, or one line of stdin)")
     add.add_argument("name")
@@ -136,7 +137,3 @@ def add_users(sub) -> None:
     for a in actions.choices.values():
         a.add_argument("--db", metavar="URL")
         a.set_defaults(handler=_cmd_users)
-
-
-COMMANDS.register("serve", add_serve)
-COMMANDS.register("users", add_users)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..db import engine_for, init_db
-from ..demo import DEMO_EXTRAS
-from .schema import users
+from .data import users
 from .users import add_user, new_password, set_enabled, set_password
 
 __all__ = ["DEMO_USERS", "demo_users", "demo_users_lines"]
@@ -55,6 +54,3 @@ def demo_users_lines(url: str | None = None) -> list[str]:
     lines += ["Start the portal with `make serve` (or `.venv/bin/reportlib serve`) and open http://127.0.0.1:8000/ ;",
               "`reportlib users passwd NAME` sets a new password."]
     return lines
-
-
-DEMO_EXTRAS.register("portal users", demo_users_lines)

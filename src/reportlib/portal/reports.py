@@ -31,7 +31,7 @@ from ..errors import UnknownEntityError
 from ..files import slugify
 from ..periods import Month
 from ..render.html import format_value
-from ..render.xlsx import Col
+from ..render.table import Col
 from ..statements import REPORTS, Selection, partner_account, selected_accounts, write_report_xlsx
 from .users import User
 
@@ -199,7 +199,7 @@ def partner_accounts(conn: Connection) -> list[tuple[str, str]]:
     """(account id, name) of every partner account, for an analyst's choice of partner."""
     import sqlalchemy as sa
 
-    from ..statements.schema import accounts
+    from ..statements.data import accounts
 
     stmt = (sa.select(accounts.c.account_id, accounts.c.name).where(accounts.c.account_type == "partner")
             .order_by(accounts.c.account_id))

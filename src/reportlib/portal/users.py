@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import ParameterError, UnknownEntityError
-from .schema import ROLES, login_failures, sessions, users
+from .data import ROLES, login_failures, sessions, users
 
 __all__ = ["ADDRESS_LIMIT", "ARGON2", "LoginRefused", "MIN_PASSWORD", "SESSION_HOURS", "USER_LIMIT", "User", "WINDOW",
            "add_user", "authenticate", "end_session", "get_user", "list_users", "new_password", "normalise_name",

@@ -1,11 +1,12 @@
-"""``reportlib qbr-metrics``: every partner's QBR metrics and health score for a quarter."""
+"""``reportlib qbr metrics``: every partner's QBR metrics and health score for a quarter.
+
+``reportlib qbr-metrics`` is its old spelling, kept as an alias.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
-
-from ..cli import COMMANDS
 
 __all__ = ["add_commands"]
 
@@ -17,17 +18,18 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from ..db import connect
     from ..errors import ParameterError
     from ..periods import Quarter
-    from ..render.xlsx import Col, Sheet, write_workbook
-    from .metrics import quarter_metrics
+    from ..render.table import Col, Sheet
+    from ..render.xlsx import write_workbook
+    from .slices import quarter_metrics
     from .review import portfolio
-    from .workbook import PORTFOLIO_COLUMNS
+    from .xlsx import PORTFOLIO_COLUMNS
 
     try:
         quarter = Quarter.parse(args.quarter)
     except ValueError as exc:
-        raise ParameterError("qbr-metrics", [str(exc)]) from None
+        raise ParameterError("qbr metrics", [str(exc)]) from None
     if args.reference_cycle_days <= 0:
-        raise ParameterError("qbr-metrics", ["--reference-cycle-days must be a positive number of days"])
+        raise ParameterError("qbr metrics", ["--reference-cycle-days must be a positive number of days"])
     clock = time.perf_counter()
     with connect(args.db) as conn:
         all_partners = quarter_metrics(conn, quarter, args.reference_cycle_days)
@@ -47,13 +49,14 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
-    p = sub.add_parser("qbr-metrics", help="compute every partner's QBR metrics for a quarter (timed)")
+def add_commands(cli) -> None:
+    """``reportlib qbr metrics``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    group = cli.subparsers.add_parser("qbr", help="QBR: every partner's metrics of a quarter (metrics)")
+    commands = group.add_subparsers(dest="qbr_command", required=True, metavar="COMMAND")
+    p = commands.add_parser("metrics", help="compute every partner's QBR metrics for a quarter (timed)")
     p.add_argument("--quarter", required=True, help="quarter, e.g. 2026Q3")
     p.add_argument("--reference-cycle-days", type=int, default=180)
     p.add_argument("-o", "--output", metavar="FILE.xlsx", help="also write the portfolio and all metrics to XLSX")
     p.add_argument("--db", metavar="URL")
     p.set_defaults(handler=_cmd_metrics)
-
-
-COMMANDS.register("qbr-metrics", add_commands)
+    cli.alias("qbr-metrics", "qbr metrics")

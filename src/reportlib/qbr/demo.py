@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..periods import Quarter
-from .schema import STAGES
+from .data import STAGES
 
 __all__ = ["DEMO_QUARTER", "TODAY", "FrameRows", "demo_qbr"]
 

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..errors import UnknownEntityError
-from ..families import FAMILIES, Family
+from ..families import Family
 from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Quarter
 from ..prepared import save_prepared
-from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS, quarter_metrics
-from .schema import partners
+from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS
+from .slices import quarter_metrics
+from .data import partners
 
 __all__ = ["FAMILY", "PORTFOLIO_FAMILY", "QbrBatchParams", "QbrParams", "QbrPortfolioParams", "active_partners",
            "partner_row"]
@@ -109,7 +110,7 @@ def _portfolio_entities(conn: Connection, params: QbrPortfolioParams) -> list[di
     return [params.to_notebook()] if active_partners(conn) else []
 
 
-FAMILY = FAMILIES.register("qbr", Family(
+FAMILY = Family(
     name="qbr",
     folder="qbr",
     notebook="qbr.ipynb",
@@ -123,9 +124,9 @@ FAMILY = FAMILIES.register("qbr", Family(
     prepare=_prepare,
     pdfs=(".pptx",),
     description="Quarterly business review deck per active partner per quarter (PPTX + HTML).",
-))
+)
 
-PORTFOLIO_FAMILY = FAMILIES.register("qbr-portfolio", Family(
+PORTFOLIO_FAMILY = Family(
     name="qbr-portfolio",
     folder="qbr",
     notebook="qbr_portfolio.ipynb",
@@ -137,4 +138,4 @@ PORTFOLIO_FAMILY = FAMILIES.register("qbr-portfolio", Family(
     entities=_portfolio_entities,
     pdfs=(".html",),
     description="Portfolio of all active partners for a quarter, worst health first (XLSX + HTML).",
-))
+)

@@ -1,75 +1,64 @@
 """QBR figures for ALL partners of a quarter, in one vectorised pass.
 
-:func:`load_inputs` reads what a quarter needs with one query per table (no per-partner
-query); every metric is then a named pure function over those frames that returns a Series
-indexed by ``partner_id`` (or a small DataFrame). :func:`partner_metrics` assembles them into
-one row per partner, with the health score; :func:`quarter_metrics` adds the previous
-quarter, the tier benchmarks and the trend tables a deck needs, so that a batch computes
-everything once and each partner's deck takes its slice (:func:`partner_slice`).
+Every metric is a named pure function over the frames :func:`reportlib.qbr.data.load_inputs`
+reads (one query per table, no per-partner query) that returns a Series indexed by
+``partner_id`` (or a small DataFrame): find a number of a deck by the name of its function.
+:func:`partner_metrics` assembles them into one row per partner, each column named by the
+function that computed it, with the health score (:mod:`reportlib.qbr.health`);
+:func:`tier_benchmarks` gives each tier's quartiles. :mod:`reportlib.qbr.slices` computes a
+quarter once for a batch and slices it per partner.
 
 Conventions:
 - Periods are half-open: a quarter ``Q`` covers ``Q.start <= day < Q.end``.
 - Money is exact ``Decimal``; percentages, ratios and means are ``Decimal`` too (exact
   division to 28 significant digits), so the health score is computed exactly and rounded
-  once, to one decimal, half to even (the spec's worked example 70.625 shows as 70.6).
+  once, to one decimal, half up (the spec's worked example 70.625 shows as 70.6).
 - A metric whose denominator is zero or whose inputs are absent is ``None`` ("no data"), never
   0 — e.g. growth with no previous revenue, attainment with no target, CSAT with no surveys.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..db import query_frame
-from ..errors import UnknownEntityError
 from ..periods import Quarter
-from ..render.figures import SCORE, rounded
-from .schema import STAGES, TABLES
+from .data import STAGES, TREND_QUARTERS, QbrInputs, as_quarter, load_inputs
+from .health import health_score
 
 __all__ = [
-    "BANDS",
-    "COMPONENTS",
-    "DEFAULT_REFERENCE_CYCLE_DAYS",
     "BENCHMARKED",
-    "PartnerSlice",
-    "QbrInputs",
-    "QuarterMetrics",
+    "DEFAULT_REFERENCE_CYCLE_DAYS",
     "active_certifications",
     "approval_rate_pct",
     "average_deal_size",
-    "band_of",
     "certification_list",
     "churn_pct",
     "conversion_rate_pct",
     "csat",
+    "cycle_ratio",
     "escalation_pct",
     "events_attended",
     "expiring_certifications",
     "fcr_pct",
-    "health_score",
-    "health_terms",
     "implementation_days",
-    "load_inputs",
+    "latest_dates",
     "logins_per_month",
     "marketing_collaborations",
     "mdf_metrics",
     "nps",
     "partner_metrics",
-    "partner_slice",
     "pipeline",
     "pipeline_by_stage",
     "pipeline_coverage_pct",
     "portal_activity_pct",
     "portal_trend",
-    "quarter_metrics",
+    "previous_revenue",
     "registration_funnel",
     "registration_win_rate_pct",
     "ratio",
@@ -78,8 +67,8 @@ __all__ = [
     "revenue_growth_pct",
     "revenue_target",
     "revenue_trend",
-    "round_score",
     "sales_velocity_days",
+    "survey_count",
     "tickets_per_customer",
     "tier_benchmarks",
     "time_to_approval_hours",
@@ -92,108 +81,9 @@ DEFAULT_REFERENCE_CYCLE_DAYS = 180
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 ONE = Decimal(1)
-TREND_QUARTERS = 8
-
-
-# --------------------------------------------------------------------------- inputs
-
-@dataclass
-class QbrInputs:
-    """The rows a quarter's metrics need, read once for all partners."""
-
-    quarter: Quarter
-    partners: pd.DataFrame
-    deals: pd.DataFrame
-    targets: pd.DataFrame
-    registrations: pd.DataFrame
-    training: pd.DataFrame
-    certifications: pd.DataFrame
-    portal: pd.DataFrame
-    events: pd.DataFrame
-    marketing: pd.DataFrame
-    mdf_allocations: pd.DataFrame
-    mdf_requests: pd.DataFrame
-    customers: pd.DataFrame
-    surveys: pd.DataFrame
-    tickets: pd.DataFrame
-
-
-def _window(quarter: Quarter, quarters: int) -> tuple[date, date]:
-    return (quarter - (quarters - 1)).start, quarter.end
-
-
-def load_inputs(conn: Connection, quarter: Quarter | str, history: int = TREND_QUARTERS) -> QbrInputs:
-    """Read, with one query per table, everything the metrics of ``quarter`` need.
-
-    The window is the ``history`` quarters ending with ``quarter`` (trend charts; the previous
-    quarter; the trailing four quarters of velocity, win rates and churn).
-    """
-    quarter = _quarter(quarter)
-    start, end = _window(quarter, max(history, 5))
-    t = TABLES
-
-    def read(table: sa.Table, *where, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        cols = [table.c[c] for c in columns] if columns else [c for c in table.c if c.name != "id"]
-        # Dates travel as ISO text and are parsed vectorised below: parsing a million
-        # date objects one by one is most of the time at 10,000 partners.
-        cols = [sa.cast(c, sa.String).label(c.name) if isinstance(c.type, (sa.Date, sa.DateTime)) else c
-                for c in cols]
-        return query_frame(conn, sa.select(*cols).where(*where))
-
-    opp = t["opportunities"]
-    deals = read(opp, opp.c.created_date < end,
-                 sa.or_(opp.c.status == "open", opp.c.close_date >= start),
-                 columns=["partner_id", "amount", "stage", "created_date", "close_date", "status"])
-    # Tables only the quarter and the one before need are read from the previous quarter on.
-    recent = (quarter - 1).start
-    reg = t["deal_registrations"]
-    regs = read(reg, reg.c.submitted_at >= datetime.combine(recent, datetime.min.time()),
-                reg.c.submitted_at < datetime.combine(end, datetime.min.time()),
-                columns=["partner_id", "submitted_at", "status", "decided_at"])
-    tr, ce, po, ev, mk = t["training"], t["certifications"], t["portal_activity"], t["events"], t["marketing"]
-    ma, mr, cu, su, ti = t["mdf_allocations"], t["mdf_requests"], t["customers"], t["surveys"], t["tickets"]
-    quarters = [str(quarter - i) for i in range(max(history, 5))]
-    return _with_datetimes(QbrInputs(
-        quarter=quarter,
-        partners=query_frame(conn, sa.select(t["partners"])).sort_values("partner_id", ignore_index=True),
-        deals=deals,
-        targets=read(t["targets"], t["targets"].c.quarter.in_(quarters)),
-        registrations=regs,
-        training=read(tr, tr.c.assigned_date < end),
-        certifications=read(ce, ce.c.issued_date < end),
-        portal=read(po, po.c.date >= start, po.c.date < end),
-        events=read(ev, ev.c.date >= recent, ev.c.date < end),
-        marketing=read(mk, mk.c.date >= recent, mk.c.date < end),
-        mdf_allocations=read(ma, ma.c.quarter.in_(quarters)),
-        mdf_requests=read(mr, mr.c.submitted_date >= recent, mr.c.submitted_date < end),
-        customers=read(cu, cu.c.contract_date < end),
-        surveys=read(su, su.c.date >= recent, su.c.date < end),
-        tickets=read(ti, ti.c.opened_date >= recent, ti.c.opened_date < end),
-    ))
-
-
-_DATE_COLUMNS = {"deals": ("created_date", "close_date"), "registrations": ("submitted_at", "decided_at"),
-                 "training": ("assigned_date", "completed_date"), "certifications": ("issued_date", "expiry_date"),
-                 "portal": ("date",), "events": ("date",), "marketing": ("date",),
-                 "mdf_requests": ("submitted_date", "first_spend_date"),
-                 "customers": ("contract_date", "go_live_date", "churn_date"), "surveys": ("date",),
-                 "tickets": ("opened_date",)}
-
-
-def _with_datetimes(inputs: QbrInputs) -> QbrInputs:
-    """Convert date columns to datetime64 once, so every metric filters vectorised."""
-    for name, columns in _DATE_COLUMNS.items():
-        frame = getattr(inputs, name)
-        for column in columns:
-            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
-    return inputs
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _quarter(value: Quarter | str) -> Quarter:
-    return value if isinstance(value, Quarter) else Quarter.parse(value)
-
 
 def _ts(frame: pd.DataFrame, column: str) -> pd.Series:
     """A date or date-time column as datetime64 (fast when :func:`load_inputs` converted it)."""
@@ -296,6 +186,11 @@ def ytd_revenue(deals: pd.DataFrame, quarter: Quarter) -> pd.Series:
     return _group_sum(won, "amount")
 
 
+def previous_revenue(deals: pd.DataFrame, quarter: Quarter) -> pd.Series:
+    """Revenue of the quarter before ``quarter``. Money."""
+    return revenue(deals, quarter - 1)
+
+
 def revenue_growth_pct(current: pd.Series, previous: pd.Series) -> pd.Series:
     """(revenue − previous) / previous × 100. Percent; None when the previous revenue is 0."""
     current, previous = current.align(previous)
@@ -314,14 +209,21 @@ def revenue_attainment_pct(revenue: pd.Series, target: pd.Series) -> pd.Series:
 
 
 def pipeline(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
-    """Open deals created on or before the quarter's end: ``count`` and ``value`` (money)."""
+    """Open deals created on or before the quarter's end: ``pipeline_count`` and ``pipeline_value`` (money)."""
     open_ = deals[(deals["status"] == "open") & _before(deals, "created_date", quarter.end)]
-    return pd.DataFrame({"count": _count(open_), "value": _group_sum(open_, "amount")})
+    return pd.DataFrame({"pipeline_count": _count(open_), "pipeline_value": _group_sum(open_, "amount")})
 
 
 def pipeline_coverage_pct(pipeline_value: pd.Series, target: pd.Series) -> pd.Series:
     """pipeline value / target × 100. Percent; None without a target."""
     return _pct(pipeline_value, target)
+
+
+def cycle_ratio(sales_velocity_days: pd.Series, reference_cycle_days: int) -> pd.Series:
+    """sales velocity / the reference sales cycle (days / days): below 1 is faster than the reference.
+    None without a velocity."""
+    return pd.Series([None if v is None or v != v else Decimal(v) / reference_cycle_days for v in sales_velocity_days],
+                     index=sales_velocity_days.index, dtype=object)
 
 
 def average_deal_size(pipeline_value: pd.Series, pipeline_count: pd.Series) -> pd.Series:
@@ -388,7 +290,7 @@ def revenue_trend(deals: pd.DataFrame, targets: pd.DataFrame, quarter: Quarter,
     for q in [quarter - i for i in reversed(range(quarters))]:
         won, target = revenue(deals, q).reindex(ids), revenue_target(targets, q).reindex(ids)
         frame = pd.DataFrame({"revenue": [ZERO if v is None or v != v else v for v in won],
-                              "target": [None if v is None or v != v else v for v in target]}, index=ids)
+                              "revenue_target": [None if v is None or v != v else v for v in target]}, index=ids)
         frame.index.name = "partner_id"
         frame = frame.reset_index()
         frame.insert(1, "quarter", str(q))
@@ -405,23 +307,24 @@ def _by_partner(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- registrations
 
 def registration_funnel(registrations: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
-    """Registrations submitted in ``quarter``; of those the ones approved (approved, won or
-    lost) and the ones won. Counts."""
+    """Registrations submitted in ``quarter`` (``registrations_submitted``); of those the ones
+    approved, won or lost (``registrations_approved``) and the ones won (``registrations_won``). Counts."""
     subs = registrations[_in(registrations, "submitted_at", quarter.start, quarter.end)]
     submitted = _count(subs)
     approved = _count(subs[subs["status"].isin(["approved", "won", "lost"])]).reindex(submitted.index, fill_value=0)
     won = _count(subs[subs["status"] == "won"]).reindex(submitted.index, fill_value=0)
-    return pd.DataFrame({"submitted": submitted, "approved": approved, "won": won})
+    return pd.DataFrame({"registrations_submitted": submitted, "registrations_approved": approved,
+                         "registrations_won": won})
 
 
 def approval_rate_pct(funnel: pd.DataFrame) -> pd.Series:
     """approved / submitted. Percent; None with no registration."""
-    return _pct(funnel["approved"], funnel["submitted"])
+    return _pct(funnel["registrations_approved"], funnel["registrations_submitted"])
 
 
 def registration_win_rate_pct(funnel: pd.DataFrame) -> pd.Series:
     """won / submitted. Percent; None with no registration."""
-    return _pct(funnel["won"], funnel["submitted"])
+    return _pct(funnel["registrations_won"], funnel["registrations_submitted"])
 
 
 def time_to_approval_hours(registrations: pd.DataFrame, quarter: Quarter) -> pd.Series:
@@ -528,6 +431,11 @@ def mdf_metrics(allocations: pd.DataFrame, requests: pd.DataFrame, quarter: Quar
 
 # --------------------------------------------------------------------------- customers
 
+def survey_count(surveys: pd.DataFrame, quarter: Quarter) -> pd.Series:
+    """Customer surveys dated in ``quarter``. Count."""
+    return _count(surveys[_in(surveys, "date", quarter.start, quarter.end)])
+
+
 def csat(surveys: pd.DataFrame, quarter: Quarter) -> pd.Series:
     """Mean CSAT (1–5) of the quarter's surveys that have one. Score; None without surveys."""
     rows = surveys[_in(surveys, "date", quarter.start, quarter.end) & surveys["csat"].notna()]
@@ -594,112 +502,6 @@ def churn_pct(customers: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
     return pd.DataFrame({"churned": lost, "customers_at_start": base, "churn_pct": _pct(lost, base)})
 
 
-# --------------------------------------------------------------------------- health score
-
-@dataclass(frozen=True)
-class Component:
-    """One weighted component of the health score and its normalised terms."""
-
-    key: str
-    label: str
-    weight: int
-    terms: tuple[tuple[str, str, Callable[[Decimal], Decimal]], ...]  # (metric column, description, term)
-
-
-def _c(x: Decimal) -> Decimal:
-    return min(max(x, ZERO), ONE)
-
-
-COMPONENTS: tuple[Component, ...] = (
-    Component("revenue", "Revenue attainment", 30, (
-        ("attainment_pct", "attainment / 100", lambda v: _c(v / 100)),)),
-    Component("pipeline", "Pipeline health", 25, (
-        ("coverage_pct", "coverage / 200", lambda v: _c(v / 200)),
-        ("conversion_pct", "conversion / 50", lambda v: _c(v / 50)))),
-    Component("engagement", "Engagement", 20, (
-        ("training_pct", "training / 100", lambda v: _c(v / 100)),
-        ("portal_pct", "portal activity / 100", lambda v: _c(v / 100)))),
-    Component("satisfaction", "Customer satisfaction", 15, (
-        ("csat", "CSAT / 5", lambda v: _c(v / 5)),)),
-    Component("efficiency", "Deal efficiency", 10, (
-        ("registration_win_rate_pct", "registration win rate / 40", lambda v: _c(v / 40)),
-        ("cycle_ratio", "1 − sales velocity / reference cycle", lambda v: _c(1 - v)))),
-)
-
-BANDS: tuple[tuple[Decimal, str, str], ...] = (
-    (Decimal(85), "Excellent", "Maintain and expand: recognise the partner, agree growth targets and co-selling "
-                               "plays for next quarter."),
-    (Decimal(70), "Good", "Optimise: pick the weakest component below and agree one improvement with the partner "
-                          "this quarter."),
-    (Decimal(55), "At Risk", "Intervene: agree a written recovery plan within 30 days and review it monthly."),
-    (ZERO, "Critical", "Escalate: executive review within two weeks, a formal improvement plan and a review of the "
-                       "partner's tier."),
-)
-
-
-def round_score(value: Decimal | None) -> Decimal | None:
-    """A health score as shown: one decimal, half up like every figure (70.625 -> 70.6 as in the
-    spec, 69.25 -> 69.3; :func:`reportlib.render.figures.score`)."""
-    return rounded(value, SCORE.places)
-
-
-def band_of(score: Decimal | None) -> tuple[str, str]:
-    """(band, action required) for a score as shown (one decimal): 85+ Excellent, 70–84.9 Good,
-    55–69.9 At Risk, below 55 Critical; ("No data", ...) without any component."""
-    if score is None:
-        return "No data", "Collect the missing inputs listed in the data notes before the review."
-    shown = round_score(score)
-    for low, band, action in BANDS:
-        if shown >= low:
-            return band, action
-    return BANDS[-1][1], BANDS[-1][2]
-
-
-def health_terms(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each component's normalised score for one partner (None when it has no data at all).
-
-    Within a component, a term with no input is left out and the others averaged.
-    """
-    out = {}
-    for comp in COMPONENTS:
-        values = []
-        for column, _desc, term in comp.terms:
-            v = row.get(column)
-            if v is not None and v == v:
-                values.append(term(Decimal(v)))
-        out[comp.key] = {"score": (sum(values, ZERO) / len(values)) if values else None}
-    return out
-
-
-def health_score(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The health score (0–100) of every partner row of ``metrics``.
-
-    ``health = Σ weight × component score / Σ weights of components with data × 100``; with
-    every component present that is exactly the spec's formula. Columns: ``<component>_score``
-    (0–1), ``<component>_points`` (points after re-weighting), ``health_score`` (exact),
-    ``health_display`` (one decimal), ``health_band``, ``health_action``, ``missing_components``.
-    """
-    records = []
-    for row in metrics.to_dict("records"):
-        terms = health_terms(row)
-        present = [c for c in COMPONENTS if terms[c.key]["score"] is not None]
-        weight = sum(c.weight for c in present)
-        record: dict[str, Any] = {}
-        total = ZERO
-        for comp in COMPONENTS:
-            s = terms[comp.key]["score"]
-            record[f"{comp.key}_score"] = s
-            points = None if s is None else Decimal(comp.weight) * s * HUNDRED / weight
-            record[f"{comp.key}_points"] = points
-            total += points or ZERO
-        score = total if present else None
-        band, action = band_of(score)
-        record.update(health_score=score, health_display=round_score(score), health_band=band, health_action=action,
-                      missing_components=", ".join(c.label for c in COMPONENTS if c not in present))
-        records.append(record)
-    return pd.DataFrame(records, index=metrics.index)
-
-
 # --------------------------------------------------------------------------- assembly
 
 _PARTNER_COLUMNS = ["partner_id", "name", "tier", "segment", "region", "partner_manager", "account_manager", "status"]
@@ -712,7 +514,7 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
     ``source`` is a connection (the inputs are read once) or inputs already read by
     :func:`load_inputs` (which must cover ``quarter``).
     """
-    quarter = _quarter(quarter)
+    quarter = as_quarter(quarter)
     inputs = source if isinstance(source, QbrInputs) else load_inputs(source, quarter)
     p = inputs.partners[_PARTNER_COLUMNS].set_index("partner_id", drop=False)
     idx = p.index
@@ -725,37 +527,37 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
             series.astype(object).where(series.notna(), None)
 
     put("revenue", revenue(d, quarter), ZERO)
-    put("previous_revenue", revenue(d, quarter - 1), ZERO)
+    put("previous_revenue", previous_revenue(d, quarter), ZERO)
     put("ytd_revenue", ytd_revenue(d, quarter), ZERO)
     put("revenue_growth_pct", revenue_growth_pct(out["revenue"], out["previous_revenue"]))
-    put("target", revenue_target(inputs.targets, quarter))
-    put("attainment_pct", revenue_attainment_pct(out["revenue"], out["target"]))
+    put("revenue_target", revenue_target(inputs.targets, quarter))
+    put("revenue_attainment_pct", revenue_attainment_pct(out["revenue"], out["revenue_target"]))
     pipe = pipeline(d, quarter)
-    put("pipeline_count", pipe["count"], 0)
-    put("pipeline_value", pipe["value"], ZERO)
-    put("coverage_pct", pipeline_coverage_pct(out["pipeline_value"], out["target"]))
+    put("pipeline_count", pipe["pipeline_count"], 0)
+    put("pipeline_value", pipe["pipeline_value"], ZERO)
+    put("pipeline_coverage_pct", pipeline_coverage_pct(out["pipeline_value"], out["revenue_target"]))
     put("average_deal_size", average_deal_size(out["pipeline_value"], out["pipeline_count"]))
     put("sales_velocity_days", sales_velocity_days(d, quarter))
-    put("conversion_pct", conversion_rate_pct(d, quarter))
+    put("conversion_rate_pct", conversion_rate_pct(d, quarter))
     funnel = registration_funnel(inputs.registrations, quarter)
-    for column in ("submitted", "approved", "won"):
-        put(f"registrations_{column}", funnel[column], 0)
+    for column in funnel.columns:
+        put(column, funnel[column], 0)
     put("approval_rate_pct", approval_rate_pct(funnel))
     put("registration_win_rate_pct", registration_win_rate_pct(funnel))
     put("time_to_approval_hours", time_to_approval_hours(inputs.registrations, quarter))
-    put("training_pct", training_rate_pct(inputs.training, quarter))
+    put("training_rate_pct", training_rate_pct(inputs.training, quarter))
     put("active_certifications", active_certifications(inputs.certifications, quarter), 0)
     put("expiring_certifications", expiring_certifications(inputs.certifications, quarter), 0)
     # No portal row at all in the quarter is a missing input (n/a), not zero logins.
     put("logins_per_month", logins_per_month(inputs.portal, quarter))
-    put("portal_pct", portal_activity_pct(out["logins_per_month"]))
+    put("portal_activity_pct", portal_activity_pct(out["logins_per_month"]))
     put("events_attended", events_attended(inputs.events, quarter), 0)
     put("marketing_collaborations", marketing_collaborations(inputs.marketing, quarter), 0)
     mdf = mdf_metrics(inputs.mdf_allocations, inputs.mdf_requests, quarter)
     for column in mdf.columns:
         put(column, mdf[column], 0 if column in ("mdf_requests", "mdf_requests_approved") else None)
     put("csat", csat(inputs.surveys, quarter))
-    put("surveys", _count(inputs.surveys[_in(inputs.surveys, "date", quarter.start, quarter.end)]), 0)
+    put("survey_count", survey_count(inputs.surveys, quarter), 0)
     put("nps", nps(inputs.surveys, quarter))
     put("implementation_days", implementation_days(inputs.customers, quarter))
     support = tickets_per_customer(inputs.tickets, inputs.customers, quarter)
@@ -765,16 +567,16 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
     for column in churn.columns:
         put(column, churn[column], 0 if column != "churn_pct" else None)
     out["reference_cycle_days"] = reference_cycle_days
-    out["cycle_ratio"] = [None if v is None else Decimal(v) / reference_cycle_days for v in out["sales_velocity_days"]]
+    out["cycle_ratio"] = cycle_ratio(out["sales_velocity_days"], reference_cycle_days)
     out = out.join(health_score(out))
     out.insert(1, "quarter", str(quarter))
     return out.reset_index(drop=True)
 
 
 # Metrics benchmarked per tier and compared with the previous quarter, with their labels.
-BENCHMARKED = ("health_score", "revenue", "attainment_pct", "revenue_growth_pct", "coverage_pct", "conversion_pct",
-               "sales_velocity_days", "approval_rate_pct", "time_to_approval_hours", "registration_win_rate_pct",
-               "training_pct", "logins_per_month", "events_attended", "mdf_utilization_pct", "mdf_roi", "csat", "nps",
+BENCHMARKED = ("health_score", "revenue", "revenue_attainment_pct", "revenue_growth_pct", "pipeline_coverage_pct",
+               "conversion_rate_pct", "sales_velocity_days", "approval_rate_pct", "time_to_approval_hours",
+               "registration_win_rate_pct", "training_rate_pct", "logins_per_month", "events_attended", "mdf_utilization_pct", "mdf_roi", "csat", "nps",
                "fcr_pct", "escalation_pct", "churn_pct")
 
 
@@ -806,163 +608,12 @@ def tier_benchmarks(metrics: pd.DataFrame, columns: Iterable[str] = BENCHMARKED)
     return pd.DataFrame(rows, columns=["tier", "metric", "partners", "p25", "median", "p75"])
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of a small frame as dicts of Python values (what ``to_dict("records")`` gives,
-    without its per-row overhead)."""
-    columns = list(frame.columns)
-    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
-
-
-@dataclass
-class QuarterMetrics:
-    """Everything every deck of a quarter needs, for all partners: compute once, slice per partner."""
-
-    quarter: Quarter
-    reference_cycle_days: int
-    metrics: pd.DataFrame
-    previous: pd.DataFrame
-    benchmarks: pd.DataFrame
-    revenue_trend: pd.DataFrame
-    portal_trend: pd.DataFrame
-    pipeline_by_stage: pd.DataFrame
-    win_rate_by_stage: pd.DataFrame
-    certifications: pd.DataFrame
-    latest: pd.DataFrame = field(default_factory=pd.DataFrame)  # latest input dates, for data notes
-    # Lookups that slicing builds once and every partner's slice reuses (a batch slices
-    # thousands of times): row positions per partner per frame, each tier's active partners.
-    _lookups: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def rows_of(self, name: str, partner_id: str) -> pd.DataFrame:
-        """The rows of frame ``name`` (an attribute) that belong to ``partner_id``."""
-        frame: pd.DataFrame = getattr(self, name)
-        if frame.empty:
-            return frame
-        positions = self._lookups.get(name)
-        if positions is None:
-            positions = self._lookups[name] = frame.groupby("partner_id", sort=False).indices
-        mine = positions.get(partner_id)
-        if mine is None:
-            return frame.iloc[0:0].reset_index(drop=True)
-        if mine[-1] - mine[0] + 1 == len(mine):  # the rows are together: a range, not a take
-            return frame.iloc[mine[0]:mine[-1] + 1].reset_index(drop=True)
-        return frame.iloc[mine].reset_index(drop=True)
-
-    def row_of(self, name: str, partner_id: str) -> dict[str, Any] | None:
-        """The first row of frame ``name`` that belongs to ``partner_id``, as a dict of Python
-        values (what ``rows.iloc[0].to_dict()`` gives), or None. Every partner's row is built
-        once, column by column, for all partners together, instead of one mixed-type row
-        Series per deck."""
-        rows = self._lookups.get(("row", name))
-        if rows is None:
-            rows = self._lookups[("row", name)] = {}
-            for record in records(getattr(self, name)):
-                rows.setdefault(record["partner_id"], record)
-        row = rows.get(partner_id)
-        return dict(row) if row is not None else None
-
-    def tier_benchmarks(self, tier: Any) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-        """The benchmark rows of ``tier``, as a frame and by metric (built once per tier)."""
-        cached = self._lookups.setdefault("benchmarks", {})
-        if tier not in cached:
-            b = self.benchmarks
-            frame = b[b["tier"] == tier].reset_index(drop=True) if not b.empty else b
-            cached[tier] = (frame, {r["metric"]: r for r in records(frame)})
-        return cached[tier]
-
-    def tier_peers(self, tier: Any) -> tuple[pd.DataFrame, dict[str, list[Decimal]]]:
-        """The active partners of ``tier`` and a (lazily filled) cache of their sorted values."""
-        tiers = self._lookups.setdefault("tiers", {})
-        if tier not in tiers:
-            m = self.metrics
-            tiers[tier] = (m[(m["tier"] == tier) & (m["status"] == "active")].reset_index(drop=True), {})
-        return tiers[tier]
-
-
-def _latest_dates(inputs: QbrInputs) -> pd.DataFrame:
+def latest_dates(inputs: QbrInputs) -> pd.DataFrame:
+    """The latest survey, portal activity and deal creation date of each partner (its data notes):
+    columns ``latest_survey``, ``latest_portal``, ``latest_deal``, indexed by ``partner_id``."""
     series = {}
     for name, frame, column in (("latest_survey", inputs.surveys, "date"), ("latest_portal", inputs.portal, "date"),
                                 ("latest_deal", inputs.deals, "created_date")):
         series[name] = (_ts(frame, column).groupby(frame["partner_id"]).max() if not frame.empty
                         else pd.Series(dtype="datetime64[ns]"))
     return pd.DataFrame(series).reindex(inputs.partners["partner_id"])
-
-
-def quarter_metrics(conn: Connection, quarter: Quarter | str,
-                    reference_cycle_days: int = DEFAULT_REFERENCE_CYCLE_DAYS) -> QuarterMetrics:
-    """All partners' metrics of ``quarter`` and of the quarter before, benchmarks and trends."""
-    quarter = _quarter(quarter)
-    inputs = load_inputs(conn, quarter)
-    current = partner_metrics(inputs, quarter, reference_cycle_days)
-    previous = partner_metrics(inputs, quarter - 1, reference_cycle_days)
-    return QuarterMetrics(
-        quarter=quarter, reference_cycle_days=reference_cycle_days, metrics=current, previous=previous,
-        benchmarks=tier_benchmarks(current),
-        revenue_trend=revenue_trend(inputs.deals, inputs.targets, quarter, partner_ids=inputs.partners["partner_id"]),
-        portal_trend=portal_trend(inputs.portal, quarter),
-        pipeline_by_stage=pipeline_by_stage(inputs.deals, quarter),
-        win_rate_by_stage=win_rate_by_stage(inputs.deals, quarter),
-        certifications=certification_list(inputs.certifications, quarter),
-        latest=_latest_dates(inputs),
-    )
-
-
-@dataclass
-class PartnerSlice:
-    """One partner's rows of a :class:`QuarterMetrics`."""
-
-    quarter: Quarter
-    reference_cycle_days: int
-    row: dict[str, Any]
-    previous: dict[str, Any]
-    benchmarks: pd.DataFrame  # the partner's tier only
-    tier_metrics: pd.DataFrame  # active partners of the same tier (for ranks)
-    revenue_trend: pd.DataFrame
-    portal_trend: pd.DataFrame
-    pipeline_by_stage: pd.DataFrame
-    win_rate_by_stage: pd.DataFrame
-    certifications: pd.DataFrame
-    latest: dict[str, Any]
-    # metric -> its row of benchmarks (p25, median, p75; shared by the tier's slices)
-    benchmark_rows: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
-    # metric -> the sorted values of tier_metrics (shared by the tier's slices; filled by use)
-    tier_values: dict[str, list[Decimal]] = field(default_factory=dict, repr=False, compare=False)
-
-    def sorted_tier_values(self, key: str) -> list[Decimal]:
-        """The values of ``key`` among the tier's active partners that have one, ascending."""
-        if key not in self.tier_values:
-            column = self.tier_metrics[key] if key in self.tier_metrics else ()
-            self.tier_values[key] = sorted(Decimal(v) for v in column if v is not None and v == v)
-        return self.tier_values[key]
-
-
-def partner_slice(all_partners: QuarterMetrics, partner_id: str) -> PartnerSlice:
-    """The rows of ``partner_id``; UnknownEntityError names a few known ids if it is absent."""
-    m = all_partners.metrics
-    row = all_partners.row_of("metrics", partner_id)
-    if row is None:
-        known = ", ".join(m["partner_id"].head(5))
-        raise UnknownEntityError("partner", partner_id, f"Known partners include {known}; load the partner "
-                                                        "(reportlib load qbr FOLDER) or check the id.")
-    previous = all_partners.row_of("previous", partner_id)
-    tier = row["tier"]
-
-    def mine(name: str) -> pd.DataFrame:
-        return all_partners.rows_of(name, partner_id)
-
-    trend = mine("revenue_trend")
-    quarters = [str(all_partners.quarter - i) for i in reversed(range(TREND_QUARTERS))]
-    # A quarter without portal rows has no value (n/a, as in the health score), not 0 logins.
-    portal = mine("portal_trend").set_index("quarter").reindex(quarters)
-    portal["logins_per_month"] = portal["logins_per_month"].astype(object).map(lambda v: None if v is None or v != v else v)
-    portal = portal.drop(columns="partner_id").reset_index()
-    latest = all_partners.latest.loc[partner_id].to_dict() if partner_id in all_partners.latest.index else {}
-    peers, values = all_partners.tier_peers(tier)
-    benchmarks, benchmark_rows = all_partners.tier_benchmarks(tier)
-    return PartnerSlice(
-        quarter=all_partners.quarter, reference_cycle_days=all_partners.reference_cycle_days,
-        row=row, previous=previous or {},
-        benchmarks=benchmarks, benchmark_rows=benchmark_rows, tier_metrics=peers, tier_values=values,
-        revenue_trend=trend, portal_trend=portal,
-        pipeline_by_stage=mine("pipeline_by_stage"),
-        win_rate_by_stage=mine("win_rate_by_stage"),
-        certifications=mine("certifications"), latest=latest)

@@ -6,7 +6,7 @@ Calibri, so text laid out to fit in DejaVu Sans fits in PowerPoint too. Lines ar
 :data:`LINE` ems high (Calibri's; DejaVu Sans needs less). Lines wrap at spaces, and a word wider
 than its line breaks between characters, as PowerPoint and LibreOffice break it.
 
-Nothing here writes XML: both deck writers (:mod:`.pptx`, :mod:`.pptx_stream`) lay out with it,
+Nothing here writes XML: both deck writers (:mod:`.pptx`, :mod:`.pptx`) lay out with it,
 so they draw the same sizes.
 """
 

@@ -12,10 +12,10 @@ from typing import Any, Sequence
 import nbformat
 
 from ..files import atomic_write
-from ..headline import drop_headlines
+from .headline import drop_headlines
 from .figures import Figure, is_missing
 from .text import escape_html
-from .xlsx import Col
+from .table import Col
 
 __all__ = ["TEMPLATES", "assert_offline", "format_value", "kpi_cards", "notebook_to_html", "table_html",
            "warm_html_export", "write_notebook_html"]

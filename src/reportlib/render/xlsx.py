@@ -1,310 +1,410 @@
-"""XLSX workbooks with openpyxl: typed cells, formats, bold frozen header, filters, widths.
+"""XLSX workbooks: the table model of :mod:`reportlib.render.table` written as SpreadsheetML.
 
-A sheet is a table described by :class:`Col` specs over a DataFrame (or any iterable of
-mappings). Numbers are written as numbers (exact ``Decimal`` when given, to the 15 significant
-digits a spreadsheet keeps), each with the number format of its kind of figure
-(:mod:`reportlib.render.figures`), which shows it as every other output does; percentages are
-fractions with a ``%`` format, dates are dates, codes are text. Text is stored as it is written,
-in a string cell, which can never become a formula; text that looks like one (``=2+5``) also
-gets the quote-prefix style, so editing the cell keeps it text. A workbook with a sheet over
-``STREAM_ROWS`` rows is written by :mod:`reportlib.render.xlsx_stream` (streaming, column by
-column, the same cells); others by openpyxl. The file is written atomically.
+:func:`write_workbook` writes typed cells with their number formats, a bold frozen header with
+an autofilter, column widths, and text that can never become a formula (text that looks like
+one also gets the quote-prefix style, so editing the cell keeps it text). It writes the XML
+straight into the zip stream, a chunk of rows at a time and column by column, whatever the
+size of the sheet (a 60,000-code rate amendment in a small, flat memory budget; measured in
+DEVELOPERS.md, "XLSX writers"):
+
+* each column of a chunk is factorised (:func:`pandas.factorize`), so the cell value of
+  :func:`reportlib.render.table.cell_value`, its number text and its XML are worked out once
+  per distinct value, not once per cell (a rate plan has ~1,500 distinct rates for 60,000
+  codes);
+* a cell is then one string: its reference plus the XML tail of its distinct value.
+
+Numbers keep their exact decimal text (a ``Decimal`` is written as written, up to the 15
+significant digits a spreadsheet keeps; no float round trip); dates are Excel serial numbers
+with a date format; text is an inline string. The tests hold every cell to what openpyxl
+writes for the same model (``tests/oracles/xlsx_reference.py``). The file is written
+atomically.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+import re
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence
+from xml.sax.saxutils import escape, quoteattr
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+import numpy as np
+import pandas as pd
+from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 
-from ..errors import DataError
 from ..files import atomic_path
-from . import figures
-from .figures import Figure, Kind
+from .figures import Figure
+from .table import (FORMATS, HEADER_FILL, HEADER_FONT, SAMPLE_ROWS, Font, Sheet, cell_format, cell_value,
+                    column_widths, preamble_lines, sheet_titles, value_error)
 from .text import looks_like_formula
 
-__all__ = ["Col", "FORMATS", "STREAM_ROWS", "Sheet", "cell_format", "cell_value", "write_workbook"]
+__all__ = ["CHUNK_ROWS", "write_workbook"]
 
-STREAM_ROWS = 5000
-MAX_WIDTH = 60
-FORMATS = {
-    "int": figures.COUNT.number_format,
-    "money": figures.MONEY.number_format,
-    "date": "yyyy-mm-dd",
-    "datetime": "yyyy-mm-dd hh:mm:ss",
-}
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F3864")
-TITLE_FONT = Font(bold=True, size=14)
-LABEL_FONT = Font(bold=True)
+CHUNK_ROWS = 8192  # rows rendered at a time: bounds memory, amortises the per-chunk work
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+# XML 1.0 cannot carry these control characters; SpreadsheetML writes them as _xHHHH_.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff&<>\r]")
+_EMPTY = "/>"
 
 
-@dataclass(frozen=True)
-class Col:
-    """One column of a sheet: the row key, its header and how to type and format it.
+def _escape_text(text: str) -> str:
+    if not _SPECIAL.search(text) and not (text[:1].isspace() or text[-1:].isspace()):
+        return f"<t>{text}</t>"  # most text: nothing to escape
+    text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    text = escape(text).replace("\r", "&#13;")
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f"<t{space}>{text}</t>"
 
-    Kinds: ``text``, ``code`` (digits kept as text), ``int``, ``decimal`` (``places``
-    decimals), ``rate`` (a price per unit, ``places`` decimals, no thousands separator),
-    ``money`` (two decimals, thousands separator), ``percent`` (the value is in percent, 0–100,
-    written as a fraction with a % format), ``date``, ``datetime``, ``bool``. The number kinds
-    read as :mod:`reportlib.render.figures` shows them (:attr:`figure`). A :class:`Figure` value
-    brings its own kind into any column.
-    """
 
-    key: str
-    header: str | None = None
-    kind: str = "text"
-    places: int = 2
-    width: float | None = None
-
-    @property
-    def title(self) -> str:
-        return self.header or self.key.replace("_", " ").capitalize()
-
-    @functools.cached_property  # a writer asks once per distinct value of a column
-    def figure(self) -> Kind | None:
-        """How the column's numbers read (None for a column that holds no figures)."""
-        if self.kind == "int":
-            return figures.COUNT
-        if self.kind == "money":
-            return figures.MONEY
-        if self.kind == "decimal":
-            return figures.KINDS["number"].at(self.places)
-        if self.kind == "rate":
-            return figures.RATE.at(self.places)
-        if self.kind == "percent":
-            return figures.PERCENT.at(self.places)
-        return None
-
-    @functools.cached_property
-    def number_format(self) -> str | None:
-        figure = self.figure
-        return figure.number_format if figure is not None else FORMATS.get(self.kind)
+def _number_text(value: Any) -> str | None:
+    """The exact XML text of a number, or None when it has none (NaN, infinity)."""
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else None
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    value = float(value)
+    return repr(value) if math.isfinite(value) else None
 
 
 @dataclass
-class Sheet:
-    """A table on its own sheet, optionally under a title and a block of label/value lines."""
+class _Styles:
+    """Cell formats (number format, font, fill, quote prefix) registered as they are used; ``styles.xml``."""
 
-    title: str
-    rows: Any  # a DataFrame or an iterable of mappings
-    columns: Sequence[Col]
-    heading: str | None = None
-    preamble: Sequence[tuple[str, Any]] = field(default_factory=tuple)
-    stream: bool | None = None  # None: stream when the table has more than STREAM_ROWS rows
+    formats: dict[str, int] = field(default_factory=dict)
+    fonts: dict[tuple, int] = field(default_factory=lambda: {(False, 11.0, None): 0})
+    fills: dict[str, int] = field(default_factory=dict)  # solid fills by colour; ids 0 and 1 are reserved
+    xfs: dict[tuple, int] = field(default_factory=lambda: {(0, 0, 0, False): 0})
+
+    def xf(self, number_format: str | None = None, font: Font | None = None, fill: str | None = None,
+           quote: bool = False) -> int:
+        """The index of the cell format; a filled cell (a header) is centred vertically too."""
+        fmt_id = 0
+        if number_format:
+            fmt_id = BUILTIN_FORMATS_REVERSE.get(number_format) or self.formats.setdefault(
+                number_format, 164 + len(self.formats))
+        font_id = 0
+        if font is not None:
+            key = (font.bold, float(font.size), font.color)
+            font_id = self.fonts.setdefault(key, len(self.fonts))
+        fill_id = self.fills.setdefault(fill, 2 + len(self.fills)) if fill else 0
+        return self.xfs.setdefault((fmt_id, font_id, fill_id, quote), len(self.xfs))
+
+    def xml(self) -> str:
+        formats = "".join(f'<numFmt numFmtId="{i}" formatCode={quoteattr(code)}/>' for code, i in self.formats.items())
+        formats = f'<numFmts count="{len(self.formats)}">{formats}</numFmts>' if formats else ""
+        fonts = "".join(
+            f'<font>{"<b/>" if bold else ""}<sz val="{size:g}"/>{f"<color rgb={quoteattr(rgb)}/>" if rgb else ""}'
+            '<name val="Calibri"/><family val="2"/></font>' for bold, size, rgb in self.fonts)
+        fills = "".join(f'<fill><patternFill patternType="solid"><fgColor rgb={quoteattr(rgb)}/><bgColor indexed="64"/>'
+                        '</patternFill></fill>' for rgb in self.fills)
+        xfs = "".join(_xf_xml(*xf) for xf in self.xfs)
+        return (f'{_HEAD}<styleSheet xmlns="{_MAIN}">{formats}'
+                f'<fonts count="{len(self.fonts)}">{fonts}</fonts>'
+                f'<fills count="{2 + len(self.fills)}"><fill><patternFill patternType="none"/></fill>'
+                f'<fill><patternFill patternType="gray125"/></fill>{fills}</fills>'
+                '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+                '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+                f'<cellXfs count="{len(self.xfs)}">{xfs}</cellXfs>'
+                '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+                '</styleSheet>')
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
+def _xf_xml(fmt: int, font: int, fill: int, quote: bool) -> str:
+    attributes = f'numFmtId="{fmt}" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'
+    attributes += ' quotePrefix="1"' if quote else ""
+    attributes += ' applyNumberFormat="1"' if fmt else ""
+    attributes += ' applyFont="1"' if font else ""
+    if fill:
+        return f'<xf {attributes} applyFill="1" applyAlignment="1"><alignment vertical="center"/></xf>'
+    return f"<xf {attributes}/>"
+
+
+class _Cells:
+    """The XML of cell values: ``<c r="B7"`` + a tail per distinct value (type, style, value)."""
+
+    def __init__(self, styles: _Styles):
+        self.styles = styles
+
+    def tail(self, value: Any, number_format: str | None = None, font: Font | None = None,
+             fill: str | None = None) -> str:
+        """The rest of a ``<c>`` element holding ``value`` (already a cell value, or None)."""
+        if isinstance(value, str):
+            style = self._style(None, font, fill, looks_like_formula(value))
+            return f'{style} t="inlineStr"><is>{_escape_text(value)}</is></c>'
+        if value is None:
+            return _EMPTY if font is None and fill is None else f' s="{self.styles.xf(None, font, fill)}"/>'
+        if isinstance(value, (bool, np.bool_)):
+            return f'{self._style(None, font, fill)} t="b"><v>{int(bool(value))}</v></c>'
+        if isinstance(value, (int, float, Decimal, np.integer, np.floating)):
+            text = _number_text(value)
+            if text is None:
+                return self.tail(None, number_format, font, fill)
+            return f'{self._style(number_format, font, fill)}><v>{text}</v></c>'
+        if isinstance(value, (datetime, date, time, timedelta)):
+            if isinstance(value, (datetime, time)) and value.tzinfo is not None:
+                value = value.replace(tzinfo=None)
+            return f'{self._style(number_format or _date_format(value), font, fill)}><v>{to_excel(value)!r}</v></c>'
+        return self.tail(str(value), None, font, fill)
+
+    def _style(self, number_format: str | None, font: Font | None, fill: str | None, quote: bool = False) -> str:
+        if number_format is None and font is None and fill is None and not quote:
+            return ""
+        xf = self.styles.xf(number_format, font, fill, quote)
+        return f' s="{xf}"' if xf else ""
+
+
+def _date_format(value: date | time | timedelta) -> str:
+    """The number format of a date or time cell whose column has none (those of date columns)."""
+    if isinstance(value, datetime):
+        return FORMATS["datetime"]
+    if isinstance(value, date):
+        return FORMATS["date"]
+    return "[hh]:mm:ss" if isinstance(value, timedelta) else "hh:mm:ss"
+
+
+def _column_chunks(rows: Any, keys: Sequence[str], size: int) -> Iterator[tuple[int, list[Any]]]:
+    """(row count, one array-like per key) for consecutive chunks of ``rows``."""
+    if isinstance(rows, pd.DataFrame):
+        for start in range(0, len(rows), size):
+            part = rows.iloc[start:start + size]
+            yield len(part), [part[key] if key in part.columns else None for key in keys]
+        return
+    iterator = iter(rows)
+    while True:
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            return
+        yield len(chunk), [[record.get(key) for record in chunk] for key in keys]
+
+
+def _factorize(values: Any, count: int, text: bool) -> tuple[np.ndarray, Sequence[Any]]:
+    """Codes (-1: missing) and distinct values of one column of a chunk."""
+    if values is None:
+        return np.full(count, -1, dtype=np.intp), []
+    if not isinstance(values, pd.Series):
+        values = _objects(values)
+    if text and not isinstance(values.dtype, pd.StringDtype) and \
+            pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        # 1, 1.0 and True are equal keys to a hash table but different texts: key text columns by their text
+        # (a Figure is no text: it brings its own kind into any column).
+        values = _objects([v if isinstance(v, (str, Figure)) or _missing(v) else str(v) for v in values])
     try:
-        import pandas as pd
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts): key them by their text
+        codes, uniques = pd.factorize(_objects([None if _missing(v) else str(v) for v in values]))
+    return codes, list(uniques)
 
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (numpy would make a list of lists 2-D)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array is a value, not a missing one
         return False
 
 
-def cell_value(col: Col, value: Any) -> Any:
-    """The value to store for ``value`` in a ``col`` cell (typed; text as written)."""
-    if isinstance(value, Figure):
-        return value.kind.cell(value.value)
-    if _is_missing(value):
-        return None
-    kind = col.kind
-    if kind in ("text", "code"):
-        return str(value)
-    if kind == "bool":
-        return bool(value)
-    if kind == "int":
-        return int(value)
-    if kind in ("decimal", "rate", "money", "percent"):
-        return col.figure.cell(value)
-    if kind == "date":
-        if hasattr(value, "date") and isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        return date.fromisoformat(str(value)[:10])
-    if kind == "datetime":
-        if hasattr(value, "to_pydatetime"):
-            value = value.to_pydatetime()
-        return value.replace(tzinfo=None) if isinstance(value, datetime) else value
-    return value
+@dataclass
+class _SheetXml:
+    """One worksheet's XML around its rows: dimension, frozen pane, widths, autofilter."""
+
+    last_column: str
+    header_row: int
+    widths: list[float]
+
+    def head(self, last_row: int) -> str:
+        top = f"A{self.header_row + 1}"
+        cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+                       for i, w in enumerate(self.widths, start=1))
+        return (f'{_HEAD}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">'
+                f'<dimension ref="A1:{self.last_column}{last_row}"/>'
+                f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{self.header_row}" topLeftCell="{top}" '
+                f'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="{top}" '
+                f'sqref="{top}"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+                f'<cols>{cols}</cols><sheetData>')
+
+    def tail(self, last_row: int) -> str:
+        return (f'</sheetData><autoFilter ref="{self.filter_ref(last_row)}"/>'
+                '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>')
+
+    def filter_ref(self, last_row: int) -> str:
+        return f"A{self.header_row}:{self.last_column}{max(last_row, self.header_row)}"
 
 
-def cell_format(col: Col, value: Any) -> str | None:
-    """The number format of ``value``'s cell in ``col``: a :class:`Figure`'s own, else the column's."""
-    return value.kind.number_format if isinstance(value, Figure) else col.number_format
+def write_workbook(path: str | Path, sheets: Sequence[Sheet], *, chunk_rows: int = CHUNK_ROWS) -> Path:
+    """Write ``sheets`` to one XLSX file at ``path`` (atomically); returns the path.
 
-
-def _iter_rows(rows: Any) -> tuple[Iterable[Mapping], int | None]:
-    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
-        return (dict(zip(rows.columns, r)) for r in rows.itertuples(index=False, name=None)), len(rows)
-    if isinstance(rows, Sequence):
-        return rows, len(rows)
-    return rows, None
-
-
-def _safe_title(title: str, used: set[str]) -> str:
-    cleaned = "".join("_" if ch in '[]:*?/\\' else ch for ch in title).strip("'")[:31] or "Sheet"
-    candidate, n = cleaned, 2
-    while candidate.lower() in used:
-        suffix = f" ({n})"
-        candidate, n = cleaned[: 31 - len(suffix)] + suffix, n + 1
-    used.add(candidate.lower())
-    return candidate
-
-
-def _width(col: Col, samples: list[Any]) -> float:
-    if col.width:
-        return col.width
-    longest = len(col.title)
-    if col.kind in ("date", "datetime"):  # wide enough for a date even when the sampled rows have none
-        longest = max(longest, len(FORMATS[col.kind]))
-    for value in samples:
-        if value is None:
-            continue
-        text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
-        longest = max(longest, len(text) + (3 if col.kind in ("money", "int") else 0))
-    return min(MAX_WIDTH, longest + 2)
-
-
-def write_workbook(path: str | Path, sheets: Sequence[Sheet]) -> Path:
-    """Write ``sheets`` to one XLSX file at ``path`` (atomically); returns the path."""
+    A value that cannot be written is a DataError naming the sheet, row, column and value, and
+    nothing is written.
+    """
     path = Path(path)
-    used: set[str] = set()
-    titled = [(_safe_title(sheet.title, used), sheet) for sheet in sheets]
-    if any(_needs_stream(s) for s in sheets):
-        from .xlsx_stream import write_streaming_workbook
-
-        with atomic_path(path) as tmp:
-            write_streaming_workbook(tmp, titled)
-        return path
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, sheet in titled:
-        _write_normal(workbook, title, sheet)
     with atomic_path(path) as tmp:
-        workbook.save(tmp)
+        _write_package(tmp, list(zip(sheet_titles(sheets), sheets)), chunk_rows)
     return path
 
 
-def _needs_stream(sheet: Sheet) -> bool:
-    if sheet.stream is not None:
-        return sheet.stream
-    _, count = _iter_rows(sheet.rows)
-    return count is None or count > STREAM_ROWS
+def _write_package(target: Path, sheets: Sequence[tuple[str, Sheet]], chunk_rows: int) -> None:
+    """Write ``(title, Sheet)`` pairs as one XLSX package at ``target`` (a temporary path)."""
+    cells = _Cells(_Styles())
+    filters = []
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("[Content_Types].xml", _content_types(len(sheets)))
+        package.writestr("_rels/.rels", _package_rels())
+        package.writestr("docProps/core.xml", _core())
+        for number, (title, sheet) in enumerate(sheets, start=1):
+            ref = _write_sheet(package, f"xl/worksheets/sheet{number}.xml", title, sheet, cells, chunk_rows)
+            filters.append((title, ref))
+        package.writestr("xl/workbook.xml", _workbook(filters))
+        package.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
+        package.writestr("xl/styles.xml", cells.styles.xml())
 
 
-def _preamble_rows(sheet: Sheet) -> list[list[tuple[Any, Font | None, str | None]]]:
-    lines: list[list[tuple[Any, Font | None, str | None]]] = []
-    if sheet.heading:
-        lines.append([(sheet.heading, TITLE_FONT, None)])
-    for label, value in sheet.preamble:
-        lines.append([(str(label), LABEL_FONT, None), _preamble_value(value)])
-    if lines:
-        lines.append([])
-    return lines
+def _write_sheet(package: zipfile.ZipFile, name: str, title: str, sheet: Sheet, cells: _Cells, chunk_rows: int) -> str:
+    """Write one sheet's part; returns its autofilter range."""
+    preamble = preamble_lines(sheet)
+    header_row = len(preamble) + 1
+    rows = _Rows(title, list(sheet.columns), cells)
+    top = []
+    for number, line in enumerate(preamble, start=1):
+        parts = "".join(f'<c r="{get_column_letter(i)}{number}"{cells.tail(value, fmt, font)}'
+                        for i, (value, font, fmt) in enumerate(line, start=1))
+        top.append(f'<row r="{number}">{parts}</row>')
+    header = "".join(f'<c r="{letter}{header_row}"{cells.tail(col.title, None, HEADER_FONT, HEADER_FILL)}'
+                     for letter, col in zip(rows.letters, rows.columns))
+    top.append(f'<row r="{header_row}">{header}</row>')
+    chunks = _column_chunks(sheet.rows, [col.key for col in rows.columns], chunk_rows)
+    first = next(chunks, None)
+    body = rows.render(*first, header_row + 1, keep_samples=True) if first else ""
+    following = header_row + 1 + (first[0] if first else 0)
+    xml = _SheetXml(rows.letters[-1] if rows.letters else "A", header_row, column_widths(sheet, rows.samples))
+    if isinstance(sheet.rows, (Sequence, pd.DataFrame)):  # the dimension is known: straight into the package
+        last = header_row + len(sheet.rows)
+        with package.open(name, "w") as out:
+            out.write((xml.head(last) + "".join(top) + body).encode())
+            rows.write(out, chunks, following)
+            out.write(xml.tail(last).encode())
+    else:  # an iterable of unknown length: rows wait in a temporary file until the count is known
+        with tempfile.TemporaryFile() as spool:
+            spool.write(body.encode())
+            last = rows.write(spool, chunks, following) - 1
+            spool.seek(0)
+            with package.open(name, "w") as out:
+                out.write((xml.head(last) + "".join(top)).encode())
+                shutil.copyfileobj(spool, out, 1 << 20)
+                out.write(xml.tail(last).encode())
+    return xml.filter_ref(last)
 
 
-def _preamble_value(value: Any) -> tuple[Any, None, str | None]:
-    """(cell value, font, number format) of a preamble line's value: a Decimal is money, an int a count."""
-    if isinstance(value, Figure):
-        return value.kind.cell(value.value), None, value.kind.number_format
-    if isinstance(value, str) or value is None:
-        return value, None, None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None), None, FORMATS["datetime"]
-    if isinstance(value, date):
-        return value, None, FORMATS["date"]
-    if isinstance(value, Decimal):
-        return figures.MONEY.cell(value), None, FORMATS["money"]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, None, FORMATS["int"]
-    return value, None, None
+class _Rows:
+    """Table rows as XML, a chunk at a time, column by column."""
+
+    def __init__(self, title: str, columns: list[Any], cells: _Cells):
+        self.title, self.columns, self.cells = title, columns, cells
+        self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
+        self.texts = [col.kind in ("text", "code") for col in columns]
+        self.formats = [col.number_format for col in columns]
+        self.samples: list[list[Any]] = [[] for _ in columns]  # the first rows' cell values, for column widths
+
+    def render(self, count: int, values: list[Any], start: int, keep_samples: bool = False) -> str:
+        """The ``<row>`` elements of ``count`` rows numbered from ``start``; ``values``: one array per column."""
+        numbers = range(start, start + count)
+        rendered = []
+        for index, col in enumerate(self.columns):
+            codes, uniques = _factorize(values[index], count, self.texts[index])
+            converted = [self._value(col, v, codes, n, start) for n, v in enumerate(uniques)]
+            if keep_samples:
+                self.samples[index] = [None if c < 0 else converted[c] for c in codes[:SAMPLE_ROWS]]
+            fixed = self.formats[index]  # a Figure brings its own format (cell_format)
+            tails = [self.cells.tail(v, cell_format(col, raw) if isinstance(raw, Figure) else fixed)
+                     for v, raw in zip(converted, uniques)]
+            tails.append(_EMPTY)  # code -1 (no value): the last
+            letter = self.letters[index]
+            rendered.append([f'<c r="{letter}{n}"{tails[c]}' for n, c in zip(numbers, codes.tolist())])
+        return "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in zip(numbers, zip(*rendered)))
+
+    def _value(self, col: Any, value: Any, codes: np.ndarray, code: int, start: int) -> Any:
+        try:
+            return cell_value(col, value)
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            row = start + int(np.flatnonzero(codes == code)[0])
+            raise value_error(self.title, row, col, value, exc) from exc
+
+    def write(self, out: IO[bytes], chunks: Iterable[tuple[int, list[Any]]], start: int) -> int:
+        """Render ``chunks`` into ``out`` from row ``start``; returns the next row number."""
+        for count, values in chunks:
+            out.write(self.render(count, values, start).encode())
+            start += count
+        return start
 
 
-def _text_cell(cell, value: Any) -> None:
-    """A string cell is never a formula; one that looks like a formula gets the quote prefix too."""
-    if isinstance(value, str):
-        cell.data_type = "s"
-        if looks_like_formula(value):
-            cell.quotePrefix = True
+def _content_types(sheets: int) -> str:
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{kind}"/>'
+                        for n in range(1, sheets + 1))
+    return (f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            '<Override PartName="/docProps/core.xml" ContentType="application/'
+            f'vnd.openxmlformats-package.core-properties+xml"/>{overrides}</Types>')
 
 
-def _write_normal(workbook: Workbook, title: str, sheet: Sheet) -> None:
-    ws = workbook.create_sheet(title)
-    row_number = 0
-    for line in _preamble_rows(sheet):
-        row_number += 1
-        for index, (value, font, fmt) in enumerate(line, start=1):
-            cell = ws.cell(row=row_number, column=index, value=value)
-            if font:
-                cell.font = font
-            if fmt:
-                cell.number_format = fmt
-            _text_cell(cell, value)
-    header_row = row_number + 1
-    for index, col in enumerate(sheet.columns, start=1):
-        cell = ws.cell(row=header_row, column=index, value=col.title)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(vertical="center")
-        _text_cell(cell, col.title)
-    rows, _ = _iter_rows(sheet.rows)
-    samples: list[list[Any]] = [[] for _ in sheet.columns]
-    row_number = header_row
-    for record in rows:
-        row_number += 1
-        for index, col in enumerate(sheet.columns):
-            raw = record.get(col.key)
-            value = _checked_value(title, row_number, col, raw)
-            cell = ws.cell(row=row_number, column=index + 1, value=value)
-            _text_cell(cell, value)
-            fmt = cell_format(col, raw)
-            if fmt and value is not None:
-                cell.number_format = fmt
-            if row_number - header_row <= 1000:
-                samples[index].append(value)
-    _finish(ws, sheet, header_row, row_number, samples)
+def _package_rels() -> str:
+    return (f'{_HEAD}<Relationships xmlns="{_PKG_REL}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+            '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/'
+            'core-properties" Target="docProps/core.xml"/></Relationships>')
 
 
-def _checked_value(title: str, row: int, col: Col, value: Any) -> Any:
-    """:func:`cell_value`, or a DataError naming the sheet, row, column and value."""
-    try:
-        return cell_value(col, value)
-    except (ArithmeticError, TypeError, ValueError) as exc:
-        raise value_error(title, row, col, value, exc) from exc
+def _core() -> str:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (f'{_HEAD}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+            'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>reportlib</dc:creator>'
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>')
 
 
-def value_error(title: str, row: int, col: Col, value: Any, exc: Exception) -> DataError:
-    """The error for a ``value`` that :func:`cell_value` cannot write, naming where it is."""
-    return DataError(f"Cannot write {value!r} to sheet {title!r}, row {row}, column {col.title!r} "
-                     f"({col.kind}): {exc or type(exc).__name__}. Nothing was written.")
+def _workbook(filters: list[tuple[str, str]]) -> str:
+    sheets = "".join(f'<sheet name={quoteattr(title)} sheetId="{n}" r:id="rId{n}"/>'
+                     for n, (title, _) in enumerate(filters, start=1))
+    names = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
+        f'{escape(_absolute(title, ref))}</definedName>' for n, (title, ref) in enumerate(filters))
+    return (f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><workbookPr/>'
+            f'<bookViews><workbookView activeTab="0"/></bookViews><sheets>{sheets}</sheets>'
+            f'<definedNames>{names}</definedNames><calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>')
 
 
-def _finish(ws, sheet: Sheet, header_row: int, last_row: int, samples: list[list[Any]]) -> None:
-    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
-    last = get_column_letter(max(1, len(sheet.columns)))
-    ws.auto_filter.ref = f"A{header_row}:{last}{max(last_row, header_row)}"
-    for index, width in enumerate(_column_widths(sheet, samples), start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
+def _absolute(title: str, ref: str) -> str:
+    """``'Sheet'!$A$5:$H$10`` for a sheet title and an ``A5:H10`` range."""
+    quoted = "'" + title.replace("'", "''") + "'"
+    return quoted + "!" + ":".join(re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", part) for part in ref.split(":"))
 
 
-def _column_widths(sheet: Sheet, samples: list[list[Any]]) -> list[float]:
-    """Each column's width from its header and sample values; the preamble's labels widen the first."""
-    widths = [_width(col, values) for col, values in zip(sheet.columns, samples)]
-    if sheet.preamble:
-        labels = min(MAX_WIDTH, max(len(str(label)) for label, _ in sheet.preamble) + 2)
-        widths = [max(widths[0], labels)] + widths[1:] if widths else [labels]
-    return widths
+def _workbook_rels(sheets: int) -> str:
+    rels = "".join(f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+                   for n in range(1, sheets + 1))
+    return (f'{_HEAD}<Relationships xmlns="{_PKG_REL}">{rels}'
+            f'<Relationship Id="rId{sheets + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>')

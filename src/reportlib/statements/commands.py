@@ -1,11 +1,12 @@
-"""``reportlib report NAME``: export one portal report for any period and selection."""
+"""``reportlib statements report NAME``: export one portal report for any period and selection.
+
+``reportlib report NAME`` is its old spelling, kept as an alias.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from ..cli import COMMANDS
 
 __all__ = ["add_commands"]
 
@@ -19,7 +20,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from ..files import slugify
     from ..periods import Month
     from .metrics import Selection
-    from .workbook import write_report_xlsx
+    from .xlsx import write_report_xlsx
 
     problems = []
     if args.month and (args.start or args.end):
@@ -39,7 +40,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         problems.append(str(exc))
     if problems:
-        raise ParameterError(f"report {args.name}", problems)
+        raise ParameterError(f"statements report {args.name}", problems)
     sel = Selection(args.partner, start, end, account_type=args.account_type, account=args.account)
     if args.output:
         out = Path(args.output)
@@ -52,10 +53,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
-    from .workbook import REPORTS
+def add_commands(cli) -> None:
+    """``reportlib statements report``; ``cli`` is the :class:`reportlib.cli.CommandLine`."""
+    from .xlsx import REPORTS
 
-    p = sub.add_parser("report", help="export one statement report (credit-topups, total-credit, ...) to XLSX")
+    group = cli.subparsers.add_parser("statements", help="statement reports: export one for any period (report)")
+    commands = group.add_subparsers(dest="statements_command", required=True, metavar="COMMAND")
+    p = commands.add_parser("report", help="export one statement report (credit-topups, total-credit, ...) to XLSX")
     p.add_argument("name", choices=REPORTS.names(), help="which report")
     p.add_argument("--partner", required=True, help="partner account id")
     p.add_argument("--month", help="a month, YYYY-MM")
@@ -68,6 +72,4 @@ def add_commands(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE.xlsx", help="where to write (default: outputs/reports/REPORT-PARTNER-FROM.xlsx)")
     p.add_argument("--db", metavar="URL")
     p.set_defaults(handler=_cmd_report)
-
-
-COMMANDS.register("report", add_commands)
+    cli.alias("report", "statements report")

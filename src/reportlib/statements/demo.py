@@ -33,7 +33,7 @@ MICRO4 = Decimal("0.0001")
 
 def demo_billing(seed: int, scale: str) -> dict[str, list[dict]]:
     """Partners with customers, top-ups, usage by service, accruals, adjustments, discounts, revenue."""
-    from .schema import SERVICES
+    from .data import SERVICES
 
     rng = random.Random(f"billing|{seed}|{scale}")
     partner_count, customers_range, month_count = _SIZES[scale]

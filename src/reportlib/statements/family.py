@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..families import FAMILIES, Family
+from ..families import Family
 from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Month
 from .metrics import partner_account
-from .schema import accounts
+from .data import accounts
 
 __all__ = ["FAMILY", "StatementBatchParams", "StatementParams", "active_partners"]
 
@@ -51,7 +51,7 @@ def _entities(conn: Connection, params: StatementBatchParams) -> list[dict]:
     return [{"partner": pid, "month": str(params.month)} for pid in active_partners(conn)]
 
 
-FAMILY = FAMILIES.register("statement", Family(
+FAMILY = Family(
     name="statement",
     folder="statements",
     notebook="statement.ipynb",
@@ -63,4 +63,4 @@ FAMILY = FAMILIES.register("statement", Family(
     entities=_entities,
     pdfs=(".html",),
     description="Credit and revenue statement pack per partner account per month (XLSX + HTML).",
-))
+)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from ..db import query_frame
 from ..errors import InvariantError, UnknownEntityError
 from ..periods import Month
-from .schema import accounts, credit_transactions, discounts, revenue_lines
+from .data import accounts, credit_transactions, discounts, revenue_lines
 
 __all__ = [
     "Selection",
