@@ -268,7 +268,7 @@ def headline(review: PartnerReview) -> Headline:
     return Headline(r["partner_id"], r["name"], str(review.quarter), {
         "Health score": figures.Figure(r["health_score"], figures.SCORE),
         "Revenue": figures.Figure(r["revenue"], figures.MONEY),
-        "Attainment": figures.Figure(r["attainment_pct"], figures.PERCENT)},
+        "Attainment": figures.Figure(r["revenue_attainment_pct"], figures.PERCENT)},
         notes={"Health score": str(r["health_band"])})
 
 
