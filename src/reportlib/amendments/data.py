@@ -57,6 +57,9 @@ amendments = sa.Table(
     sa.Column("email_attempts", sa.Integer, nullable=False, default=0),
     sa.Column("email_sent_at", sa.DateTime),
     sa.Column("email_error", sa.Text),
+    # The upload of the billing CSV to external billing (reportlib.ratedesk.upload): none | done | failed.
+    sa.Column("upload_status", sa.String(16)),
+    sa.Column("uploaded_at", sa.DateTime),
     sa.UniqueConstraint("period", "customer_id", "rate_plan", name="uq_rates_amendments_run"),
 )
 
