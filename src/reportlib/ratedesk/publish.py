@@ -7,7 +7,9 @@ external billing, clear the table after the change.
 
 Before anything changes, :func:`step_problems` checks that every option can be honoured for
 every enabled customer × rate plan the batch will touch — its amendment, e-mail and CSV
-templates exist, it can be addressed, it has its external billing ids — and that the run has
+templates exist, it can be addressed, a setup set up for external billing has its CSV template
+and both external ids (one with none of the three is not billed externally and is left out of
+the upload) — and that the run has
 what the options need (an SMTP server, a billing address, an upload target and its token).
 Any problem refuses the whole run, naming every problem; nothing is applied.
 
@@ -125,13 +127,14 @@ def step_problems(conn: Connection, todo: Sequence[Change], steps: Steps) -> lis
                 recipients(dict(setup._mapping), setup.account_manager_email)
             except DataError as exc:
                 problems.append(str(exc))
-        if (steps.upload or steps.email_csv) and not setup.csv_template:
-            problems.append(f"{where}: csv_template is empty, so no billing CSV is made for it to "
-                            + ("upload" if steps.upload else "send to external billing"))
-        if steps.upload:
-            missing = [c for c in ("ext_billing_customer", "ext_billing_rate_plan") if not getattr(setup, c)]
-            if missing:
-                problems.append(f"{where}: {' and '.join(missing)} empty, so its rates cannot be uploaded to "
+        billing = ("csv_template", "ext_billing_customer", "ext_billing_rate_plan")
+        missing = [c for c in billing if not (getattr(setup, c) or "").strip()]
+        if steps.upload and 0 < len(missing) < len(billing):  # none of them: not billed externally, nothing to do
+            if "csv_template" in missing:
+                problems.append(f"{where}: csv_template is empty, so no billing CSV is made for it to upload")
+            ids = [c for c in missing if c != "csv_template"]
+            if ids:
+                problems.append(f"{where}: {' and '.join(ids)} empty, so its rates cannot be uploaded to "
                                 "external billing")
     return problems
 
