@@ -16,12 +16,12 @@ from reportlib.cli import main
 from reportlib.db import engine_for
 from reportlib.load import write_domain
 from reportlib.ratedesk import data as s
-from reportlib.ratedesk.users import os_user
 
 from ..amendments.dataset import amendment_data
 from ..amendments.test_send import Inbox, free_port
 from ..conftest import table_snapshot
 from .billing_server import Billing, start
+from .conftest import use_desk
 
 DECK = ("code deck,rate plans,rate plan groups,change type,codes,area name in code deck,area name new,rate new,"
         "increm. new,increm. part 1,increm. part 2,increm. part 3,status\n"
@@ -35,10 +35,9 @@ DECK = ("code deck,rate plans,rate plan groups,change type,codes,area name in co
 def desk(db_url, tmp_path, monkeypatch):
     """The amendments' customers on the small deck; an SMTP server and a billing system on 127.0.0.1."""
     write_domain("rates", amendment_data(), url=db_url, source="tests apply + upload")
-    for name, value in {"REPORTLIB_DB": db_url, "REPORTLIB_RATES_ADMINS": os_user(),
-                        "REPORTLIB_BILLING_TOKEN": "t0ken", "REPORTLIB_OUTPUTS": str(tmp_path / "outputs")}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("REPORTLIB_USER", raising=False)
+    use_desk(db_url, monkeypatch)
+    monkeypatch.setenv("REPORTLIB_BILLING_TOKEN", "t0ken")
+    monkeypatch.setenv("REPORTLIB_OUTPUTS", str(tmp_path / "outputs"))
     monkeypatch.delenv("REPORTLIB_BILLING_EMAIL", raising=False)
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())

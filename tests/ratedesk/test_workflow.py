@@ -22,15 +22,6 @@ HEADER = ("code deck,rate plans,rate plan groups,change type,codes,area name in 
           "increm. new,increm. part 1,increm. part 2,increm. part 3,status\n")
 
 
-@pytest.fixture
-def desk(small_db, monkeypatch):
-    """The small deck on both engines, as the default database of the commands."""
-    monkeypatch.setenv("REPORTLIB_DB", small_db)
-    monkeypatch.setenv("REPORTLIB_RATES_ADMINS", os_user())
-    monkeypatch.delenv("REPORTLIB_USER", raising=False)
-    return small_db
-
-
 def deck_file(tmp_path, *lines: str):
     path = tmp_path / "deck.csv"
     path.write_text(HEADER + "".join(line + "\n" for line in lines), encoding="utf-8")

@@ -129,8 +129,8 @@ def cmd_list(args) -> int:
                                                              or args.failed) else "") + ".")
         return 0
     columns = ["requested_at", "user", "period", "customer_id", "rate_plan", "xlsx_status", "csv_status",
-               "email_status", "billing_status", "rows", "changes", "seconds", "xlsx_seconds", "xlsx_peak_mb",
-               "email_attempts", "xlsx_file"]
+               "email_status", "billing_status", "upload_status", "rows", "changes", "seconds", "xlsx_seconds",
+               "xlsx_peak_mb", "email_attempts", "xlsx_file"]
     shown = frame[columns].copy()
     shown["requested_at"] = shown["requested_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}")
     print(shown.to_string(index=False))

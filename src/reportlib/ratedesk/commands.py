@@ -431,25 +431,28 @@ def cmd_apply(args) -> int:
 
 
 def cmd_upload(args) -> int:
-    """Upload a batch's billing CSVs not uploaded yet (the retry of apply --upload)."""
+    """Upload a batch's (or a regeneration's) billing CSVs not uploaded yet (also the retry of apply --upload)."""
     from ..errors import ParameterError
     from .publish import mark_done
     from .upload import upload_period, uploader_for
 
-    text = args.batch.strip().lower().removeprefix("batch-")
-    if not text.isdigit():
-        raise ParameterError("rates upload", [f"{args.batch!r} is not a change batch (N or batch-N)"])
+    text = args.period.strip().lower().removeprefix("batch-")
+    period = f"batch-{int(text)}" if text.isdigit() else args.period.strip()
+    if not text.isdigit() and not period.startswith("regenerate-"):
+        raise ParameterError("rates upload", [f"{args.period!r} is not a change batch (N or batch-N) or a "
+                                              "regeneration (regenerate-YYYY-MM-DD)"])
     uploader = uploader_for(args.upload_to)
     problems = uploader.problems()
     if problems:
         raise ParameterError("rates upload", problems)
     engine = _engine(args)
-    report = upload_period(engine, f"batch-{int(text)}", uploader, user=_user(args),
+    report = upload_period(engine, period, uploader, user=_user(args),
                            progress=lambda name: print(f"uploading {name} to {uploader}", file=sys.stderr))
     print(report.summary())
     if report.failed:
         return 1
-    mark_done(engine, int(text), "uploads")
+    if text.isdigit():
+        mark_done(engine, int(text), "uploads")
     return 0
 
 
@@ -746,8 +749,9 @@ def add_commands(cli) -> None:
     _common(p)
     p.set_defaults(handler=cmd_apply)
 
-    p = cmds.add_parser("upload", help="upload a batch's billing CSVs to external billing (what is not uploaded yet)")
-    p.add_argument("batch", metavar="N|batch-N")
+    p = cmds.add_parser("upload", help="upload a batch's (or a regeneration's) billing CSVs to external billing, "
+                                       "what is not uploaded yet")
+    p.add_argument("period", metavar="N|batch-N|regenerate-YYYY-MM-DD")
     p.add_argument("--upload-to", metavar="URL|FOLDER", help="as for rates apply --upload-to")
     _common(p, deck=False)
     p.set_defaults(handler=cmd_upload)

@@ -34,7 +34,8 @@ from ..errors import ConfigError, DataError
 from . import data as s
 from .verify import Change, utcnow
 
-__all__ = ["PublishReport", "Steps", "mark_done", "publish", "step_problems"]
+__all__ = ["DONE_COLUMNS", "PublishReport", "Steps", "mark_done", "plan_summary", "publish", "step_problems",
+           "touched_setups"]
 
 DONE_COLUMNS = {"xlsx": "xlsx_done_at", "csv": "csv_done_at", "emails": "emails_done_at", "uploads": "uploads_done_at"}
 
