@@ -320,13 +320,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="reports of the one larger QBR batch: a number, or all (every active partner; "
                              "~15 minutes on 2 cores); 0 skips it")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--only", choices=("all", "load"), default="all",
+                        help="load: only the load of the large leads demo (bench/load_bench.py), minutes not half an hour")
+    parser.add_argument("--pg", default=os.environ.get("REPORTLIB_BENCH_PG_URL") or None,
+                        help="a PostgreSQL URL for the load bench (its leads tables are emptied and refilled)")
     args = parser.parse_args(argv)
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
 
     def log(message: str) -> None:
         print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
-    ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
+    if args.only == "all":
+        ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
     from reportlib import __version__
@@ -337,8 +342,13 @@ def main(argv: list[str] | None = None) -> int:
              f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
              f"- reportlib {__version__}, commit {git_commit()}",
              f"- database: {args.db.rsplit('/', 1)[-1]}; N = {args.n} entities; medians of {args.repeat} runs; "
-             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", "",
-             "## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
+             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", ""]
+    if args.only == "load":
+        from load_bench import load_section
+
+        lines += load_section(args.repeat, args.pg, log)
+        return write_results(lines, args.out, started)
+    lines += ["## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
              "| report | how | s / report | reports / min | vs papermill | peak MB |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     notes = []
@@ -389,10 +399,18 @@ def main(argv: list[str] | None = None) -> int:
                                    "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
-    lines += ["", *notes, f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{started:%Y-%m-%d}.md"
+    from load_bench import load_section
+
+    lines += ["", *load_section(args.repeat, args.pg, log)]
+    lines += ["", *notes]
+    return write_results(lines, args.out, started)
+
+
+def write_results(lines: list[str], out: str, started: datetime) -> int:
+    lines = [*lines, "", f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{started:%Y-%m-%d}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"\nwritten to {path}", file=sys.stderr)

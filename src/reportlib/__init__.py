@@ -4,22 +4,16 @@ Every metric is a plain function over a database connection or DataFrames that r
 DataFrame; families live in subpackages (``reportlib.statements``, ...).
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("reportlib")
-except _PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+local"
-
-from .config import default_db_url, outputs_root, project_root, resolve_db_url  # noqa: E402
-from .db import connect, engine_for, init_db  # noqa: E402
-from .errors import (ConfigError, DataError, InvariantError, LoadError, ParameterError,  # noqa: E402
+from .version import __version__
+from .config import default_db_url, outputs_root, project_root, resolve_db_url
+from .db import connect, engine_for, init_db
+from .errors import (ConfigError, DataError, InvariantError, LoadError, ParameterError,
                      ReportlibError, RunError, UnknownEntityError, UnknownNameError)
-from .families import get_family  # noqa: E402
-from .load import load_folder  # noqa: E402
-from .periods import IsoWeek, Month, Quarter  # noqa: E402
-from .run import output_file, run_report  # noqa: E402
-from .batch import run_batch  # noqa: E402
+from .families import get_family
+from .load import load_folder
+from .periods import IsoWeek, Month, Quarter
+from .run import output_file, run_report
+from .batch import run_batch
 
 __all__ = [
     "ConfigError",
