@@ -20,7 +20,7 @@ from reportlib.ratedesk import data as s
 from ..amendments.dataset import amendment_data
 from ..amendments.test_send import Inbox, free_port
 from ..conftest import table_snapshot
-from .billing_server import Billing, start
+from ..billing_server import Billing, start
 from .conftest import use_desk
 
 DECK = ("code deck,rate plans,rate plan groups,change type,codes,area name in code deck,area name new,rate new,"
@@ -112,7 +112,7 @@ def test_the_whole_cycle_from_import_to_the_change_log(desk, tmp_path, capsys):
     for label, column in (("All .xlsx files generated", "xlsx_done_at"), ("All .csv files generated", "csv_done_at"),
                           ("All e-mails sent", "emails_done_at"), ("All uploads to billing done", "uploads_done_at")):
         assert f"{label}: {getattr(log, column):%Y-%m-%d %H:%M:%S} GMT" in shown
-    assert main(["rates", "upload", "1", "--upload-to", billing.url + "/rates/{ext_billing_rate_plan}"]) == 0
+    assert main(["amendments", "upload", "1", "--upload-to", billing.url + "/rates/{ext_billing_rate_plan}"]) == 0
     assert len(billing.requests) == 3  # nothing uploaded twice
 
 

@@ -390,7 +390,7 @@ def cmd_apply(args) -> int:
     from .apply import apply_deck
     from .decks import clear_deck, editing, read_deck
     from .edits import apply_edits, verification_edits
-    from .publish import plan_summary, publish, step_problems
+    from .publish import publisher
     from .verifications import options_to_apply
     from .verify import verify_deck
 
@@ -404,10 +404,10 @@ def cmd_apply(args) -> int:
             if steps.documents or steps.emails or steps.upload:  # every option checked before anything changes
                 check = verify_deck(conn, rows, options)
                 todo = [c for c in apply_edits(check.changes, edits) if c.applies]
-                problems = check.errors + step_problems(conn, todo, steps)
+                problems = check.errors + publisher().problems(conn, todo, steps)
                 if problems:
                     raise ParameterError("rates apply (nothing was applied)", problems)
-                print(f"Options checked for {plan_summary(conn, todo, steps)}", file=sys.stderr)
+                print(f"Options checked for {publisher().summary(conn, todo)}", file=sys.stderr)
         print(f"Applying change deck {name!r} ({len(rows)} rows) as verified on "
               f"{verification.verified_at:%Y-%m-%d %H:%M} UTC by {verification.user}"
               + (f", with {sum(len(v) for v in edits.values())} edit(s) of its verify table" if edits else "")
@@ -419,7 +419,7 @@ def cmd_apply(args) -> int:
     seconds = (result.finished_at - result.started_at).total_seconds()
     print(f"Applied as change batch {result.batch_id} in {seconds:.1f} s: "
           + ", ".join(f"{k} {v:,}" for k, v in result.written.items()))
-    report = publish(engine, args.db, result.batch_id, steps, user=user)
+    report = publisher().publish(engine, args.db, result.batch_id, steps, user=user)
     for line in report.lines:
         print(line)
     if steps.clear:
@@ -428,32 +428,6 @@ def cmd_apply(args) -> int:
     for problem in report.failed:
         print(f"FAILED {problem}", file=sys.stderr)
     return 1 if report.failed else 0
-
-
-def cmd_upload(args) -> int:
-    """Upload a batch's (or a regeneration's) billing CSVs not uploaded yet (also the retry of apply --upload)."""
-    from ..errors import ParameterError
-    from .publish import mark_done
-    from .upload import upload_period, uploader_for
-
-    text = args.period.strip().lower().removeprefix("batch-")
-    period = f"batch-{int(text)}" if text.isdigit() else args.period.strip()
-    if not text.isdigit() and not period.startswith("regenerate-"):
-        raise ParameterError("rates upload", [f"{args.period!r} is not a change batch (N or batch-N) or a "
-                                              "regeneration (regenerate-YYYY-MM-DD)"])
-    uploader = uploader_for(args.upload_to)
-    problems = uploader.problems()
-    if problems:
-        raise ParameterError("rates upload", problems)
-    engine = _engine(args)
-    report = upload_period(engine, period, uploader, user=_user(args),
-                           progress=lambda name: print(f"uploading {name} to {uploader}", file=sys.stderr))
-    print(report.summary())
-    if report.failed:
-        return 1
-    if text.isdigit():
-        mark_done(engine, int(text), "uploads")
-    return 0
 
 
 def cmd_lookup(args) -> int:
@@ -748,13 +722,6 @@ def add_commands(cli) -> None:
     p.add_argument("--workers", type=int, help="parallel amendment runs (default: cores)")
     _common(p)
     p.set_defaults(handler=cmd_apply)
-
-    p = cmds.add_parser("upload", help="upload a batch's (or a regeneration's) billing CSVs to external billing, "
-                                       "what is not uploaded yet")
-    p.add_argument("period", metavar="N|batch-N|regenerate-YYYY-MM-DD")
-    p.add_argument("--upload-to", metavar="URL|FOLDER", help="as for rates apply --upload-to")
-    _common(p, deck=False)
-    p.set_defaults(handler=cmd_upload)
 
     p = cmds.add_parser("lookup", help="the rate in force for a dialled number (longest prefix)")
     p.add_argument("plan")

@@ -37,7 +37,7 @@ from ..domains import Domain, Field, FileSpec, Ref
 from ..errors import LoadProblem
 
 __all__ = [
-    "DOMAIN", "INCREMENT", "RATE_SCALE", "areas", "billing_uploads", "change_batches", "change_history", "change_log", "change_notes",
+    "DOMAIN", "INCREMENT", "RATE_SCALE", "areas", "change_batches", "change_history", "change_log", "change_notes",
     "code_decks", "codes", "customer_rp_setup", "customers", "date_templates", "deck_acl", "deck_locks",
     "deck_rows", "decks", "parse_groups", "rate_plans", "rates", "verifications", "verify_edits",
 ]
@@ -293,29 +293,6 @@ verify_edits = sa.Table(
     sa.Column("user", sa.String(200), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("source", sa.String(300)),  # the file the edit came from
-)
-
-billing_uploads = sa.Table(
-    "rates_billing_uploads", metadata,
-    # Every upload of a billing CSV to external billing, written before it is sent and updated
-    # after (see reportlib.ratedesk.upload): a key that is done is never uploaded again.
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
-    sa.Column("period", sa.String(64), nullable=False, index=True),
-    sa.Column("customer_id", sa.String(64), nullable=False),
-    sa.Column("rate_plan", sa.String(200), nullable=False),
-    sa.Column("ext_billing_customer", sa.String(100)),
-    sa.Column("ext_billing_rate_plan", sa.String(100)),
-    sa.Column("target", sa.String(1000), nullable=False),  # where it went (no secrets: the token is never stored)
-    sa.Column("file", sa.String(300), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # pending | done | failed
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("last_error", sa.Text),
-    sa.Column("response", sa.Text),  # what the billing system answered (its reference), or where the file was put
-    sa.Column("user", sa.String(200), nullable=False),
-    sa.Column("requested_at", sa.DateTime, nullable=False),
-    sa.Column("uploaded_at", sa.DateTime),
 )
 
 deck_acl = sa.Table(

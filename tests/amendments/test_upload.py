@@ -10,11 +10,12 @@ from reportlib.cli import main
 from reportlib.db import engine_for
 from reportlib.errors import ConfigError
 from reportlib.ratedesk import data as s
-from reportlib.ratedesk.upload import FolderUploader, HttpUploader, upload_period, uploader_for
+from reportlib.amendments.upload import upload_period
+from reportlib.delivery.upload import FolderUploader, HttpUploader, uploader_for
 
-from ..amendments.dataset import apply_batch, generate
+from ..billing_server import Billing, start
 from ..conftest import table_snapshot
-from .billing_server import Billing, start
+from .dataset import apply_batch, generate
 
 
 @pytest.fixture
@@ -74,20 +75,20 @@ def test_http_upload_is_retried_after_a_refusal_and_never_uploaded_twice(made, b
     assert attempts == {"P1": 2, "P2": 1}
     assert "s3cret" not in repr(table_snapshot(url))  # the token is never stored
 
-    assert main(["rates", "upload", str(batch), "--upload-to", uploader.url, "--db", url]) == 0
+    assert main(["amendments", "upload", str(batch), "--upload-to", uploader.url, "--db", url]) == 0
     assert "0 billing CSV(s) uploaded" in capsys.readouterr().out and len(server.requests) == 3  # not again
 
 
 def test_a_rejected_upload_fails_with_the_servers_words_and_the_retry_uploads_it(made, billing, capsys):
     url, batch, _ = made
     server = billing(reject=422)
-    assert main(["rates", "upload", f"batch-{batch}", "--upload-to", server.url, "--db", url]) == 1
+    assert main(["amendments", "upload", f"batch-{batch}", "--upload-to", server.url, "--db", url]) == 1
     out = capsys.readouterr().out
     assert "FAILED C1 × P1:" in out and "422 Unprocessable Entity" in out and "rate plan EP1 is closed" in out
     assert len(server.requests) == 2  # a 422 is not retried: it will not pass later
     assert records(url)["C1 × P1"][0] == "failed"
     server.reject, server.refuse_first = None, 0
-    assert main(["rates", "upload", f"batch-{batch}", "--upload-to", server.url, "--db", url]) == 0
+    assert main(["amendments", "upload", f"batch-{batch}", "--upload-to", server.url, "--db", url]) == 0
     assert len(server.accepted) == 2 and records(url)["C1 × P1"][0] == "done"
     with engine_for(url).connect() as conn:
         log = conn.execute(sa.select(s.change_log.c.uploads_done_at)).scalar()
