@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from reportlib.amendments.data import amendments
+from reportlib.amendments.data import amendments, billing_uploads
 from reportlib.cli import main
 from reportlib.db import engine_for
 from reportlib.errors import ConfigError
@@ -71,7 +71,7 @@ def test_http_upload_is_retried_after_a_refusal_and_never_uploaded_twice(made, b
     assert state["C1 × P1"][0] == "done" and state["C1 × P1"][1] is not None
     assert state["C2 × P1"][0] is None  # no billing CSV, nothing to upload
     with engine_for(url).connect() as conn:
-        attempts = dict(conn.execute(sa.select(s.billing_uploads.c.rate_plan, s.billing_uploads.c.attempts)).all())
+        attempts = dict(conn.execute(sa.select(billing_uploads.c.rate_plan, billing_uploads.c.attempts)).all())
     assert attempts == {"P1": 2, "P2": 1}
     assert "s3cret" not in repr(table_snapshot(url))  # the token is never stored
 
