@@ -116,6 +116,9 @@ def test_upload_targets_say_what_they_lack(monkeypatch, tmp_path):
     assert HttpUploader("https://billing.example/rates").problems() == [
         "upload to https://billing.example/rates: the environment variable REPORTLIB_BILLING_TOKEN (the billing "
         "system's bearer token) is not set"]
+    assert HttpUploader("https://me:pw@billing.example/rates", token="t").problems() == [
+        "upload target: a user or password in the URL is refused (it would be printed and recorded); give the token "
+        "in REPORTLIB_BILLING_TOKEN"]
     assert FolderUploader(tmp_path / "nope").problems() == [f"upload to folder {tmp_path / 'nope'}: no such folder"]
     with pytest.raises(ConfigError, match="no uploader for 'ftp'; known: file, http, https"):
         uploader_for("ftp://billing.example/in")

@@ -79,6 +79,9 @@ class HttpUploader:
     def problems(self) -> list[str]:
         """What keeps this uploader from working, before anything is sent."""
         out = []
+        if "@" in urllib.parse.urlparse(self.url).netloc:
+            out.append("upload target: a user or password in the URL is refused (it would be printed and recorded); "
+                       f"give the token in {TOKEN_VARIABLE}")
         if not self.token:
             out.append(f"upload to {self.url}: the environment variable {TOKEN_VARIABLE} (the billing system's "
                        "bearer token) is not set")

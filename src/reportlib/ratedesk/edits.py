@@ -153,8 +153,8 @@ def _same(col: Col, expected: Any, given: Any) -> bool:
     if want is None:
         return False
     if isinstance(want, bool):
-        return _BOOL_WORDS.get(str(given).strip().lower(), None) is want if not isinstance(given, bool) else \
-            given is want
+        got = given if isinstance(given, bool) else _BOOL_WORDS.get(str(given).strip().lower())
+        return got is want
     if isinstance(want, (Decimal, int)):
         try:
             return Decimal(str(given).strip()) == Decimal(str(want))

@@ -255,7 +255,8 @@ class _Context:
         return active, future
 
     def days(self, plan: str | None, kind: str) -> int:
-        if self.date_template:  # the verify option overrides every plan's own template
+        if self.date_template in self.templates:  # the verify option overrides every plan's own template
+            # (an unknown one is an error of the options, reported by check_options)
             return getattr(self.templates[self.date_template], f"{kind}_days")
         template = self.templates.get(self.plans[plan].date_template) if plan else None
         return getattr(template, f"{kind}_days") if template else DEFAULT_DAYS[kind]
@@ -308,10 +309,8 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
     now = options.now or utcnow()
     if options.base_date is None:
         options = replace(options, base_date=datetime(now.year, now.month, now.day))
-    run = _Verify(_Context(conn, now), options, plans_later)
+    run = _Verify(_Context(conn, now, options.date_template), options, plans_later)
     run.check_options()
-    if options.date_template in run.ctx.templates:
-        run.ctx.date_template = options.date_template
     for r in rows:
         if not r.enabled:  # kept and shown, never checked or applied
             run.changes.append(Change(r.row, r.change_type, r.code_deck, "Disabled", area=r.area or None,
