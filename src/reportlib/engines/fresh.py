@@ -20,14 +20,16 @@ class PapermillEngine:
     name: str = "papermill"
     kernel_name: str | None = None
     timeout: int | None = 1800
+    log_output: bool = False
 
     _stopping: list[threading.Thread] = field(default_factory=list, repr=False, compare=False)
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-                environment: dict[str, str] | None = None):
+                environment: dict[str, str] | None = None, report_mode: bool = False):
         kernel = Kernel(kernel_name(notebook, self.kernel_name), cwd=cwd, environment=environment)
         try:
-            return execute_in(kernel, notebook, output, parameters, self.timeout)
+            return execute_in(kernel, notebook, output, parameters, self.timeout, report_mode=report_mode,
+                              log_output=self.log_output)
         finally:
             kernel.stop_client()
             self._shut_down_later(kernel)
