@@ -18,6 +18,7 @@ from .errors import (ConfigError, DataError, InvariantError, LoadError, Paramete
 from .families import get_family  # noqa: E402
 from .load import load_folder  # noqa: E402
 from .periods import IsoWeek, Month, Quarter  # noqa: E402
+from .render.export import export  # noqa: E402
 from .run import output_file, run_report  # noqa: E402
 from .batch import run_batch  # noqa: E402
 
@@ -38,6 +39,7 @@ __all__ = [
     "connect",
     "default_db_url",
     "engine_for",
+    "export",
     "get_family",
     "init_db",
     "load_folder",

@@ -41,6 +41,7 @@ from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .lifeline import exit_with_parent
 from .manifest import write_folder_index
+from .notebooks import check_notebook
 from .registry import Registry
 from .run import RunPlan, RunResult, after_run, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
 
@@ -316,6 +317,7 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     url = resolve_db_url(db_url)
     root = outputs_root(out)
     notebook = notebook_path(family)
+    check_notebook(family, notebook)
     with connect(url) as conn:
         jobs_params = family.entities(conn, batch_params)
     if limit is not None:

@@ -3,6 +3,7 @@
     reportlib init | demo | load DOMAIN FOLDER
     reportlib run REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--out DIR]
     reportlib batch REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--workers N]
+    reportlib open REPORT [-p NAME VALUE]... [-f PARAMS.yaml]
     reportlib params REPORT | families | doctor
 
 Families and applications add their own command groups (``reportlib statements ...``,
@@ -146,6 +147,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    from .notebooks import open_notebook
+
+    print(open_notebook(args.report, _raw_params(args), out=args.out, db_url=args.db, force=args.force))
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     from .families import get_family
 
@@ -184,7 +192,7 @@ def _shown_url(url: str) -> str:
 
 
 # The commands defined here; any other word (or none, or --help) is a family's command group.
-CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "params", "families", "doctor"})
+CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "open", "params", "families", "doctor"})
 
 
 def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine | None = None) -> argparse.ArgumentParser:
@@ -237,6 +245,18 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(handler=cmd_batch)
+
+    p = sub.add_parser("open", help="write a report's notebook for one entity, parameters filled in, under "
+                                    "outputs/scratch/ (to open in Jupyter); prints its path")
+    p.add_argument("report", help="report family, e.g. qbr")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                   help="a parameter (repeatable)")
+    p.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="parameters from a YAML file; -p values win")
+    p.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/); the notebook goes under "
+                                                "DIR/scratch/")
+    p.add_argument("--force", action="store_true", help="replace a notebook written before (and its edits)")
+    _add_common(p)
+    p.set_defaults(handler=cmd_open)
 
     p = sub.add_parser("params", help="list a report family's parameters")
     p.add_argument("report")

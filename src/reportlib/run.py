@@ -25,6 +25,7 @@ from . import __version__
 from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
+from .notebooks import check_notebook
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
@@ -134,6 +135,7 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
                update_index: bool = True) -> RunResult:
     """Run one report; raises RunError on failure (after keeping the executed notebook)."""
     plan = plan_run(family_name, raw, out=out, db_url=db_url)
+    check_notebook(plan.family, plan.notebook)
     result = after_run(plan.family, plan.db_url, execute_plan(plan, engine=engine, force=force))
     if update_index:
         write_folder_index(plan.folder)
