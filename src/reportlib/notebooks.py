@@ -110,7 +110,7 @@ def open_notebook(family_name: str, raw: dict[str, Any], *, out: str | Path | No
     The entity is checked against the database first. The files the notebook writes go beside
     it. An existing notebook there (perhaps edited) is only replaced with ``force``.
     """
-    import nbformat
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     from .config import outputs_root, public_db_url, resolve_db_url
@@ -136,7 +136,7 @@ def open_notebook(family_name: str, raw: dict[str, Any], *, out: str | Path | No
     shown_url = public_db_url(url)
     injected = dict(params.to_notebook(), db_url=url if shown_url == url else None,
                     output_dir=str(folder), output_stem=stem)
-    nb = parameterize_notebook(nbformat.read(source, as_version=4), injected, report_mode=False)
+    nb = parameterize_notebook(load_notebook_node(str(source)), injected, report_mode=False)
     with atomic_write(target) as handle:
         handle.write(notebook_text(nb))
     return target
