@@ -16,10 +16,13 @@ TO     ?=
 PYTEST_ARGS ?=
 # make bench: entities per comparison, repetitions (medians), the large demo database, and the
 # at-scale QBR batch (all: every active partner of the large demo, ~15 min; or a number).
+# BENCH_ONLY=startup: only the start-up goals (one run, a 16-deck batch, each against papermill,
+# on the default demo database).
 BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
+BENCH_ONLY   ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
@@ -103,10 +106,10 @@ test: venv
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(BENCH_DB)
+bench: venv $(DB) $(if $(BENCH_ONLY),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
-		--scale-n $(BENCH_SCALE) \
+		--scale-n $(BENCH_SCALE) --startup-db sqlite:///$(CURDIR)/$(DB) $(if $(BENCH_ONLY),--only $(BENCH_ONLY),) \
 		$(if $(WORKERS),--workers $(WORKERS),)
 
 clean:

@@ -115,10 +115,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run_report
+    from .engines import get_engine
 
-    result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=args.engine or "papermill",
-                        force=args.force)
+    # First thing: the kernel starts (and then imports the notebook's modules) while this process
+    # imports what planning the run needs and plans it.
+    engine = get_engine(args.engine or "papermill")
+    start_early = getattr(engine, "start_early", None)
+    if start_early is not None:
+        start_early()
+    try:
+        from .run import run_report
+
+        result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
+                            force=args.force)
+    finally:
+        engine.close()
     if result.status == "skipped":
         print(f"{result.stem}: up to date in {result.folder} (use --force to run again)")
     else:

@@ -133,10 +133,25 @@ def is_fresh(plan: RunPlan) -> bool:
 def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
                db_url: str | None = None, engine: Engine | str = "papermill", force: bool = False,
                update_index: bool = True) -> RunResult:
-    """Run one report; raises RunError on failure (after keeping the executed notebook)."""
-    plan = plan_run(family_name, raw, out=out, db_url=db_url)
-    check_notebook(plan.family, plan.notebook)
-    result = after_run(plan.family, plan.db_url, execute_plan(plan, engine=engine, force=force))
+    """Run one report; raises RunError on failure (after keeping the executed notebook).
+
+    An engine that can start its kernel early (``start_early``, the papermill engine's) is told
+    the notebook as soon as the family is known: the kernel starts and imports while the run
+    is planned. A given engine is left open; one named is closed at the end.
+    """
+    own = isinstance(engine, str)
+    engine = get_engine(engine) if isinstance(engine, str) else engine
+    try:
+        family = family_name if isinstance(family_name, Family) else get_family(family_name)
+        start_early = getattr(engine, "start_early", None)
+        if start_early is not None:
+            start_early(notebook_path(family))
+        plan = plan_run(family, raw, out=out, db_url=db_url)
+        check_notebook(plan.family, plan.notebook)
+        result = after_run(plan.family, plan.db_url, execute_plan(plan, engine=engine, force=force))
+    finally:
+        if own:
+            engine.close()
     if update_index:
         write_folder_index(plan.folder)
         sweep_staging(plan.folder)
