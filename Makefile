@@ -14,6 +14,8 @@ WEEK   ?=
 FROM   ?=
 TO     ?=
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); each gets its own PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= 2
 # make bench: entities per comparison, repetitions (medians), the large demo database, and the
 # at-scale QBR batch (all: every active partner of the large demo, ~15 min; or a number).
 # BENCH_ONLY=startup: only the start-up goals (one run, a 16-deck batch, each against papermill,
@@ -22,7 +24,9 @@ BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
-BENCH_ONLY   ?=
+# make bench BENCH_ONLY=load: only the load of the large leads demo; BENCH_PG=URL measures it on PostgreSQL too
+BENCH_ONLY   ?= all
+BENCH_PG     ?=
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
@@ -39,7 +43,8 @@ help:
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
-	@echo "make bench       papermill CLI loop vs reportlib batch -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT)"
+	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import -> bench/results/<date>.md"
+	@echo "                 (BENCH_N, BENCH_REPEAT; BENCH_ONLY=load for the load alone, BENCH_PG=URL for PostgreSQL)"
 	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -100,16 +105,17 @@ lab: venv $(DB)
 
 # pytest exits 5 when it ran no test: that is a failure here, never a pass.
 test: venv
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
 
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(DB) $(if $(BENCH_ONLY),,$(BENCH_DB))
+bench: venv $(if $(filter all startup,$(BENCH_ONLY)),$(DB),) $(if $(filter load startup,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
-		--scale-n $(BENCH_SCALE) --startup-db sqlite:///$(CURDIR)/$(DB) $(if $(BENCH_ONLY),--only $(BENCH_ONLY),) \
+		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) $(if $(BENCH_PG),--pg $(BENCH_PG),) \
+		--startup-db sqlite:///$(CURDIR)/$(DB) \
 		$(if $(WORKERS),--workers $(WORKERS),)
 
 clean:

@@ -350,9 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-db", default=None,
                         help="SQLAlchemy URL of the (default) demo database for the start-up goals "
                              "(default: --db)")
-    parser.add_argument("--only", choices=("startup",), default=None,
-                        help="only this section (startup: one run and a 16-deck batch against papermill)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--only", choices=("all", "load", "startup"), default="all",
+                        help="load: only the load of the large leads demo (bench/load_bench.py), minutes not half an "
+                             "hour; startup: only one QBR run and a 16-deck batch, each against papermill")
+    parser.add_argument("--pg", default=os.environ.get("REPORTLIB_BENCH_PG_URL") or None,
+                        help="a PostgreSQL URL for the load bench (its leads tables are emptied and refilled)")
     args = parser.parse_args(argv)
     os.environ.setdefault("REPORTLIB_HOME", str(ROOT))
 
@@ -360,8 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
     startup_db = args.startup_db or args.db
-    ensure_demo_data(startup_db, ["qbr"], log)
-    if args.only is None:
+    if args.only in ("all", "startup"):
+        ensure_demo_data(startup_db, ["qbr"], log)
+    if args.only == "all":
         ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
     load = os.getloadavg()
@@ -373,17 +377,22 @@ def main(argv: list[str] | None = None) -> int:
              f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
              f"- reportlib {__version__}, commit {git_commit()}",
              f"- database: {args.db.rsplit('/', 1)[-1]}; N = {args.n} entities; medians of {args.repeat} runs; "
-             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", "",
-             "## Start-up: the analyst's goals, side by side", "",
-             f"Database {startup_db.rsplit('/', 1)[-1]}; medians of {args.repeat}; wall-clock seconds of whole "
-             "process trees; each repetition runs papermill, then reportlib, under the same load.", "",
-             "| what | `papermill` s | reportlib s | papermill / reportlib |", "| --- | ---: | ---: | ---: |"]
+             "every figure is wall-clock time of whole CLI processes (start-up included), measured in this run", ""]
+    if args.only == "load":
+        from load_bench import load_section
+
+        lines += load_section(args.repeat, args.pg, log)
+        return write_results(lines, args.out, started)
+    lines += ["## Start-up: the analyst's goals, side by side", "",
+              f"Database {startup_db.rsplit('/', 1)[-1]}; medians of {args.repeat}; wall-clock seconds of whole "
+              "process trees; each repetition runs papermill, then reportlib, under the same load.", "",
+              "| what | `papermill` s | reportlib s | papermill / reportlib |", "| --- | ---: | ---: | ---: |"]
     try:
         lines += startup(startup_db, args.n, args.repeat, log)
     except Exception as exc:  # the other sections' figures are still worth having
         lines.append(f"| start-up | failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:200]} | | |")
     if args.only == "startup":
-        return _write(lines, args.out, started)
+        return write_results(lines, args.out, started)
     lines += ["", "## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
              "| report | how | s / report | reports / min | vs papermill | peak MB |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -435,11 +444,14 @@ def main(argv: list[str] | None = None) -> int:
                                    "--n", "20", "--summary"], cwd=ROOT, capture_output=True, text=True)
         notes += (profiled.stdout.strip().splitlines() if profiled.returncode == 0 else
                   [f"- qbr profile failed: {(profiled.stderr.strip().splitlines() or ['?'])[-1][:200]}"])
+    from load_bench import load_section
+
+    lines += ["", *load_section(args.repeat, args.pg, log)]
     lines += ["", *notes]
-    return _write(lines, args.out, started)
+    return write_results(lines, args.out, started)
 
 
-def _write(lines: list[str], out: str, started: datetime) -> int:
+def write_results(lines: list[str], out: str, started: datetime) -> int:
     lines = [*lines, "", f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

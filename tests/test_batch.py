@@ -96,7 +96,7 @@ def test_batch_runs_on_a_dask_cluster(demo_url, tmp_path):
     distributed = pytest.importorskip("distributed")
     out = tmp_path / "out"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, protocol="tcp") as cluster:
+                                  dashboard_address=":0", protocol="tcp") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         result = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, executor="dask",
                            scheduler=cluster.scheduler_address, progress=False)

@@ -190,7 +190,7 @@ def test_tier_benchmarks_sheet_names_metrics_and_reads_as_the_deck(review_output
     header, rows = sheet_table(review_outputs["book"]["Tier benchmarks"], "Tier")
     assert header == ["Tier", "Metric", "Partners", "25th percentile", "Median", "75th percentile"]
     select = {row[1]: " · ".join(row[3:6]) for row in rows if row[0] == "select"}
-    assert "attainment_pct" not in select and "Revenue attainment" in select and "Health score" in select
+    assert "revenue_attainment_pct" not in select and "Revenue attainment" in select and "Health score" in select
     deck = next(t for t in _deck_tables(review_outputs["pptx"]) if t[0][0] == "KPI")
     for kpi, _value, _target, tier, _rank in deck[1:]:
         assert select[kpi] == tier, kpi

@@ -9,12 +9,8 @@ The names below are imported when first used (PEP 562): ``import reportlib.cli``
 """
 
 from importlib import import_module as _import_module
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError, version as _version
 
-try:
-    __version__ = _version("reportlib")
-except _PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+local"
+from .version import __version__
 
 # name -> the module that defines it
 _EXPORTS = {

@@ -89,7 +89,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     from .load import load_folder
 
-    summary = load_folder(args.folder, args.domain, url=args.db)
+    summary = load_folder(args.folder, args.domain, url=args.db, progress=not args.quiet and sys.stderr.isatty())
     total = sum(summary.rows.values())
     print(f"Loaded {total:,} rows into {summary.domain}: " +
           ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
@@ -159,7 +159,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from .notebooks import open_notebook
+    from .run import open_notebook
 
     print(open_notebook(args.report, _raw_params(args), out=args.out, db_url=args.db, force=args.force))
     return 0
@@ -210,7 +210,7 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     """The whole command line; ``command_groups`` says which groups of ``reportlib.commands`` to
     add: all (True), none (False: a core command needs none, and each group imports its family,
     about a second) or the ones named. ``cli`` collects the groups' aliases."""
-    from . import __version__
+    from .version import __version__
     from .demo import SCALES
 
     parser = argparse.ArgumentParser(prog="reportlib", description="Notebook-driven reports: decks, workbooks, "
@@ -225,6 +225,7 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     p = sub.add_parser("load", help="validate a folder of CSV files and load it (replaces the domain)")
     p.add_argument("domain", help="data domain, e.g. billing")
     p.add_argument("folder", help="folder holding the domain's CSV files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars (they show only on a terminal)")
     _add_common(p)
     p.set_defaults(handler=cmd_load)
 

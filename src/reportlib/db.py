@@ -11,6 +11,7 @@ SQLite (which has no decimal type and would store binary floats). Either way Pyt
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -20,7 +21,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .config import public_db_url, redact_secrets_in_text, resolve_db_url
+from .config import HIDDEN, public_db_url, redact_secrets_in_text, resolve_db_url
 from .errors import ConfigError
 
 __all__ = [
@@ -78,6 +79,13 @@ class Exact(sa.types.TypeDecorator):
     def python_type(self):
         return Decimal
 
+    @property
+    def largest_scaled(self) -> int:
+        """The largest ``value * 10**scale`` every database stores exactly: a 64-bit integer on
+        SQLite, ``precision`` digits in NUMERIC; a load refuses larger amounts on every backend,
+        so that the same files load the same everywhere."""
+        return min(2**63 - 1, 10**self.precision - 1)
+
 
 data_versions = sa.Table(
     "reportlib_data_versions",
@@ -98,10 +106,13 @@ def engine_for(url: str | None = None) -> Engine:
     if url not in _engines:
         try:
             parsed = sa.engine.make_url(url)
+            port = parsed.port
         except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-            raise ConfigError(f"{public_db_url(url)!r} is not a database URL: {redact_secrets_in_text(str(exc))}. "
-                              "Use e.g. sqlite:///data/reportlib.sqlite "
-                              "or postgresql+psycopg://user@host/db.") from None
+            raise ConfigError(f"{_shown(url)} is not a database URL ({redact_secrets_in_text(_reason(exc))}). "
+                              "Use e.g. sqlite:///data/reportlib.sqlite or postgresql+psycopg://user@host:5432/db."
+                              ) from None
+        if port is not None and not 0 < port < 65536:
+            raise ConfigError(f"{_shown(url)}: port {port} is not a TCP port (1 to 65535).")
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if parsed.drivername in ("postgresql", "postgres"):
@@ -111,6 +122,17 @@ def engine_for(url: str | None = None) -> Engine:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         _engines[url] = engine
     return _engines[url]
+
+
+def _shown(url: str) -> str:
+    """The URL as an error may show it: without any secret, even when it cannot be parsed."""
+    return repr(re.sub(r"(://[^/:@]*:)[^/@]*@", rf"\g<1>{HIDDEN}@", public_db_url(url)))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValueError) and "int()" in str(exc):
+        return "its port is not a number"
+    return str(exc)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

@@ -1,8 +1,9 @@
 """``reportlib demo``: deterministic, realistic demo data for every registered domain.
 
 Each domain contributes a generator ``demo(seed, scale) -> {file: rows}``; the same seed and
-scale always give the same data. Rows go through the same writer as ``reportlib load``, and
-``export_csv`` writes them out as the domain's CSV contract.
+scale always give the same data. Rows are written by :func:`reportlib.load.write_domain`, in
+the same replace-the-domain transaction as ``reportlib load``, and ``export_csv`` writes them
+out as the domain's CSV contract (a folder ``reportlib load`` accepts).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ PROGRAMS = {
 
 def diagnose(db_url: str | None = None) -> tuple[list[str], bool]:
     """The lines ``reportlib doctor`` prints, and whether the database answered."""
-    from . import __version__, patches
+    from . import patches
+    from .version import __version__
     from .config import public_db_url, resolve_db_url
 
     lines = [f"reportlib {__version__} on Python {platform.python_version()} ({platform.system()})", "",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from .registry import Registry, declared
 
-__all__ = ["DOMAINS", "Domain", "Field", "FileSpec", "Ref", "declare_tables", "get_domain"]
+__all__ = ["DOMAINS", "Domain", "Field", "FileSpec", "Ref", "RowCheck", "declare_tables", "get_domain", "reads"]
 
 KINDS = ("text", "code", "int", "decimal", "date", "datetime", "bool", "enum")
 
@@ -59,6 +59,32 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """A per-row rule with a vectorised filter, for files of millions of rows.
+
+    ``check(row) -> [(column, reason)]`` is the rule, as a plain row check. ``flags(columns)``
+    gets a chunk's typed pyarrow columns by field name and returns a boolean array that is
+    true (or null) for every row the rule could refuse; only those rows become Python rows and
+    meet ``check``. A row ``flags`` leaves out must pass ``check``.
+    """
+
+    check: Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+    flags: Callable[[Mapping[str, Any]], Any]
+
+    def __call__(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return self.check(row)
+
+
+def reads(*files: str):
+    """Mark a domain check as reading only ``files``: a load then keeps only their rows for it
+    (an unmarked check gets the rows of every file of the domain)."""
+    def mark(check):
+        check.reads = files
+        return check
+    return mark
+
+
+@dataclass(frozen=True)
 class FileSpec:
     """One input file of a domain and the table it loads into."""
 
@@ -67,9 +93,11 @@ class FileSpec:
     fields: tuple[Field, ...]
     key: tuple[str, ...] = ()
     refs: tuple[Ref, ...] = ()
-    # Extra per-row rules: (row as parsed values) -> list of (column, reason).
+    # Extra per-row rules: (row as parsed values) -> list of (column, reason); a RowCheck adds a
+    # vectorised filter for large files. A row is checked once all its values parsed.
     row_checks: tuple[Callable[[Mapping[str, Any]], list[tuple[str, str]]], ...] = ()
-    # Insert order within the file, for tables that reference themselves (parents first).
+    # Insert order within the file, for tables that reference themselves (parents first); a
+    # load holds such a file whole to sort it.
     insert_order: Callable[[Mapping[str, Any]], Any] | None = None
 
     def field(self, name: str) -> Field:
@@ -92,6 +120,11 @@ class Domain:
     checks: tuple[Callable[[dict[str, list[dict]]], list[Any]], ...] = field(default=())
     # Rebuilds the derived tables from the loaded ones, in the load's transaction: (conn) -> None.
     derive: Callable[[Any], None] | None = None
+    # The same tables counted from the rows while a folder is loaded, instead of ``derive``'s SQL
+    # afterwards: () -> an object with ``add(file, rows)`` (each chunk written, a pyarrow Table
+    # of typed values named as the table's columns) and ``tables()`` -> {table: pyarrow Table}.
+    # Its result must equal ``derive``'s (a test holds each domain's two to the same rows).
+    derive_rows: Callable[[], Any] | None = None
 
     def spec(self, file: str) -> FileSpec:
         return next(s for s in self.files if s.file == file)

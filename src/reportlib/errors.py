@@ -82,7 +82,7 @@ class LoadProblem:
     """One problem in an input file: where it is and what is wrong."""
 
     file: str
-    row: int | None  # 1-based data row (the header is row 0); None for file-level problems
+    row: int | None  # spreadsheet row: the header is row 1; None for file-level problems
     column: str | None
     value: str | None
     reason: str
@@ -98,16 +98,26 @@ class LoadProblem:
 
 
 class LoadError(ReportlibError):
-    """A CSV folder that cannot be loaded; nothing was written. Lists every problem."""
+    """A CSV folder that cannot be loaded; nothing was written. Lists every problem.
 
-    def __init__(self, domain: str, problems: list[LoadProblem], limit: int = 200):
+    ``omitted`` counts the problems left out of ``problems`` per (file, column), when a file
+    has more than the listing keeps of one column; ``total`` counts them all.
+    """
+
+    def __init__(self, domain: str, problems: list[LoadProblem], limit: int | None = 200,
+                 omitted: dict[tuple[str, str | None], int] | None = None):
         self.domain, self.problems = domain, list(problems)
-        shown = "\n".join(f"  - {p}" for p in self.problems[:limit])
-        more = len(self.problems) - limit
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(
-            f"Cannot load {domain!r}: {len(self.problems)} problem(s); nothing was written.\n{shown}{tail}"
-        )
+        self.omitted = dict(omitted or {})
+        self.total = len(self.problems) + sum(self.omitted.values())
+        listed = self.problems if limit is None else self.problems[:limit]
+        lines = [f"  - {p}" for p in listed]
+        if limit is not None and len(self.problems) > limit:
+            lines.append(f"  ... and {len(self.problems) - limit} more")
+        for (file, column), count in self.omitted.items():
+            where = file + (f", column {column!r}" if column is not None else "")
+            lines.append(f"  ... and {count:,} more in {where}")
+        shown = "\n".join(lines)
+        super().__init__(f"Cannot load {domain!r}: {self.total:,} problem(s); nothing was written.\n{shown}")
 
 
 class RunError(ReportlibError):

@@ -2,19 +2,25 @@
 
 Semantics: **a load replaces the domain.** Every file of the domain must be present (a file
 with only its header is an empty table); each is validated completely — types, required
-values, choices, unique keys, references between the files — and every problem is reported
-at once with file, row, column, value and reason. Only when there is no problem are the
-domain's tables emptied and refilled, in one transaction. Loading the same folder twice
-therefore leaves the same data, and a failed load leaves the database as it was.
+values, choices, lengths, ranges, unique keys, references between the files — and every
+problem is reported at once with file, row, column, value and reason (the first 200 of each
+file and column, and how many more). Only when there is no problem are the domain's tables
+emptied and refilled, in one transaction. Loading the same folder twice therefore leaves the
+same data, and a failed or killed load leaves the database as it was.
 
-Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row is 2.
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row is 2,
+and a quoted value with line breaks is one row.
+
+Files are read and checked a chunk at a time (:mod:`reportlib.loadcheck`, columnar, with
+pyarrow) and written the same way (:mod:`reportlib.loadwrite`); :func:`parse_value` is the rule
+for one cell. :func:`write_domain` writes rows a program already holds (the demo generators).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -24,16 +30,17 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .db import analyze, init_db, record_data_version
+from .db import analyze, engine_for, init_db, record_data_version
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
 
-__all__ = ["LoadSummary", "load_folder", "parse_value", "read_file", "write_domain"]
+__all__ = ["LoadSummary", "load_folder", "parse_value", "write_domain"]
 
-_INT = re.compile(r"^[+-]?\d+$")
-_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CODE = re.compile(r"^\d+$")
+# ASCII digits only: \d would take "１２３" or "١٢٣" for a number.
+_INT = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_CODE = re.compile(r"^[0-9]+$")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 CHUNK = 5000
@@ -84,11 +91,16 @@ def parse_value(field: Field, raw: str | None) -> Any:
             raise ValueError("not a valid calendar date") from None
     elif kind == "datetime":
         try:
+            if not text.isascii():
+                raise ValueError(text)
             value = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError("not an ISO date-time (YYYY-MM-DDTHH:MM:SS, optional Z or offset)") from None
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            try:
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:
+                raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
     elif kind == "bool":
         lowered = text.lower()
         if lowered in _TRUE:
@@ -108,121 +120,36 @@ def parse_value(field: Field, raw: str | None) -> Any:
     return value
 
 
-def read_file(spec: FileSpec, path: Path, problems: list[LoadProblem]) -> list[dict]:
-    """Parse one CSV file into typed rows, appending every problem found to ``problems``."""
-    name = path.name
-    rows: list[dict] = []
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        problems.append(LoadProblem(name, None, None, None, f"cannot be read: {exc.strerror}"))
-        return rows
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            header = reader.fieldnames or []
-        except (csv.Error, UnicodeDecodeError) as exc:
-            problems.append(LoadProblem(name, 1, None, None, f"header cannot be read: {exc}"))
-            return rows
-        stripped = {h.strip() for h in header if h is not None}
-        missing = [f.name for f in spec.fields if f.name not in stripped]
-        for column in missing:
-            problems.append(LoadProblem(name, 1, column, None, "required column is missing from the header"))
-        if missing:
-            return rows
-        # Tolerate stray spaces around header names; extra columns are ignored.
-        header_map = {f.name: next(h for h in header if h is not None and h.strip() == f.name) for f in spec.fields}
-        seen: dict[tuple, int] = {}
-        try:
-            for record in reader:
-                line = reader.line_num
-                if None in record:
-                    problems.append(LoadProblem(name, line, None, None,
-                                                f"has {len(header) + len(record[None])} values but the header has {len(header)}"))
-                    continue
-                parsed: dict[str, Any] = {}
-                ok = True
-                for fld in spec.fields:
-                    raw = record.get(header_map[fld.name])
-                    try:
-                        parsed[fld.name] = parse_value(fld, raw)
-                    except ValueError as exc:
-                        problems.append(LoadProblem(name, line, fld.name, raw, str(exc)))
-                        ok = False
-                if not ok:
-                    continue
-                for check in spec.row_checks:
-                    for column, reason in check(parsed):
-                        problems.append(LoadProblem(name, line, column, _display(parsed.get(column)), reason))
-                        ok = False
-                if spec.key:
-                    key = tuple(parsed[k] for k in spec.key)
-                    if key in seen:
-                        shown = ", ".join(str(v) for v in key)
-                        problems.append(LoadProblem(name, line, spec.key[0], shown,
-                                                    f"duplicate key ({', '.join(spec.key)}); first seen on row {seen[key]}"))
-                        ok = False
-                    else:
-                        seen[key] = line
-                if ok:
-                    parsed["__row__"] = line
-                    rows.append(parsed)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            problems.append(LoadProblem(name, reader.line_num, None, None, f"is not valid CSV: {exc}"))
-    return rows
+def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
+                progress: bool = False) -> LoadSummary:
+    """Validate every file of ``domain_name`` in ``folder``, then replace the domain's data.
 
-
-def _display(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def check_references(domain: Domain, data: dict[str, list[dict]], problems: list[LoadProblem],
-                     unreliable: set[str] = frozenset()) -> None:
-    """Every reference between the domain's files must point at a row that exists.
-
-    References into a file in ``unreliable`` (one whose rows had problems) are not checked:
-    a row that failed to parse would otherwise show up again as a false "unknown" reference.
+    Two passes over the files, each streaming a chunk of rows at a time: the first checks
+    everything (types, required values, choices, lengths, ranges, ids, the domain's row checks,
+    unique keys, references, the domain's checks across files) and lists every problem; only a
+    folder without problems is read again and written, in one transaction. ``progress`` shows
+    a bar per file on stderr.
     """
-    for spec in domain.files:
-        for ref in spec.refs:
-            if ref.target in unreliable:
-                continue
-            targets = {tuple(r[c] for c in ref.target_columns) for r in data.get(ref.target, [])}
-            for row in data.get(spec.file, []):
-                value = tuple(row[c] for c in ref.columns)
-                if any(v is None for v in value) or value in targets:
-                    continue
-                shown = ", ".join(str(v) for v in value)
-                what = ref.what or ref.target.removesuffix(".csv")
-                problems.append(LoadProblem(spec.file, row.get("__row__"), ref.columns[0], shown,
-                                            f"unknown {what}: not in {ref.target}"))
+    from .loadcheck import check_folder
 
-
-def load_folder(folder: str | Path, domain_name: str, url: str | None = None) -> LoadSummary:
-    """Validate every file of ``domain_name`` in ``folder``, then replace the domain's data."""
     domain = get_domain(domain_name)
     folder = Path(folder)
-    problems: list[LoadProblem] = []
     if not folder.is_dir():
         raise LoadError(domain.name, [LoadProblem(str(folder), None, None, None, "is not a folder")])
-    data: dict[str, list[dict]] = {}
-    digest = hashlib.sha256()
-    for spec in domain.files:
-        path = folder / spec.file
-        if not path.is_file():
-            problems.append(LoadProblem(spec.file, None, None, None,
-                                        f"is missing from {folder.name}/ (every file of the {domain.name!r} domain is required; "
-                                        "a file with only its header loads an empty table)"))
-            continue
-        digest.update(spec.file.encode() + b"\0" + path.read_bytes() + b"\0")
-        data[spec.file] = read_file(spec, path, problems)
-    unreliable = {p.file for p in problems}
-    check_references(domain, data, problems, unreliable)
-    for check in domain.checks:
-        problems.extend(check(data))
-    if problems:
-        raise LoadError(domain.name, problems)
-    return write_domain(domain, data, url=url, source=f"load {folder.name}", digest=digest.hexdigest())
+    if not isinstance(url, Engine):
+        engine_for(url)  # a database URL that cannot work is said before minutes of checking
+    checked = check_folder(domain, folder, progress=progress)
+    if checked.problems or checked.omitted:
+        raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)
+    engine = url if isinstance(url, Engine) else init_db(url)
+    counts: dict[str, int] = {}
+    derived = domain.derive_rows() if domain.derive_rows is not None else None
+    with engine.begin() as conn:
+        _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress, derived=derived), counts,
+                 bulk=True, derive=None if derived is None else lambda c: checked.write_derived(c, derived))
+        checked.confirm_unchanged()
+        fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
+    return LoadSummary(domain.name, counts, fingerprint)
 
 
 def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str | Engine | None = None,
@@ -236,33 +163,44 @@ def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str 
                                 + source.encode()).hexdigest()
     counts: dict[str, int] = {}
     with engine.begin() as conn:
-        _replace(conn, domain, data, counts)
+        _replace(conn, domain, lambda spec: _fill_rows(conn, spec, data.get(spec.file, [])), counts)
         fingerprint = record_data_version(conn, domain.name, source, digest)
     return LoadSummary(domain.name, counts, fingerprint)
 
 
-def _replace(conn: Connection, domain: Domain, data: dict[str, list[dict]], counts: dict[str, int]) -> None:
+def _replace(conn: Connection, domain: Domain, fill, counts: dict[str, int], bulk: bool = False,
+             derive=None) -> None:
+    """Empty the domain's tables, ``fill(spec) -> rows`` each file's table in load order, then
+    rebuild the derived tables (``derive(conn)``, by default the domain's) and refresh the
+    planner's statistics."""
+    from .loadwrite import bulk_session
+
     for table in domain.derived_tables:
         conn.execute(table.delete())
     for spec in reversed(domain.files):
         conn.execute(spec.table.delete())
-    for spec in domain.files:
-        rows = data.get(spec.file, [])
-        if hasattr(rows, "columns") and hasattr(rows, "itertuples"):  # a DataFrame: the bulk path
-            counts[spec.table.name] = _insert_frame(conn, spec.table, rows.rename(
-                columns={f.name: f.column_name for f in spec.fields})[[f.column_name for f in spec.fields]])
-            continue
-        if spec.insert_order is not None:
-            rows = sorted(rows, key=spec.insert_order)
-        columns = {f.name: f.column_name for f in spec.fields}
-        payload = ({columns[k]: v for k, v in row.items() if k in columns} for row in rows)
-        counts[spec.table.name] = _insert_chunked(conn, spec.table, payload)
-    if domain.derive is not None:
-        domain.derive(conn)
+    with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext():
+        for spec in domain.files:
+            counts[spec.table.name] = fill(spec)
+        derive = derive or domain.derive
+        if derive is not None:
+            derive(conn)
     for table in (*domain.tables, *domain.derived_tables):
         # Fresh statistics, so the very next query plans for millions of rows, not for none
         # (on SQLite they are what lets the planner skip-scan a covering index).
         analyze(conn, table)
+
+
+def _fill_rows(conn: Connection, spec: FileSpec, rows) -> int:
+    """Insert one file's in-memory rows (typed dicts, or a DataFrame: the bulk path)."""
+    if hasattr(rows, "columns") and hasattr(rows, "itertuples"):
+        return _insert_frame(conn, spec.table, rows.rename(
+            columns={f.name: f.column_name for f in spec.fields})[[f.column_name for f in spec.fields]])
+    if spec.insert_order is not None:
+        rows = sorted(rows, key=spec.insert_order)
+    columns = {f.name: f.column_name for f in spec.fields}
+    payload = ({columns[k]: v for k, v in row.items() if k in columns} for row in rows)
+    return _insert_chunked(conn, spec.table, payload)
 
 
 def _insert_frame(conn: Connection, table: sa.Table, frame) -> int:

@@ -1,5 +1,4 @@
-"""The family notebooks as analysts keep them: their parameters cell, checked against the family,
-and a ready copy for one entity (``reportlib open``).
+"""The family notebooks as analysts keep them: their parameters cell, checked against the family.
 
 The committed ``notebooks/*.ipynb`` are the one source: edited in Jupyter, stored without
 outputs. Each has one code cell tagged ``parameters`` that assigns, one name a line, every
@@ -22,7 +21,7 @@ from typing import Any
 from .errors import ConfigError, ReportlibError
 from .families import Family
 
-__all__ = ["RUNNER_NAMES", "check_notebook", "open_notebook", "parameter_problems", "parameters_cell"]
+__all__ = ["RUNNER_NAMES", "check_notebook", "parameter_problems", "parameters_cell"]
 
 # What the runner injects into every notebook besides the family's parameters.
 RUNNER_NAMES = ("db_url", "output_dir", "output_stem")
@@ -100,43 +99,3 @@ def check_notebook(family: Family, notebook: Path) -> None:
     if problems:
         raise ConfigError(f"The parameters cell of {notebook} does not match the {family.name} family's "
                           "parameters:\n  " + "\n  ".join(problems))
-
-
-def open_notebook(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None,
-                  db_url: str | None = None, force: bool = False) -> Path:
-    """Write the family's notebook for one entity, its parameters injected as papermill's
-    ``--prepare-only`` does, to ``outputs/scratch/<folder>/<period>/<stem>.ipynb``; its path.
-
-    The entity is checked against the database first. The files the notebook writes go beside
-    it. An existing notebook there (perhaps edited) is only replaced with ``force``.
-    """
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
-    from .config import outputs_root, public_db_url, resolve_db_url
-    from .db import connect
-    from .families import get_family
-    from .files import as_stem, atomic_write, safe_join, slugify
-    from .patches import notebook_text
-    from .run import notebook_path
-
-    family = get_family(family_name)
-    params = family.params.parse(raw)
-    url = resolve_db_url(db_url)
-    with connect(url) as conn:
-        stem = as_stem(family.stem(conn, params))
-    source = notebook_path(family)
-    check_notebook(family, source)
-    folder = safe_join(outputs_root(out), "scratch", slugify(family.folder), slugify(family.period(params)))
-    target = folder / f"{stem}.ipynb"
-    if target.exists() and not force:
-        raise ConfigError(f"{target} exists (your edits may be in it): open it, or give --force to replace it.")
-    folder.mkdir(parents=True, exist_ok=True)
-    # The URL goes in only when it holds no secret: else the notebook reads $REPORTLIB_DB, as a run's does.
-    shown_url = public_db_url(url)
-    injected = dict(params.to_notebook(), db_url=url if shown_url == url else None,
-                    output_dir=str(folder), output_stem=stem)
-    nb = parameterize_notebook(load_notebook_node(str(source)), injected, report_mode=False)
-    with atomic_write(target) as handle:
-        handle.write(notebook_text(nb))
-    return target

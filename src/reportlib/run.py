@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import __version__
+from .version import __version__
 from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
@@ -35,7 +35,7 @@ from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_mani
 from .params import ReportParams
 from .render.html import warm_html_export, write_notebook_html
 
-__all__ = ["RunPlan", "RunResult", "after_run", "notebook_path", "output_file", "plan_run", "run_report",
+__all__ = ["RunPlan", "RunResult", "after_run", "notebook_path", "open_notebook", "output_file", "plan_run", "run_report",
            "sweep_staging"]
 
 
@@ -76,6 +76,39 @@ def notebook_path(family: Family) -> Path:
         raise ConfigError(f"The {family.name} notebook {family.notebook} is not in {path.parent}; "
                           "run reportlib from the project folder or set REPORTLIB_HOME.")
     return path
+
+
+def open_notebook(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None,
+                  db_url: str | None = None, force: bool = False) -> Path:
+    """Write the family's notebook for one entity, its parameters injected as papermill's
+    ``--prepare-only`` does, to ``outputs/scratch/<folder>/<period>/<stem>.ipynb``; its path.
+
+    The entity is checked against the database first. The files the notebook writes go beside
+    it. An existing notebook there (perhaps edited) is only replaced with ``force``.
+    """
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    family = get_family(family_name)
+    params = family.params.parse(raw)
+    url = resolve_db_url(db_url)
+    with connect(url) as conn:
+        stem = as_stem(family.stem(conn, params))
+    source = notebook_path(family)
+    check_notebook(family, source)
+    folder = safe_join(outputs_root(out), "scratch", slugify(family.folder), slugify(family.period(params)))
+    target = folder / f"{stem}.ipynb"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists (your edits may be in it): open it, or give --force to replace it.")
+    folder.mkdir(parents=True, exist_ok=True)
+    # The URL goes in only when it holds no secret: else the notebook reads $REPORTLIB_DB, as a run's does.
+    shown_url = public_db_url(url)
+    injected = dict(params.to_notebook(), db_url=url if shown_url == url else None,
+                    output_dir=str(folder), output_stem=stem)
+    nb = parameterize_notebook(load_notebook_node(str(source)), injected, report_mode=False)
+    with atomic_write(target) as handle:
+        handle.write(notebook_text(nb))
+    return target
 
 
 def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *, folder: str = "scratch") -> Path:

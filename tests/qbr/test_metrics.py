@@ -42,22 +42,45 @@ def test_one_row_per_partner_active_or_not(everyone):
     assert list(frame["status"]) == ["active", "active", "active", "inactive"]
 
 
+def test_every_metric_is_found_by_the_name_of_the_function_that_computes_it(url, everyone):
+    """A column of the metrics is a metric function's name, or a column of a function's frame (the
+    MDF, support, churn, pipeline and funnel frames, the health score's); the labels a reader sees
+    are keyed by those names."""
+    from reportlib.db import connect
+    from reportlib.qbr.data import load_inputs
+    from reportlib.qbr.review import FIGURES, KPIS, LABELS
+
+    quarter = everyone.quarter
+    with connect(url) as conn:
+        inputs = load_inputs(conn, quarter)
+    frames = [m.pipeline(inputs.deals, quarter), m.registration_funnel(inputs.registrations, quarter),
+              m.mdf_metrics(inputs.mdf_allocations, inputs.mdf_requests, quarter),
+              m.tickets_per_customer(inputs.tickets, inputs.customers, quarter), m.churn_pct(inputs.customers, quarter),
+              health.health_score(everyone.metrics)]
+    named = {n for n in m.__all__ if callable(getattr(m, n))} | {c for f in frames for c in f.columns}
+    given = {"partner_id", "quarter", "name", "tier", "segment", "region", "partner_manager", "account_manager",
+             "status", "reference_cycle_days"}
+    assert set(everyone.metrics.columns) - given - named == set()
+    shown = {key for keys in FIGURES.values() for key in keys} | {k.key for k in KPIS} | set(m.BENCHMARKED)
+    assert shown <= set(LABELS) and set(LABELS) <= set(everyone.metrics.columns)
+
+
 def test_revenue_counts_won_deals_closed_in_the_quarter_only(a1):
     assert a1["revenue"] == D("100000.00")          # o3 closes 2026-10-01, o4 in Q2
     assert a1["previous_revenue"] == D("30000.00")
     assert a1["ytd_revenue"] == D("140000.00")
     assert a1["revenue_growth_pct"] == D(70000) * 100 / D(30000)
-    assert a1["target"] == D("80000.00") and a1["attainment_pct"] == D(125)
+    assert a1["revenue_target"] == D("80000.00") and a1["revenue_attainment_pct"] == D(125)
 
 
 def test_pipeline_counts_open_deals_created_by_the_quarters_end(a1):
     assert a1["pipeline_count"] == 2 and a1["pipeline_value"] == D("250000.00")   # o8 created after
-    assert a1["coverage_pct"] == D("312.5") and a1["average_deal_size"] == D(125000)
+    assert a1["pipeline_coverage_pct"] == D("312.5") and a1["average_deal_size"] == D(125000)
 
 
 def test_velocity_conversion_and_win_rate_by_stage(a1, everyone):
     assert a1["sales_velocity_days"] == D(79)       # (75 + 121 + 90 + 30) / 4; o10 is too old
-    assert a1["conversion_pct"] == D(50)            # o1, o2 won; o5, o6 lost
+    assert a1["conversion_rate_pct"] == D(50)            # o1, o2 won; o5, o6 lost
     stages = everyone.win_rate_by_stage
     mine = stages[stages["partner_id"] == "A1"].set_index("stage")
     assert mine["reached"].to_dict() == {"qualify": 6, "develop": 5, "propose": 5, "negotiate": 4, "commit": 4}
@@ -71,11 +94,11 @@ def test_registrations_outside_the_quarter_are_excluded(a1):
 
 
 def test_engagement(a1, everyone):
-    assert a1["training_pct"] == D(50)
+    assert a1["training_rate_pct"] == D(50)
     assert a1["active_certifications"] == 2 and a1["expiring_certifications"] == 1
     certs = everyone.certifications
     assert sorted(certs[certs["partner_id"] == "A1"]["certification"]) == ["X", "Y"]
-    assert a1["logins_per_month"] == D(3) and a1["portal_pct"] == D(75)
+    assert a1["logins_per_month"] == D(3) and a1["portal_activity_pct"] == D(75)
     assert a1["events_attended"] == 2 and a1["marketing_collaborations"] == 2
 
 
@@ -87,7 +110,7 @@ def test_mdf(a1):
 
 
 def test_customer_experience(a1):
-    assert a1["csat"] == D(4) and a1["surveys"] == 4 and a1["nps"] == D(25)
+    assert a1["csat"] == D(4) and a1["survey_count"] == 4 and a1["nps"] == D(25)
     assert a1["implementation_days"] == D(86)
     assert a1["tickets"] == 4 and a1["active_customers"] == 4 and a1["tickets_per_customer"] == D(1)
     assert a1["fcr_pct"] == D(75) and a1["escalation_pct"] == D(25)
@@ -106,8 +129,8 @@ def test_health_score_clips_attainment_above_100(a1):
 
 def test_partner_without_target_or_surveys_is_scored_on_what_it_has(everyone):
     c3 = everyone.metrics.set_index("partner_id").loc["C3"]
-    assert c3["target"] is None and c3["attainment_pct"] is None and c3["coverage_pct"] is None
-    assert c3["csat"] is None and c3["nps"] is None and c3["surveys"] == 0
+    assert c3["revenue_target"] is None and c3["revenue_attainment_pct"] is None and c3["pipeline_coverage_pct"] is None
+    assert c3["csat"] is None and c3["nps"] is None and c3["survey_count"] == 0
     assert c3["registration_win_rate_pct"] is None and c3["revenue_growth_pct"] is None  # no Q2 revenue
     # pipeline 1.0 (conversion only), engagement 1.0, efficiency 1 - 30/180 (cycle only), out of 55 points
     expected = (D(25) + D(20) + D(10) * (1 - D(30) / D(180))) / D(55) * 100
@@ -119,23 +142,26 @@ def test_partner_without_target_or_surveys_is_scored_on_what_it_has(everyone):
 
 
 def _row(**values):
-    base = {"attainment_pct": None, "coverage_pct": None, "conversion_pct": None, "training_pct": None,
-            "portal_pct": None, "csat": None, "registration_win_rate_pct": None, "cycle_ratio": None}
+    base = {"revenue_attainment_pct": None, "pipeline_coverage_pct": None, "conversion_rate_pct": None,
+            "training_rate_pct": None, "portal_activity_pct": None, "csat": None, "registration_win_rate_pct": None,
+            "cycle_ratio": None}
     base.update({k: None if v is None else D(str(v)) for k, v in values.items()})
     return pd.DataFrame([base])
 
 
 def test_health_score_worked_example_of_the_spec():
-    result = health.health_score(_row(attainment_pct=80, coverage_pct=150, conversion_pct=25, training_pct=90,
-                                 portal_pct=50, csat="4.5", registration_win_rate_pct=20, cycle_ratio="0.8")).iloc[0]
+    result = health.health_score(_row(revenue_attainment_pct=80, pipeline_coverage_pct=150, conversion_rate_pct=25,
+                                      training_rate_pct=90, portal_activity_pct=50, csat="4.5",
+                                      registration_win_rate_pct=20, cycle_ratio="0.8")).iloc[0]
     assert result["health_score"] == D("70.625")
     assert result["health_display"] == D("70.6") and result["health_band"] == "Good"
     assert [result[f"{c.key}_points"] for c in health.COMPONENTS] == [D(24), D("15.625"), D(14), D("13.5"), D("3.5")]
 
 
 def test_health_terms_never_exceed_their_weight_or_go_below_zero():
-    result = health.health_score(_row(attainment_pct=500, coverage_pct=900, conversion_pct=-5, training_pct=100,
-                                 portal_pct=100, csat=5, registration_win_rate_pct=100, cycle_ratio=3)).iloc[0]
+    result = health.health_score(_row(revenue_attainment_pct=500, pipeline_coverage_pct=900, conversion_rate_pct=-5,
+                                      training_rate_pct=100, portal_activity_pct=100, csat=5,
+                                      registration_win_rate_pct=100, cycle_ratio=3)).iloc[0]
     assert result["revenue_points"] == 30 and result["pipeline_points"] == D("12.5")
     assert result["efficiency_points"] == 5 and result["health_score"] == D("82.5")
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ..db import analyze, metadata
 from ..domains import Domain, Field, FileSpec, Ref
 
-__all__ = ["CHANNELS", "DAY_COUNTS", "DAY_TABLES", "DOMAIN", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES",
+__all__ = ["CHANNELS", "DAY_COUNTS", "DAY_TABLES", "DOMAIN", "DayCounts", "ENTERPRISE_TYPES", "NAME_KINDS", "STATUSES",
            "day_accounts", "day_advertisers", "day_dims", "day_publishers", "derive_days", "enterprises", "job_days",
            "lead_jobs", "leads", "name_aliases"]
 
@@ -147,6 +147,76 @@ def derive_days(conn) -> None:
         _derive(conn, table)
 
 
+class DayCounts:
+    """The per-day tables of :func:`derive_days`, counted from the rows as a load writes them.
+
+    Each chunk of leads is grouped at once (the groups of a day are few); each lead's day and
+    account and each job's outcome are kept (short columns) for the job counts, which join them
+    at the end. Same rows as ``derive_days`` (tested on both databases).
+    """
+
+    def __init__(self):
+        self.partial: dict[sa.Table, list] = {t: [] for t in DAY_TABLES if t is not job_days}
+        self.leads: list = []
+        self.jobs: list = []
+
+    def add(self, file: str, rows) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if file == "leads.csv":
+            day = pc.cast(rows.column("created_at"), pa.date32())
+            deleted = rows.column("deleted")
+            live = pc.invert(deleted)
+            counts = {"total": pa.array([1] * rows.num_rows, pa.int64()) if rows.num_rows else pa.array([], pa.int64()),
+                      "deleted": deleted, "billable": rows.column("billable"), "processed": rows.column("processed")}
+            for status in STATUSES:
+                counts[f"live_{status}"] = pc.and_(live, pc.equal(rows.column("status"), status))
+            counts = {k: pc.cast(v, pa.int64()) for k, v in counts.items()}
+            for table, parts in self.partial.items():
+                keys = [c.name for c in table.primary_key.columns if c.name != "day"]
+                frame = pa.table({"day": day, **{k: rows.column(k) for k in keys}, **counts})
+                parts.append(_summed(frame, ["day", *keys]))
+                if len(parts) >= 16:  # fold the chunks' groups together: memory follows the groups, not the leads
+                    parts[:] = [_summed(pa.concat_tables(parts), ["day", *keys])]
+            self.leads.append(pa.table({"lead_id": rows.column("lead_id"), "day": day,
+                                        "enterprise_id": rows.column("enterprise_id")}))
+        elif file == "lead_jobs.csv":  # jobs are few names: kept as dictionary codes
+            self.jobs.append(pa.table({"lead_id": rows.column("lead_id"),
+                                       "job": pc.dictionary_encode(rows.column("job")),
+                                       "failures": pc.cast(pc.equal(rows.column("outcome"), "fail"), pa.int8())}))
+
+    def tables(self) -> dict:
+        import pyarrow as pa
+
+        out = {}
+        for table, parts in self.partial.items():
+            keys = [c.name for c in table.primary_key.columns]
+            out[table] = _summed(pa.concat_tables(parts), keys).select([c.name for c in table.columns]) \
+                if parts else None
+        if self.leads and self.jobs:
+            jobs = pa.concat_tables(self.jobs).unify_dictionaries()
+            self.jobs = []
+            jobs = jobs.join(pa.concat_tables(self.leads), keys="lead_id", join_type="inner")
+            self.leads = []
+            jobs = jobs.select(["day", "enterprise_id", "job", "failures"])
+            counted = jobs.group_by(["day", "enterprise_id", "job"], use_threads=False).aggregate(
+                [("failures", "count"), ("failures", "sum")])
+            counted = counted.rename_columns(["day", "enterprise_id", "job", "runs", "failures"])
+            out[job_days] = pa.table({"day": counted["day"], "enterprise_id": counted["enterprise_id"],
+                                      "job": counted["job"].cast(pa.string()),
+                                      "runs": counted["runs"].cast(pa.int64()),
+                                      "failures": counted["failures"].cast(pa.int64())})
+        return {t: rows for t, rows in out.items() if rows is not None}
+
+
+def _summed(frame, keys: list[str]):
+    """``frame`` grouped by ``keys`` with every other column summed (names kept)."""
+    values = [c for c in frame.column_names if c not in keys]
+    summed = frame.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in values])
+    return summed.rename_columns([c.removesuffix("_sum") if c.endswith("_sum") else c for c in summed.column_names])
+
+
 def _derive_beside_existing_leads(table, connection, **_kw) -> None:
     # A database loaded by an earlier release gets the table from init or its next load: fill
     # it from the leads already there (a fresh database has none yet, maybe not even the table).
@@ -206,5 +276,5 @@ def _demo(seed: int, scale: str):
 
 
 DOMAIN = Domain(
-    "leads", FILES, demo=_demo, derived_tables=DAY_TABLES, derive=derive_days,
+    "leads", FILES, demo=_demo, derived_tables=DAY_TABLES, derive=derive_days, derive_rows=DayCounts,
     description="Enterprises, their leads (advertiser, publisher, channel, status...) and validation jobs.")

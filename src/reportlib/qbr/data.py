@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import Exact, metadata, query_frame
-from ..domains import Domain, Field, FileSpec, Ref
+from ..domains import Domain, Field, FileSpec, Ref, RowCheck
 from ..periods import Quarter
 
 __all__ = ["DOMAIN", "OPPORTUNITY_STATUSES", "QbrInputs", "REGISTRATION_STATUSES", "SEGMENTS", "STAGES", "TABLES",
@@ -197,12 +197,17 @@ def _quarter_text(column: str):
     return check
 
 
-def _not_before(later: str, earlier: str):
+def _not_before(later: str, earlier: str) -> RowCheck:
     def check(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         if row.get(later) is not None and row.get(earlier) is not None and row[later] < row[earlier]:
             return [(later, f"is before {earlier} {row[earlier]}")]
         return []
-    return check
+
+    def flags(columns):
+        import pyarrow.compute as pc
+
+        return pc.fill_null(pc.less(columns[later], columns[earlier]), False)
+    return RowCheck(check, flags)
 
 
 def _deal_closing(row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -213,19 +218,37 @@ def _deal_closing(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+def _closing_mismatch(columns):
+    import pyarrow.compute as pc
+
+    closed = pc.is_valid(columns["close_date"])
+    return pc.xor(pc.equal(columns["status"], "open"), pc.invert(closed))
+
+
 def _registration_decision(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     if row["status"] != "submitted" and row["decided_at"] is None:
         return [("decided_at", f"is required for a {row['status']} registration")]
     return []
 
 
-def _score_range(column: str, low: int, high: int):
+def _undecided(columns):
+    import pyarrow.compute as pc
+
+    return pc.and_(pc.not_equal(columns["status"], "submitted"), pc.is_null(columns["decided_at"]))
+
+
+def _score_range(column: str, low: int, high: int) -> RowCheck:
     def check(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         value = row[column]
         if value is not None and not low <= value <= high:
             return [(column, f"must be between {low} and {high}")]
         return []
-    return check
+
+    def flags(columns):
+        import pyarrow.compute as pc
+
+        return pc.fill_null(pc.or_(pc.less(columns[column], low), pc.greater(columns[column], high)), False)
+    return RowCheck(check, flags)
 
 
 def _pid_ref(what: str = "partner") -> Ref:
@@ -248,7 +271,7 @@ FILES = (
         Field("close_date", "date", required=False), Field("status", "enum", choices=OPPORTUNITY_STATUSES),
         Field("loss_reason", required=False),
     ), key=("opportunity_id",), refs=(_pid_ref(),),
-        row_checks=(_deal_closing, _not_before("close_date", "created_date"))),
+        row_checks=(RowCheck(_deal_closing, _closing_mismatch), _not_before("close_date", "created_date"))),
     FileSpec("targets.csv", targets, (
         Field("partner_id"), Field("quarter"), Field("revenue_target", "decimal", **_MONEY),
     ), key=("partner_id", "quarter"), refs=(_pid_ref(),), row_checks=(_quarter_text("quarter"),)),
@@ -258,7 +281,7 @@ FILES = (
         Field("rejection_reason", required=False), Field("opportunity_id", required=False),
     ), key=("registration_id",),
         refs=(_pid_ref(), Ref(("opportunity_id",), "opportunities.csv", ("opportunity_id",), "opportunity")),
-        row_checks=(_registration_decision, _not_before("decided_at", "submitted_at"))),
+        row_checks=(RowCheck(_registration_decision, _undecided), _not_before("decided_at", "submitted_at"))),
     FileSpec("training.csv", training, (
         Field("partner_id"), Field("course_id"), Field("assigned_date", "date"),
         Field("completed_date", "date", required=False),

@@ -40,13 +40,13 @@ def _c(x: Decimal) -> Decimal:
 
 COMPONENTS: tuple[Component, ...] = (
     Component("revenue", "Revenue attainment", 30, (
-        ("attainment_pct", "attainment / 100", lambda v: _c(v / 100)),)),
+        ("revenue_attainment_pct", "attainment / 100", lambda v: _c(v / 100)),)),
     Component("pipeline", "Pipeline health", 25, (
-        ("coverage_pct", "coverage / 200", lambda v: _c(v / 200)),
-        ("conversion_pct", "conversion / 50", lambda v: _c(v / 50)))),
+        ("pipeline_coverage_pct", "coverage / 200", lambda v: _c(v / 200)),
+        ("conversion_rate_pct", "conversion / 50", lambda v: _c(v / 50)))),
     Component("engagement", "Engagement", 20, (
-        ("training_pct", "training / 100", lambda v: _c(v / 100)),
-        ("portal_pct", "portal activity / 100", lambda v: _c(v / 100)))),
+        ("training_rate_pct", "training / 100", lambda v: _c(v / 100)),
+        ("portal_activity_pct", "portal activity / 100", lambda v: _c(v / 100)))),
     Component("satisfaction", "Customer satisfaction", 15, (
         ("csat", "CSAT / 5", lambda v: _c(v / 5)),)),
     Component("efficiency", "Deal efficiency", 10, (

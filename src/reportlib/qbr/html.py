@@ -19,7 +19,7 @@ from ..render.text import escape_html
 from ..render.table import Col
 from .data import STAGES
 from .pptx import SLIDE_TITLES
-from .review import FIGURES, PartnerReview, figure_rows, point_label, shown
+from .review import FIGURES, LABELS, PartnerReview, figure_rows, point_label, shown
 from .xlsx import PORTFOLIO_COLUMNS
 
 __all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "health_chart",
@@ -53,8 +53,8 @@ def summary_html(review: PartnerReview) -> str:
     r = review.row
     cards = kpi_cards([
         ("Health score", shown(r["health_score"], "score"), r["health_band"]),
-        ("Revenue", shown(r["revenue"], "money"), f"attainment {shown(r['attainment_pct'], 'pct')}"),
-        ("Pipeline coverage", shown(r["coverage_pct"], "pct"), f"{shown(r['pipeline_count'], 'count')} open deals"),
+        ("Revenue", shown(r["revenue"], "money"), f"attainment {shown(r['revenue_attainment_pct'], 'pct')}"),
+        (LABELS["pipeline_coverage_pct"].name, shown(r["pipeline_coverage_pct"], "pct"), f"{shown(r['pipeline_count'], 'count')} open deals"),
         ("CSAT", shown(r["csat"], "csat"), f"NPS {shown(r['nps'], 'nps')}"),
     ])
     items = "".join(f"<li>{escape_html(i.text)} <i>{escape_html(i.action)}</i></li>" for i in review.insights[:3])
@@ -97,7 +97,7 @@ def revenue_chart(review: PartnerReview) -> VegaLiteChart:
     return _revenue_template.fill(revenue=[
         {"quarter": q, "series": series, "amount": None if amount is None or amount != amount else float(amount),
          "amount_text": shown(amount, "money")}
-        for series, column in (("Revenue", "revenue"), ("Target", "target"))
+        for series, column in (("Revenue", "revenue"), ("Target", "revenue_target"))
         for q, amount in zip(quarters, t[column])])
 
 

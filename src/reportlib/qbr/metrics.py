@@ -41,6 +41,7 @@ __all__ = [
     "churn_pct",
     "conversion_rate_pct",
     "csat",
+    "cycle_ratio",
     "escalation_pct",
     "events_attended",
     "expiring_certifications",
@@ -57,6 +58,7 @@ __all__ = [
     "pipeline_coverage_pct",
     "portal_activity_pct",
     "portal_trend",
+    "previous_revenue",
     "registration_funnel",
     "registration_win_rate_pct",
     "ratio",
@@ -66,6 +68,7 @@ __all__ = [
     "revenue_target",
     "revenue_trend",
     "sales_velocity_days",
+    "survey_count",
     "tickets_per_customer",
     "tier_benchmarks",
     "time_to_approval_hours",
@@ -183,6 +186,11 @@ def ytd_revenue(deals: pd.DataFrame, quarter: Quarter) -> pd.Series:
     return _group_sum(won, "amount")
 
 
+def previous_revenue(deals: pd.DataFrame, quarter: Quarter) -> pd.Series:
+    """Revenue of the quarter before ``quarter``. Money."""
+    return revenue(deals, quarter - 1)
+
+
 def revenue_growth_pct(current: pd.Series, previous: pd.Series) -> pd.Series:
     """(revenue − previous) / previous × 100. Percent; None when the previous revenue is 0."""
     current, previous = current.align(previous)
@@ -201,14 +209,21 @@ def revenue_attainment_pct(revenue: pd.Series, target: pd.Series) -> pd.Series:
 
 
 def pipeline(deals: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
-    """Open deals created on or before the quarter's end: ``count`` and ``value`` (money)."""
+    """Open deals created on or before the quarter's end: ``pipeline_count`` and ``pipeline_value`` (money)."""
     open_ = deals[(deals["status"] == "open") & _before(deals, "created_date", quarter.end)]
-    return pd.DataFrame({"count": _count(open_), "value": _group_sum(open_, "amount")})
+    return pd.DataFrame({"pipeline_count": _count(open_), "pipeline_value": _group_sum(open_, "amount")})
 
 
 def pipeline_coverage_pct(pipeline_value: pd.Series, target: pd.Series) -> pd.Series:
     """pipeline value / target × 100. Percent; None without a target."""
     return _pct(pipeline_value, target)
+
+
+def cycle_ratio(sales_velocity_days: pd.Series, reference_cycle_days: int) -> pd.Series:
+    """sales velocity / the reference sales cycle (days / days): below 1 is faster than the reference.
+    None without a velocity."""
+    return pd.Series([None if v is None or v != v else Decimal(v) / reference_cycle_days for v in sales_velocity_days],
+                     index=sales_velocity_days.index, dtype=object)
 
 
 def average_deal_size(pipeline_value: pd.Series, pipeline_count: pd.Series) -> pd.Series:
@@ -275,7 +290,7 @@ def revenue_trend(deals: pd.DataFrame, targets: pd.DataFrame, quarter: Quarter,
     for q in [quarter - i for i in reversed(range(quarters))]:
         won, target = revenue(deals, q).reindex(ids), revenue_target(targets, q).reindex(ids)
         frame = pd.DataFrame({"revenue": [ZERO if v is None or v != v else v for v in won],
-                              "target": [None if v is None or v != v else v for v in target]}, index=ids)
+                              "revenue_target": [None if v is None or v != v else v for v in target]}, index=ids)
         frame.index.name = "partner_id"
         frame = frame.reset_index()
         frame.insert(1, "quarter", str(q))
@@ -292,23 +307,24 @@ def _by_partner(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- registrations
 
 def registration_funnel(registrations: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
-    """Registrations submitted in ``quarter``; of those the ones approved (approved, won or
-    lost) and the ones won. Counts."""
+    """Registrations submitted in ``quarter`` (``registrations_submitted``); of those the ones
+    approved, won or lost (``registrations_approved``) and the ones won (``registrations_won``). Counts."""
     subs = registrations[_in(registrations, "submitted_at", quarter.start, quarter.end)]
     submitted = _count(subs)
     approved = _count(subs[subs["status"].isin(["approved", "won", "lost"])]).reindex(submitted.index, fill_value=0)
     won = _count(subs[subs["status"] == "won"]).reindex(submitted.index, fill_value=0)
-    return pd.DataFrame({"submitted": submitted, "approved": approved, "won": won})
+    return pd.DataFrame({"registrations_submitted": submitted, "registrations_approved": approved,
+                         "registrations_won": won})
 
 
 def approval_rate_pct(funnel: pd.DataFrame) -> pd.Series:
     """approved / submitted. Percent; None with no registration."""
-    return _pct(funnel["approved"], funnel["submitted"])
+    return _pct(funnel["registrations_approved"], funnel["registrations_submitted"])
 
 
 def registration_win_rate_pct(funnel: pd.DataFrame) -> pd.Series:
     """won / submitted. Percent; None with no registration."""
-    return _pct(funnel["won"], funnel["submitted"])
+    return _pct(funnel["registrations_won"], funnel["registrations_submitted"])
 
 
 def time_to_approval_hours(registrations: pd.DataFrame, quarter: Quarter) -> pd.Series:
@@ -415,6 +431,11 @@ def mdf_metrics(allocations: pd.DataFrame, requests: pd.DataFrame, quarter: Quar
 
 # --------------------------------------------------------------------------- customers
 
+def survey_count(surveys: pd.DataFrame, quarter: Quarter) -> pd.Series:
+    """Customer surveys dated in ``quarter``. Count."""
+    return _count(surveys[_in(surveys, "date", quarter.start, quarter.end)])
+
+
 def csat(surveys: pd.DataFrame, quarter: Quarter) -> pd.Series:
     """Mean CSAT (1–5) of the quarter's surveys that have one. Score; None without surveys."""
     rows = surveys[_in(surveys, "date", quarter.start, quarter.end) & surveys["csat"].notna()]
@@ -506,37 +527,37 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
             series.astype(object).where(series.notna(), None)
 
     put("revenue", revenue(d, quarter), ZERO)
-    put("previous_revenue", revenue(d, quarter - 1), ZERO)
+    put("previous_revenue", previous_revenue(d, quarter), ZERO)
     put("ytd_revenue", ytd_revenue(d, quarter), ZERO)
     put("revenue_growth_pct", revenue_growth_pct(out["revenue"], out["previous_revenue"]))
-    put("target", revenue_target(inputs.targets, quarter))
-    put("attainment_pct", revenue_attainment_pct(out["revenue"], out["target"]))
+    put("revenue_target", revenue_target(inputs.targets, quarter))
+    put("revenue_attainment_pct", revenue_attainment_pct(out["revenue"], out["revenue_target"]))
     pipe = pipeline(d, quarter)
-    put("pipeline_count", pipe["count"], 0)
-    put("pipeline_value", pipe["value"], ZERO)
-    put("coverage_pct", pipeline_coverage_pct(out["pipeline_value"], out["target"]))
+    put("pipeline_count", pipe["pipeline_count"], 0)
+    put("pipeline_value", pipe["pipeline_value"], ZERO)
+    put("pipeline_coverage_pct", pipeline_coverage_pct(out["pipeline_value"], out["revenue_target"]))
     put("average_deal_size", average_deal_size(out["pipeline_value"], out["pipeline_count"]))
     put("sales_velocity_days", sales_velocity_days(d, quarter))
-    put("conversion_pct", conversion_rate_pct(d, quarter))
+    put("conversion_rate_pct", conversion_rate_pct(d, quarter))
     funnel = registration_funnel(inputs.registrations, quarter)
-    for column in ("submitted", "approved", "won"):
-        put(f"registrations_{column}", funnel[column], 0)
+    for column in funnel.columns:
+        put(column, funnel[column], 0)
     put("approval_rate_pct", approval_rate_pct(funnel))
     put("registration_win_rate_pct", registration_win_rate_pct(funnel))
     put("time_to_approval_hours", time_to_approval_hours(inputs.registrations, quarter))
-    put("training_pct", training_rate_pct(inputs.training, quarter))
+    put("training_rate_pct", training_rate_pct(inputs.training, quarter))
     put("active_certifications", active_certifications(inputs.certifications, quarter), 0)
     put("expiring_certifications", expiring_certifications(inputs.certifications, quarter), 0)
     # No portal row at all in the quarter is a missing input (n/a), not zero logins.
     put("logins_per_month", logins_per_month(inputs.portal, quarter))
-    put("portal_pct", portal_activity_pct(out["logins_per_month"]))
+    put("portal_activity_pct", portal_activity_pct(out["logins_per_month"]))
     put("events_attended", events_attended(inputs.events, quarter), 0)
     put("marketing_collaborations", marketing_collaborations(inputs.marketing, quarter), 0)
     mdf = mdf_metrics(inputs.mdf_allocations, inputs.mdf_requests, quarter)
     for column in mdf.columns:
         put(column, mdf[column], 0 if column in ("mdf_requests", "mdf_requests_approved") else None)
     put("csat", csat(inputs.surveys, quarter))
-    put("surveys", _count(inputs.surveys[_in(inputs.surveys, "date", quarter.start, quarter.end)]), 0)
+    put("survey_count", survey_count(inputs.surveys, quarter), 0)
     put("nps", nps(inputs.surveys, quarter))
     put("implementation_days", implementation_days(inputs.customers, quarter))
     support = tickets_per_customer(inputs.tickets, inputs.customers, quarter)
@@ -546,16 +567,16 @@ def partner_metrics(source: Connection | QbrInputs, quarter: Quarter | str,
     for column in churn.columns:
         put(column, churn[column], 0 if column != "churn_pct" else None)
     out["reference_cycle_days"] = reference_cycle_days
-    out["cycle_ratio"] = [None if v is None else Decimal(v) / reference_cycle_days for v in out["sales_velocity_days"]]
+    out["cycle_ratio"] = cycle_ratio(out["sales_velocity_days"], reference_cycle_days)
     out = out.join(health_score(out))
     out.insert(1, "quarter", str(quarter))
     return out.reset_index(drop=True)
 
 
 # Metrics benchmarked per tier and compared with the previous quarter, with their labels.
-BENCHMARKED = ("health_score", "revenue", "attainment_pct", "revenue_growth_pct", "coverage_pct", "conversion_pct",
-               "sales_velocity_days", "approval_rate_pct", "time_to_approval_hours", "registration_win_rate_pct",
-               "training_pct", "logins_per_month", "events_attended", "mdf_utilization_pct", "mdf_roi", "csat", "nps",
+BENCHMARKED = ("health_score", "revenue", "revenue_attainment_pct", "revenue_growth_pct", "pipeline_coverage_pct",
+               "conversion_rate_pct", "sales_velocity_days", "approval_rate_pct", "time_to_approval_hours",
+               "registration_win_rate_pct", "training_rate_pct", "logins_per_month", "events_attended", "mdf_utilization_pct", "mdf_roi", "csat", "nps",
                "fcr_pct", "escalation_pct", "churn_pct")
 
 

@@ -88,7 +88,7 @@ def build_deck(review: PartnerReview, deck_type: type[Layout] = DeckWriter) -> L
     deck.paged_table(s, deck.left_half(), ["Figure", "Value", "Target", "Status"], rows, widths=[3, 2.2, 1.6, 1.6],
                      fills=fills, title="Revenue")
     trend = review.slice.revenue_trend
-    revenue_series = {"Revenue": list(trend["revenue"]), "Target": list(trend["target"])}
+    revenue_series = {"Revenue": list(trend["revenue"]), "Target": list(trend["revenue_target"])}
     deck.chart(s, deck.right_half(), "line", list(trend["quarter"]), revenue_series,
                title="Revenue vs target, last 8 quarters", number_format="#,##0")
     deck.add_notes(s, "\n\nChart (a gap where a quarter has no target): "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import pandas as pd
 from sqlalchemy.engine import Connection
@@ -25,7 +25,7 @@ from . import health, metrics as m
 from .data import STAGES
 from .slices import PartnerSlice, QuarterMetrics, partner_slice, quarter_metrics, records
 
-__all__ = ["FIGURES", "KPIS", "Kpi", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
+__all__ = ["FIGURES", "KPIS", "Kpi", "LABELS", "Label", "PartnerReview", "coaching_plan", "data_notes", "figure_rows",
            "health_breakdown", "insights",
            "kpi_records", "kpi_table", "partner_review", "point_label", "portfolio", "records", "shown", "UNITS"]
 
@@ -56,18 +56,89 @@ def point_label(category: Any, value: Any) -> str:
     return f"{category} (n/a)" if missing else str(category)
 
 
+class Label(NamedTuple):
+    """How a reader sees a figure: its name, its unit (:data:`UNITS`) and, within its section of the
+    deck and the page, where the section says the rest, a shorter name."""
+
+    name: str
+    unit: str
+    short: str = ""
+
+    @property
+    def in_section(self) -> str:
+        return self.short or self.name
+
+
+# Every figure a reader sees, by its metric column (the name of the function that computes it,
+# :mod:`reportlib.qbr.metrics`): the one place the deck, the HTML page and the workbooks take
+# their names and units from.
+LABELS: dict[str, Label] = {
+    "health_score": Label("Health score", "score"),
+    "revenue": Label("Revenue this quarter", "money"),
+    "previous_revenue": Label("Revenue last quarter", "money", "Previous quarter"),
+    "revenue_target": Label("Revenue target", "money", "Target"),
+    "revenue_attainment_pct": Label("Revenue attainment", "pct", "Attainment"),
+    "ytd_revenue": Label("Revenue year to date", "money", "Year to date"),
+    "revenue_growth_pct": Label("Revenue growth vs last quarter", "pct", "Growth vs last quarter"),
+    "pipeline_count": Label("Open deals", "count"),
+    "pipeline_value": Label("Pipeline value", "money"),
+    "pipeline_coverage_pct": Label("Pipeline coverage", "pct", "Coverage"),
+    "average_deal_size": Label("Average deal size", "money"),
+    "sales_velocity_days": Label("Sales velocity", "days"),
+    "conversion_rate_pct": Label("Conversion rate", "pct"),
+    "registrations_submitted": Label("Registrations submitted", "count", "Submitted"),
+    "registrations_approved": Label("Registrations approved", "count", "Approved"),
+    "registrations_won": Label("Registrations won", "count", "Won"),
+    "approval_rate_pct": Label("Registration approval rate", "pct", "Approval rate"),
+    "registration_win_rate_pct": Label("Registration win rate", "pct"),
+    "time_to_approval_hours": Label("Time to approval", "hours"),
+    "training_rate_pct": Label("Training completion", "pct"),
+    "active_certifications": Label("Active certifications", "count"),
+    "expiring_certifications": Label("Expiring within 90 days", "count"),
+    "logins_per_month": Label("Portal logins", "logins"),
+    "portal_activity_pct": Label("Portal activity", "pct"),
+    "events_attended": Label("Events attended", "count"),
+    "marketing_collaborations": Label("Marketing collaborations", "count"),
+    "mdf_allocated": Label("MDF allocated", "money", "Allocated"),
+    "mdf_spent": Label("MDF spent", "money", "Spent"),
+    "mdf_utilization_pct": Label("MDF utilization", "pct", "Utilization"),
+    "mdf_requests": Label("MDF requests", "count", "Requests"),
+    "mdf_approval_pct": Label("MDF request approval rate", "pct", "Request approval rate"),
+    "mdf_roi": Label("MDF ROI", "ratio", "ROI"),
+    "mdf_days_to_first_spend": Label("Days to first MDF spend", "days", "Days to first spend"),
+    "csat": Label("CSAT", "csat"),
+    "nps": Label("NPS", "nps"),
+    "survey_count": Label("Surveys", "count"),
+    "implementation_days": Label("Implementation time", "days"),
+    "tickets": Label("Tickets", "count"),
+    "tickets_per_customer": Label("Tickets per customer", "csat"),
+    "fcr_pct": Label("First contact resolution", "pct"),
+    "escalation_pct": Label("Escalation rate", "pct"),
+    "churn_pct": Label("Customer churn (4 quarters)", "pct", "Churn (4 quarters)"),
+    "cycle_ratio": Label("Cycle ratio", "score"),
+}
+
+
 @dataclass(frozen=True)
 class Kpi:
-    """A KPI with its seed target: ``rule(value)`` is ``on``, ``watch`` or ``off`` target."""
+    """A KPI with its seed target: ``rule(value)`` is ``on``, ``watch`` or ``off`` target; its name
+    and unit are its metric's (:data:`LABELS`)."""
 
     key: str
-    label: str
-    unit: str
     target: str
+
     rule: Callable[[Decimal], str]
     higher_is_better: bool = True
     action: str = ""
     edges: tuple[float, ...] = ()  # the target's bounds, to measure how far off a value is
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.key].name
+
+    @property
+    def unit(self) -> str:
+        return LABELS[self.key].unit
 
 
 def _at_least(on: float, watch: float) -> Callable[[Decimal], str]:
@@ -91,58 +162,58 @@ def _between(low: float, high: float, watch_low: float, watch_high: float) -> Ca
 
 
 KPIS: tuple[Kpi, ...] = (
-    Kpi("attainment_pct", "Revenue attainment", "pct", "≥ 100 %", _at_least(100, 85),
+    Kpi("revenue_attainment_pct", "≥ 100 %", _at_least(100, 85),
         edges=(100,),
         action="Review the deals slipping out of the quarter and agree a close plan for the largest three."),
-    Kpi("revenue_growth_pct", "Revenue growth vs last quarter", "pct", "≥ 5 %", _at_least(5, 0),
+    Kpi("revenue_growth_pct", "≥ 5 %", _at_least(5, 0),
         edges=(5,),
         action="Identify the accounts behind the decline and plan a joint campaign for them."),
-    Kpi("coverage_pct", "Pipeline coverage", "pct", "150–300 %", _between(150, 300, 100, 400),
+    Kpi("pipeline_coverage_pct", "150–300 %", _between(150, 300, 100, 400),
         edges=(150, 300),
         action="Run a joint pipeline-generation session and agree new qualified opportunities."),
-    Kpi("conversion_pct", "Conversion rate", "pct", "≥ 30 %", _at_least(30, 20),
+    Kpi("conversion_rate_pct", "≥ 30 %", _at_least(30, 20),
         edges=(30,),
         action="Review lost deals with the partner and coach on qualification and proposal quality."),
-    Kpi("sales_velocity_days", "Sales velocity", "days", "≤ 90 days", _at_most(90, 180), False,
+    Kpi("sales_velocity_days", "≤ 90 days", _at_most(90, 180), False,
         edges=(90,),
         action="Offer deal desk support for the longest-running opportunities."),
-    Kpi("approval_rate_pct", "Registration approval rate", "pct", "≥ 75 %", _at_least(75, 60),
+    Kpi("approval_rate_pct", "≥ 75 %", _at_least(75, 60),
         edges=(75,),
         action="Walk the partner through the registration rules behind the rejections."),
-    Kpi("time_to_approval_hours", "Time to approval", "hours", "< 48 h", _below(48, 72), False,
+    Kpi("time_to_approval_hours", "< 48 h", _below(48, 72), False,
         edges=(48,),
         action="Escalate the registration backlog with the channel operations team."),
-    Kpi("registration_win_rate_pct", "Registration win rate", "pct", "≥ 40 %", _at_least(40, 25),
+    Kpi("registration_win_rate_pct", "≥ 40 %", _at_least(40, 25),
         edges=(40,),
         action="Co-sell the approved registrations: assign a sales engineer to the top ones."),
-    Kpi("training_pct", "Training completion", "pct", "≥ 80 %", _at_least(80, 60),
+    Kpi("training_rate_pct", "≥ 80 %", _at_least(80, 60),
         edges=(80,),
         action="Agree completion dates for the open courses with the partner's enablement lead."),
-    Kpi("logins_per_month", "Portal logins", "logins", "4+ a month", _at_least(4, 2),
+    Kpi("logins_per_month", "4+ a month", _at_least(4, 2),
         edges=(4,),
         action="Show the partner the portal's deal registration and content features in a short session."),
-    Kpi("events_attended", "Events attended", "count", "2+ a quarter", _at_least(2, 1),
+    Kpi("events_attended", "2+ a quarter", _at_least(2, 1),
         edges=(2,),
         action="Invite the partner to the next two webinars or events on the calendar."),
-    Kpi("mdf_utilization_pct", "MDF utilization", "pct", "70–85 %", _between(70, 85, 50, 100),
+    Kpi("mdf_utilization_pct", "70–85 %", _between(70, 85, 50, 100),
         edges=(70, 85),
         action="Plan the remaining MDF with the partner before the allocation lapses."),
-    Kpi("mdf_roi", "MDF ROI", "ratio", "≥ 3:1", _at_least(3, 2),
+    Kpi("mdf_roi", "≥ 3:1", _at_least(3, 2),
         edges=(3,),
         action="Shift MDF to the campaigns with the best attributed revenue."),
-    Kpi("csat", "CSAT", "csat", "≥ 4.5", _at_least(4.5, 4.0),
+    Kpi("csat", "≥ 4.5", _at_least(4.5, 4.0),
         edges=(4.5,),
         action="Review the low survey scores with the partner and agree follow-up calls."),
-    Kpi("nps", "NPS", "nps", "≥ +30", _at_least(30, 0),
+    Kpi("nps", "≥ +30", _at_least(30, 0),
         edges=(30,),
         action="Contact the detractors with the partner and close the loop on their issues."),
-    Kpi("fcr_pct", "First contact resolution", "pct", "≥ 70 %", _at_least(70, 60),
+    Kpi("fcr_pct", "≥ 70 %", _at_least(70, 60),
         edges=(70,),
         action="Share the support knowledge base and run a troubleshooting workshop."),
-    Kpi("escalation_pct", "Escalation rate", "pct", "< 10 %", _below(10, 15), False,
+    Kpi("escalation_pct", "< 10 %", _below(10, 15), False,
         edges=(10,),
         action="Review the escalated tickets and train the partner's support team on the top causes."),
-    Kpi("churn_pct", "Customer churn (4 quarters)", "pct", "< 5 %", _below(5, 8), False,
+    Kpi("churn_pct", "< 5 %", _below(5, 8), False,
         edges=(5,),
         action="Run account reviews for the customers at risk of churning."),
 )
@@ -192,58 +263,44 @@ def _rank(s: PartnerSlice, key: str, higher_is_better: bool) -> tuple[int | None
     return better + 1, len(values)
 
 
-# The figures of each section of the deck and the HTML: section title -> [(label, metric column, unit)].
-FIGURES: dict[str, list[tuple[str, str, str]]] = dict([
-    ("Revenue", [("Revenue this quarter", "revenue", "money"), ("Previous quarter", "previous_revenue", "money"),
-                 ("Target", "target", "money"), ("Attainment", "attainment_pct", "pct"),
-                 ("Year to date", "ytd_revenue", "money"), ("Growth vs last quarter", "revenue_growth_pct", "pct")]),
-    ("Pipeline", [("Open deals", "pipeline_count", "count"), ("Pipeline value", "pipeline_value", "money"),
-                  ("Coverage", "coverage_pct", "pct"), ("Average deal size", "average_deal_size", "money"),
-                  ("Sales velocity", "sales_velocity_days", "days"), ("Conversion rate", "conversion_pct", "pct")]),
-    ("Deal registration funnel", [
-        ("Submitted", "registrations_submitted", "count"), ("Approved", "registrations_approved", "count"),
-        ("Won", "registrations_won", "count"), ("Approval rate", "approval_rate_pct", "pct"),
-        ("Registration win rate", "registration_win_rate_pct", "pct"),
-        ("Time to approval", "time_to_approval_hours", "hours")]),
-    ("Engagement", [("Training completion", "training_pct", "pct"),
-                    ("Active certifications", "active_certifications", "count"),
-                    ("Expiring within 90 days", "expiring_certifications", "count"),
-                    ("Portal logins", "logins_per_month", "logins"), ("Portal activity", "portal_pct", "pct"),
-                    ("Events attended", "events_attended", "count"),
-                    ("Marketing collaborations", "marketing_collaborations", "count")]),
-    ("Market development funds (MDF)", [
-        ("Allocated", "mdf_allocated", "money"), ("Spent", "mdf_spent", "money"),
-        ("Utilization", "mdf_utilization_pct", "pct"), ("Requests", "mdf_requests", "count"),
-        ("Request approval rate", "mdf_approval_pct", "pct"), ("ROI", "mdf_roi", "ratio"),
-        ("Days to first spend", "mdf_days_to_first_spend", "days")]),
-    ("Customer experience", [
-        ("CSAT", "csat", "csat"), ("NPS", "nps", "nps"), ("Surveys", "surveys", "count"),
-        ("Implementation time", "implementation_days", "days"), ("Tickets", "tickets", "count"),
-        ("Tickets per customer", "tickets_per_customer", "csat"), ("First contact resolution", "fcr_pct", "pct"),
-        ("Escalation rate", "escalation_pct", "pct"), ("Churn (4 quarters)", "churn_pct", "pct")]),
-])
+# The figures of each section of the deck and the HTML: section title -> metric columns (see LABELS).
+FIGURES: dict[str, list[str]] = {
+    "Revenue": ["revenue", "previous_revenue", "revenue_target", "revenue_attainment_pct", "ytd_revenue",
+                "revenue_growth_pct"],
+    "Pipeline": ["pipeline_count", "pipeline_value", "pipeline_coverage_pct", "average_deal_size",
+                 "sales_velocity_days", "conversion_rate_pct"],
+    "Deal registration funnel": ["registrations_submitted", "registrations_approved", "registrations_won",
+                                 "approval_rate_pct", "registration_win_rate_pct", "time_to_approval_hours"],
+    "Engagement": ["training_rate_pct", "active_certifications", "expiring_certifications", "logins_per_month",
+                   "portal_activity_pct", "events_attended", "marketing_collaborations"],
+    "Market development funds (MDF)": ["mdf_allocated", "mdf_spent", "mdf_utilization_pct", "mdf_requests",
+                                       "mdf_approval_pct", "mdf_roi", "mdf_days_to_first_spend"],
+    "Customer experience": ["csat", "nps", "survey_count", "implementation_days", "tickets", "tickets_per_customer",
+                            "fcr_pct", "escalation_pct", "churn_pct"],
+}
 
 
 def figure_rows(review: "PartnerReview", section: str) -> list[dict[str, Any]]:
     """The figures of a section as shown, each with its seed target and status when it has one."""
     kpis = review.kpi_by_key
     rows = []
-    for label, key, unit in FIGURES[section]:
-        k = kpis.get(key)
-        rows.append({"label": label, "value_text": shown(review.row.get(key), unit),
+    for key in FIGURES[section]:
+        k, label = kpis.get(key), LABELS[key]
+        rows.append({"label": label.in_section, "value_text": shown(review.row.get(key), label.unit),
                      "target": "" if k is None else k["target"], "status": None if k is None else k["status"],
                      "status_text": "" if k is None else k["status_text"]})
     return rows
 
 
+def _term_name(column: str) -> str:
+    """A health term's input as named in a sentence: ``attainment``, ``CSAT``."""
+    name = LABELS[column].in_section
+    return name if name[:2].isupper() else name[:1].lower() + name[1:]
+
+
 def health_breakdown(s: PartnerSlice) -> pd.DataFrame:
     """Each health component: weight, its inputs as shown, normalised score and points."""
     row = s.row
-    units = {"attainment_pct": "pct", "coverage_pct": "pct", "conversion_pct": "pct", "training_pct": "pct",
-             "portal_pct": "pct", "csat": "csat", "registration_win_rate_pct": "pct", "cycle_ratio": "score"}
-    labels = {"attainment_pct": "attainment", "coverage_pct": "coverage", "conversion_pct": "conversion",
-              "training_pct": "training", "portal_pct": "portal activity", "csat": "CSAT",
-              "registration_win_rate_pct": "registration win rate", "cycle_ratio": "cycle ratio"}
     records = []
     for comp in health.COMPONENTS:
         inputs = []
@@ -253,8 +310,8 @@ def health_breakdown(s: PartnerSlice) -> pd.DataFrame:
                 text = "n/a" if v is None else (f"{figures.number(v, 2)} ({shown(row.get('sales_velocity_days'), 'days')} / "
                                                 f"{figures.days(s.reference_cycle_days, 0)})")
             else:
-                text = shown(v, units[column])
-            inputs.append(f"{labels[column]}: {text}")
+                text = shown(v, LABELS[column].unit)
+            inputs.append(f"{_term_name(column)}: {text}")
         score = row.get(f"{comp.key}_score")
         points = row.get(f"{comp.key}_points")
         records.append({"component": comp.label, "weight": comp.weight, "inputs": "; ".join(inputs),
@@ -382,15 +439,15 @@ def data_notes(s: PartnerSlice) -> list[str]:
         notes.append(f"Health score computed without: {row['missing_components']}; the remaining weights were "
                      "scaled up to 100.")
     checks = [
-        (row.get("target") is None, f"No revenue target for {q}: attainment and pipeline coverage are n/a."),
-        (row.get("surveys") == 0, f"No customer survey in {q}: CSAT and NPS are n/a."),
-        (row.get("csat") is None and row.get("surveys", 0) > 0, f"No CSAT answer in {q}'s surveys."),
+        (row.get("revenue_target") is None, f"No revenue target for {q}: attainment and pipeline coverage are n/a."),
+        (row.get("survey_count") == 0, f"No customer survey in {q}: CSAT and NPS are n/a."),
+        (row.get("csat") is None and row.get("survey_count", 0) > 0, f"No CSAT answer in {q}'s surveys."),
         (row.get("registrations_submitted") == 0, f"No deal registration submitted in {q}: approval and win rates "
                                                   "are n/a."),
-        (row.get("training_pct") is None, "No training course assigned: training completion is n/a."),
+        (row.get("training_rate_pct") is None, "No training course assigned: training completion is n/a."),
         (row.get("logins_per_month") is None, f"No portal activity recorded in {q}: portal logins are n/a."),
         (row.get("sales_velocity_days") is None, "No deal won in the last four quarters: sales velocity is n/a."),
-        (row.get("conversion_pct") is None, f"No deal closed in {q}: conversion rate is n/a."),
+        (row.get("conversion_rate_pct") is None, f"No deal closed in {q}: conversion rate is n/a."),
         (row.get("mdf_allocated") is None, f"No MDF allocation for {q}: MDF utilization is n/a."),
         (row.get("tickets") == 0, f"No support ticket opened in {q}."),
     ]
@@ -491,7 +548,7 @@ def portfolio(all_partners: QuarterMetrics) -> pd.DataFrame:
         rows.append({"partner_id": r["partner_id"], "name": r["name"], "tier": r["tier"], "segment": r["segment"],
                      "region": r["region"], "partner_manager": r["partner_manager"],
                      "health_score": now, "health_band": r["health_band"],
-                     "attainment_pct": r["attainment_pct"], "coverage_pct": r["coverage_pct"],
+                     "revenue_attainment_pct": r["revenue_attainment_pct"], "pipeline_coverage_pct": r["pipeline_coverage_pct"],
                      "previous_health": before,
                      "health_change": None if now is None or before is None else
                      health.round_score(now) - health.round_score(before),

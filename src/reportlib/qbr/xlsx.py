@@ -15,7 +15,8 @@ from ..render.figures import Figure
 from ..render.table import Col, Sheet
 from ..render.xlsx import write_workbook
 from .slices import QuarterMetrics
-from .review import KPIS, UNITS
+from .metrics import BENCHMARKED
+from .review import LABELS, UNITS
 
 __all__ = ["BENCHMARK_COLUMNS", "METRIC_LABELS", "PORTFOLIO_COLUMNS", "benchmark_rows", "portfolio_sheets",
            "write_portfolio_xlsx"]
@@ -24,7 +25,8 @@ PORTFOLIO_COLUMNS = [
     Col("partner_id", "Partner"), Col("name", "Name", width=32), Col("tier", "Tier"), Col("segment", "Segment"),
     Col("region", "Region"), Col("partner_manager", "Partner manager"),
     Col("health_score", "Health score", "decimal", places=1), Col("health_band", "Band"),
-    Col("attainment_pct", "Attainment", "percent", places=1), Col("coverage_pct", "Coverage", "percent", places=1),
+    Col("revenue_attainment_pct", LABELS["revenue_attainment_pct"].in_section, "percent", places=1),
+    Col("pipeline_coverage_pct", LABELS["pipeline_coverage_pct"].in_section, "percent", places=1),
     Col("previous_health", "Health last quarter", "decimal", places=1),
     Col("health_change", "Change (points)", "decimal", places=1), Col("missing", "Missing components", width=30),
 ]
@@ -34,9 +36,7 @@ BENCHMARK_COLUMNS = [
     Col("p75", "75th percentile", "decimal", places=2, width=16),
 ]
 # Each benchmarked metric's label and unit, as the deck's tier benchmarks name and show it.
-METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "health_score": ("Health score", "score"), "revenue": ("Revenue this quarter", "money"),
-    **{k.key: (k.label, k.unit) for k in KPIS}}
+METRIC_LABELS: dict[str, tuple[str, str]] = {key: (LABELS[key].name, LABELS[key].unit) for key in BENCHMARKED}
 
 
 def benchmark_rows(benchmarks: pd.DataFrame) -> list[dict]:

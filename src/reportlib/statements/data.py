@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from ..db import Exact, metadata
-from ..domains import Domain, Field, FileSpec, Ref
+from ..domains import Domain, Field, FileSpec, Ref, RowCheck, reads
 from ..errors import LoadProblem
 
 __all__ = ["ACCOUNT_STATUSES", "DOMAIN", "SERVICES", "accounts", "credit_transactions", "discounts",
@@ -89,11 +89,23 @@ def _amount_sign(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+def _negative_non_adjustments(columns):
+    import pyarrow.compute as pc
+
+    return pc.and_(pc.not_equal(columns["kind"], "adjustment"), pc.less(columns["amount"], 0))
+
+
 def _net_is_gross_minus_discount(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     expected = row["gross"] - row["discount"]
     if row["net"] != expected:
         return [("net", f"must equal gross - discount = {expected}")]
     return []
+
+
+def _net_differs(columns):
+    import pyarrow.compute as pc
+
+    return pc.not_equal(columns["net"], pc.subtract(columns["gross"], columns["discount"]))
 
 
 def _discount_dates(row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -108,6 +120,7 @@ def _percent_range(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+@reads("accounts.csv")
 def _partner_links(data: dict[str, list[dict]]) -> list[LoadProblem]:
     """A partner manages itself; a customer is managed by a partner account."""
     rows = data.get("accounts.csv", [])
@@ -141,7 +154,7 @@ FILES = (
         Field("amount", "decimal", scale=6),
         Field("reference", required=False),
     ), key=("transaction_id",), refs=(Ref(("account_id",), "accounts.csv", ("account_id",), "account"),),
-        row_checks=(_amount_sign,)),
+        row_checks=(RowCheck(_amount_sign, _negative_non_adjustments),)),
     FileSpec("discounts.csv", discounts, (
         Field("discount_id"),
         Field("account_id"),
@@ -164,7 +177,7 @@ FILES = (
         Field("discount", "decimal", scale=6, min_value=Decimal(0)),
         Field("net", "decimal", scale=6),
     ), key=("line_id",), refs=(Ref(("account_id",), "accounts.csv", ("account_id",), "account"),),
-        row_checks=(_net_is_gross_minus_discount,)),
+        row_checks=(RowCheck(_net_is_gross_minus_discount, _net_differs),)),
 )
 
 
