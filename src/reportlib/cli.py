@@ -196,6 +196,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if reachable else 1
 
 
+def _demo_scale(text: str) -> str:
+    """A scale of ``reportlib demo``, checked when that command is parsed: the demo module imports
+    SQLAlchemy, which ``reportlib run`` should not wait for before it starts its kernel."""
+    from .demo import SCALES
+
+    if text not in SCALES:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(SCALES)})")
+    return text
+
+
 def _shown_url(url: str) -> str:
     from .config import public_db_url
 
@@ -211,7 +221,6 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     add: all (True), none (False: a core command needs none, and each group imports its family,
     about a second) or the ones named. ``cli`` collects the groups' aliases."""
     from .version import __version__
-    from .demo import SCALES
 
     parser = argparse.ArgumentParser(prog="reportlib", description="Notebook-driven reports: decks, workbooks, "
                                                                    "HTML from business data.")
@@ -231,7 +240,7 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
 
     p = sub.add_parser("demo", help="generate deterministic demo data for every domain")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--scale", choices=SCALES, default="default")
+    p.add_argument("--scale", type=_demo_scale, default="default", help="small, default or large")
     p.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p.add_argument("--csv", metavar="DIR", help="also write the data as CSV files under DIR/<domain>/")
     p.add_argument("--fresh", action="store_true", help="delete the SQLite database file first")
