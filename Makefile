@@ -24,15 +24,20 @@ BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
 BENCH_DB     ?= data/bench-large.sqlite
-# make bench BENCH_ONLY=load: only the load of the large leads demo; BENCH_PG=URL measures it on PostgreSQL too
+# make bench BENCH_ONLY=portal: only the portal's load test and on-demand statements (default demo);
+# BENCH_ONLY=load: only the load of the large leads demo; BENCH_PG=URL measures it on PostgreSQL too;
+# BENCH_ONLY=notebook-grid (make bench-notebooks): only the 100-row notebook grid against the papermill CLI
 BENCH_ONLY   ?= all
 BENCH_PG     ?=
+# make serve: the portal on the demo database
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench clean lab
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench bench-notebooks clean lab serve
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -43,8 +48,11 @@ help:
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
-	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import -> bench/results/<date>.md"
-	@echo "                 (BENCH_N, BENCH_REPEAT; BENCH_ONLY=load for the load alone, BENCH_PG=URL for PostgreSQL)"
+	@echo "make serve       the web portal on the demo database: http://127.0.0.1:8000/ (HOST, PORT)"
+	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import, the portal under load"
+	@echo "                 -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal or load for one"
+	@echo "                 part alone, BENCH_PG=URL for the load on PostgreSQL)"
+	@echo "make bench-notebooks  only the 100-row notebook grid vs the papermill CLI (BENCH_REPEAT)"
 	@echo "make constraints renew constraints.txt (exact versions) from pyproject.toml's ranges"
 	@echo "make clean       remove outputs/ and data/"
 
@@ -74,13 +82,14 @@ $(DB): | venv
 data: $(DB)
 
 demo: venv
-	$(RL) demo --fresh --scale $(SCALE)
+	$(RL) demo --fresh --data-only --scale $(SCALE)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 	$(RL) amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
 	@echo "Sample outputs are under outputs/."
+	$(RL) users demo
 
 statements: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
@@ -111,12 +120,18 @@ test: venv
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(if $(filter all startup,$(BENCH_ONLY)),$(DB),) $(if $(filter load startup,$(BENCH_ONLY)),,$(BENCH_DB))
+bench: venv $(if $(filter load notebook-grid,$(BENCH_ONLY)),,$(DB)) $(if $(filter portal load notebook-grid startup,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
-		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) $(if $(BENCH_PG),--pg $(BENCH_PG),) \
-		--startup-db sqlite:///$(CURDIR)/$(DB) \
+		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) --portal-db sqlite:///$(CURDIR)/$(DB) \
+		--startup-db sqlite:///$(CURDIR)/$(DB) $(if $(BENCH_PG),--pg $(BENCH_PG),) \
 		$(if $(WORKERS),--workers $(WORKERS),)
+
+# Only the notebook grid of make bench: reportlib batch PATH.ipynb --grid against the papermill CLI.
+bench-notebooks:
+	$(MAKE) bench BENCH_ONLY=notebook-grid
+serve: venv $(DB)
+	$(RL) serve --host $(HOST) --port $(PORT)
 
 clean:
 	rm -rf data .pytest_cache

@@ -339,6 +339,7 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="SQLAlchemy URL of the (large) demo database")
+    parser.add_argument("--grid-rows", type=int, default=100, help="runs of the notebook grid")
     parser.add_argument("--n", type=int, default=16, help="entities per comparison")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -351,9 +352,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="SQLAlchemy URL of the (default) demo database for the start-up goals "
                              "(default: --db)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    parser.add_argument("--only", choices=("all", "load", "startup"), default="all",
-                        help="load: only the load of the large leads demo (bench/load_bench.py), minutes not half an "
-                             "hour; startup: only one QBR run and a 16-deck batch, each against papermill")
+    parser.add_argument("--only", choices=("all", "portal", "load", "notebook-grid", "startup"), default="all",
+                        help="portal: only the portal's load test and on-demand statements (bench/portal_bench.py); "
+                             "load: only the load of the large leads demo (bench/load_bench.py), minutes not half an "
+                             "hour; notebook-grid: only the 100-row grid over a pandas + Altair notebook against the "
+                             "papermill CLI (bench/notebook_grid.py); startup: only one QBR run and a 16-deck batch, "
+                             "each against papermill")
+    parser.add_argument("--portal-db", default=f"sqlite:///{ROOT / 'data' / 'reportlib.sqlite'}",
+                        help="the portal's database (default: the default demo's)")
+    parser.add_argument("--portal-seconds", type=float, default=30, help="the portal's load test, seconds")
     parser.add_argument("--pg", default=os.environ.get("REPORTLIB_BENCH_PG_URL") or None,
                         help="a PostgreSQL URL for the load bench (its leads tables are emptied and refilled)")
     args = parser.parse_args(argv)
@@ -365,6 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     startup_db = args.startup_db or args.db
     if args.only in ("all", "startup"):
         ensure_demo_data(startup_db, ["qbr"], log)
+    from notebook_grid import measure as notebook_grid
+
+    def grid_section() -> list[str]:
+        try:
+            return notebook_grid(args.grid_rows, args.repeat, workers=args.workers, log=log)
+        except Exception as exc:  # the other figures are kept
+            return ["## Notebook grid", "", f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:300]}"]
+
+    if args.only == "portal":
+        return portal_only(args, log)
     if args.only == "all":
         ensure_demo_data(args.db, [*COMPARED, *SINGLE], log)
     started = datetime.now(timezone.utc)
@@ -382,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         from load_bench import load_section
 
         lines += load_section(args.repeat, args.pg, log)
-        return write_results(lines, args.out, started)
+        return write_results(lines, args.out, started, f"{started:%Y-%m-%d}.md")
+    if args.only == "notebook-grid":
+        return write_results([*lines, *grid_section()], args.out, started, f"{started:%Y-%m-%d}-notebooks.md")
     lines += ["## Start-up: the analyst's goals, side by side", "",
               f"Database {startup_db.rsplit('/', 1)[-1]}; medians of {args.repeat}; wall-clock seconds of whole "
               "process trees; each repetition runs papermill, then reportlib, under the same load.", "",
@@ -392,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the other sections' figures are still worth having
         lines.append(f"| start-up | failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:200]} | | |")
     if args.only == "startup":
-        return write_results(lines, args.out, started)
+        return write_results(lines, args.out, started, f"{started:%Y-%m-%d}-startup.md")
     lines += ["", "## Batch throughput: plain papermill CLI loop vs reportlib batch, same notebook, same entities", "",
              "| report | how | s / report | reports / min | vs papermill | peak MB |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -447,19 +466,46 @@ def main(argv: list[str] | None = None) -> int:
     from load_bench import load_section
 
     lines += ["", *load_section(args.repeat, args.pg, log)]
+    log("notebook grid: reportlib batch --grid vs the papermill CLI (bench/notebook_grid.py)")
+    lines += ["", *grid_section()]
+    lines += ["", *portal_lines(args, log)]
     lines += ["", *notes]
-    return write_results(lines, args.out, started)
+    return write_results(lines, args.out, started, f"{started:%Y-%m-%d}.md")
 
 
-def write_results(lines: list[str], out: str, started: datetime) -> int:
+def write_results(lines: list[str], out: str, started: datetime, name: str) -> int:
+    """Print the results and write them to ``out/name``, with the bench's wall time."""
     lines = [*lines, "", f"Finished in {(datetime.now(timezone.utc) - started).total_seconds():.0f} s."]
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{started:%Y-%m-%d}.md"
+    path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"\nwritten to {path}", file=sys.stderr)
     return 0
+
+
+def portal_lines(args, log) -> list[str]:
+    """The portal's section (bench/portal_bench.py), or the line that says why it is missing."""
+    from portal_bench import portal_section
+
+    try:
+        return portal_section(args.portal_db, seconds=args.portal_seconds, log=log)
+    except Exception as exc:  # the other sections' figures stay
+        return ["## Portal", "", f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1][:300] if str(exc) else ''}"]
+
+
+def portal_only(args, log) -> int:
+    started = datetime.now(timezone.utc)
+    load = os.getloadavg()
+    from reportlib import __version__
+    from reportlib.manifest import git_commit
+
+    lines = [f"# reportlib bench (portal only), {started:%Y-%m-%d %H:%M} UTC", "",
+             f"- machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+             f"- reportlib {__version__}, commit {git_commit()}", "", *portal_lines(args, log), ""]
+    return write_results(lines, args.out, started, f"{started:%Y-%m-%d}-portal.md")
 
 
 if __name__ == "__main__":

@@ -397,3 +397,34 @@ def test_the_after_run_step_sees_every_run_ok_failed_or_skipped_and_a_failing_st
                                            "not be written")}
     assert (tmp_path / "probe" / "p" / "c.json").is_file()  # its files stay published
     assert {r.stem: r.status for r in again.results} == {"a": "skipped", "b": "failed", "c": "failed"}
+
+
+def test_execution_timeout_and_log_output_reach_a_familys_run_and_batch(probe_family, demo_url, tmp_path, capsys):
+    """--execution-timeout fails the run whose cell takes longer (its notebook kept), --log-output
+    shows each cell's output as it comes: on a family's run and batch as on a notebook's."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    nb = python_notebook("entity = 'a'\nlabel = 'x'\nfail = ''\nprepared = None\ndb_url = None\noutput_dir = None\n"
+                         "output_stem = None", "import time\nprint('working on', entity)\n"
+                                               "time.sleep(60 if entity == fail else 0)")
+    nbformat.write(nb, folder / "slow.ipynb")
+    probe = FAMILIES.get(probe_family)
+    FAMILIES.register("probe-slow", Family(
+        name="probe-slow", folder="slow", notebook=str(folder / "slow.ipynb"), params=ProbeParams,
+        batch_params=ProbeBatchParams, domain="billing", period=lambda p: p.label, stem=lambda conn, p: p.entity,
+        entities=probe.entities, html=False))
+    try:
+        from reportlib.cli import main
+
+        common = ["--db", demo_url, "--out", str(tmp_path), "--execution-timeout", "3", "--log-output"]
+        code = main(["batch", "probe-slow", "-p", "label", "t", "-p", "fail", "b", "--workers", "1", "--quiet",
+                     *common])
+        printed = capsys.readouterr()
+        single = main(["run", "probe-slow", "-p", "entity", "c", "-p", "label", "r", "-p", "fail", "c", *common])
+        single_err = capsys.readouterr().err
+    finally:
+        FAMILIES._items.pop("probe-slow")
+    assert code == 1 and "2 ok" in printed.out and "FAILED b: CellTimeoutError" in printed.out
+    assert "working on a" in printed.err and "working on c" in printed.err and "Executing Cell 2" in printed.err
+    assert (tmp_path / "slow" / "t" / "b.failed.ipynb").is_file()
+    assert single == 2 and "CellTimeoutError" in single_err and "working on c" in single_err

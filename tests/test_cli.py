@@ -176,3 +176,19 @@ def test_a_command_group_imports_its_own_family_alone():
             "m.split('.')[1] in ('qbr', 'ratedesk', 'amendments', 'statements', 'dashboard')}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "['dashboard']"
+
+
+def test_the_portal_declares_its_command_groups_tables_and_demo_users_as_entry_points():
+    """The portal (an application, like the rate desk) registers as the families do: nothing in
+    the core names it, and ``reportlib serve``/``users`` parse through their entry points."""
+    from reportlib.cli import _parser_for
+    from reportlib.registry import declared
+
+    assert declared("reportlib.commands")["serve"].value == "reportlib.portal.commands:add_serve"
+    assert declared("reportlib.commands")["users"].value == "reportlib.portal.commands:add_users"
+    assert declared("reportlib.tables")["portal"].value == "reportlib.portal.data"
+    assert declared("reportlib.demo_extras")["portal-users"].value == "reportlib.portal.demo:demo_users_lines"
+    parser, argv = _parser_for(["users", "list", "--db", "sqlite:///x.sqlite"])
+    assert vars(parser.parse_args(argv)).keys() >= {"handler", "db"}
+    parser, argv = _parser_for(["serve", "--port", "0"])
+    assert parser.parse_args(argv).port == 0

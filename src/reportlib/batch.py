@@ -19,6 +19,7 @@ of a prepared file) that let each read its own slice instead of querying the dat
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -41,11 +42,11 @@ from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .lifeline import exit_with_parent
 from .manifest import write_folder_index
-from .notebooks import check_notebook
+from .family_notebooks import check_notebook
 from .registry import Registry
 from .run import RunPlan, RunResult, after_run, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
 
-__all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch"]
+__all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch", "run_runs"]
 
 DEFAULT_ENGINE = "warm"
 
@@ -83,7 +84,7 @@ class BatchResult:
 class Job:
     """One run of a batch, as shipped to a worker: plain, picklable, with absolute paths."""
 
-    family: str
+    family: str | Family  # a registered family's name, or a notebook's family itself
     raw: dict[str, Any]
     out: str
     db_url: str
@@ -106,8 +107,12 @@ def run_job(job: Job) -> RunResult:
         error = str(exc)
     except Exception as exc:  # a worker must report, never die: the batch goes on
         error = f"{type(exc).__name__}: {exc}"
-    return RunResult(job.family, _job_stem(job), "failed", "", error=redact_secrets_in_text(error),
+    return RunResult(_family_name(job), _job_stem(job), "failed", "", error=redact_secrets_in_text(error),
                      parameters=job.raw)
+
+
+def _family_name(job: Job) -> str:
+    return job.family if isinstance(job.family, str) else job.family.name
 
 
 def _start_worker(parent_pid: int, warm_up: Callable[[], None] | None = None) -> None:
@@ -148,8 +153,9 @@ def _plan_all(family: Family, runs: list[dict], url: str, root: Path, notebook: 
     """
     todo: list[tuple[dict, RunPlan | None]] = []
     fresh = []
-    with connect(url) as conn:
-        fingerprint = data_fingerprint(conn, family.domain)
+    # A notebook's family reads no database of ours: no connection, no fingerprint.
+    with connect(url) if family.domain is not None else contextlib.nullcontext() as conn:
+        fingerprint = data_fingerprint(conn, family.domain) if family.domain is not None else None
         parsed: list[Any] = []
         for raw in runs:
             try:
@@ -193,9 +199,11 @@ def _refuse_shared_stems(family: Family, plans: list[RunPlan]) -> None:
     clashes = [group for group in by_file.values() if len(group) > 1]
     if clashes:
         lines = [f"  {group[0].stem}: " + ", ".join(_entity(plan) for plan in group) for group in clashes]
+        fix = ("Give these entities distinct ids (or fix the family's stem function)" if family.domain is not None
+               else "Make --name tell these runs apart (name the parameters that differ, e.g. --name "
+                    "'{region}-{month}')")
         raise RunError(f"The {family.name} batch would write {len(clashes)} file name(s) for more than one "
-                       "entity, so one report would replace another; nothing was run. Give these entities "
-                       "distinct ids (or fix the family's stem function):\n" + "\n".join(lines),
+                       f"entity, so one report would replace another; nothing was run. {fix}:\n" + "\n".join(lines),
                        family=family.name)
 
 
@@ -294,7 +302,7 @@ class DaskExecutor:
                     yield future.result()
                 except Exception as exc:  # the worker died or the cluster lost the task
                     job = futures[future]
-                    yield RunResult(job.family, _job_stem(job), "failed", "", parameters=job.raw,
+                    yield RunResult(_family_name(job), _job_stem(job), "failed", "", parameters=job.raw,
                                     error=redact_secrets_in_text(
                                         f"the Dask cluster lost this run: {type(exc).__name__}: {exc}"))
         finally:
@@ -307,17 +315,14 @@ EXECUTORS.register("dask", DaskExecutor)
 
 
 def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None, db_url: str | None = None,
-              workers: int | None = None, executor: str = "local", engine: str | None = None,
-              force: bool = False, progress: bool | None = None, engine_options: dict[str, Any] | None = None,
-              limit: int | None = None, **executor_options: Any) -> BatchResult:
-    """Run the family's notebook for every entity the batch parameters select (the first ``limit``)."""
+              engine: str | None = None, limit: int | None = None, **options: Any) -> BatchResult:
+    """Run the family's notebook for every entity the batch parameters select (the first ``limit``);
+    ``options`` as :func:`run_runs` takes them."""
     family: Family = get_family(family_name)
     batch_params = family.batch_params.parse(raw)
     ENGINES.get(engine or DEFAULT_ENGINE)  # an unknown engine is one clear error, not N failed runs
     url = resolve_db_url(db_url)
-    root = outputs_root(out)
-    notebook = notebook_path(family)
-    check_notebook(family, notebook)
+    check_notebook(family, notebook_path(family))
     with connect(url) as conn:
         jobs_params = family.entities(conn, batch_params)
     if limit is not None:
@@ -325,6 +330,24 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     if not jobs_params:
         raise RunError(f"The {family.name} batch selects no entity for {batch_params.to_notebook()}; "
                        "check the period and that the data is loaded.", family=family.name)
+    return run_runs(family, jobs_params, batch_params=batch_params, out=out, db_url=url, engine=engine, **options)
+
+
+def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params: Any = None,
+             out: str | Path | None = None, db_url: str | None = None, workers: int | None = None,
+             executor: str = "local", engine: str | None = None, force: bool = False, progress: bool | None = None,
+             engine_options: dict[str, Any] | None = None, by_name: bool = True,
+             **executor_options: Any) -> BatchResult:
+    """Run ``family``'s notebook once for each of ``jobs_params`` (raw run parameters): planned
+    all at once (unchanged reports skipped, clashing names refused), prepared, fanned out.
+
+    ``by_name``: workers look the family up by its name (a registered family); otherwise the
+    :class:`Family` itself goes to them (a notebook's, which pickles).
+    """
+    ENGINES.get(engine or DEFAULT_ENGINE)
+    url = resolve_db_url(db_url) if family.domain is not None else ""
+    root = outputs_root(out)
+    notebook = notebook_path(family)
     runner = EXECUTORS.get(executor)(workers=workers, **executor_options)
     prepared = root / ".prepared" / f"{family.name}-{uuid.uuid4().hex[:12]}"
     result = BatchResult(family.name)
@@ -350,7 +373,8 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
             with connect(url) as conn:
                 extra = dict(family.prepare(conn, batch_params, jobs_params, prepared) or {})
             _release_memory()  # what preparing all entities took is not needed while the runs go on
-        jobs = [Job(family.name, raw, str(root), url, str(notebook), engine or DEFAULT_ENGINE, force, extra,
+        jobs = [Job(family.name if by_name else family, raw, str(root), url, str(notebook), engine or DEFAULT_ENGINE,
+                    force, extra,
                     dict(engine_options or {}), stem=plan.stem if plan else None,
                     fingerprint=fingerprint if plan else ...) for raw, plan in planned]
         with tqdm(total=total, initial=total - len(jobs), desc=f"{family.name} batch", unit="report",

@@ -2,9 +2,11 @@
 
     reportlib init | demo | load DOMAIN FOLDER
     reportlib run REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--out DIR]
+    reportlib run PATH.ipynb [OUTPUT] [-p NAME VALUE]... [-r NAME RAW] [-y YAML] [--to html|pdf] ...
     reportlib batch REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--workers N]
+    reportlib batch PATH.ipynb [OUTPUT_DIR] --grid params.csv|grid.yaml [--name TEMPLATE] ...
     reportlib open REPORT [-p NAME VALUE]... [-f PARAMS.yaml]
-    reportlib params REPORT | families | doctor
+    reportlib params REPORT | PATH.ipynb | families | doctor
 
 Families and applications add their own command groups (``reportlib statements ...``,
 ``reportlib rates ...``) as entry points of the group ``reportlib.commands``: each is a function
@@ -57,24 +59,101 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_params(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
-                        help="a parameter (repeatable)")
-    parser.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="parameters from a YAML file; "
-                                                                           "-p values win")
-    parser.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/)")
+    parser.add_argument("report", help="a report family (e.g. statement), or a notebook: PATH.ipynb")
+    parser.add_argument("output", nargs="?", default=None,
+                        help="a notebook's OUTPUT: the executed notebook (.ipynb; {name} fields are filled from "
+                             "the parameters) or its folder (default: outputs/<notebook>/)")
+    parser.add_argument("-p", "--param", "--parameters", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        default=[], help="a parameter (repeatable); for a notebook read as papermill reads it "
+                                         "(True, False, None, numbers, else text)")
+    parser.add_argument("-r", "--parameters-raw", nargs=2, action="append", metavar=("NAME", "RAW"), default=[],
+                        help="a parameter kept as text (repeatable)")
+    parser.add_argument("-f", "--params-file", "--parameters-file", action="append", default=[],
+                        metavar="PARAMS.yaml", help="parameters from a YAML file (repeatable); -y, -p, -r win")
+    parser.add_argument("-y", "--parameters-yaml", action="append", default=[], metavar="YAML",
+                        help="parameters as a YAML mapping (repeatable)")
+    parser.add_argument("-b", "--parameters-base64", action="append", default=[], metavar="BASE64",
+                        help="parameters as a base64-encoded YAML mapping (repeatable)")
+    parser.add_argument("--out", metavar="DIR", help="a family's outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
     parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
                                                        "default), papermill (a fresh kernel per run, the "
                                                        "default of run) or reference (papermill's own path, "
                                                        "unpatched, in a subprocess: slow)")
+    parser.add_argument("--execution-timeout", type=int, default=None, metavar="S",
+                        help="seconds one cell may run (default: a family's 1800, a notebook's none, as papermill)")
+    parser.add_argument("--log-output", action="store_true", help="write each cell's output to stderr as it comes")
+    notebook = parser.add_argument_group("a notebook (PATH.ipynb) only")
+    notebook.add_argument("--to", action="append", default=[], choices=("html", "pdf"),
+                          help="also export each executed notebook: html (the report page, code hidden) or pdf "
+                               "(that page printed by headless Chromium); repeatable")
+    notebook.add_argument("--cwd", metavar="DIR", help="working folder of the notebook (default: this one)")
+    notebook.add_argument("-k", "--kernel", metavar="NAME", help="the kernel to run, not the notebook's own")
+    notebook.add_argument("--report-mode", action="store_true", help="hide the input of every code cell")
+    notebook.add_argument("--strict", action="store_true",
+                          help="refuse parameters the notebook's parameters cell does not define (default: warn)")
+
+
+_NOTEBOOK_ONLY = (("output", "OUTPUT"), ("to", "--to"), ("cwd", "--cwd"), ("kernel", "--kernel"),
+                  ("report_mode", "--report-mode"), ("strict", "--strict"), ("grid", "--grid"), ("name", "--name"))
+
+
+def _check_flags(args: argparse.Namespace) -> bool:
+    """Whether the command runs a notebook; a notebook's flags given to a family are one error."""
+    from .errors import ConfigError
+    from .notebooks import is_notebook
+
+    if is_notebook(args.report):
+        if args.out:
+            raise ConfigError("--out is a family's outputs folder; a notebook's goes after it: "
+                              f"reportlib {args.command} {args.report} OUTPUT")
+        return True
+    given = [flag for attr, flag in _NOTEBOOK_ONLY if getattr(args, attr, None)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to a notebook (PATH.ipynb), not to the {args.report} family.")
+    return False
+
+
+def _engine_options(args: argparse.Namespace, notebook: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.execution_timeout is not None or notebook:
+        options["timeout"] = args.execution_timeout  # None: no limit, as papermill
+    if args.log_output:
+        options["log_output"] = True
+    return options
+
+
+def _show_warnings() -> None:
+    """Print reportlib's warnings (an unknown parameter, ...) on stderr, one line each."""
+    import logging
+
+    class ToStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # sys.stderr as it is now (tests replace it)
+            print(f"warning: {record.getMessage()}", file=sys.stderr)
+
+    logger = logging.getLogger("reportlib")
+    if not logger.handlers:
+        logger.addHandler(ToStderr(logging.WARNING))
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 def _raw_params(args: argparse.Namespace) -> dict[str, Any]:
-    from .params import load_params_file, parse_cli_pairs
+    from .notebooks import collect_parameters
+    from .params import parse_cli_pairs
 
-    raw = load_params_file(args.params_file) if args.params_file else {}
+    raw = collect_parameters(files=args.params_file, yaml_texts=args.parameters_yaml,
+                             base64_texts=args.parameters_base64)
     raw.update(parse_cli_pairs(args.param))
+    raw.update(args.parameters_raw)  # -r last, as papermill
     return raw
+
+
+def _notebook_params(args: argparse.Namespace) -> dict[str, Any]:
+    from .notebooks import collect_parameters
+
+    return collect_parameters(files=args.params_file, yaml_texts=args.parameters_yaml,
+                              base64_texts=args.parameters_base64, pairs=args.param, raw_pairs=args.parameters_raw)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -111,25 +190,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for s in summaries:
         print(f"{s.domain}: " + ", ".join(f"{t} {n:,}" for t, n in s.rows.items()))
     print(f"Demo data written to {_shown_url(url)}")
+    if not args.data_only:
+        from .demo import DEMO_EXTRAS
+
+        for name in DEMO_EXTRAS.names():
+            print("\n".join(DEMO_EXTRAS.get(name)(url)))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .engines import get_engine
+    notebook = _check_flags(args)
+    _show_warnings()
+    if notebook:
+        from .notebooks import run_notebook
 
-    # First thing: the kernel starts (and then imports the notebook's modules) while this process
-    # imports what planning the run needs and plans it.
-    engine = get_engine(args.engine or "papermill")
-    start_early = getattr(engine, "start_early", None)
-    if start_early is not None:
-        start_early()
-    try:
-        from .run import run_report
+        result = run_notebook(args.report, args.output, _notebook_params(args), engine=args.engine or "papermill",
+                              engine_options=_engine_options(args, True), force=args.force, strict=args.strict,
+                              report_mode=args.report_mode, to=args.to, cwd=args.cwd, kernel=args.kernel)
+    else:
+        from .engines import get_engine
 
-        result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
-                            force=args.force)
-    finally:
-        engine.close()
+        # First thing: the kernel starts (and then imports the notebook's modules) while this
+        # process imports what planning the run needs and plans it.
+        engine = get_engine(args.engine or "papermill", **_engine_options(args, False))
+        start_early = getattr(engine, "start_early", None)
+        if start_early is not None:
+            start_early()
+        try:
+            from .run import run_report
+
+            result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
+                                force=args.force)
+        finally:
+            engine.close()
     if result.status == "skipped":
         print(f"{result.stem}: up to date in {result.folder} (use --force to run again)")
     else:
@@ -143,6 +236,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
     from .errors import ConfigError
 
+    notebook = _check_flags(args)
+    _show_warnings()
     options: dict[str, Any] = {}
     executor = "local"
     if args.scheduler:
@@ -151,9 +246,22 @@ def cmd_batch(args: argparse.Namespace) -> int:
                       if v is not None}
     if engine_options and (args.engine or "warm") != "warm":
         raise ConfigError("--recycle-after and --kernel-memory apply to the warm engine only.")
-    result = run_batch(args.report, _raw_params(args), out=args.out, db_url=args.db, workers=args.workers,
-                       executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
-                       limit=args.limit, engine_options=engine_options, **options)
+    engine_options.update(_engine_options(args, notebook))
+    if notebook:
+        from .notebooks import batch_notebook
+
+        if not args.grid:
+            raise ConfigError(f"A notebook batch takes its runs from a grid: reportlib batch {args.report} "
+                              "--grid params.csv (one run per row) or --grid grid.yaml (every combination).")
+        result = batch_notebook(args.report, args.output, args.grid, parameters=_notebook_params(args),
+                                name=args.name, strict=args.strict, report_mode=args.report_mode, to=args.to,
+                                cwd=args.cwd, kernel=args.kernel, engine=args.engine, engine_options=engine_options,
+                                limit=args.limit, workers=args.workers, executor=executor, force=args.force,
+                                progress=not args.quiet, **options)
+    else:
+        result = run_batch(args.report, _raw_params(args), out=args.out, db_url=args.db, workers=args.workers,
+                           executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
+                           limit=args.limit, engine_options=engine_options, **options)
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -167,6 +275,11 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from .families import get_family
+    from .notebooks import describe_parameters, is_notebook
+
+    if is_notebook(args.report):
+        print(describe_parameters(args.report))
+        return 0
 
     family = get_family(args.report)
     print(f"{family.name}: {family.description}")
@@ -244,18 +357,23 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     p.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p.add_argument("--csv", metavar="DIR", help="also write the data as CSV files under DIR/<domain>/")
     p.add_argument("--fresh", action="store_true", help="delete the SQLite database file first")
+    p.add_argument("--data-only", action="store_true", help="only the data: no demo users for the portal")
     _add_common(p)
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("run", help="run one report notebook")
-    p.add_argument("report", help="report family, e.g. statement")
+    p = sub.add_parser("run", help="run one report: a family's, or any notebook as papermill runs it")
     _add_params(p)
     _add_common(p)
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("batch", help="run a report for every entity the parameters select")
-    p.add_argument("report", help="report family, e.g. statement")
+    p = sub.add_parser("batch", help="run a report for every entity the parameters select, or a notebook for "
+                                     "every row of a grid")
     _add_params(p)
+    p.add_argument("--grid", metavar="FILE", help="a notebook's runs: params.csv (one run per row, a header of "
+                                                  "names) or grid.yaml (NAME: [values], every combination)")
+    p.add_argument("--name", metavar="TEMPLATE", help="a notebook batch's file names from each run's parameters, "
+                                                      "e.g. '{region}-{month}' (default: the notebook's name and "
+                                                      "the values that differ)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of cores)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N entities (a trial run)")
@@ -279,8 +397,9 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     _add_common(p)
     p.set_defaults(handler=cmd_open)
 
-    p = sub.add_parser("params", help="list a report family's parameters")
-    p.add_argument("report")
+    p = sub.add_parser("params", help="list a report family's parameters, or a notebook's (as papermill "
+                                      "--help-notebook)")
+    p.add_argument("report", help="a report family, or PATH.ipynb")
     p.set_defaults(handler=cmd_params)
 
     p = sub.add_parser("families", help="list the report families")

@@ -17,10 +17,14 @@ from typing import Any, Callable
 from .domains import DOMAINS, Domain
 from .files import atomic_write
 from .load import LoadSummary, write_domain
+from .registry import Registry
 
-__all__ = ["SCALES", "build_demo", "export_csv"]
+__all__ = ["DEMO_EXTRAS", "SCALES", "build_demo", "export_csv"]
 
 SCALES = ("small", "default", "large")
+# What a demo makes besides its data: name -> function(database URL) -> lines to print once
+# (the portal's demo users and their passwords), declared as entry points of reportlib.demo_extras.
+DEMO_EXTRAS: Registry[Callable[[str | None], list[str]]] = Registry("demo extra", group="reportlib.demo_extras")
 
 
 def build_demo(url: str | None = None, *, seed: int = 7, scale: str = "default", domains: list[str] | None = None,

@@ -54,6 +54,20 @@ class Family:
             record of the runs in the database. The notebook then only computes and writes files,
             so a hand run has no side effect and the skip rule and the record agree. A step that
             raises makes the run's result failed, naming the step (the published files stay).
+        pdf: whether the runner prints that HTML page to PDF (headless Chromium).
+
+    A notebook run as papermill would make it (:mod:`reportlib.notebooks`) is a family too,
+    made for the run: its ``notebook`` and ``folder`` are absolute paths, ``domain`` is None
+    (no database: no connection, no data fingerprint), and:
+
+    Attributes:
+        runner_parameters: whether ``db_url``, ``output_dir`` and ``output_stem`` are injected
+            (a family's notebook takes them; any other notebook gets only its own parameters,
+            as papermill injects them).
+        report_mode: papermill's report mode: every code cell's input hidden.
+        cwd: the kernel's working folder; None: the run's private staging folder, whose files
+            are the run's outputs.
+        options: what else decides what the run produces (part of its run key).
     """
 
     name: str
@@ -61,7 +75,7 @@ class Family:
     notebook: str
     params: type[ReportParams]
     batch_params: type[ReportParams]
-    domain: str
+    domain: str | None
     period: Callable[[Any], str]
     stem: Callable[[Connection, Any], str]
     entities: Callable[[Connection, Any], list[dict]]
@@ -70,6 +84,11 @@ class Family:
     html: bool = True
     description: str = ""
     after_run: Callable[[str, Any], None] | None = None
+    pdf: bool = False
+    runner_parameters: bool = True
+    report_mode: bool = False
+    cwd: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 # Declared by the families' entry points: ``reportlib run dashboard`` imports the dashboard only.

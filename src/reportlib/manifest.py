@@ -36,11 +36,15 @@ def git_commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
-def run_key(notebook_sha256: str, parameters: dict[str, Any], fingerprint: str | None, version: str) -> str:
-    """What decides whether a run is stale: notebook, parameters, input data, reportlib version."""
+def run_key(notebook_sha256: str, parameters: dict[str, Any], fingerprint: str | None, version: str, *,
+            options: tuple[tuple[str, Any], ...] = ()) -> str:
+    """What decides whether a run is stale: notebook, parameters, input data, reportlib version,
+    and the run's ``options`` (a notebook run's report mode and outputs; none for a family)."""
     import hashlib
 
-    blob = json.dumps([notebook_sha256, parameters, fingerprint, version], sort_keys=True, default=str)
+    # Without options the key is what it always was, so existing reports stay up to date.
+    what = [notebook_sha256, parameters, fingerprint, version] + ([sorted(options)] if options else [])
+    blob = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

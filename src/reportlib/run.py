@@ -25,7 +25,7 @@ from .version import __version__
 from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
-from .notebooks import check_notebook
+from .family_notebooks import check_notebook
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
@@ -70,7 +70,9 @@ class RunResult:
 
 
 def notebook_path(family: Family) -> Path:
-    """The family's notebook in the project's ``notebooks/`` folder."""
+    """The family's notebook in the project's ``notebooks/`` folder (a notebook run's own path)."""
+    if Path(family.notebook).is_absolute():
+        return Path(family.notebook)
     path = project_root() / "notebooks" / family.notebook
     if not path.is_file():
         raise ConfigError(f"The {family.name} notebook {family.notebook} is not in {path.parent}; "
@@ -139,21 +141,33 @@ def plan_run(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, o
     """
     family = family_name if isinstance(family_name, Family) else get_family(family_name)
     params = raw if isinstance(raw, ReportParams) else family.params.parse(raw)
-    url = resolve_db_url(db_url)
-    if conn is None and (stem is None or fingerprint is ...):
+    if family.domain is None:  # a notebook that reads no database of ours (reportlib.notebooks)
+        url, fingerprint = "", None
+    else:
+        url = resolve_db_url(db_url)
+    if conn is None and family.domain is not None and (stem is None or fingerprint is ...):
         with connect(url) as own:
             return plan_run(family, params, out=out, db_url=url, notebook=notebook, extra=extra, conn=own,
                             fingerprint=fingerprint, stem=stem)
-    stem = as_stem(family.stem(conn, params) if stem is None else stem)
+    stem = family.stem(conn, params) if stem is None else stem
+    if family.domain is not None:  # a notebook run's stem is the file name it was given (notebooks.file_stem)
+        stem = as_stem(stem)
     if fingerprint is ...:
         fingerprint = data_fingerprint(conn, family.domain)
-    folder = safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
     notebook = Path(notebook) if notebook is not None else notebook_path(family)
     if not notebook.is_file():
         raise ConfigError(f"The {family.name} notebook {notebook} does not exist on {socket.gethostname()}; "
                           "every machine that runs reports needs the project at the same path.")
-    key = run_key(sha256_file(notebook), params.to_notebook(), fingerprint, __version__)
-    return RunPlan(family, params, url, folder, stem, notebook, key, fingerprint, dict(extra or {}))
+    key = run_key(sha256_file(notebook), params.to_notebook(), fingerprint, __version__, options=family.options)
+    return RunPlan(family, params, url, _folder(family, params, out), stem, notebook, key, fingerprint,
+                   dict(extra or {}))
+
+
+def _folder(family: Family, params: ReportParams, out: str | Path | None) -> Path:
+    """Where a run's files go: ``outputs/<family>/<period>/``, or a notebook run's own folder."""
+    if Path(family.folder).is_absolute():
+        return Path(family.folder)
+    return safe_join(outputs_root(out), slugify(family.folder), slugify(family.period(params)))
 
 
 def is_fresh(plan: RunPlan) -> bool:
@@ -165,22 +179,25 @@ def is_fresh(plan: RunPlan) -> bool:
 
 def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *, out: str | Path | None = None,
                db_url: str | None = None, engine: Engine | str = "papermill", force: bool = False,
-               update_index: bool = True) -> RunResult:
+               update_index: bool = True, engine_options: dict[str, Any] | None = None) -> RunResult:
     """Run one report; raises RunError on failure (after keeping the executed notebook).
 
-    An engine that can start its kernel early (``start_early``, the papermill engine's) is told
-    the notebook as soon as the family is known: the kernel starts and imports while the run
-    is planned. A given engine is left open; one named is closed at the end.
+    ``engine_options`` configure an engine given by name (``timeout``, ``log_output``,
+    ``kernel_name``). An engine that can start its kernel early (``start_early``, the papermill
+    engine's) is told the notebook as soon as the family is known: the kernel starts and imports
+    while the run is planned. A given engine is left open; one named is closed at the end. A
+    registered family's notebook must match its parameters (:func:`check_notebook`).
     """
     own = isinstance(engine, str)
-    engine = get_engine(engine) if isinstance(engine, str) else engine
+    engine = get_engine(engine, **(engine_options or {})) if isinstance(engine, str) else engine
     try:
         family = family_name if isinstance(family_name, Family) else get_family(family_name)
         start_early = getattr(engine, "start_early", None)
         if start_early is not None:
             start_early(notebook_path(family))
+        if not isinstance(family_name, Family):
+            check_notebook(family, notebook_path(family))
         plan = plan_run(family, raw, out=out, db_url=db_url)
-        check_notebook(plan.family, plan.notebook)
         result = after_run(plan.family, plan.db_url, execute_plan(plan, engine=engine, force=force))
     finally:
         if own:
@@ -210,14 +227,15 @@ def after_run(family: Family, db_url: str, result: RunResult) -> RunResult:
     return result
 
 
-def execute_plan(plan: RunPlan, *, engine: Engine | str = "papermill", force: bool = False) -> RunResult:
+def execute_plan(plan: RunPlan, *, engine: Engine | str = "papermill", force: bool = False,
+                 engine_options: dict[str, Any] | None = None) -> RunResult:
     """Execute a planned run and publish its files; returns a result, never raises for a failed cell."""
     family, folder, stem = plan.family, plan.folder, plan.stem
     parameters = plan.params.to_notebook()
     if not force and is_fresh(plan):
         return RunResult(family.name, stem, "skipped", str(folder), parameters=parameters)
     if isinstance(engine, str):
-        engine = get_engine(engine)
+        engine = get_engine(engine, **(engine_options or {}))
         try:
             return _execute(plan, engine)
         finally:
@@ -236,17 +254,27 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     executed = staging / f"{stem}.ipynb"
     # The notebook gets the URL with its password hidden; the kernel gets the real one in its
     # environment, so an executed notebook kept beside the outputs never holds a password.
-    public = public_db_url(plan.db_url)
-    environment = {"REPORTLIB_DB": plan.db_url} if public != plan.db_url else {}
-    injected = dict(parameters, **plan.extra, db_url=public, output_dir=str(staging), output_stem=stem)
+    public = public_db_url(plan.db_url) if plan.db_url else None
+    environment = {"REPORTLIB_DB": plan.db_url} if plan.db_url and public != plan.db_url else {}
+    injected = dict(parameters, **plan.extra)
+    if family.runner_parameters:
+        injected.update(db_url=public, output_dir=str(staging), output_stem=stem)
+    cwd = Path(family.cwd) if family.cwd else staging
     error: str | None = None
-    if family.html:
+    if family.html or family.pdf:
         warm_html_export()  # in the background while the kernel works: the export finds it ready
     try:
         try:
-            nb = engine.execute(plan.notebook, executed, injected, cwd=staging, environment=environment)
-            if family.html:  # from the executed notebook in memory when the engine returns it
-                write_notebook_html(executed if nb is None else nb, staging / f"{stem}.html", consume=True)
+            nb = engine.execute(plan.notebook, executed, injected, cwd=cwd, environment=environment,
+                                report_mode=family.report_mode)
+            if family.html or family.pdf:  # from the executed notebook in memory when the engine returns it
+                # A page only printed to PDF stays out of the outputs (dot files are not published).
+                page = staging / (f"{stem}.html" if family.html else f".{stem}.html")
+                write_notebook_html(executed if nb is None else nb, page, consume=True)
+                if family.pdf:
+                    from .render.pdf import print_pdf
+
+                    print_pdf(page, staging / f"{stem}.pdf")
         except NotebookFailed as exc:
             error = str(exc)
         except ReportlibError as exc:
@@ -261,14 +289,15 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             "notebook": plan.notebook.name,
             "notebook_sha256": sha256_file(plan.notebook),
             "parameters": parameters,
-            "data": {"domain": family.domain, "fingerprint": plan.fingerprint,
-                     "database": public_db_url(plan.db_url)},
+            "data": {"domain": family.domain, "fingerprint": plan.fingerprint, "database": public},
             "reportlib_version": __version__,
             "git_commit": git_commit(),
             "engine": getattr(engine, "name", type(engine).__name__),
             "run_key": plan.key,
             "started_at": started.isoformat(),
         }
+        if family.options:
+            manifest["options"] = dict(family.options)
         if error is None:
             published = _publish(staging, folder)
             manifest.update(status="ok", error=None, files=[file_entry(p) for p in published])

@@ -106,6 +106,7 @@ class PapermillEngine:
     name: str = "papermill"
     kernel_name: str | None = None
     timeout: int | None = 1800
+    log_output: bool = False
 
     _stopping: list[threading.Thread] = field(default_factory=list, repr=False, compare=False)
     _early: _EarlyKernel | None = field(default=None, repr=False, compare=False)
@@ -119,7 +120,7 @@ class PapermillEngine:
             self._early.expect(Path(notebook))
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-                environment: dict[str, str] | None = None):
+                environment: dict[str, str] | None = None, report_mode: bool = False):
         name = kernel_name(notebook, self.kernel_name)
         early, self._early = self._early, None
         kernel = self._early_kernel(early, name, cwd, environment or {}) if early is not None else None
@@ -127,7 +128,8 @@ class PapermillEngine:
             early = None
             kernel = Kernel(name, cwd=cwd, environment=environment)
         try:
-            return execute_in(kernel, notebook, output, parameters, self.timeout)
+            return execute_in(kernel, notebook, output, parameters, self.timeout, report_mode=report_mode,
+                              log_output=self.log_output)
         finally:
             kernel.stop_client()
             self._shut_down_later(kernel, early)

@@ -24,11 +24,14 @@ from .kernel import kernel_name
 __all__ = ["ReferenceEngine"]
 
 _RUN = """\
-import json, sys
+import json, logging, sys
 import papermill
 job = json.loads(sys.argv[1])
+if job["log_output"]:
+    logging.basicConfig(level="INFO", format="%(message)s")
 papermill.execute_notebook(job["notebook"], job["output"], parameters=job["parameters"], cwd=job["cwd"],
-                           kernel_name=job["kernel"], progress_bar=False, execution_timeout=job["timeout"])
+                           kernel_name=job["kernel"], progress_bar=False, execution_timeout=job["timeout"],
+                           report_mode=job["report_mode"], log_output=job["log_output"])
 """
 
 
@@ -39,16 +42,18 @@ class ReferenceEngine:
     name: str = "reference"
     kernel_name: str | None = None
     timeout: int | None = 1800
+    log_output: bool = False
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-                environment: dict[str, str] | None = None) -> None:
+                environment: dict[str, str] | None = None, report_mode: bool = False) -> None:
         job = {"notebook": str(notebook), "output": str(output), "parameters": parameters, "cwd": str(cwd),
-               "kernel": kernel_name(notebook, self.kernel_name), "timeout": self.timeout}
+               "kernel": kernel_name(notebook, self.kernel_name), "timeout": self.timeout,
+               "report_mode": report_mode, "log_output": self.log_output}
         env = dict(os.environ, **(environment or {}), REPORTLIB_NO_PATCHES="1")
         done = subprocess.run([sys.executable, "-c", _RUN, json.dumps(job)], env=env, cwd=str(cwd),
-                              capture_output=True, text=True)
+                              stdout=subprocess.PIPE, stderr=None if self.log_output else subprocess.PIPE, text=True)
         if done.returncode != 0:
-            raise _failure(output, done.stderr)
+            raise _failure(output, done.stderr or "")
         return None
 
     def close(self) -> None:

@@ -30,11 +30,13 @@ class WarmEngine:
             demo need no new kernel.
         max_memory_mb: recycle the kernel when its resident memory is above this, in MB.
         timeout: seconds one cell may run.
+        log_output: papermill's ``--log-output``: each cell's output on stderr as it comes.
     """
 
     name: str = "warm"
     kernel_name: str | None = None
     timeout: int | None = 1800
+    log_output: bool = False
     max_runs: int = 5000
     max_memory_mb: float = 1024.0
     kernels_started: int = 0
@@ -50,10 +52,11 @@ class WarmEngine:
         return self._kernel
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
-                environment: dict[str, str] | None = None):
+                environment: dict[str, str] | None = None, report_mode: bool = False):
         kernel = self._clean_kernel(notebook, cwd, environment or {})
         try:
-            executed = execute_in(kernel, notebook, output, parameters, self.timeout)
+            executed = execute_in(kernel, notebook, output, parameters, self.timeout, report_mode=report_mode,
+                                  log_output=self.log_output)
         except BaseException:
             self.recycle()  # never run the next notebook in a kernel a failure may have left dirty
             raise
