@@ -58,11 +58,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                                                    "data/reportlib.sqlite)")
 
 
-def _add_params(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("report", help="a report family (e.g. statement), or a notebook: PATH.ipynb")
-    parser.add_argument("output", nargs="?", default=None,
-                        help="a notebook's OUTPUT: the executed notebook (.ipynb; {name} fields are filled from "
-                             "the parameters) or its folder (default: outputs/<notebook>/)")
+def _add_parameter_flags(parser: argparse.ArgumentParser) -> None:
+    """Parameters as papermill's command line takes them (-p, -r, -f, -y, -b)."""
     parser.add_argument("-p", "--param", "--parameters", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         default=[], help="a parameter (repeatable); for a notebook read as papermill reads it "
                                          "(True, False, None, numbers, else text)")
@@ -74,6 +71,14 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
                         help="parameters as a YAML mapping (repeatable)")
     parser.add_argument("-b", "--parameters-base64", action="append", default=[], metavar="BASE64",
                         help="parameters as a base64-encoded YAML mapping (repeatable)")
+
+
+def _add_params(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", help="a report family (e.g. statement), or a notebook: PATH.ipynb")
+    parser.add_argument("output", nargs="?", default=None,
+                        help="a notebook's OUTPUT: the executed notebook (.ipynb; {name} fields are filled from "
+                             "the parameters) or its folder (default: outputs/<notebook>/)")
+    _add_parameter_flags(parser)
     parser.add_argument("--out", metavar="DIR", help="a family's outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
     parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
@@ -388,9 +393,7 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     p = sub.add_parser("open", help="write a report's notebook for one entity, parameters filled in, under "
                                     "outputs/scratch/ (to open in Jupyter); prints its path")
     p.add_argument("report", help="report family, e.g. qbr")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
-                   help="a parameter (repeatable)")
-    p.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="parameters from a YAML file; -p values win")
+    _add_parameter_flags(p)
     p.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/); the notebook goes under "
                                                 "DIR/scratch/")
     p.add_argument("--force", action="store_true", help="replace a notebook written before (and its edits)")
