@@ -67,24 +67,36 @@ def parameters_cell(notebook: Path | dict, *, where: str | None = None) -> dict[
     return values
 
 
-def parameter_problems(family: Family, notebook: Path | dict, *, where: str | None = None) -> list[str]:
-    """What is wrong between ``family`` and the parameters cell of ``notebook``, as sentences."""
+def parameter_problems(family: Family, notebook: Path | dict, *, where: str | None = None,
+                       strict: bool = True) -> list[str]:
+    """What is wrong between ``family`` and the parameters cell of ``notebook``, as sentences.
+
+    Always: a parameter of the family that the cell never assigns (the run would inject a value
+    no cell reads, and the notebook would use its own default), and defaults that do not parse.
+    ``strict`` (the committed notebooks, in the tests) also asks for ``db_url``, ``output_dir``
+    and ``output_stem`` and refuses any other name; a run asks for those only beside a missing
+    parameter (a name renamed on one side), since papermill injects what a cell does not assign.
+    """
     cell = parameters_cell(notebook, where=where)
     fields = [f.name for f in dataclasses.fields(family.params) if f.init]
+    missing = [name for name in fields if name not in cell]
     problems = [f"{name!r} is a parameter of {family.name} but the notebook never assigns it (the runner would "
-                "inject a value no cell reads)" for name in fields if name not in cell]
-    problems += [f"{name!r} is injected by the runner but the notebook never assigns it"
-                 for name in RUNNER_NAMES if name not in cell]
+                "inject a value no cell reads)" for name in missing]
+    if strict:
+        problems += [f"{name!r} is injected by the runner but the notebook never assigns it"
+                     for name in RUNNER_NAMES if name not in cell]
     for name, value in cell.items():
         if name in fields or name in RUNNER_NAMES:
             continue
         if family.prepare is not None and value is None:
             continue  # set by the batch's preparation; None when the notebook runs alone
-        problems.append(f"{name!r} is assigned in the notebook but is no parameter of {family.name} "
-                        f"(known: {', '.join(fields)}): a run could never set it")
-    for name in RUNNER_NAMES:
-        if cell.get(name, None) is not None:
-            problems.append(f"{name!r} must default to None (the runner sets it; None is a hand run's choice)")
+        if strict or missing:
+            problems.append(f"{name!r} is assigned in the notebook but is no parameter of {family.name} "
+                            f"(known: {', '.join(fields)}): a run could never set it")
+    if strict:
+        for name in RUNNER_NAMES:
+            if cell.get(name, None) is not None:
+                problems.append(f"{name!r} must default to None (the runner sets it; None is a hand run's choice)")
     if not problems:
         try:
             family.params.parse({name: cell[name] for name in fields})
@@ -95,7 +107,7 @@ def parameter_problems(family: Family, notebook: Path | dict, *, where: str | No
 
 def check_notebook(family: Family, notebook: Path) -> None:
     """ConfigError naming the notebook and every problem of :func:`parameter_problems`, if any."""
-    problems = parameter_problems(family, notebook)
+    problems = parameter_problems(family, notebook, strict=False)
     if problems:
         raise ConfigError(f"The parameters cell of {notebook} does not match the {family.name} family's "
                           "parameters:\n  " + "\n  ".join(problems))

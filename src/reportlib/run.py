@@ -270,7 +270,9 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             if family.html or family.pdf:  # from the executed notebook in memory when the engine returns it
                 # A page only printed to PDF stays out of the outputs (dot files are not published).
                 page = staging / (f"{stem}.html" if family.html else f".{stem}.html")
-                write_notebook_html(executed if nb is None else nb, page, consume=True)
+                # A family's report holds no notes nor prints; any other notebook's page is nbconvert's.
+                write_notebook_html(executed if nb is None else nb, page, consume=True,
+                                    notes=not family.runner_parameters)
                 if family.pdf:
                     from .render.pdf import print_pdf
 
