@@ -18,6 +18,8 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 # make bench: entities per comparison, repetitions (medians), the large demo database, and the
 # at-scale QBR batch (all: every active partner of the large demo, ~15 min; or a number).
+# BENCH_ONLY=startup: only the start-up goals (one run, a 16-deck batch, each against papermill,
+# on the default demo database).
 BENCH_N      ?= 16
 BENCH_REPEAT ?= 3
 BENCH_SCALE  ?= all
@@ -35,11 +37,12 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench bench-notebooks clean notebooks serve
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench bench-notebooks clean lab serve
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
 	@echo "make test        the whole test suite"
+	@echo "make lab         JupyterLab on the notebooks, with reportlib and the demo database"
 	@echo "make statements  MONTH=2026-10   statement pack of every active partner"
 	@echo "make qbr         QUARTER=2026Q3  QBR deck of every active partner + the quarter's portfolio"
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
@@ -65,12 +68,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Renew constraints.txt: the newest versions pyproject.toml's ranges allow, resolved in a fresh
-# virtualenv with the test and bench extras, pinned exactly. Then `make venv test bench`.
+# virtualenv with the test, bench and lab extras, pinned exactly. Then `make venv test bench`.
 constraints:
 	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
-	.venv-constraints/bin/python -m pip install --quiet -e '.[test,bench]'
+	.venv-constraints/bin/python -m pip install --quiet -e '.[test,bench,lab]'
 	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	rm -rf .venv-constraints
@@ -123,8 +126,11 @@ quarterly: venv $(DB)
 	$(RL) send qbr -p quarter $(QUARTER)
 	$(RL) send qbr-portfolio -p quarter $(QUARTER)
 
-notebooks: venv
-	$(BIN)/python tools/nbmake.py
+# JupyterLab (the optional `lab` extra, pinned like the rest; make test never installs it) on
+# the project folder: the kernel is this virtualenv's Python, with reportlib and the demo database.
+lab: venv $(DB)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lab]'
+	REPORTLIB_HOME=$(CURDIR) $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)
 
 # pytest exits 5 when it ran no test: that is a failure here, never a pass.
 test: venv
@@ -134,11 +140,11 @@ test: venv
 $(BENCH_DB): | venv
 	$(RL) demo --scale large --db sqlite:///$(CURDIR)/$(BENCH_DB)
 
-bench: venv $(if $(filter load notebook-grid,$(BENCH_ONLY)),,$(DB)) $(if $(filter portal load notebook-grid,$(BENCH_ONLY)),,$(BENCH_DB))
+bench: venv $(if $(filter load notebook-grid,$(BENCH_ONLY)),,$(DB)) $(if $(filter portal load notebook-grid startup,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
 		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) --portal-db sqlite:///$(CURDIR)/$(DB) \
-		$(if $(BENCH_PG),--pg $(BENCH_PG),) \
+		--startup-db sqlite:///$(CURDIR)/$(DB) $(if $(BENCH_PG),--pg $(BENCH_PG),) \
 		$(if $(WORKERS),--workers $(WORKERS),)
 
 # Only the notebook grid of make bench: reportlib batch PATH.ipynb --grid against the papermill CLI.

@@ -128,6 +128,56 @@ def test_papermill_engine_gives_each_run_a_fresh_kernel_and_close_waits_for_them
     engine.close()  # twice is harmless
 
 
+def test_a_kernel_started_early_runs_the_notebook_as_a_fresh_one_would(tmp_path):
+    """``start_early`` (what ``reportlib run`` calls first thing) starts the kernel and imports the
+    notebook's modules in the background; the run then executes in that kernel, moved to the
+    run's folder and environment with nothing left in its namespace, and close() stops it."""
+    import psutil
+
+    notebook = _probe_notebook(tmp_path)
+    early_engine = get_engine("papermill")
+    early_engine.start_early(notebook)
+    early = early_engine._early
+    early._ready.wait(timeout=300)
+    early_pid = early.kernel.pid
+    folder = tmp_path / "early"
+    folder.mkdir()
+    started, start = [], Kernel.__init__
+    Kernel.__init__ = lambda kernel, *args, **kwargs: (started.append(1), start(kernel, *args, **kwargs))[1]
+    try:
+        early_engine.execute(notebook, folder / "out.ipynb", {"entity": "x", "output_dir": str(folder)}, cwd=folder,
+                             environment={"REPORTLIB_PROBE": "set"})
+        probe = json.loads((folder / "probe.json").read_text())
+        executed = nbformat.read(folder / "out.ipynb", as_version=4)
+    finally:
+        Kernel.__init__ = start
+        early_engine.close()
+    fresh_engine = get_engine("papermill")
+    try:
+        fresh = _run_probe(fresh_engine, notebook, tmp_path / "fresh", entity="x", fail=False)
+        reference = nbformat.read(tmp_path / "fresh" / "out.ipynb", as_version=4)
+    finally:
+        fresh_engine.close()
+    assert probe == dict(fresh, cwd=str(folder)) and probe["leaked"] is False
+    assert [c.get("execution_count") for c in executed.cells] == [c.get("execution_count") for c in reference.cells]
+    assert not psutil.pid_exists(early_pid) or psutil.Process(early_pid).status() == "zombie"
+    assert started == [], "the run started a kernel of its own"
+    assert early.kernel is None and early._released.is_set()
+
+
+def test_a_kernel_started_early_for_a_run_that_never_comes_is_shut_down(tmp_path):
+    import psutil
+
+    engine = get_engine("papermill")
+    engine.start_early(_probe_notebook(tmp_path))
+    early = engine._early
+    early._ready.wait(timeout=300)
+    pid, folder = early.kernel.pid, early.kernel.folder
+    engine.close()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert not folder.exists()
+
+
 def test_a_kernel_exits_by_itself_when_asked_to_shut_down(tmp_path):
     """A shutdown request ends the kernel through its own exit (status 0, every atexit
     handler run), not by SIGTERM after a wait: ipykernel's shutdown race (see

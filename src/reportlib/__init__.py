@@ -2,43 +2,42 @@
 
 Every metric is a plain function over a database connection or DataFrames that returns a
 DataFrame; families live in subpackages (``reportlib.statements``, ...).
+
+The names below are imported when first used (PEP 562): ``import reportlib.cli`` or a kernel's
+``import reportlib.engines.in_kernel`` then costs nothing of SQLAlchemy, nbformat or pandas, so
+``reportlib run`` can start its kernel before it imports what planning the run needs.
 """
 
-from .version import __version__
-from .config import default_db_url, outputs_root, project_root, resolve_db_url
-from .db import connect, engine_for, init_db
-from .errors import (ConfigError, DataError, InvariantError, LoadError, ParameterError,
-                     ReportlibError, RunError, UnknownEntityError, UnknownNameError)
-from .families import get_family
-from .load import load_folder
-from .periods import IsoWeek, Month, Quarter
-from .run import output_file, run_report
-from .batch import run_batch
+from importlib import import_module as _import_module
 
-__all__ = [
-    "ConfigError",
-    "DataError",
-    "InvariantError",
-    "IsoWeek",
-    "LoadError",
-    "Month",
-    "ParameterError",
-    "Quarter",
-    "ReportlibError",
-    "RunError",
-    "UnknownEntityError",
-    "UnknownNameError",
-    "__version__",
-    "connect",
-    "default_db_url",
-    "engine_for",
-    "get_family",
-    "init_db",
-    "load_folder",
-    "output_file",
-    "outputs_root",
-    "project_root",
-    "resolve_db_url",
-    "run_batch",
-    "run_report",
-]
+from .version import __version__
+
+# name -> the module that defines it
+_EXPORTS = {
+    "default_db_url": ".config", "outputs_root": ".config", "project_root": ".config", "resolve_db_url": ".config",
+    "connect": ".db", "engine_for": ".db", "init_db": ".db",
+    "ConfigError": ".errors", "DataError": ".errors", "InvariantError": ".errors", "LoadError": ".errors",
+    "ParameterError": ".errors", "ReportlibError": ".errors", "RunError": ".errors",
+    "UnknownEntityError": ".errors", "UnknownNameError": ".errors",
+    "get_family": ".families",
+    "load_folder": ".load",
+    "IsoWeek": ".periods", "Month": ".periods", "Quarter": ".periods",
+    "export": ".render.export",
+    "output_file": ".run", "run_report": ".run",
+    "run_batch": ".batch",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reportlib' has no attribute {name!r}")
+    value = getattr(_import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -42,6 +42,7 @@ from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
 from .lifeline import exit_with_parent
 from .manifest import write_folder_index
+from .family_notebooks import check_notebook
 from .registry import Registry
 from .run import RunPlan, RunResult, after_run, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
 
@@ -321,6 +322,7 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     batch_params = family.batch_params.parse(raw)
     ENGINES.get(engine or DEFAULT_ENGINE)  # an unknown engine is one clear error, not N failed runs
     url = resolve_db_url(db_url)
+    check_notebook(family, notebook_path(family))
     with connect(url) as conn:
         jobs_params = family.entities(conn, batch_params)
     if limit is not None:

@@ -5,6 +5,7 @@
     reportlib run PATH.ipynb [OUTPUT] [-p NAME VALUE]... [-r NAME RAW] [-y YAML] [--to html|pdf] ...
     reportlib batch REPORT [-p NAME VALUE]... [-f PARAMS.yaml] [--workers N]
     reportlib batch PATH.ipynb [OUTPUT_DIR] --grid params.csv|grid.yaml [--name TEMPLATE] ...
+    reportlib open REPORT [-p NAME VALUE]... [-f PARAMS.yaml]
     reportlib params REPORT | PATH.ipynb | families | doctor
 
 Families and applications add their own command groups (``reportlib statements ...``,
@@ -57,11 +58,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                                                    "data/reportlib.sqlite)")
 
 
-def _add_params(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("report", help="a report family (e.g. statement), or a notebook: PATH.ipynb")
-    parser.add_argument("output", nargs="?", default=None,
-                        help="a notebook's OUTPUT: the executed notebook (.ipynb; {name} fields are filled from "
-                             "the parameters) or its folder (default: outputs/<notebook>/)")
+def _add_parameter_flags(parser: argparse.ArgumentParser) -> None:
+    """Parameters as papermill's command line takes them (-p, -r, -f, -y, -b)."""
     parser.add_argument("-p", "--param", "--parameters", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         default=[], help="a parameter (repeatable); for a notebook read as papermill reads it "
                                          "(True, False, None, numbers, else text)")
@@ -73,6 +71,14 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
                         help="parameters as a YAML mapping (repeatable)")
     parser.add_argument("-b", "--parameters-base64", action="append", default=[], metavar="BASE64",
                         help="parameters as a base64-encoded YAML mapping (repeatable)")
+
+
+def _add_params(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", help="a report family (e.g. statement), or a notebook: PATH.ipynb")
+    parser.add_argument("output", nargs="?", default=None,
+                        help="a notebook's OUTPUT: the executed notebook (.ipynb; {name} fields are filled from "
+                             "the parameters) or its folder (default: outputs/<notebook>/)")
+    _add_parameter_flags(parser)
     parser.add_argument("--out", metavar="DIR", help="a family's outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
     parser.add_argument("--no-pdf", action="store_true", help="make no PDF after the run (the catalogue is "
@@ -200,8 +206,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run_report
-
     notebook = _check_flags(args)
     _show_warnings()
     if notebook:
@@ -211,9 +215,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                               engine_options=_engine_options(args, True), force=args.force, strict=args.strict,
                               report_mode=args.report_mode, to=args.to, cwd=args.cwd, kernel=args.kernel)
     else:
-        result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db,
-                            engine=args.engine or "papermill", force=args.force,
-                            engine_options=_engine_options(args, False))
+        from .engines import get_engine
+
+        # First thing: the kernel starts (and then imports the notebook's modules) while this
+        # process imports what planning the run needs and plans it.
+        engine = get_engine(args.engine or "papermill", **_engine_options(args, False))
+        start_early = getattr(engine, "start_early", None)
+        if start_early is not None:
+            start_early()
+        try:
+            from .run import run_report
+
+            result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
+                                force=args.force)
+        finally:
+            engine.close()
     if result.status == "skipped":
         print(f"{result.stem}: up to date in {result.folder} (use --force to run again)")
     else:
@@ -270,6 +286,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0 if result.ok and not after else 1
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    from .run import open_notebook
+
+    print(open_notebook(args.report, _raw_params(args), out=args.out, db_url=args.db, force=args.force))
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     from .families import get_family
     from .notebooks import describe_parameters, is_notebook
@@ -306,6 +329,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if reachable else 1
 
 
+def _demo_scale(text: str) -> str:
+    """A scale of ``reportlib demo``, checked when that command is parsed: the demo module imports
+    SQLAlchemy, which ``reportlib run`` should not wait for before it starts its kernel."""
+    from .demo import SCALES
+
+    if text not in SCALES:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(SCALES)})")
+    return text
+
+
 def _shown_url(url: str) -> str:
     from .config import public_db_url
 
@@ -313,7 +346,7 @@ def _shown_url(url: str) -> str:
 
 
 # The commands defined here; any other word (or none, or --help) is a family's command group.
-CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "params", "families", "doctor"})
+CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "open", "params", "families", "doctor"})
 
 
 def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine | None = None) -> argparse.ArgumentParser:
@@ -321,7 +354,6 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     add: all (True), none (False: a core command needs none, and each group imports its family,
     about a second) or the ones named. ``cli`` collects the groups' aliases."""
     from .version import __version__
-    from .demo import SCALES
 
     parser = argparse.ArgumentParser(prog="reportlib", description="Notebook-driven reports: decks, workbooks, "
                                                                    "HTML from business data.")
@@ -341,7 +373,7 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
 
     p = sub.add_parser("demo", help="generate deterministic demo data for every domain")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--scale", choices=SCALES, default="default")
+    p.add_argument("--scale", type=_demo_scale, default="default", help="small, default or large")
     p.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p.add_argument("--csv", metavar="DIR", help="also write the data as CSV files under DIR/<domain>/")
     p.add_argument("--fresh", action="store_true", help="delete the SQLite database file first")
@@ -372,6 +404,16 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(handler=cmd_batch)
+
+    p = sub.add_parser("open", help="write a report's notebook for one entity, parameters filled in, under "
+                                    "outputs/scratch/ (to open in Jupyter); prints its path")
+    p.add_argument("report", help="report family, e.g. qbr")
+    _add_parameter_flags(p)
+    p.add_argument("--out", metavar="DIR", help="outputs folder (default: outputs/); the notebook goes under "
+                                                "DIR/scratch/")
+    p.add_argument("--force", action="store_true", help="replace a notebook written before (and its edits)")
+    _add_common(p)
+    p.set_defaults(handler=cmd_open)
 
     p = sub.add_parser("params", help="list a report family's parameters, or a notebook's (as papermill "
                                       "--help-notebook)")

@@ -25,6 +25,7 @@ from .version import __version__
 from .config import outputs_root, project_root, public_db_url, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import Engine, NotebookFailed, get_engine, process_alive
+from .family_notebooks import check_notebook
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
@@ -36,7 +37,7 @@ from .params import ReportParams
 from .render.html import warm_html_export, write_notebook_html
 from .versions import keep_earlier_version
 
-__all__ = ["RunPlan", "RunResult", "after_run", "notebook_path", "output_file", "plan_run", "run_report",
+__all__ = ["RunPlan", "RunResult", "after_run", "notebook_path", "open_notebook", "output_file", "plan_run", "run_report",
            "sweep_staging"]
 
 
@@ -79,6 +80,39 @@ def notebook_path(family: Family) -> Path:
         raise ConfigError(f"The {family.name} notebook {family.notebook} is not in {path.parent}; "
                           "run reportlib from the project folder or set REPORTLIB_HOME.")
     return path
+
+
+def open_notebook(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None,
+                  db_url: str | None = None, force: bool = False) -> Path:
+    """Write the family's notebook for one entity, its parameters injected as papermill's
+    ``--prepare-only`` does, to ``outputs/scratch/<folder>/<period>/<stem>.ipynb``; its path.
+
+    The entity is checked against the database first. The files the notebook writes go beside
+    it. An existing notebook there (perhaps edited) is only replaced with ``force``.
+    """
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    family = get_family(family_name)
+    params = family.params.parse(raw)
+    url = resolve_db_url(db_url)
+    with connect(url) as conn:
+        stem = as_stem(family.stem(conn, params))
+    source = notebook_path(family)
+    check_notebook(family, source)
+    folder = safe_join(outputs_root(out), "scratch", slugify(family.folder), slugify(family.period(params)))
+    target = folder / f"{stem}.ipynb"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists (your edits may be in it): open it, or give --force to replace it.")
+    folder.mkdir(parents=True, exist_ok=True)
+    # The URL goes in only when it holds no secret: else the notebook reads $REPORTLIB_DB, as a run's does.
+    shown_url = public_db_url(url)
+    injected = dict(params.to_notebook(), db_url=url if shown_url == url else None,
+                    output_dir=str(folder), output_stem=stem)
+    nb = parameterize_notebook(load_notebook_node(str(source)), injected, report_mode=False)
+    with atomic_write(target) as handle:
+        handle.write(notebook_text(nb))
+    return target
 
 
 def output_file(output_dir: str | None, output_stem: str | None, suffix: str, *, folder: str = "scratch") -> Path:
@@ -151,10 +185,25 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
     """Run one report; raises RunError on failure (after keeping the executed notebook).
 
     ``engine_options`` configure an engine given by name (``timeout``, ``log_output``,
-    ``kernel_name``)."""
-    plan = plan_run(family_name, raw, out=out, db_url=db_url)
-    result = after_run(plan.family, plan.db_url,
-                       execute_plan(plan, engine=engine, force=force, engine_options=engine_options))
+    ``kernel_name``). An engine that can start its kernel early (``start_early``, the papermill
+    engine's) is told the notebook as soon as the family is known: the kernel starts and imports
+    while the run is planned. A given engine is left open; one named is closed at the end. A
+    registered family's notebook must match its parameters (:func:`check_notebook`).
+    """
+    own = isinstance(engine, str)
+    engine = get_engine(engine, **(engine_options or {})) if isinstance(engine, str) else engine
+    try:
+        family = family_name if isinstance(family_name, Family) else get_family(family_name)
+        start_early = getattr(engine, "start_early", None)
+        if start_early is not None:
+            start_early(notebook_path(family))
+        if not isinstance(family_name, Family):
+            check_notebook(family, notebook_path(family))
+        plan = plan_run(family, raw, out=out, db_url=db_url)
+        result = after_run(plan.family, plan.db_url, execute_plan(plan, engine=engine, force=force))
+    finally:
+        if own:
+            engine.close()
     if update_index:
         write_folder_index(plan.folder)
         sweep_staging(plan.folder)
@@ -225,7 +274,9 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             if family.html or family.pdf:  # from the executed notebook in memory when the engine returns it
                 # A page only printed to PDF stays out of the outputs (dot files are not published).
                 page = staging / (f"{stem}.html" if family.html else f".{stem}.html")
-                write_notebook_html(executed if nb is None else nb, page, consume=True)
+                # A family's report holds no notes nor prints; any other notebook's page is nbconvert's.
+                write_notebook_html(executed if nb is None else nb, page, consume=True,
+                                    notes=not family.runner_parameters)
                 if family.pdf:
                     from .render.pdf import print_pdf
 

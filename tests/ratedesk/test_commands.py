@@ -17,15 +17,13 @@ from reportlib.ratedesk import lookup_rate
 from reportlib.ratedesk.users import os_user
 
 from ..conftest import table_snapshot
+from .conftest import use_desk
 
 
 @pytest.fixture
 def cli(small_sqlite, monkeypatch):
     """The small deck; this test's operating-system user is a rates admin (for --as-user)."""
-    monkeypatch.setenv("REPORTLIB_DB", small_sqlite)
-    monkeypatch.setenv("REPORTLIB_RATES_ADMINS", os_user())
-    monkeypatch.delenv("REPORTLIB_USER", raising=False)
-    return small_sqlite
+    return use_desk(small_sqlite, monkeypatch)
 
 
 def test_import_verify_export_apply_lookup_and_log(cli, tmp_path, capsys):

@@ -46,7 +46,7 @@ def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
 
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
     nb = new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Title <b>bold</b> & more"),
+        nbformat.v4.new_markdown_cell("# Title <b>bold</b> & more", metadata={"tags": ["report"]}),
         new_code_cell("x", outputs=[
             new_output("display_data", data={"text/html": "<table class='rl-table'><tr><td>1 &amp; 2</td></tr></table>",
                                              "text/plain": "t"}),
@@ -62,7 +62,7 @@ def test_export_is_the_page_nbconvert_makes_without_its_slow_reparse():
     assert patches.active("nbconvert-html-export")  # else this compares nbconvert with itself
 
     assert html_elements(page) == html_elements(reference)
-    assert f'alt="{NO_ALT}"' in page and page.count('tabindex="0"') == reference.count('tabindex="0"') >= 4
+    assert f'alt="{NO_ALT}"' in page and page.count('tabindex="0"') == reference.count('tabindex="0"') >= 3
 
 
 def test_an_export_leaves_the_notebook_alone_unless_told_it_may_consume_it():
@@ -81,3 +81,23 @@ def test_an_export_leaves_the_notebook_alone_unless_told_it_may_consume_it():
     assert nbformat.writes(kept) == before
     assert notebook_to_html(consumed, consume=True) == page
     assert "text/html" in consumed.cells[0].outputs[0].data  # changed in place, not copied
+
+
+def test_the_page_shows_markdown_tagged_report_and_no_notes_prints_or_code():
+    """What the notebook displays is the report: an untagged markdown cell (how to run it) and
+    printed text (timings) are for whoever has the notebook open."""
+    note = nbformat.v4.new_markdown_cell("Partner **A** missed its target: see the *pipeline*.")
+    note.metadata["tags"] = ["report"]
+    nb = new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("Run with the defaults against the demo database."),
+        note,
+        new_code_cell("print('queries 0.12 s'); display(HTML('<b>shown</b>'))", outputs=[
+            new_output("stream", name="stdout", text="queries 0.12 s, charts 0.3 s\n"),
+            new_output("stream", name="stderr", text="a warning\n"),
+            new_output("display_data", data={"text/html": "<b>shown</b>", "text/plain": "x"})]),
+    ])
+    page = notebook_to_html(nb)
+    assert "missed its target" in page and "<strong>A</strong>" in page
+    assert "<b>shown</b>" in page
+    for hidden in ("Run with the defaults", "queries 0.12 s", "a warning", "print("):
+        assert hidden not in page

@@ -6,6 +6,7 @@
     reportlib amendments send PERIOD [--smtp HOST:PORT] [--customer C]... [--resend]
     reportlib amendments retry-email PERIOD --smtp HOST:PORT  the same as send
     reportlib amendments deliveries [PERIOD] [--customer C]   the delivery log, per address
+    reportlib amendments upload PERIOD [--upload-to URL|FOLDER] the billing CSVs to external billing
 
 (``reportlib amendments ...``, their old spelling, is kept as an alias.)
 
@@ -98,6 +99,35 @@ def cmd_send(args) -> int:
     return _deliver(args, args.period)
 
 
+def cmd_upload(args) -> int:
+    """Upload a period's billing CSVs not uploaded yet to external billing (also the retry of rates apply --upload)."""
+    from ..db import init_db
+    from ..delivery.upload import uploader_for
+    from ..errors import ParameterError
+    from ..ratedesk.decks import current_user
+    from ..ratedesk.publish import mark_done
+    from .upload import upload_period
+
+    text = args.period.strip().lower().removeprefix("batch-")
+    period = f"batch-{int(text)}" if text.isdigit() else args.period.strip()
+    if not text.isdigit() and not period.startswith("regenerate-"):
+        raise ParameterError("amendments upload", [f"{args.period!r} is not a change batch (N or batch-N) or a "
+                                                   "regeneration (regenerate-YYYY-MM-DD)"])
+    uploader = uploader_for(args.upload_to)
+    problems = uploader.problems()
+    if problems:
+        raise ParameterError("amendments upload", problems)
+    engine = init_db(args.db)
+    report = upload_period(engine, period, uploader, user=current_user(),
+                           progress=lambda name: print(f"uploading {name} to {uploader}", file=sys.stderr))
+    print(report.summary())
+    if report.failed:
+        return 1
+    if text.isdigit():  # the change log's "All uploads to billing done"
+        mark_done(engine, int(text), "uploads")
+    return 0
+
+
 def cmd_deliveries(args) -> int:
     from ..db import init_db
     from ..delivery import delivery_frame
@@ -132,8 +162,8 @@ def cmd_list(args) -> int:
                                                              or args.failed) else "") + ".")
         return 0
     columns = ["requested_at", "user", "period", "customer_id", "rate_plan", "xlsx_status", "csv_status",
-               "email_status", "billing_status", "rows", "changes", "seconds", "xlsx_seconds", "xlsx_peak_mb",
-               "email_attempts", "xlsx_file"]
+               "email_status", "billing_status", "upload_status", "rows", "changes", "seconds", "xlsx_seconds",
+               "xlsx_peak_mb", "email_attempts", "xlsx_file"]
     shown = frame[columns].copy()
     shown["requested_at"] = shown["requested_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}")
     print(shown.to_string(index=False))
@@ -192,6 +222,15 @@ def add_commands(cli) -> None:
     s.add_argument("--db", metavar="URL")
     _mail_options(s)
     s.set_defaults(handler=cmd_send)
+
+    u = steps.add_parser("upload", help="upload a period's billing CSVs to external billing (what is not uploaded "
+                                        "yet: also the retry of rates apply --upload)")
+    u.add_argument("period", metavar="N|batch-N|regenerate-YYYY-MM-DD")
+    u.add_argument("--upload-to", metavar="URL|FOLDER",
+                   help="http(s)://... (token in $REPORTLIB_BILLING_TOKEN; may hold {ext_billing_customer} and "
+                        "{ext_billing_rate_plan}), file://FOLDER or a folder (default: $REPORTLIB_BILLING_UPLOAD)")
+    u.add_argument("--db", metavar="URL")
+    u.set_defaults(handler=cmd_upload)
 
     d = steps.add_parser("deliveries", help="the delivery log: every message, per address, with its status")
     d.add_argument("period", nargs="?", help="only this period")

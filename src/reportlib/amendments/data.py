@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from ..db import metadata, query_frame
 from ..ratedesk import data as s
 
-__all__ = ["amendment_records", "amendments", "batch_applied", "issued_at", "period_name", "save_record"]
+__all__ = ["amendment_records", "amendments", "batch_applied", "billing_uploads", "issued_at", "period_name",
+           "save_record"]
 
 amendments = sa.Table(
     "rates_amendments", metadata,
@@ -57,7 +58,34 @@ amendments = sa.Table(
     sa.Column("email_attempts", sa.Integer, nullable=False, default=0),
     sa.Column("email_sent_at", sa.DateTime),
     sa.Column("email_error", sa.Text),
+    # The upload of the billing CSV to external billing (reportlib.amendments.upload): done | failed (empty: not uploaded).
+    sa.Column("upload_status", sa.String(16)),
+    sa.Column("uploaded_at", sa.DateTime),
     sa.UniqueConstraint("period", "customer_id", "rate_plan", name="uq_rates_amendments_run"),
+)
+
+
+billing_uploads = sa.Table(
+    "rates_billing_uploads", metadata,
+    # Every upload of a billing CSV to external billing, written before it is sent and updated
+    # after (see reportlib.amendments.upload): a key that is done is never uploaded again.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("period", sa.String(64), nullable=False, index=True),
+    sa.Column("customer_id", sa.String(64), nullable=False),
+    sa.Column("rate_plan", sa.String(200), nullable=False),
+    sa.Column("ext_billing_customer", sa.String(100)),
+    sa.Column("ext_billing_rate_plan", sa.String(100)),
+    sa.Column("target", sa.String(1000), nullable=False),  # where it went (no secrets: the token is never stored)
+    sa.Column("file", sa.String(300), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("response", sa.Text),  # what the billing system answered (its reference), or where the file was put
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.DateTime, nullable=False),
+    sa.Column("uploaded_at", sa.DateTime),
 )
 
 

@@ -91,13 +91,14 @@ def _relabel_reused_batch(engine: Engine, period: str, batch: int | None) -> Non
 def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None = None, sender: str | None = None,
             billing_address: str | None = None, customers: Sequence[str] = (), resend: bool = False,
             user: str | None = None, progress: Callable[[str], None] | None = None,
-            mailer: Mailer | None = None) -> DeliveryReport:
+            mailer: Mailer | None = None, customer_messages: bool = True, billing: bool = True) -> DeliveryReport:
     """Put the period's messages in its outbox and the delivery log; with ``smtp``, send what is not accepted yet.
 
     A message whose content an address already has is not written or sent to it again,
     unless ``resend`` (recorded, with ``user``); changed content is a new delivery. Only
     ``customers``, when given (the billing message is then left alone). ``mailer`` replaces
-    the one made for ``smtp`` (retry policy).
+    the one made for ``smtp`` (retry policy). ``customer_messages`` / ``billing`` False leave the
+    customers' messages / the billing message out (the rate desk's apply options choose them apart).
     """
     engine = db_url if isinstance(db_url, Engine) else init_db(db_url)
     sender = sender or os.environ.get("REPORTLIB_MAIL_FROM") or DEFAULT_SENDER
@@ -119,7 +120,7 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
     outbox = safe_join(Path(records[0].folder), "outbox")
     report = DeliveryReport(period, outbox, [], [], [], "not configured")
     names: dict[str, str] = {}  # delivery log entity -> message file name, for the report
-    for record in records:
+    for record in records if customer_messages else ():
         name = f"{Path(record.xlsx_file).stem}.eml"
         entity = entity_name(record.customer_id, record.rate_plan)
         names[entity] = name
@@ -143,7 +144,9 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         with engine.begin() as conn:
             conn.execute(amendments.update().where(a.id == record.id).values(
                 recipients=json.dumps(addressed), **({"eml_file": prepared.eml.name} if prepared.eml else {})))
-    if customers:
+    if not billing:
+        report.billing = "not asked for"
+    elif customers:
         report.billing = "not part of a send for chosen customers"
     else:
         report.billing = _prepare_billing(engine, period, records, outbox, sender, billing_address, resend, who, report)

@@ -29,8 +29,6 @@ class Kernel:
 
     def __init__(self, kernel_name: str, cwd: Path | None = None, environment: dict[str, str] | None = None):
         from jupyter_client import KernelManager
-        from jupyter_client.asynchronous import AsyncKernelClient
-        from jupyter_core.utils import run_sync
 
         self.kernel_name = kernel_name
         _sweep_kernel_folders()
@@ -46,17 +44,34 @@ class Kernel:
         try:
             self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log,
                                  extra_arguments=_KERNEL_ARGS)
-            # nbclient awaits the client's channels from its event loop: the async kind lets it
-            # wait on shell and iopub together instead of blocking the loop on one of them.
-            self.kc = AsyncKernelClient(**self.km.get_connection_info(session=True),
-                                        connection_file=self.km.connection_file, parent=self.km)
-            self.kc.start_channels()
-            run_sync(self.kc.wait_for_ready)(timeout=60)
+            self.kc = self._client(self.km.session)
             self.run_silently(f"__import__('reportlib.engines.in_kernel', fromlist=['setup']).setup({os.getpid()})")
         except BaseException:
             self.close()
             raise
         self.runs = 0
+
+    def _client(self, session):
+        """A started client of this kernel, ready, speaking as ``session``."""
+        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_core.utils import run_sync
+
+        # nbclient awaits the client's channels from its event loop: the async kind lets it
+        # wait on shell and iopub together instead of blocking the loop on one of them.
+        info = dict(self.km.get_connection_info(session=True), session=session)
+        kc = AsyncKernelClient(**info, connection_file=self.km.connection_file, parent=self.km)
+        kc.start_channels()
+        run_sync(kc.wait_for_ready)(timeout=60)
+        return kc
+
+    def reconnect(self) -> None:
+        """A new client for this thread, once the thread that started the kernel stopped its own
+        (:meth:`stop_client`): a client's channels belong to the event loop of the thread that
+        made them. The new one has a session of its own, as two clients of one session identity
+        get each other's replies."""
+        from jupyter_client.session import Session
+
+        self.kc = self._client(Session(key=self.km.session.key, signature_scheme=self.km.session.signature_scheme))
 
     @property
     def pid(self) -> int | None:
@@ -83,6 +98,13 @@ class Kernel:
         if reply["content"]["status"] != "ok":
             content = reply["content"]
             raise RuntimeError(f"kernel housekeeping failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def reset(self, cwd: Path, environment: dict[str, str]) -> None:
+        """A clean slate for the next notebook: its working folder and environment, an empty
+        namespace (imported modules stay loaded), the execution counter at 1
+        (:func:`reportlib.engines.in_kernel.reset`)."""
+        self.run_silently(f"__import__('reportlib.engines.in_kernel', fromlist=['reset'])"
+                          f".reset({str(cwd)!r}, {dict(environment)!r})")
 
     def close(self) -> None:
         self.stop_client()

@@ -11,7 +11,6 @@ from .kernel import Kernel, kernel_name
 
 __all__ = ["WarmEngine", "notebook_imports"]
 
-_RESET = "__import__('reportlib.engines.in_kernel', fromlist=['reset']).reset({cwd!r}, {environment!r})"
 
 
 @dataclass
@@ -79,15 +78,14 @@ class WarmEngine:
         The run's environment variables (e.g. the database URL with its password) are set
         outside the notebook, so the executed notebook never holds them.
         """
-        code = _RESET.format(cwd=str(cwd), environment=dict(environment))
         kernel = self._ready_kernel(notebook)
         try:
-            kernel.run_silently(code)
+            kernel.reset(cwd, environment)
         except Exception:  # a kernel that cannot even be reset is recycled, once
             self.recycle()
             kernel = self._ready_kernel(notebook)
             try:
-                kernel.run_silently(code)
+                kernel.reset(cwd, environment)
             except BaseException:
                 self.recycle()
                 raise

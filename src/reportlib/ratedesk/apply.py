@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -36,7 +36,7 @@ from .change_deck import ChangeDeckError, ChangeRow
 from .verifications import VerificationError, changes_digest
 from .verify import Change, VerifyOptions, VerifyResult, batch_digest, utcnow, verify_deck
 
-__all__ = ["ApplyResult", "BatchAppliedError", "apply_deck"]
+__all__ = ["ApplyResult", "BatchAppliedError", "apply_deck", "touched_plans"]
 
 _ADVISORY_KEY = 727_004  # serialises applies on PostgreSQL
 
@@ -63,11 +63,14 @@ class ApplyResult:
 
 def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: VerifyOptions = VerifyOptions(), *,
                user: str, deck_name: str | None = None, os_user: str | None = None,
-               expected_changes: str | None = None, fault: Callable[[str], None] | None = None) -> ApplyResult:
+               expected_changes: str | None = None, edits: Mapping[int, Mapping[str, Any]] | None = None,
+               fault: Callable[[str], None] | None = None) -> ApplyResult:
     """Verify and apply ``rows`` in one transaction; returns the new batch.
 
     ``os_user`` is who was logged in when an admin applies as ``user``. ``expected_changes``
-    is :func:`reportlib.ratedesk.verifications.changes_digest` of the verification being applied.
+    is :func:`reportlib.ratedesk.verifications.changes_digest` of the verification being applied,
+    ``edits`` the edits of its verify table (:func:`reportlib.ratedesk.edits.verification_edits`),
+    made on the changes once they are known to be the verified ones.
 
     ``fault`` is called with the name of each stage as it completes (``batch``, ``rates``,
     ``codes``, ``areas``, ``history``, ``log``): a test hook to prove that a failure half-way
@@ -87,9 +90,14 @@ def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: Ver
             raise VerificationError("Verified again now, the change deck would make other changes than the ones "
                                     "verified (rates, codes or areas changed since, or a future rate took effect); "
                                     "nothing was applied. Verify it again and review the result.")
+        if edits:
+            from .edits import apply_edits
+
+            result.changes = apply_edits(result.changes, edits)
         todo = [c for c in result.changes if c.applies]
         if not todo:
-            raise DataError("Nothing to apply: every row of the change deck is Unchanged, Locked or Skipped.")
+            raise DataError("Nothing to apply: every row of the change deck is Unchanged, Locked, Skipped or "
+                            "Disabled.")
         try:
             batch_id = conn.execute(s.change_batches.insert().values(
                 digest=result.digest, deck_name=deck_name, user=user, applied_at=started)
@@ -107,21 +115,22 @@ def apply_deck(url: str | Engine | None, rows: Sequence[ChangeRow], options: Ver
         written["history"] = _write_history(conn, result.changes, batch_id)
         stage("history")
         finished = utcnow()
-        plans = _touched_plans(conn, todo)
+        plans = touched_plans(conn, todo)
         conn.execute(s.change_log.insert().values(
             batch_id=batch_id, user=user, os_user=os_user if os_user != user else None, change_types=", ".join(sorted({c.change_type for c in todo})),
             code_decks=", ".join(sorted({c.code_deck for c in todo})), rate_plans=json.dumps(plans),
             plan_count=len(plans), deck_rows=len(rows), change_rows=len(todo), verified_at=result.verified_at,
             started_at=started, finished_at=finished))
         if deck_name:
-            conn.execute(s.deck_rows.update().where(s.deck_rows.c.deck == deck_name)
+            d = s.deck_rows.c  # a disabled row keeps saying so: it was not applied
+            conn.execute(s.deck_rows.update().where(d.deck == deck_name, sa.or_(d.enabled.is_(None), d.enabled))
                          .values(status=f"applied in batch {batch_id}"))
         record_data_version(conn, "rates", f"rates batch {batch_id}", result.digest)
         stage("log")
     return ApplyResult(batch_id, result, written, started, finished)
 
 
-def _touched_plans(conn: Connection, todo: list[Change]) -> list[str]:
+def touched_plans(conn: Connection, todo: list[Change]) -> list[str]:
     """Plans whose rates changed, and every plan of a deck whose codes or areas changed."""
     decks = {c.code_deck for c in todo if not c.rate_plan}
     p = s.rate_plans.c
@@ -169,7 +178,7 @@ def _apply_rates(conn: Connection, todo: list[Change], batch_id: int) -> int:
     if starts:
         conn.execute(s.rates.insert(), [dict(
             rate_plan=c.rate_plan, area=c.area, rate=c.rate_new, increment=c.increment_new,
-            active_from=c.active_from, active_till=None, locked=False, policy_5g=c.policy_5g_new,
+            active_from=c.active_from, active_till=None, locked=bool(c.locked_new), policy_5g=c.policy_5g_new,
             policy_ext=c.policy_ext_new, custom_1=c.custom_1_new, custom_2=c.custom_2_new,
             custom_3=c.custom_3_new, batch_id=batch_id, superseded_by=None) for c in starts])
     renamed = _renames(conn, todo, s.rates, batch_id)

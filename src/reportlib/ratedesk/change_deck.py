@@ -44,8 +44,8 @@ from . import data as s
 
 __all__ = [
     "CHANGE_TYPES", "CSV_HEADERS", "ChangeDeckError", "ChangeRow", "append_rows", "demo_change_deck",
-    "merge_rows", "modify_rates", "protect_formula", "read_change_csv", "renumber", "rows_from_rates", "split_codes",
-    "split_names", "unprotect_formula", "write_change_csv",
+    "merge_rows", "modify_rates", "parse_status", "protect_formula", "read_change_csv", "renumber", "rows_from_rates", "split_codes",
+    "split_names", "status_word", "unprotect_formula", "write_change_csv",
 ]
 
 CHANGE_TYPES = ("Area RATE", "Area name", "Area add", "Area delete", "Code add", "Code delete", "Code replace")
@@ -55,8 +55,20 @@ CSV_HEADERS = ("code deck", "rate plans", "rate plan groups", "change type", "co
 _COLUMN_OF = {"code deck": "code_deck", "rate plans": "rate_plans", "rate plan groups": "rate_plan_groups",
               "change type": "change_type", "codes": "codes", "area name in code deck": "area",
               "area name new": "area_new", "rate new": "rate_new", "increm. new": "increment_new",
-              "custom 1": "custom_1", "custom 2": "custom_2", "custom 3": "custom_3", "status": "status"}
+              "custom 1": "custom_1", "custom 2": "custom_2", "custom 3": "custom_3", "status": "enabled"}
 OPTIONAL_HEADERS = ("custom 1", "custom 2", "custom 3", "status")
+# The record Status as a file or a command spells it.
+STATUS_WORDS = {"enabled": True, "enable": True, "on": True, "yes": True, "1": True, "": True,
+                "disabled": False, "disable": False, "off": False, "no": False, "0": False}
+
+
+def parse_status(text: str) -> bool | None:
+    """Whether a Status cell enables the row (True), disables it (False), or is not a status (None)."""
+    return STATUS_WORDS.get((text or "").strip().lower())
+
+
+def status_word(enabled: bool) -> str:
+    return "enabled" if enabled else "disabled"
 
 
 class ChangeDeckError(DataError):
@@ -87,7 +99,8 @@ class ChangeRow:
     custom_1: str = ""
     custom_2: str = ""
     custom_3: str = ""
-    status: str = ""
+    status: str = ""  # what the desk last said of the row (its verify result, the batch it went into)
+    enabled: bool = True  # the manual's record Status: a disabled row is kept and shown, but not verified or applied
 
     def label(self) -> str:
         """``row 3 (Area RATE 'Germany Mobile')``: how errors name the row."""
@@ -95,7 +108,8 @@ class ChangeRow:
         return f"row {self.row} ({self.change_type or '?'}" + (f" {name!r})" if name else ")")
 
     def content(self) -> tuple:
-        """The row without its number and status: what makes two rows duplicates."""
+        """The row without its number and status text: what makes two rows duplicates (and, with the
+        record status, a batch: disabling a row makes another batch)."""
         return tuple(getattr(self, f.name) for f in fields(self) if f.name not in ("row", "status"))
 
     def record(self, deck: str) -> dict:
@@ -215,7 +229,12 @@ def read_change_csv(path: str | Path, code_deck: str, conn: Connection | None = 
             values_of["change_type"] = normalise_type(change_type)
             values_of["code_deck"] = values_of.get("code_deck") or code_deck
             values_of["increment_new"] = increment
-            values_of.pop("status", None)
+            enabled = parse_status(values_of.get("enabled", ""))
+            if enabled is None:
+                problems.append(f"{path.name}, row {line}, status: {values_of['enabled']!r} is not enabled or "
+                                "disabled (blank means enabled)")
+                continue
+            values_of["enabled"] = enabled
             rows.append(ChangeRow(row=line, **values_of))
     if conn is not None and rows:
         from .verify import deck_problems
@@ -236,7 +255,7 @@ def _row_of(problem: str) -> int:
 
 
 def write_change_csv(path: str | Path, rows: Sequence[ChangeRow]) -> Path:
-    """Write a deck as a CSV with the seed's headers (plus custom 1..3), atomically.
+    """Write a deck as a CSV with the seed's headers (plus custom 1..3 and the record status), atomically.
 
     Each row lands on its own spreadsheet row (empty rows fill the gaps an import left), and
     formula-looking text is protected as :func:`read_change_csv` expects (see the module).
@@ -244,7 +263,7 @@ def write_change_csv(path: str | Path, rows: Sequence[ChangeRow]) -> Path:
     from ..files import atomic_write
 
     headers = ["code deck", "rate plans", "rate plan groups", "change type", "codes", "area name in code deck",
-               "area name new", "rate new", "increm. new", "custom 1", "custom 2", "custom 3"]
+               "area name new", "rate new", "increm. new", "custom 1", "custom 2", "custom 3", "status"]
     with atomic_write(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(headers)
@@ -253,7 +272,8 @@ def write_change_csv(path: str | Path, rows: Sequence[ChangeRow]) -> Path:
             while line + 1 < r.row:
                 writer.writerow([])
                 line += 1
-            writer.writerow([protect_formula(getattr(r, _COLUMN_OF[h]) or "") for h in headers])
+            writer.writerow([protect_formula(getattr(r, _COLUMN_OF[h]) or "") for h in headers[:-1]]
+                            + [status_word(r.enabled)])
             line += 1
     return Path(path)
 

@@ -153,7 +153,7 @@ def cmd_modify(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .change_deck import write_change_csv
+    from .change_deck import status_word, write_change_csv
     from .decks import read_deck
 
     engine, user, name = _engine(args), _user(args), _deck_name(args)
@@ -163,13 +163,45 @@ def cmd_show(args) -> int:
         write_change_csv(args.csv, rows)
         print(f"Wrote {len(rows)} row(s) to {args.csv}")
         return 0
-    print(f"{'row':>4}  {'change type':<13} {'code deck':<16} {'area':<32} {'new area / codes':<28} "
-          f"{'rate new':>12} {'increm.':<8} plans/groups  status")
+    print(f"{'row':>4}  {'status':<8}  {'change type':<13} {'code deck':<16} {'area':<32} {'new area / codes':<28} "
+          f"{'rate new':>12} {'increm.':<8} plans/groups  last result")
     for r in rows:
         extra = r.area_new or r.codes
-        print(f"{r.row:>4}  {r.change_type:<13} {r.code_deck[:16]:<16} {r.area[:32]:<32} {extra[:28]:<28} "
+        print(f"{r.row:>4}  {status_word(r.enabled):<8}  {r.change_type:<13} {r.code_deck[:16]:<16} {r.area[:32]:<32} {extra[:28]:<28} "
               f"{r.rate_new:>12} {r.increment_new:<8} {';'.join(x for x in (r.rate_plans, r.rate_plan_groups) if x)}"
               f"  {r.status}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    """The manual's record Status: enable or disable deck rows without deleting them."""
+    from dataclasses import replace
+
+    from ..errors import ParameterError
+    from .change_deck import status_word
+
+    engine, user, name = _engine(args), _user(args), _deck_name(args)
+    rows = _current_rows(engine, name, user)
+    if not args.rows and not args.all:
+        raise ParameterError("rates status", ["give --row N (repeatable) or --all"])
+    unknown = sorted(set(args.rows or ()) - {r.row for r in rows})
+    if unknown:
+        raise ParameterError("rates status", [f"--row {n}: change deck {name!r} has no row {n} (rows: "
+                                              f"{', '.join(str(r.row) for r in rows) or 'none'})" for n in unknown])
+    enabled = args.action == "enable"
+    chosen = set(args.rows or ()) if not args.all else {r.row for r in rows}
+    changed = [replace(r, enabled=enabled) if r.row in chosen else r for r in rows]
+    count = sum(a.enabled != b.enabled for a, b in zip(rows, changed))
+    return _store(engine, name, changed, user, f"{count} row(s) {status_word(enabled)}")
+
+
+def cmd_clear(args) -> int:
+    """The manual's "Clear table": the deck's rows and its verifications go; the deck itself stays."""
+    from .decks import clear_deck
+
+    engine, user, name = _engine(args), _user(args), _deck_name(args)
+    rows, verifications = clear_deck(engine, name, user)
+    print(f"Cleared change deck {name!r}: {rows} row(s) and {verifications} verification(s) removed.")
     return 0
 
 
@@ -197,6 +229,19 @@ def cmd_template(args) -> int:
         save_deck(engine, args.template, rows, user, kind="template")
         print(f"Saved change deck {name!r} ({len(rows)} rows) as template {args.template!r}.")
         return 0
+    if args.action == "append-deck":  # the manual's "append the deck into an existing template"
+        rows = _current_rows(engine, name, user)
+        if not rows:
+            from ..errors import DataError
+
+            raise DataError(f"Change deck {name!r} is empty: nothing to append to template {args.template!r}.")
+        with engine.connect() as conn:
+            template = read_deck(conn, args.template, user, kind="template")
+        combined = append_rows(template, rows)
+        save_deck(engine, args.template, combined, user, kind="template")
+        print(f"Appended change deck {name!r} ({len(rows)} rows) to template {args.template!r}, which now has "
+              f"{len(combined)} row(s).")
+        return 0
     with engine.connect() as conn:
         template = read_deck(conn, args.template, user, kind="template")
     current = _current_rows(engine, name, user)
@@ -209,6 +254,7 @@ def _given_options(args) -> dict:
     """The verify options given on the command line, by :data:`~reportlib.ratedesk.verifications.OPTION_FLAGS` name."""
     given = {"plans": tuple(args.plan or ()), "groups": tuple(args.group or ()),
              "base_date": _when(args.base_date, "--base-date"), "specific_date": _when(args.date, "--date"),
+             "date_template": args.date_template,
              "all_codes_deleted": args.all_codes_deleted, "no_new": args.no_new,
              "one_deck": False if args.allow_many_decks else None}
     return {name: value for name, value in given.items() if value not in (None, ())}
@@ -242,17 +288,79 @@ def _may_edit(engine, name: str, user: str) -> bool:
         return can(conn, name, user, "editor")
 
 
-def cmd_verify(args) -> int:
+def _export_verify(result, path: str, verification_id: int, edits: int = 0) -> None:
+    """The verify table to ``path``: a workbook (.xlsx) or the Changes sheet as CSV (.csv)."""
+    from ..errors import ParameterError
+    from .edits import write_verify_csv
     from .xlsx import write_verify_xlsx
+
+    suffix = path.lower().rsplit(".", 1)[-1] if "." in path else ""
+    if suffix == "csv":
+        write_verify_csv(result, path, verification_id)
+    elif suffix == "xlsx":
+        write_verify_xlsx(result, path, verification_id, edits)
+    else:
+        raise ParameterError("rates verify", [f"--export {path!r}: give a file ending in .xlsx or .csv"])
+    print(f"Wrote {path}")
+
+
+def _verify_edits(args, engine, actor, name: str) -> int:
+    """``rates verify --edits FILE``: take the analyst's edits of the latest verification's table."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..errors import ParameterError
+    from .decks import editing, read_deck
+    from .edits import apply_edits, read_edits, record_edits, verification_edits
+    from .verifications import OPTION_FLAGS, VerificationError, changes_digest, options_to_apply
+    from .verify import verify_deck
+
+    given = _given_options(args)
+    if given:
+        raise ParameterError("rates verify --edits", [
+            f"{OPTION_FLAGS[k]} cannot be given with --edits: the edits belong to the deck's latest verification, "
+            "with its options (verify again without --edits to change them)" for k in given])
+    user = actor.user
+    with editing(engine, name, user, os_user=actor.os_user):
+        with engine.connect() as conn:
+            rows = read_deck(conn, name, user)
+            options, verification = options_to_apply(conn, name, rows, {})
+            result = verify_deck(conn, rows, options)
+            if changes_digest(result) != verification.changes_digest:
+                raise VerificationError(f"Verified again now, change deck {name!r} makes other changes than its "
+                                        f"verification {verification.id} showed (the rates changed since); verify it "
+                                        "again, export the table and edit that.")
+            earlier = verification_edits(conn, verification.id)
+        changes = apply_edits(result.changes, earlier)
+        edits = read_edits(args.edits, changes, verification.id)
+        record_edits(engine, verification.id, edits, user=user, source=Path(args.edits).name)
+    print(f"{len(edits)} edit(s) of verification {verification.id} recorded from {args.edits}"
+          + (" (the file says what the table already says)" if not edits else ":"))
+    for e in edits:
+        c = changes[e.change_no - 1]
+        print(f"  verify row {e.change_no} (deck row {c.deck_row}, {c.rate_plan} {c.area!r}): {e.field} "
+              f"{e.old or '(blank)'} -> {e.new or '(blank)'}")
+    with engine.connect() as conn:
+        now = verification_edits(conn, verification.id)
+    result = replace(result, changes=apply_edits(result.changes, now))
+    _print_verify(result)
+    if args.export:
+        _export_verify(result, args.export, verification.id, sum(len(v) for v in now.values()))
+    return 1 if result.errors else 0
+
+
+def cmd_verify(args) -> int:
     from .decks import DeckLockedError, read_deck, set_statuses
     from .verifications import record_verification
     from .verify import verify_deck
 
     engine, user, name = _engine(args), _user(args), _deck_name(args)
+    if args.edits:
+        return _verify_edits(args, engine, _actor(args), name)
     with engine.connect() as conn:
         rows = read_deck(conn, name, user)
         result = verify_deck(conn, rows, _options(args))
-    record_verification(engine, name, user, result)
+    verification = record_verification(engine, name, user, result)
     _print_verify(result)
     _print_options(result.options, "Verified with (rates apply uses exactly these)")
     if _may_edit(engine, name, user):
@@ -261,35 +369,65 @@ def cmd_verify(args) -> int:
         except DeckLockedError as exc:
             print(f"note: row statuses not saved: {exc}", file=sys.stderr)
     if args.export:
-        write_verify_xlsx(result, args.export)
-        print(f"Wrote {args.export}")
+        _export_verify(result, args.export, verification)
     if result.errors:
         print(f"{len(result.errors)} error(s): fix the change deck; apply will refuse it.", file=sys.stderr)
         return 1
     return 0
 
 
+def _steps(args):
+    from .publish import Steps
+
+    return Steps(xlsx=args.xlsx, email_xlsx=args.email_xlsx, csv=args.csv, email_csv=args.email_csv,
+                 upload=args.upload, clear=args.clear, smtp=args.smtp, sender=args.sender,
+                 billing_address=args.billing_address, upload_to=args.upload_to, out=args.out, workers=args.workers)
+
+
 def cmd_apply(args) -> int:
+    """The manual's "Apply changes + Upload": apply as verified (with the verify table's edits), then the options."""
+    from ..errors import ParameterError
     from .apply import apply_deck
-    from .decks import editing, read_deck
+    from .decks import clear_deck, editing, read_deck
+    from .edits import apply_edits, verification_edits
+    from .publish import publisher
     from .verifications import options_to_apply
+    from .verify import verify_deck
 
     engine, actor, name = _engine(args), _actor(args), _deck_name(args)
-    user = actor.user
+    user, steps = actor.user, _steps(args).resolved()
     with editing(engine, name, user, os_user=actor.os_user):
         with engine.connect() as conn:
             rows = read_deck(conn, name, user)
             options, verification = options_to_apply(conn, name, rows, _given_options(args))
+            edits = verification_edits(conn, verification.id)
+            if steps.documents or steps.emails or steps.upload:  # every option checked before anything changes
+                check = verify_deck(conn, rows, options)
+                todo = [c for c in apply_edits(check.changes, edits) if c.applies]
+                problems = check.errors + publisher().problems(conn, todo, steps)
+                if problems:
+                    raise ParameterError("rates apply (nothing was applied)", problems)
+                print(f"Options checked for {publisher().summary(conn, todo)}", file=sys.stderr)
         print(f"Applying change deck {name!r} ({len(rows)} rows) as verified on "
-              f"{verification.verified_at:%Y-%m-%d %H:%M} UTC by {verification.user} ...", file=sys.stderr)
+              f"{verification.verified_at:%Y-%m-%d %H:%M} UTC by {verification.user}"
+              + (f", with {sum(len(v) for v in edits.values())} edit(s) of its verify table" if edits else "")
+              + " ...", file=sys.stderr)
         _print_options(options, "With")
         result = apply_deck(engine, rows, options, user=user, deck_name=name, os_user=actor.os_user,
-                            expected_changes=verification.changes_digest)
+                            expected_changes=verification.changes_digest, edits=edits)
     _print_verify(result.verify)
     seconds = (result.finished_at - result.started_at).total_seconds()
     print(f"Applied as change batch {result.batch_id} in {seconds:.1f} s: "
           + ", ".join(f"{k} {v:,}" for k, v in result.written.items()))
-    return 0
+    report = publisher().publish(engine, args.db, result.batch_id, steps, user=user)
+    for line in report.lines:
+        print(line)
+    if steps.clear:
+        cleared, _ = clear_deck(engine, name, user)
+        print(f"Cleared change deck {name!r} ({cleared} row(s)) after the change.")
+    for problem in report.failed:
+        print(f"FAILED {problem}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def cmd_lookup(args) -> int:
@@ -333,10 +471,16 @@ def cmd_log(args) -> int:
             return 0
         frame = change_log_frame(conn, args.limit)
         notes = change_notes_frame(conn, args.limit)
+    steps = (("xlsx_done_at", "All .xlsx files generated"), ("csv_done_at", "All .csv files generated"),
+             ("emails_done_at", "All e-mails sent"), ("uploads_done_at", "All uploads to billing done"))
     for r in frame.itertuples():
         by = f" (logged in: {r.os_user})" if isinstance(r.os_user, str) else ""
         print(f"batch {r.batch_id:>4}  {r.finished_at:%Y-%m-%d %H:%M}  {r.user:<12} {r.change_types:<40} "
               f"decks: {r.code_decks}  plans ({r.plan_count}): {r.rate_plans}  rows {r.deck_rows}/{r.change_rows}{by}")
+        done = [f"{label}: {getattr(r, column):%Y-%m-%d %H:%M:%S} GMT" for column, label in steps
+                if not _missing(getattr(r, column))]
+        if done:
+            print("            " + "; ".join(done))
     if frame.empty:
         print("No change batch has been applied yet.")
     if not notes.empty:
@@ -344,6 +488,12 @@ def cmd_log(args) -> int:
     for r in notes.itertuples():
         print(f"  {r.at:%Y-%m-%d %H:%M:%S}  {r.kind:<16} {r.text}")
     return 0
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
 
 
 def cmd_review(args) -> int:
@@ -460,6 +610,8 @@ def _verify_options(p, apply: bool = False) -> None:
     p.add_argument("--group", action="append", help="rate plan group (repeatable; union with --plan)")
     p.add_argument("--base-date", metavar="DATE", help="date the templates' days count from (default: today)")
     p.add_argument("--date", metavar="DATE", help="one specific date for every change (overrides templates)")
+    p.add_argument("--date-template", metavar="NAME",
+                   help="this date template's days for every plan, instead of each plan's own")
     p.add_argument("--all-codes-deleted", choices=ALL_CODES_DELETED,
                    help="when every code of an area is deleted (default: close-area)")
     p.add_argument("--no-new", action="store_true", default=None,
@@ -516,20 +668,58 @@ def add_commands(cli) -> None:
     _common(p)
     p.set_defaults(handler=cmd_show)
 
-    p = cmds.add_parser("template", help="saved templates: save, load, append, merge, list, delete")
-    p.add_argument("action", choices=("save", "load", "append", "merge", "list", "delete"))
+    p = cmds.add_parser("status", help="enable or disable deck rows (kept and shown; skipped by verify and apply)")
+    p.add_argument("action", choices=("enable", "disable"))
+    p.add_argument("--row", dest="rows", type=int, action="append", help="this deck row (repeatable)")
+    p.add_argument("--all", action="store_true", help="every row of the deck")
+    _common(p)
+    p.set_defaults(handler=cmd_status)
+
+    p = cmds.add_parser("clear", help="clear the table: empty the change deck and its verify table")
+    _common(p)
+    p.set_defaults(handler=cmd_clear)
+
+    p = cmds.add_parser("template", help="saved templates: save, load, append, merge, append-deck, list, delete")
+    p.add_argument("action", choices=("save", "load", "append", "merge", "append-deck", "list", "delete"),
+                   help="save: the deck as a template (replacing it); load / append / merge: a template into the "
+                        "deck; append-deck: the deck's rows added to the end of an existing template")
     p.add_argument("template", nargs="?")
     _common(p)
     p.set_defaults(handler=cmd_template)
 
-    p = cmds.add_parser("verify", help="verify a change deck; --export FILE.xlsx for review")
+    p = cmds.add_parser("verify", help="verify a change deck; --export FILE.xlsx|.csv for review; --edits FILE to "
+                                       "take the analyst's corrections of the verify table")
     _verify_options(p)
-    p.add_argument("--export", metavar="FILE.xlsx", help="write the verify result for review")
+    p.add_argument("--export", metavar="FILE.xlsx|FILE.csv", help="write the verify table (for review and edits)")
+    p.add_argument("--edits", metavar="FILE.xlsx|FILE.csv",
+                   help="the exported verify table with Status, Locked new, Ext policy new or Custom 1-3 new edited: "
+                        "checked, recorded, and applied by rates apply")
     _common(p)
     p.set_defaults(handler=cmd_verify)
 
-    p = cmds.add_parser("apply", help="apply a change deck as it was verified, in one transaction")
+    p = cmds.add_parser("apply", help="apply changes (+ upload): apply the deck as verified, in one transaction, "
+                                      "then amendments, e-mails, uploads and clear as the options say")
     _verify_options(p, apply=True)
+    p.description += (" Future rates of the same plan and area are always superseded. Every option is checked for "
+                      "every customer rate plan the batch touches before anything changes; any problem refuses "
+                      "the whole run, naming every problem.")
+    p.add_argument("--xlsx", action="store_true", help="create XLSX amendments")
+    p.add_argument("--email-xlsx", action="store_true", help="send e-mails with the XLSX to customers (implies --xlsx)")
+    p.add_argument("--csv", action="store_true", help="create CSV amendments (billing CSVs)")
+    p.add_argument("--email-csv", action="store_true",
+                   help="send e-mails with the CSVs to external billing (implies --csv)")
+    p.add_argument("--upload", action="store_true",
+                   help="upload new customer rates to external billing (implies --csv)")
+    p.add_argument("--clear", action="store_true", help="clear the table (the change deck) after the change")
+    p.add_argument("--smtp", metavar="HOST:PORT", help="SMTP server for the e-mails")
+    p.add_argument("--from", dest="sender", metavar="ADDRESS", help="sender (default: $REPORTLIB_MAIL_FROM)")
+    p.add_argument("--billing-address", metavar="ADDRESS",
+                   help="external billing's e-mail address (default: $REPORTLIB_BILLING_EMAIL)")
+    p.add_argument("--upload-to", metavar="URL|FOLDER",
+                   help="billing system to upload to: http(s)://... (token in $REPORTLIB_BILLING_TOKEN), "
+                        "file://FOLDER or a folder (default: $REPORTLIB_BILLING_UPLOAD)")
+    p.add_argument("--out", metavar="DIR", help="outputs folder of the amendments (default: outputs/)")
+    p.add_argument("--workers", type=int, help="parallel amendment runs (default: cores)")
     _common(p)
     p.set_defaults(handler=cmd_apply)
 

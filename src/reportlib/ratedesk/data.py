@@ -39,7 +39,7 @@ from ..errors import LoadProblem
 __all__ = [
     "DOMAIN", "INCREMENT", "RATE_SCALE", "areas", "change_batches", "change_history", "change_log", "change_notes",
     "code_decks", "codes", "customer_rp_setup", "customers", "date_templates", "deck_acl", "deck_locks",
-    "deck_rows", "decks", "parse_groups", "rate_plans", "rates", "verifications",
+    "deck_rows", "decks", "parse_groups", "rate_plans", "rates", "verifications", "verify_edits",
 ]
 
 RATE_SCALE = 8
@@ -171,6 +171,12 @@ change_log = sa.Table(
     sa.Column("verified_at", sa.DateTime, nullable=False),
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime, nullable=False),
+    # The manual's completion times (GMT) of the steps after the change: set when every
+    # amendment of the batch has its XLSX, its CSV, its e-mail accepted, its upload done.
+    sa.Column("xlsx_done_at", sa.DateTime),
+    sa.Column("csv_done_at", sa.DateTime),
+    sa.Column("emails_done_at", sa.DateTime),
+    sa.Column("uploads_done_at", sa.DateTime),
 )
 
 change_history = sa.Table(
@@ -225,6 +231,7 @@ deck_rows = sa.Table(
     sa.Column("custom_1", sa.String(300)),
     sa.Column("custom_2", sa.String(300)),
     sa.Column("custom_3", sa.String(300)),
+    sa.Column("enabled", sa.Boolean),  # the record Status; empty (a deck stored before it existed) is enabled
 )
 
 deck_locks = sa.Table(
@@ -270,6 +277,22 @@ verifications = sa.Table(
     sa.Column("changes_digest", sa.String(64), nullable=False),  # the expanded changes the review showed
     sa.Column("errors", sa.Integer, nullable=False),
     sa.Column("warnings", sa.Integer, nullable=False),
+)
+
+verify_edits = sa.Table(
+    "rates_verify_edits", metadata,
+    # What the analyst corrected in a verification's table (`rates verify --edits FILE`): apply
+    # applies the verification with these edits, and the review shows them.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("verification_id", sa.Integer, sa.ForeignKey("rates_verifications.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("change_no", sa.Integer, nullable=False),  # the verify row (1 = first change)
+    sa.Column("field", sa.String(40), nullable=False),
+    sa.Column("old", sa.String(300)),
+    sa.Column("new", sa.String(300)),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("source", sa.String(300)),  # the file the edit came from
 )
 
 deck_acl = sa.Table(

@@ -39,7 +39,7 @@ from . import data as s
 from .change_deck import ChangeRow, renumber
 from .verify import utcnow
 
-__all__ = ["DeckAccessError", "DeckLockedError", "LEASE", "SESSION", "acquire_lock", "add_note", "can", "create_deck",
+__all__ = ["DeckAccessError", "DeckLockedError", "LEASE", "SESSION", "acquire_lock", "add_note", "can", "clear_deck", "create_deck",
            "current_user", "deck_info", "delete_deck", "editing", "list_decks", "lock_frame", "read_deck",
            "release_lock", "renew_lock", "save_deck", "set_access", "set_sharing", "set_statuses"]
 
@@ -151,7 +151,8 @@ def read_deck(conn: Connection, name: str, user: str, kind: str = "deck") -> lis
     rows = conn.execute(sa.select(s.deck_rows).where(r.deck == name).order_by(r.row_no)).all()
     return [ChangeRow(row=x.row_no, **{k: (x._mapping[k] or "") for k in (
         "change_type", "code_deck", "area", "area_new", "codes", "rate_new", "increment_new", "rate_plans",
-        "rate_plan_groups", "custom_1", "custom_2", "custom_3", "status")}) for x in rows]
+        "rate_plan_groups", "custom_1", "custom_2", "custom_3", "status")}, enabled=x.enabled is not False)
+        for x in rows]
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,26 @@ def set_statuses(engine: Engine, name: str, user: str, statuses: dict[int, str])
     with editing(engine, name, user), engine.begin() as conn:
         conn.execute(s.deck_rows.update().where(r.deck == name, r.row_no == sa.bindparam("n"))
                      .values(status=sa.bindparam("st")), [{"n": n, "st": st[:400]} for n, st in statuses.items()])
+
+
+def clear_deck(engine: Engine, name: str, user: str) -> tuple[int, int]:
+    """Empty stored deck ``name`` and its verify table (its verifications and their edits), under its lock.
+
+    The manual's "Clear table": the deck stays (owner, sharing, access lists), its rows go, and
+    apply has nothing verified to apply until the deck is filled and verified again. Returns the
+    rows and verifications removed.
+    """
+    with engine.connect() as conn:
+        deck_info(conn, name, "deck")
+    v = s.verifications.c
+    with editing(engine, name, user), engine.begin() as conn:  # editing() refuses anyone but an editor
+        ids = [r[0] for r in conn.execute(sa.select(v.id).where(v.deck == name))]
+        if ids:
+            conn.execute(s.verify_edits.delete().where(s.verify_edits.c.verification_id.in_(ids)))
+            conn.execute(s.verifications.delete().where(v.id.in_(ids)))
+        rows = conn.execute(s.deck_rows.delete().where(s.deck_rows.c.deck == name)).rowcount
+        conn.execute(s.decks.update().where(s.decks.c.name == name).values(updated_at=utcnow(), updated_by=user))
+    return rows, len(ids)
 
 
 def delete_deck(engine: Engine, name: str, user: str) -> None:

@@ -34,6 +34,7 @@ __all__ = ["OPTION_FLAGS", "VerificationError", "changes_digest", "describe_opti
 
 # Each stored option and the command-line flag that sets it.
 OPTION_FLAGS = {"plans": "--plan", "groups": "--group", "base_date": "--base-date", "specific_date": "--date",
+                "date_template": "--date-template",
                 "all_codes_deleted": "--all-codes-deleted", "no_new": "--no-new", "one_deck": "--allow-many-decks"}
 _CHANGE_FIELDS = ("deck_row", "change_type", "code_deck", "result", "error", "rate_plan", "area", "area_new", "code",
                   "active_rate_id", "future_rate_id", "rate_new", "increment_new", "active_from", "active_till",
@@ -81,6 +82,8 @@ def describe_options(options: VerifyOptions) -> list[tuple[str, str]]:
     dates = (f"{options.specific_date:%Y-%m-%d %H:%M} for every change (--date)" if options.specific_date else
              f"base date {options.base_date:%Y-%m-%d} + each plan's date template days" if options.base_date else
              "base date today + each plan's date template days")
+    if options.date_template and not options.specific_date:
+        dates = dates.replace("each plan's date template", f"date template {options.date_template!r} (for every plan)")
     return [("Dates", dates), ("Rate plans", ", ".join(sorted(options.plans)) or "as each row names them"),
             ("Rate plan groups", ", ".join(sorted(options.groups)) or "as each row names them"),
             ("All codes of an area deleted", options.all_codes_deleted),

@@ -7,14 +7,16 @@ Code deleted, Locked, Skipped — or an error naming the deck row. Code replace 
 into Code delete and Code add rows.
 
 Dates: a change starts at ``base date + days`` of the plan's date template (increase,
-decrease, new or delete; default 7/0/0/7), or at one ``specific date`` for every row. Deck-
+decrease, new or delete; default 7/0/0/7) — or of one ``date_template`` chosen for every plan
+(the manual's date template override) — or at one ``specific date`` for every row. Deck-
 level changes (areas, codes) serve every plan of the deck: additions take the smallest
 ``new_days`` of its plans (the code must exist when the first plan prices it), deletions the
 largest ``delete_days`` (every plan's notice must have passed). Renames take the base date.
 
 Rules chosen where the seed is silent: an increment-only change counts as an Increase (it
 needs notice); a locked rate is left alone (result Locked) while an Area delete over a
-locked rate is an error; with ``no_new`` rows that would add areas or rates are Skipped.
+locked rate is an error; with ``no_new`` rows that would add areas or rates are Skipped. A
+disabled deck row (record Status) is shown as Disabled and neither checked nor applied.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy.engine import Connection
 from . import data as s
 from .change_deck import CHANGE_TYPES, ChangeRow, normalise_type, split_codes, split_names
 
-__all__ = ["ALL_CODES_DELETED", "Change", "HANDLERS", "VerifyOptions", "VerifyResult", "batch_digest",
+__all__ = ["ALL_CODES_DELETED", "Change", "HANDLERS", "NOT_APPLIED", "VerifyOptions", "VerifyResult", "batch_digest",
            "current_areas", "current_codes", "deck_problems", "utcnow", "verify_deck"]
 
 ALL_CODES_DELETED = ("close-area", "keep-area", "error")
@@ -54,6 +56,7 @@ class VerifyOptions:
     groups: tuple[str, ...] = ()
     base_date: datetime | None = None  # default: today 00:00 UTC
     specific_date: datetime | None = None  # one date for every change, overriding the templates
+    date_template: str | None = None  # this date template for every plan instead of each plan's own
     all_codes_deleted: str = "close-area"
     one_deck: bool = True  # warn when a batch spans several code decks
     no_new: bool = False  # don't add new areas or rates
@@ -73,8 +76,9 @@ class VerifyOptions:
         """
         dates = {"date": self.specific_date.isoformat()} if self.specific_date else \
             {"base_date": self.resolved().base_date.isoformat()}  # type: ignore[union-attr]
+        template = {"date_template": self.date_template} if self.date_template else {}
         return {"plans": sorted(self.plans), "groups": sorted(self.groups),
-                "all_codes_deleted": self.all_codes_deleted, "no_new": self.no_new, **dates}
+                "all_codes_deleted": self.all_codes_deleted, "no_new": self.no_new, **dates, **template}
 
 
 @dataclass
@@ -122,13 +126,16 @@ class Change:
     custom_3_current: str | None = None
     custom_3_future: str | None = None
     custom_3_new: str | None = None
+    locked_new: bool | None = None  # the new rate is locked (an edit of the verify table)
+    status: str = "enabled"  # the verify row's Status: a disabled change is shown but not applied
 
     @property
     def applies(self) -> bool:
-        return not self.error and self.result not in ("Unchanged", "Locked", "Skipped")
+        return not self.error and self.status != "disabled" and self.result not in NOT_APPLIED
 
 
 COLUMNS = [f.name for f in fields(Change)]
+NOT_APPLIED = ("Unchanged", "Locked", "Skipped", "Disabled")  # results apply leaves alone
 
 
 @dataclass
@@ -160,6 +167,8 @@ class VerifyResult:
         for c in self.changes:
             if c.error:
                 errors[c.deck_row] = f"error: {c.error}"
+            elif c.result == "Disabled":
+                errors[c.deck_row] = "disabled: skipped by verify and apply"
             else:
                 by_row[c.deck_row][c.result] += 1
         out = {r.row: "ok: " + ", ".join(f"{k} {v}" for k, v in sorted(by_row[r.row].items()))
@@ -194,8 +203,8 @@ def current_codes(conn: Connection, code_deck: str, now: datetime) -> dict[str, 
 class _Context:
     """What verify reads from the database, loaded once per deck and plan."""
 
-    def __init__(self, conn: Connection, now: datetime):
-        self.conn, self.now = conn, now
+    def __init__(self, conn: Connection, now: datetime, date_template: str | None = None):
+        self.conn, self.now, self.date_template = conn, now, date_template
         self.decks = {r[0] for r in conn.execute(sa.select(s.code_decks.c.code_deck))}
         self.templates = {r.date_template: r for r in conn.execute(sa.select(s.date_templates))}
         self.plans = {r.rate_plan: r for r in conn.execute(sa.select(s.rate_plans))}
@@ -246,6 +255,9 @@ class _Context:
         return active, future
 
     def days(self, plan: str | None, kind: str) -> int:
+        if self.date_template in self.templates:  # the verify option overrides every plan's own template
+            # (an unknown one is an error of the options, reported by check_options)
+            return getattr(self.templates[self.date_template], f"{kind}_days")
         template = self.templates.get(self.plans[plan].date_template) if plan else None
         return getattr(template, f"{kind}_days") if template else DEFAULT_DAYS[kind]
 
@@ -297,9 +309,13 @@ def verify_deck(conn: Connection, rows: Sequence[ChangeRow], options: VerifyOpti
     now = options.now or utcnow()
     if options.base_date is None:
         options = replace(options, base_date=datetime(now.year, now.month, now.day))
-    run = _Verify(_Context(conn, now), options, plans_later)
+    run = _Verify(_Context(conn, now, options.date_template), options, plans_later)
     run.check_options()
     for r in rows:
+        if not r.enabled:  # kept and shown, never checked or applied
+            run.changes.append(Change(r.row, r.change_type, r.code_deck, "Disabled", area=r.area or None,
+                                      area_new=r.area_new or None, status="disabled"))
+            continue
         row = run.parse(r)
         if row is not None:
             HANDLERS[row.kind](run, row)
@@ -361,6 +377,9 @@ class _Verify:
             if name not in ctx.groups:
                 self.errors.append(f"option --group: unknown rate plan group {name!r}; known: "
                                    f"{', '.join(sorted(ctx.groups))}")
+        if options.date_template and options.date_template not in ctx.templates:
+            self.errors.append(f"option --date-template: unknown date template {options.date_template!r}; known: "
+                               f"{', '.join(sorted(ctx.templates)) or 'none'}")
         if options.all_codes_deleted not in ALL_CODES_DELETED:
             self.errors.append(f"option all codes deleted: {options.all_codes_deleted!r} is not one of "
                                f"{', '.join(ALL_CODES_DELETED)}")

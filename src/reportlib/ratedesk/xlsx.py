@@ -13,7 +13,7 @@ from .data import RATE_SCALE
 from .metrics import largest_changes, review_by_plan
 from .verify import VerifyResult
 
-__all__ = ["LARGEST_COLUMNS", "PLAN_COLUMNS", "write_review_xlsx", "write_verify_xlsx"]
+__all__ = ["CHANGE_COLUMNS", "LARGEST_COLUMNS", "PLAN_COLUMNS", "write_review_xlsx", "write_verify_xlsx"]
 
 PLAN_COLUMNS = [Col("rate_plan", "Rate plan"), Col("changes", "Changes", "int"), Col("increases", "Increases", "int"),
                 Col("decreases", "Decreases", "int"), Col("new", "New", "int"), Col("closed", "Closed", "int"),
@@ -26,7 +26,7 @@ LARGEST_COLUMNS = [Col("deck_row", "Deck row", "int"), Col("rate_plan", "Rate pl
                    Col("rate_diff", "Difference", "rate", places=RATE_SCALE), Col("diff_pct", "Change %", "percent"),
                    Col("active_from", "Effective", "datetime")]
 
-_CHANGE_COLUMNS = [
+CHANGE_COLUMNS = [
     Col("deck_row", "Deck row", "int"), Col("change_type", "Change type"), Col("result", "Result"),
     Col("error", "Error"), Col("code_deck", "Code deck"), Col("rate_plan", "Rate plan"), Col("area", "Area"),
     Col("area_new", "Area new"), Col("code", "Code", "code"), Col("codes", "Codes in area", "int"),
@@ -45,17 +45,26 @@ _CHANGE_COLUMNS = [
 ]
 
 
-def write_verify_xlsx(result: VerifyResult, path: str | Path) -> Path:
-    """Write ``result`` to ``path`` (atomically): Summary, Changes, Errors and Warnings sheets."""
-    summary = [{"result": k, "rows": v} for k, v in result.counts().items()]
+def write_verify_xlsx(result: VerifyResult, path: str | Path, verification_id: int | None = None,
+                      edits: int = 0) -> Path:
+    """Write ``result`` to ``path`` (atomically): Summary, Changes, Errors and Warnings sheets.
+
+    The Changes sheet is the verify table (:mod:`reportlib.ratedesk.edits`): each row carries
+    ``verification_id`` and its number, so that its editable columns can be read back with
+    ``rates verify --edits``; ``edits`` is how many edits the table already holds.
+    """
+    from .edits import verify_columns, verify_table
     from .verifications import describe_options
 
-    preamble = [("Verified at (UTC)", result.verified_at), *describe_options(result.options),
+    summary = [{"result": k, "rows": v} for k, v in result.counts().items()]
+    preamble = [("Verification", verification_id if verification_id is not None else "not recorded"),
+                ("Edits in the verify step", edits),
+                ("Verified at (UTC)", result.verified_at), *describe_options(result.options),
                 ("Deck rows", len(result.rows)), ("Errors", len(result.errors)), ("Batch digest", result.digest[:16])]
     sheets = [
         Sheet("Summary", summary, [Col("result", "Result"), Col("rows", "Rows", "int")],
               heading="Change deck verification", preamble=preamble),
-        Sheet("Changes", result.frame(), _CHANGE_COLUMNS),
+        Sheet("Changes", verify_table(result, verification_id), verify_columns()),
         Sheet("Errors", [{"error": e} for e in result.errors], [Col("error", "Error (names the deck row)")]),
         Sheet("Warnings", [{"warning": w} for w in result.warnings], [Col("warning", "Warning")]),
     ]

@@ -109,6 +109,18 @@ class VegaLiteChart:
         """The spec (a template's spec was validated once, when it was built)."""
         return self.spec
 
+    def properties(self, **changes: Any) -> "VegaLiteChart":
+        """A copy with its ``title``, ``width`` or ``height`` changed, as Altair's ``Chart.properties``
+        changes a chart's: what a notebook says of a chart it displays. A layered chart's title is
+        the whole chart's."""
+        unknown = sorted(set(changes) - {"title", "width", "height"})
+        if unknown:
+            raise ValueError(f"a chart's properties are title, width and height, not {', '.join(unknown)}")
+        spec = {**self.spec, **changes}
+        if "title" in changes and "layer" in spec:
+            spec["layer"] = [{k: v for k, v in layer.items() if k != "title"} for layer in spec["layer"]]
+        return VegaLiteChart(spec)
+
     @property
     def title(self) -> str:
         title = self.spec.get("title")

@@ -101,11 +101,15 @@ def _vega_lite_as_html(nb: nbformat.NotebookNode) -> None:
                     data["text/html"] = chart_embed_html(data[VEGALITE_MIME])
 
 
-def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: bool = False) -> str:
+def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: bool = False,
+                     notes: bool = False) -> str:
     """An executed notebook as one self-contained HTML page, code hidden, no CDN scripts.
 
-    ``consume=True`` lets the export change ``notebook`` instead of working on a deep copy of
-    it: for a caller that drops the notebook afterwards, as a run does.
+    A family's report shows what its cells display and its markdown cells tagged ``report``;
+    ``notes=True`` keeps every markdown cell and printed text too, as nbconvert's own page does
+    (a notebook run as papermill runs it, :mod:`reportlib.notebooks`). ``consume=True`` lets the
+    export change ``notebook`` instead of working on a deep copy of it: for a caller that drops
+    the notebook afterwards, as a run does.
     """
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook, consume = nbformat.read(str(notebook), as_version=4), True
@@ -120,7 +124,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: b
         warming.join()  # it is doing what this export would do first
     exporter = _take_exporter()
     try:
-        body, _ = exporter.from_notebook_node(notebook)
+        body, _ = exporter.from_notebook_node(notebook, resources={"reportlib_notes": notes})
     finally:
         with _exporters_lock:
             _idle_exporters.append(exporter)
@@ -204,10 +208,10 @@ def assert_offline(html_text: str) -> None:
 
 
 def write_notebook_html(notebook: nbformat.NotebookNode | str | Path, html_path: str | Path, *,
-                        consume: bool = False) -> Path:
+                        consume: bool = False, notes: bool = False) -> Path:
     """Export an executed notebook (or its file) to ``html_path`` atomically, refusing network
-    dependencies (``consume``: see :func:`notebook_to_html`)."""
-    text = notebook_to_html(notebook, consume=consume)
+    dependencies (``consume``, ``notes``: see :func:`notebook_to_html`)."""
+    text = notebook_to_html(notebook, consume=consume, notes=notes)
     assert_offline(text)
     # No fsync: the run's manifest records the page's SHA-256, so a re-run remakes a spoiled page.
     with atomic_write(html_path, fsync=False) as handle:
