@@ -64,6 +64,22 @@ def test_each_entity_gets_its_message_with_the_pdf_first_and_no_address_twice(wo
     assert not (world.statements / "versions").exists()
 
 
+def test_without_smtp_the_summary_says_the_messages_wait_in_the_outbox_and_how_to_send_them(world, capsys):
+    assert send(world) == 0
+    first = capsys.readouterr().out
+    outbox = world.statements / "outbox"
+    assert ("statement 2026-10: 2 message(s) written to the outbox, 0 already delivered; nothing sent (no --smtp)"
+            in first)
+    assert (f"2 message(s) wait in {outbox} for review; send them with: reportlib send statement -p month 2026-10 "
+            "--smtp HOST:PORT") in first
+    # Run again before sending: nothing new is written, and the two still waiting are said, not "0 written".
+    assert send(world) == 0
+    again = capsys.readouterr().out
+    assert "0 message(s) written to the outbox, 2 written before and still waiting there" in again
+    assert f"2 message(s) wait in {outbox} for review" in again
+    assert sorted(p.name for p in outbox.iterdir()) == ["p1-alpha-partner.eml", "p2-other-partner.eml"]
+
+
 def test_a_refused_address_is_failed_with_the_servers_words_and_retry_sends_to_it_alone(world, smtp_server, capsys):
     inbox = Inbox(refuse={"ceo@alpha.example": "550 5.1.1 <ceo@alpha.example>: Recipient address rejected"})
     smtp = smtp_server(inbox)

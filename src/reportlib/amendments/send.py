@@ -63,10 +63,22 @@ class DeliveryReport:
     failed: list[tuple[str, str]]
     billing: str
     delivered: list[str] = field(default_factory=list)  # messages whose content every address already has
+    waiting: list[str] = field(default_factory=list)  # written by an earlier delivery, still not accepted
+    smtp: bool = False  # whether messages were handed to a server (else the outbox is the delivery)
 
     def summary(self) -> str:
-        lines = [f"{self.period}: {len(self.written)} message(s) written to {self.outbox}, {len(self.sent)} sent, "
-                 f"{len(self.failed)} failed, {len(self.delivered)} already delivered; billing: {self.billing}"]
+        if self.smtp:
+            lines = [f"{self.period}: {len(self.written)} message(s) written to {self.outbox}, {len(self.sent)} sent, "
+                     f"{len(self.failed)} failed, {len(self.delivered)} already delivered; billing: {self.billing}"]
+        else:
+            unsent = len(self.written) + len(self.waiting)
+            lines = [f"{self.period}: {len(self.written)} message(s) written to {self.outbox}"
+                     + (f", {len(self.waiting)} written before and still waiting there" if self.waiting else "")
+                     + f", {len(self.failed)} failed, {len(self.delivered)} already delivered; nothing sent "
+                       f"(no --smtp); billing: {self.billing}"]
+            if unsent:
+                lines.append(f"  {unsent} message(s) wait in the outbox for review; send them with: "
+                             f"reportlib amendments send {self.period} --smtp HOST:PORT (or $REPORTLIB_SMTP)")
         lines += [f"  FAILED {name}: {error}" for name, error in self.failed]
         if self.delivered:
             lines.append("  already delivered (same content, same addresses) are not sent again; "
@@ -153,6 +165,7 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         if report.billing.startswith("billing-"):
             names[BILLING_ENTITY] = report.billing.split(",")[0]
     if smtp is not None or mailer is not None:
+        report.smtp = True
         with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
             sent, failed = send_open(engine, FAMILY, period, names, sending, tick)
             report.sent += sent
@@ -168,7 +181,9 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
 def _note(report: DeliveryReport, name: str, prepared: delivery_log.Prepared) -> None:
     if prepared.created is not None and prepared.eml is not None:
         report.written.append(prepared.eml.name)
-    elif prepared.delivered and not prepared.open:
+    elif prepared.open:
+        report.waiting.append(name)
+    elif prepared.delivered:
         report.delivered.append(name)
 
 

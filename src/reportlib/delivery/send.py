@@ -69,12 +69,25 @@ class SendReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (entity, why: no recipients, failed run)
     planned: list[str] = field(default_factory=list)  # --dry-run: what would be written and sent
     notes: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # written by an earlier send, still not accepted
+    outboxes: list[Path] = field(default_factory=list)
+    smtp: str | None = None  # the server messages went to; None: the outbox is the delivery
+    command: str = ""  # how to send them (``reportlib send FAMILY -p ...``), said when nothing was sent
 
     def summary(self) -> str:
         where = ", ".join(self.periods)
         if self.planned:
             lines = [f"{self.family} {where}: dry run, nothing written or sent; {len(self.planned)} message(s):"]
             lines += [f"  {line}" for line in self.planned]
+        elif self.smtp is None:
+            unsent = len(self.written) + len(self.waiting)
+            lines = [f"{self.family} {where}: {len(self.written)} message(s) written to the outbox"
+                     + (f", {len(self.waiting)} written before and still waiting there" if self.waiting else "")
+                     + f", {len(self.delivered)} already delivered; nothing sent (no --smtp)"]
+            if unsent:
+                lines.append(f"  {unsent} message(s) wait in {', '.join(map(str, self.outboxes))} for review; "
+                             f"send them with: {self.command or f'reportlib send {self.family} ...'} --smtp HOST:PORT "
+                             "(or $REPORTLIB_SMTP)")
         else:
             lines = [f"{self.family} {where}: {len(self.written)} message(s) written to the outbox, {len(self.sent)} sent, "
                      f"{len(self.failed)} failed, {len(self.delivered)} already delivered"]
@@ -232,7 +245,8 @@ def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = 
         os.environ.get("REPORTLIB_MAIL_MAX_MB") or DEFAULT_MAX_ATTACH_MB)
     folders = period_folders_of(family, raw, db_url=url, out=out)
     catalogue = os.environ.get("REPORTLIB_CATALOGUE_URL") or (outputs_root(out) / "index.html").as_uri()
-    report = SendReport(family.name, [p for p, _ in folders])
+    report = SendReport(family.name, [p for p, _ in folders], command=f"reportlib send {family.name} " + " ".join(
+        f"-p {name} {value}" for name, value in raw.items()) + (f" --entity {entity}" if entity else ""))
     names_by_period: dict[str, dict[str, str]] = {}
     for period, folder in folders:
         names = names_by_period.setdefault(period, {})
@@ -266,10 +280,15 @@ def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = 
                                    resend=resend, user=who)
             if prepared.created is not None and prepared.eml is not None:
                 report.written.append(prepared.eml.name)
-            elif prepared.delivered and not prepared.open:
+            elif prepared.open:
+                report.waiting.append(f"{stem}.eml")
+            elif prepared.delivered:
                 report.delivered.append(f"{stem}.eml")
+        if (folder / "outbox").is_dir():
+            report.outboxes.append(folder / "outbox")
     if dry_run or (smtp is None and mailer is None):
         return report
+    report.smtp = str(smtp) if smtp is not None else "the given mailer"
     with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
         for period, names in names_by_period.items():
             busy: list[str] = []
