@@ -278,9 +278,14 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
                 write_notebook_html(executed if nb is None else nb, page, consume=True,
                                     notes=not family.runner_parameters)
                 if family.pdf:
+                    from .render.chromium import chromium_path
                     from .render.pdf import print_pdf
 
-                    print_pdf(page, staging / f"{stem}.pdf")
+                    if chromium_path() is None:
+                        raise ConfigError("--to pdf prints the HTML report with headless Chromium, which is not "
+                                          "installed here; install it (Debian: apt-get install chromium), set "
+                                          "REPORTLIB_CHROMIUM to the browser's path, or use --to html.")
+                    print_pdf(page, staging / f"{stem}.pdf", left=plan.notebook.stem)
         except NotebookFailed as exc:
             error = str(exc)
         except ReportlibError as exc:

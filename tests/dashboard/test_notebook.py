@@ -92,7 +92,7 @@ def test_the_dashboard_pdf_is_its_page_printed_with_its_headline_figures_and_pag
     from reportlib.families import get_family
 
     from ..conftest import need
-    from reportlib.delivery.chromium import chromium_path
+    from reportlib.render.chromium import chromium_path
 
     need(bool(chromium_path()), "headless Chromium")
     folder = runs["month"].parent

@@ -75,7 +75,7 @@ def _made(root: Path) -> World:
 def made_world(tmp_path_factory) -> World:
     """Made once per session: two statement packs and a QBR deck, each with its PDF."""
     from ..conftest import need
-    from reportlib.delivery.chromium import chromium_path
+    from reportlib.render.chromium import chromium_path
     from reportlib.delivery.pdf import soffice_path
 
     need(bool(chromium_path()), "headless Chromium")

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from reportlib.delivery.catalogue import entries, write_catalogue
-from reportlib.delivery.chromium import Browser
+from reportlib.render.chromium import Browser
 from reportlib.delivery.send import send_reports
 
 from ..amendments.test_send import Inbox

@@ -2,10 +2,10 @@
 
 A family names the files that get a PDF (:attr:`reportlib.families.Family.pdfs`):
 
-- an HTML page is printed by headless Chromium over the DevTools protocol
-  (:mod:`reportlib.delivery.chromium`): A4, the charts as vectors, each section on a new page
-  (the page's print stylesheet), the entity and period in the page header, page numbers in
-  the footer. One browser prints a whole batch, page after page.
+- an HTML page is printed by the one printer of pages, :mod:`reportlib.render.pdf` (headless
+  Chromium): A4, the charts as vectors, each section on a new page (the page's print
+  stylesheet), the entity and period in the page header, page numbers in the footer. One
+  browser prints a whole batch, a few tabs at a time.
 - an Office document (a PPTX deck) is converted by LibreOffice headless. Starting LibreOffice
   costs seconds, so a batch's documents are converted by a few ``soffice`` processes (one per
   worker), each given its whole share of files in one ``--convert-to pdf`` call.
@@ -36,16 +36,12 @@ from ..errors import ConfigError, ReportlibError
 from ..families import Family
 from ..files import atomic_write
 from ..manifest import INDEX, SUFFIX, file_entry, read_manifest, write_folder_index, write_manifest
-from ..render.text import escape_html
+from ..render.pdf import Printout, print_pages
 from ..versions import VERSIONS, content_sha256
 
-__all__ = ["PdfJob", "PdfReport", "make_pdfs", "office_to_pdf", "page_header", "pending_pdfs", "print_pages",
-           "soffice_path"]
+__all__ = ["PdfJob", "PdfReport", "make_pdfs", "office_to_pdf", "pending_pdfs", "print_jobs", "soffice_path"]
 
 _RECORD = ".pdfs.json"  # pdf name -> {"made_from": content digest, "sha256": the PDF's}
-# The page is ready to print when every browser-drawn chart has drawn (or said why not).
-_CHARTS_DRAWN = ("Array.from(document.querySelectorAll('.rl-chart')).every("
-                 "e => e.querySelector('svg, canvas') || e.textContent.trim())")
 
 
 def soffice_path() -> str | None:
@@ -165,36 +161,14 @@ def _list(folder: Path, stem: str, run_key: str | None, pdf: Path, source: Path,
     return True
 
 
-def page_header(entity: str, period: str) -> tuple[str, str]:
-    """Chromium's header and footer templates: the entity and period; page N of M."""
-    style = ("font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; font-size: 8px; color: #555; width: 100%; "
-             "margin: 0 0.5in; display: flex; justify-content: space-between;")
-    header = (f'<div style="{style}"><span>{escape_html(entity)}</span>'
-              f"<span>{escape_html(period)}</span></div>")
-    footer = (f'<div style="{style}"><span></span><span>Page <span class="pageNumber"></span> of '
-              '<span class="totalPages"></span></span></div>')
-    return header, footer
-
-
-def print_pages(jobs: list[PdfJob], out: Path, *, progress: Callable[[PdfJob], None] | None = None,
-                ) -> dict[PdfJob, Path | str]:
-    """Print each job's HTML page to ``out`` with one headless Chromium; a PDF path or why not."""
-    from .chromium import Browser, BrowserError
-
-    results: dict[PdfJob, Path | str] = {}
-    with Browser() as browser:
-        page = browser.page()
-        for n, job in enumerate(jobs):
-            try:
-                page.open(job.source.as_uri(), ready=_CHARTS_DRAWN)
-                target = out / f"{n}.pdf"
-                target.write_bytes(page.pdf(*page_header(job.entity, job.period)))
-                results[job] = target
-            except BrowserError as exc:
-                results[job] = str(exc)
-            if progress:
-                progress(job)
-    return results
+def print_jobs(jobs: list[PdfJob], out: Path, *, progress: Callable[[PdfJob], None] | None = None,
+               tabs: int | None = None) -> dict[PdfJob, Path | str]:
+    """Print each job's HTML page into ``out`` (one headless Chromium, a few tabs at a time); for
+    each job its PDF's path or why not."""
+    printouts = [Printout(job.source, out / f"{n}.pdf", job.entity, job.period) for n, job in enumerate(jobs)]
+    by_printout = dict(zip(printouts, jobs))
+    outcomes = print_pages(printouts, tabs=tabs, progress=progress and (lambda p: progress(by_printout[p])))
+    return {job: why if why is not None else printout.pdf for job, printout, why in zip(jobs, printouts, outcomes)}
 
 
 def office_to_pdf(sources: list[Path], out: Path, *, timeout: float = 1800) -> None:
@@ -263,13 +237,13 @@ def make_pdfs(family: Family, folders: Iterable[Path], *, stems: Iterable[str] |
     scratch.mkdir(parents=True)
     try:
         if html:
-            from .chromium import chromium_path
+            from ..render.chromium import chromium_path
 
             if chromium_path() is None:
                 report.missing_program = "Chromium not found: HTML reports get no PDF"
             else:
                 (scratch / "html").mkdir()
-                results.update(print_pages(html, scratch / "html", progress=progress))
+                results.update(print_jobs(html, scratch / "html", progress=progress))
         if office:
             if soffice_path() is None:
                 report.missing_program = "LibreOffice not found: decks get no PDF"

@@ -7,7 +7,10 @@ message JSON ending in a NUL byte, so nothing listens on any port. Every browser
 profile folder of its own and the offline flags (a proxy that goes nowhere for anything but
 loopback, no background networking), so a page can never fetch from the network.
 
-One :class:`Browser` serves many pages: a batch of statement packs starts Chromium once.
+One :class:`Browser` serves many pages: a batch of statement packs starts Chromium once, and
+several tabs (:class:`Page`) may each be driven from a thread of its own (commands are written
+whole, one at a time; each tab waits only for its own events). :mod:`reportlib.render.pdf` is
+the printer built on it.
 
     with Browser() as browser:
         page = browser.page()
@@ -44,13 +47,18 @@ class BrowserError(ReportlibError):
     """Chromium could not be started, or did not do what it was asked."""
 
 
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+# Events kept for a waiting caller; every other event (console, contexts, ...) is dropped as it comes.
+_AWAITED = frozenset({"Page.loadEventFired"})
+
+
 def chromium_path() -> str | None:
-    """The Chromium (or Chrome) program: ``$REPORTLIB_CHROMIUM`` or the first found on PATH."""
+    """The Chromium (or Chrome) program: ``$REPORTLIB_CHROMIUM`` (a name on PATH or a file), else the
+    first of :data:`BROWSERS` found on PATH; None if there is none."""
     named = os.environ.get("REPORTLIB_CHROMIUM")
     if named:
-        return named
-    return next((found for name in ("chromium", "chromium-browser", "google-chrome", "chrome")
-                 if (found := shutil.which(name))), None)
+        return shutil.which(named) or (named if Path(named).is_file() else None)
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
 def _parent_death_signal():
@@ -84,6 +92,7 @@ class Browser:
         self._replies: dict[int, dict] = {}
         self._events: list[dict] = []
         self._changed = threading.Condition()
+        self._writing = threading.Lock()
         self._closed = False
         to_child, self._commands = os.pipe()
         self._answers, from_child = os.pipe()
@@ -133,7 +142,7 @@ class Browser:
                         message = json.loads(raw)
                         if "id" in message:
                             self._replies[message["id"]] = message
-                        else:
+                        elif message.get("method") in _AWAITED:
                             self._events.append(message)
                     self._changed.notify_all()
         with self._changed:
@@ -149,8 +158,11 @@ class Browser:
         message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
+        data = memoryview(json.dumps(message).encode() + b"\0")
         try:
-            os.write(self._commands, json.dumps(message).encode() + b"\0")
+            with self._writing:  # one whole message at a time: tabs driven from several threads
+                while data:
+                    data = data[os.write(self._commands, data):]
         except OSError as exc:
             raise BrowserError(f"Chromium is gone ({method}): {exc}") from None
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -166,25 +178,26 @@ class Browser:
             raise BrowserError(f"Chromium refused {method}: {reply['error'].get('message')}")
         return reply.get("result", {})
 
-    def wait_event(self, method: str, *, session: str | None = None, timeout: float | None = None,
-                   since: int = 0) -> dict[str, Any]:
-        """Wait for an event (``Page.loadEventFired``) of ``session`` that arrived after event ``since``."""
+    def wait_event(self, method: str, *, session: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for an event (one of :data:`_AWAITED`, e.g. ``Page.loadEventFired``) of ``session``;
+        it and that session's earlier events are used up."""
         deadline = time.monotonic() + (timeout or self.timeout)
         with self._changed:
             while True:
-                for index in range(since, len(self._events)):
-                    event = self._events[index]
+                for index, event in enumerate(self._events):
                     if event.get("method") == method and event.get("sessionId") == session:
-                        del self._events[:index + 1]
+                        self._events = [e for n, e in enumerate(self._events)
+                                        if n > index or e.get("sessionId") != session]
                         return event.get("params", {})
                 left = deadline - time.monotonic()
                 if self._closed or left <= 0:
                     raise BrowserError(f"Chromium sent no {method} within {timeout or self.timeout:g} s")
                 self._changed.wait(left)
 
-    def clear_events(self) -> None:
+    def clear_events(self, session: str | None = None) -> None:
+        """Forget the events kept for ``session``."""
         with self._changed:
-            self._events.clear()
+            self._events = [e for e in self._events if e.get("sessionId") != session]
 
     def page(self) -> "Page":
         """A new tab (target), attached in flat session mode."""
@@ -231,7 +244,7 @@ class Page:
 
     def open(self, url: str, *, ready: str | None = None, timeout: float | None = None) -> None:
         """Load ``url`` and wait for its load event, then until the JavaScript ``ready`` is true."""
-        self.browser.clear_events()
+        self.browser.clear_events(self.session)
         reply = self.call("Page.navigate", {"url": url})
         if reply.get("errorText"):
             raise BrowserError(f"Chromium could not open {url}: {reply['errorText']}")
