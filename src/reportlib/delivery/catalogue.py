@@ -1,10 +1,18 @@
 """The catalogue: every report under ``outputs/``, what it says, its versions, who received it.
 
-:func:`entries` reads the run manifests (and their kept versions) and the delivery log into
-plain records, one :class:`Entry` per family × period × entity; :func:`write_catalogue`
-renders them as ``outputs/index.html``, one self-contained page (inline style and script, no
-network) whose links are relative, so it opens from disk, from a copy of the folder or
-behind any web server. The web portal reads :func:`entries` too.
+One model of what reports exist, read by both ``outputs/index.html`` and the web portal:
+:class:`Reports` reads each run's manifest (``<family>/<period>/<stem>.manifest.json``; the
+folder's ``manifest.json`` index does not say which family a run belongs to, and two families
+share ``qbr/``) into a :class:`Report`, keeping each parsed manifest until its file changes, and
+the earlier versions a changed report keeps (:func:`reportlib.versions.version_folders`). Only
+names of one plain path part are followed (no ``..``, no links), so a caller can look up what a
+URL names without ever opening a path taken from it.
+
+:func:`entries` adds the delivery log to the reports, one :class:`Entry` per family × period ×
+entity; :func:`write_catalogue` renders them as ``outputs/index.html``, one self-contained page
+(inline style and script, no network) whose links are relative, so it opens from disk, from a
+copy of the folder or behind any web server. The portal (``reportlib.portal.catalogue``) adds
+who may see what to :class:`Reports`.
 
     from reportlib.delivery.catalogue import entries
     for entry in entries("outputs", "sqlite:///data/reportlib.sqlite"):
@@ -14,6 +22,9 @@ behind any web server. The web portal reads :func:`entries` too.
 from __future__ import annotations
 
 import json
+import os
+import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +34,170 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..files import atomic_write, slugify
-from ..manifest import INDEX, SUFFIX, read_manifest
+from ..manifest import SUFFIX, read_manifest
 from ..versions import version_folders
 
-__all__ = ["CATALOGUE", "Delivered", "Entry", "FileLink", "Version", "entries", "render_catalogue",
-           "write_catalogue"]
+__all__ = ["CATALOGUE", "Delivered", "Document", "Entry", "FileLink", "Report", "Reports", "Version", "entries",
+           "render_catalogue", "write_catalogue"]
+
+# A name the catalogue follows: one plain path part (no "..", no separator, no dot file).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+KINDS = {".xlsx": "Excel workbook", ".pptx": "PowerPoint deck", ".html": "web page", ".pdf": "PDF",
+         ".csv": "CSV", ".ipynb": "executed notebook", ".eml": "e-mail"}
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file of a run, as its manifest lists it."""
+
+    name: str
+    bytes: int
+    sha256: str
+
+    @property
+    def suffix(self) -> str:
+        return os.path.splitext(self.name)[1].lower()
+
+    @property
+    def kind(self) -> str:
+        return KINDS.get(self.suffix, self.suffix.lstrip(".") or "file")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One run as its manifest describes it, and where it lies under the outputs folder."""
+
+    family: str
+    folder: str  # the family's folder under outputs/ (statements, qbr, ...)
+    period: str  # the period's folder (2026-10, 2026q3, batch-3, ...)
+    stem: str
+    status: str
+    parameters: dict[str, Any]
+    started_at: str
+    duration_s: float | None
+    files: tuple[Document, ...]
+    error: str | None = None
+    headline: dict[str, Any] = field(default_factory=dict, compare=False)
+    mtime_ns: int = field(default=0, compare=False)
+
+    @property
+    def path(self) -> str:
+        """The period folder, relative to the outputs folder (``statements/2026-10``)."""
+        return f"{self.folder}/{self.period}"
+
+    @property
+    def entity(self) -> str:
+        """A short description of whom the run is about: its parameters other than the period."""
+        shown = [f"{value}" for key, value in sorted(self.parameters.items())
+                 if key not in ("month", "quarter", "week", "from_month", "to_month") and value not in (None, "")]
+        return ", ".join(shown) or "all"
+
+
+def _report_from(manifest: dict[str, Any], folder: str, period: str, mtime_ns: int) -> Report | None:
+    stem, family = manifest.get("stem"), manifest.get("family")
+    if not isinstance(stem, str) or not isinstance(family, str):
+        return None
+    files = []
+    for entry in manifest.get("files") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and NAME.fullmatch(entry["name"]):
+            files.append(Document(entry["name"], int(entry.get("bytes") or 0), str(entry.get("sha256") or "")))
+    parameters = manifest.get("parameters") if isinstance(manifest.get("parameters"), dict) else {}
+    headline = manifest.get("headline") if isinstance(manifest.get("headline"), dict) else {}
+    return Report(family=family, folder=folder, period=period, stem=stem, status=str(manifest.get("status")),
+                  parameters=parameters, started_at=str(manifest.get("started_at") or ""),
+                  duration_s=manifest.get("duration_s"), files=tuple(files), error=manifest.get("error"),
+                  headline=headline, mtime_ns=mtime_ns)
+
+
+class Reports:
+    """The reports under one outputs folder, read from their manifests (cached until they change)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+        self._cache: dict[str, tuple[int, int, Report | None]] = {}
+        self._lock = threading.Lock()
+
+    def _read(self, path: str, stat: os.stat_result, folder: str, period: str) -> Report | None:
+        with self._lock:
+            cached = self._cache.get(path)
+        if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+            return cached[2]
+        try:
+            with open(path, encoding="utf-8") as handle:
+                manifest = json.load(handle)
+            report = _report_from(manifest, folder, period, stat.st_mtime_ns) if isinstance(manifest, dict) else None
+        except (OSError, ValueError):
+            report = None
+        with self._lock:
+            self._cache[path] = (stat.st_mtime_ns, stat.st_size, report)
+        return report
+
+    @staticmethod
+    def _folders(path: str | Path) -> list[os.DirEntry]:
+        try:
+            with os.scandir(path) as found:
+                return sorted((e for e in found if NAME.fullmatch(e.name) and e.is_dir(follow_symlinks=False)),
+                              key=lambda e: e.name)
+        except OSError:
+            return []
+
+    def in_period(self, folder: str, period: str) -> list[Report]:
+        """The reports of one period folder (``folder``/``period``: names, never paths), by stem."""
+        if not (NAME.fullmatch(folder or "") and NAME.fullmatch(period or "")):
+            return []
+        path = self.root / folder / period
+        if path.is_symlink() or path.parent.is_symlink():
+            return []
+        try:
+            with os.scandir(path) as found:
+                manifests = [e for e in found if e.name.endswith(SUFFIX) and not e.name.startswith(".")
+                             and e.is_file(follow_symlinks=False)]
+        except OSError:
+            return []
+        reports = []
+        for entry in manifests:
+            report = self._read(entry.path, entry.stat(follow_symlinks=False), folder, period)
+            if report is not None and f"{report.stem}{SUFFIX}" == entry.name:
+                reports.append(report)
+        return sorted(reports, key=lambda r: r.stem)
+
+    def all(self) -> list[Report]:
+        """Every report with a readable manifest, by family folder, period folder and stem."""
+        return [report for family in self._folders(self.root) for period in self._folders(family.path)
+                for report in self.in_period(family.name, period.name)]
+
+    def get(self, folder: str, period: str, stem: str) -> Report | None:
+        """The report ``folder/period/stem`` (names, never paths), or None."""
+        if not all(NAME.fullmatch(part or "") for part in (folder, period, stem)):
+            return None
+        path = self.root / folder / period / f"{stem}{SUFFIX}"
+        try:
+            stat = path.stat(follow_symlinks=False)
+        except OSError:
+            return None
+        if not path.is_file() or path.is_symlink() or path.parent.is_symlink():
+            return None
+        report = self._read(str(path), stat, folder, period)
+        return report if report is not None and report.stem == stem else None
+
+    def file(self, report: Report, document: Document) -> Path | None:
+        """Where ``document`` of ``report`` is: a regular file (not a link) inside the outputs folder, or None."""
+        path = self.root / report.folder / report.period / document.name
+        try:
+            if path.is_symlink() or not path.is_file():
+                return None
+            return path if path.resolve().is_relative_to(self.root) else None
+        except OSError:
+            return None
+
+    def versions(self, report: Report) -> list[tuple[str, Path, dict[str, Any]]]:
+        """The earlier versions ``report`` kept, oldest first: (when it was made, its folder, its manifest)."""
+        kept = []
+        for folder in version_folders(self.root / report.folder / report.period, report.stem):
+            manifest = read_manifest(folder / f"{report.stem}{SUFFIX}") or {}
+            kept.append((manifest.get("started_at") or folder.name, folder, manifest))
+        return kept
+
 
 CATALOGUE = "index.html"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -173,12 +343,6 @@ def _when(text: str | None) -> datetime:
         return datetime.min
 
 
-def _period_folders(root: Path) -> Iterable[Path]:
-    for family_folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for folder in sorted(p for p in family_folder.iterdir() if p.is_dir() and (p / INDEX).is_file()):
-            yield folder
-
-
 def entries(root: str | Path, db: str | Engine | None = None) -> list[Entry]:
     """Every report under the outputs folder ``root``: family, period and entity order.
 
@@ -186,40 +350,33 @@ def entries(root: str | Path, db: str | Engine | None = None) -> list[Entry]:
     """
     from ..db import init_db
 
-    root = Path(root).resolve()
-    if not root.is_dir():
+    reports = Reports(root)
+    if not reports.root.is_dir():
         return []
     engine = db if isinstance(db, Engine) or db is None else init_db(db)
     log = _delivery_log(engine)
     found: list[Entry] = []
-    for folder in _period_folders(root):
-        for path in sorted(folder.glob(f"*{SUFFIX}")):
-            manifest = read_manifest(path)
-            if not manifest or "stem" not in manifest:
-                continue
-            stem = manifest["stem"]
-            headline = manifest.get("headline") or {}
-            delivered = _of_stem(log, folder, stem)
-            kept = []
-            for version in version_folders(folder, stem):
-                old = read_manifest(version / f"{stem}{SUFFIX}") or {}
-                kept.append((old.get("started_at") or version.name, _files(root, version, old)))
-            current = (manifest.get("started_at") or "", _files(root, folder, manifest))
-            timeline = kept + [current]
-            versions = []
-            for n, (made_at, files) in enumerate(timeline):
-                start = _when(made_at)
-                end = _when(timeline[n + 1][0]) if n + 1 < len(timeline) else datetime.max
-                mine = tuple(d for d in delivered if start <= d.created_at < end
-                             or (n == 0 and d.created_at < start))
-                versions.append(Version(made_at, files, n == len(timeline) - 1, mine))
-            found.append(Entry(
-                family=manifest.get("family") or folder.parent.name, period=headline.get("period") or folder.name,
-                folder=folder.relative_to(root).as_posix(), stem=stem, entity=headline.get("entity") or "",
-                name=headline.get("name") or stem, status=manifest.get("status") or "unknown",
-                made_at=manifest.get("started_at") or "", duration_s=manifest.get("duration_s"),
-                headline=tuple(headline.get("figures") or ()), files=current[1], versions=tuple(versions),
-                error=manifest.get("error")))
+    for report in reports.all():
+        folder = reports.root / report.path
+        headline = report.headline
+        delivered = _of_stem(log, folder, report.stem)
+        kept = [(made_at, _files(reports.root, where, manifest))
+                for made_at, where, manifest in reports.versions(report)]
+        current = (report.started_at, _files(reports.root, folder, {"files": [
+            {"name": d.name, "bytes": d.bytes} for d in report.files]}))
+        timeline = kept + [current]
+        versions = []
+        for n, (made_at, files) in enumerate(timeline):
+            start = _when(made_at)
+            end = _when(timeline[n + 1][0]) if n + 1 < len(timeline) else datetime.max
+            mine = tuple(d for d in delivered if start <= d.created_at < end or (n == 0 and d.created_at < start))
+            versions.append(Version(made_at, files, n == len(timeline) - 1, mine))
+        found.append(Entry(
+            family=report.family, period=headline.get("period") or report.period, folder=report.path,
+            stem=report.stem, entity=headline.get("entity") or "", name=headline.get("name") or report.stem,
+            status=report.status if report.status != "None" else "unknown", made_at=report.started_at,
+            duration_s=report.duration_s, headline=tuple(headline.get("figures") or ()), files=current[1],
+            versions=tuple(versions), error=report.error))
     return sorted(found, key=lambda e: (e.family, e.folder, e.entity or e.stem, e.stem))
 
 
