@@ -132,8 +132,9 @@ def decks(url: str, work: Path, repeat: int, sample: int, workers: int, reuse: P
 
 
 def statements(url: str, work: Path, repeat: int, sample: int, reuse: Path | None) -> list[str]:
-    from reportlib.delivery.pdf import make_pdfs, pending_pdfs, print_pages
+    from reportlib.delivery.pdf import make_pdfs, pending_pdfs, print_jobs
     from reportlib.families import get_family
+    from reportlib.render.pdf import printing_tabs
 
     folder = rendered("statement", "month", "2026-10", url, work, reuse)
     family = get_family("statement")
@@ -143,23 +144,31 @@ def statements(url: str, work: Path, repeat: int, sample: int, reuse: Path | Non
         assert not report.failed and report.made, report.summary()
         batched.append(report.seconds / len(report.made))
         count = len(report.made)
-        log(f"statement: {count} PDFs in {report.seconds:.1f} s")
+        log(f"statement: {count} PDFs in {report.seconds:.1f} s ({printing_tabs(count)} tabs)")
     jobs, _ = pending_pdfs(family, [folder], force=True)
-    single = []
+    one_tab, single = [], []
     for n in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
             clock = time.perf_counter()
+            outcome = print_jobs(jobs, Path(scratch), tabs=1)
+            assert all(not isinstance(v, str) for v in outcome.values()), outcome
+            one_tab.append((time.perf_counter() - clock) / len(jobs))
+            log(f"statement: {len(jobs)} PDFs in one tab {one_tab[-1] * len(jobs):.1f} s")
+        with tempfile.TemporaryDirectory() as scratch:
+            clock = time.perf_counter()
             for job in jobs[:sample]:
-                print_pages([job], Path(scratch))
+                print_jobs([job], Path(scratch))
             single.append((time.perf_counter() - clock) / min(sample, len(jobs)))
-    return [f"| statement PDFs, {count} packs, one Chromium for the batch | {median(batched) * count:.1f} | "
-            f"{median(batched):.2f} |",
+    return [f"| statement PDFs, {count} packs, one Chromium for the batch, {printing_tabs(count)} tabs at once | "
+            f"{median(batched) * count:.1f} | {median(batched):.2f} |",
+            f"| same, one Chromium, one tab (page after page) | {median(one_tab) * count:.1f} | {median(one_tab):.2f} |",
             f"| same, a Chromium started per page (measured on {min(sample, len(jobs))}) | "
             f"{median(single) * count:.1f} | {median(single):.2f} |"]
 
 
-def _messages(work: Path, n: int):
-    """``n`` (entity, message, recipients) from the statement packs, entities numbered past the real ones."""
+def _messages(work: Path, n: int, *, attach: bool = True):
+    """``n`` (entity, message, recipients) from the statement packs, entities numbered past the real ones;
+    ``attach`` False: each message links to the catalogue instead of carrying the files."""
     from reportlib.delivery.send import compose
     from reportlib.families import get_family
     from reportlib.manifest import SUFFIX, read_manifest
@@ -172,11 +181,11 @@ def _messages(work: Path, n: int):
         entity = f"E{i:05d}"
         recipients = {"to": [f"finance@{entity.lower()}.example"], "cc": [], "bcc": ["archive@carrier.example"]}
         message = compose(family, folder, manifest, recipients, "reports@reportlib.example",
-                          max_bytes=10 * 1_048_576, catalogue="index.html")
+                          max_bytes=10 * 1_048_576 if attach else 0, catalogue="index.html")
         yield entity, message, recipients
 
 
-def sending(work: Path, repeat: int, n: int) -> list[str]:
+def sending(work: Path, repeat: int, n: int, *, attach: bool = True) -> list[str]:
     from reportlib.db import init_db
     from reportlib.delivery import Mailer, SmtpTarget, delivery_frame, log as delivery_log
     from reportlib.delivery.send import send_open
@@ -190,10 +199,13 @@ def sending(work: Path, repeat: int, n: int) -> list[str]:
             server = Server()
             clock = time.perf_counter()
             names = {}
-            for entity, message, recipients in _messages(work, n):
-                delivery_log.prepare(engine, family="statement", period="2026-10", entity=entity, message=message,
-                                     recipients=recipients, eml=outbox / f"{entity}.eml", user="bench")
-                names[entity] = f"{entity}.eml"
+            with delivery_log.preparing(engine) as batch:  # as send_reports records a period's messages
+                for entity, message, recipients in _messages(work, n, attach=attach):
+                    delivery_log.prepare(batch.connection(), family="statement", period="2026-10", entity=entity,
+                                         message=message, recipients=recipients, eml=outbox / f"{entity}.eml",
+                                         user="bench")
+                    batch.done()
+                    names[entity] = f"{entity}.eml"
             with Mailer(SmtpTarget("127.0.0.1", server.port, timeout=60)) as mailer:
                 sent, failed = send_open(engine, "statement", "2026-10", names, mailer)
             ours.append(time.perf_counter() - clock)
@@ -213,7 +225,9 @@ def sending(work: Path, repeat: int, n: int) -> list[str]:
                     smtp.sendmail("reports@reportlib.example", ["a@x.example", "b@x.example"], f.read_bytes())
             plain.append(time.perf_counter() - clock)
             assert server.stop()[0] == n
-    return [f"| {n} messages (≈{size / 1024:.0f} KB each) composed, logged and sent (`send_open`) | "
+            log(f"send: the same {n} .eml files by plain smtplib in {plain[-1]:.1f} s")
+    what = "PDF and workbook attached" if attach else "a link to the catalogue, no attachment"
+    return [f"| {n} messages (≈{size / 1024:.0f} KB each, {what}) composed, logged and sent (`send_open`) | "
             f"{median(ours):.1f} | {median(ours) / n * 1000:.1f} ms |",
             f"| same .eml files, plain `smtplib.sendmail` on one connection, no log | {median(plain):.1f} | "
             f"{median(plain) / n * 1000:.1f} ms |"]
@@ -229,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--reuse", metavar="OUTPUTS", help="copy the reports from this outputs folder (made by "
                                                           "make demo) instead of making them")
-    parser.add_argument("--parts", default="decks,statements,send", help="what to measure (comma-separated)")
+    parser.add_argument("--parts", default="decks,statements,send", help="what to measure (comma-separated: decks, "
+                                                                          "statements, send (with and without "
+                                                                          "attachments), send-links)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     reuse = Path(args.reuse).resolve() if args.reuse else None
@@ -245,10 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as work:
         if "decks" in parts:
             lines += decks(args.db, Path(work), args.repeat, args.sample, args.workers, reuse)
-        if parts & {"statements", "send"}:
-            lines += statements(args.db, Path(work), args.repeat if "statements" in parts else 1, args.sample, reuse)
+        if "statements" in parts:
+            lines += statements(args.db, Path(work), args.repeat, args.sample, reuse)
+        elif parts & {"send", "send-links"}:  # the messages attach the packs and their PDFs
+            folder = rendered("statement", "month", "2026-10", args.db, Path(work), reuse)
+            from reportlib.delivery.pdf import make_pdfs
+            from reportlib.families import get_family
+
+            make_pdfs(get_family("statement"), [folder])
         if "send" in parts:
             lines += sending(Path(work), args.repeat, args.messages)
+        if "send-links" in parts or "send" in parts:
+            lines += sending(Path(work), args.repeat, args.messages, attach=False)
     load = os.getloadavg()
     lines += ["", f"load average at end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; "
                   f"{(datetime.now(timezone.utc) - started).total_seconds():.0f} s"]

@@ -51,8 +51,8 @@ from .smtp import Mailer, RecipientResult
 
 __all__ = [
     "DeliveryState", "Prepared", "REPLACES_HEADER", "content_sha256", "deliveries", "delivery_frame",
-    "delivery_recipients", "delivery_state", "message_sha256", "open_deliveries", "prepare", "read_eml", "send",
-    "write_eml",
+    "delivery_recipients", "delivery_state", "message_sha256", "open_by_entity", "open_deliveries", "prepare",
+    "preparing", "read_eml", "send", "write_eml",
 ]
 
 REPLACES_HEADER = "Supersedes"  # RFC 2156: this message replaces that one
@@ -188,7 +188,7 @@ def _replacement_note(message: EmailMessage, earlier, sent_at: datetime | None) 
         body.set_content(note + body.get_content())
 
 
-def prepare(engine: Engine, *, family: str, period: str, entity: str, message: EmailMessage,
+def prepare(engine: Engine | Connection, *, family: str, period: str, entity: str, message: EmailMessage,
             recipients: Mapping[str, Sequence[str]], eml: str | Path, resend: bool = False,
             user: str | None = None) -> Prepared:
     """Record what ``message`` still has to reach, and write its .eml if it is a new delivery.
@@ -200,6 +200,10 @@ def prepare(engine: Engine, *, family: str, period: str, entity: str, message: E
     delivery used that name) and recorded with every address ``pending``, before anything is
     sent. A message whose content differs from what the entity was last sent says which
     message it replaces; earlier deliveries of other content not sent yet are superseded.
+
+    Given an engine it commits before it returns. Given a connection it works in that
+    connection's transaction: a batch records many messages in one commit, which is as safe as
+    long as none of them is sent before the commit (:func:`preparing`).
     """
     digest = message_sha256(message)
     wanted: dict[str, tuple[str, str]] = {}
@@ -209,7 +213,7 @@ def prepare(engine: Engine, *, family: str, period: str, entity: str, message: E
     d, r = deliveries.c, delivery_recipients.c
     outcome = Prepared(digest)
     now = _now()
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         _serialise(conn, family, period, entity)
         document = sa.and_(d.family == family, d.period == period, d.entity == entity)
         earlier = conn.execute(sa.select(deliveries).where(document).order_by(d.id)).all()
@@ -280,6 +284,61 @@ def prepare(engine: Engine, *, family: str, period: str, entity: str, message: E
     return outcome
 
 
+@contextmanager
+def _transaction(where: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(where, Connection):
+        yield where
+    else:
+        with where.begin() as conn:
+            yield conn
+
+
+class preparing:
+    """Record many messages in few transactions: ``with preparing(engine) as batch:`` then
+    ``prepare(batch.connection(), ...)`` for each message, ``batch.done()`` after each.
+
+    A transaction is committed every ``size`` messages and when the block ends (rolled back on
+    an error: nothing of the uncommitted messages is recorded, and none of them was sent).
+    Nothing may be sent inside the block: a message counts as recorded only once committed.
+    """
+
+    def __init__(self, engine: Engine, *, size: int = 100):
+        self.engine, self.size = engine, size
+        self._conn: Connection | None = None
+        self._open = None
+        self._count = 0
+
+    def __enter__(self) -> "preparing":
+        return self
+
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            self._open = self._conn.begin()
+        return self._conn
+
+    def done(self) -> None:
+        """One message recorded: commit when the batch is full."""
+        self._count += 1
+        if self._count >= self.size:
+            self.commit()
+
+    def commit(self) -> None:
+        conn, transaction, self._conn, self._open, self._count = self._conn, self._open, None, None, 0
+        if conn is not None:
+            try:
+                transaction.commit()
+            finally:
+                conn.close()
+
+    def __exit__(self, kind, *exc) -> None:
+        if kind is None:
+            self.commit()
+        elif self._conn is not None:
+            conn, self._conn, self._open = self._conn, None, None
+            conn.close()  # rolls back what was not committed
+
+
 def _restore(message: EmailMessage, delivery, earlier, by_delivery) -> None:
     restored = copy.deepcopy(message)
     del restored["Message-ID"]
@@ -316,6 +375,18 @@ def open_deliveries(engine: Engine, family: str, *, period: str | None = None,
         where.append(d.entity == entity)
     with engine.connect() as conn:
         return _open_ids(conn, sa.and_(*where))
+
+
+def open_by_entity(engine: Engine, family: str, period: str) -> dict[str, list[int]]:
+    """The deliveries of ``family`` in ``period`` with addresses not sent yet, by entity, oldest first."""
+    d, r = deliveries.c, delivery_recipients.c
+    query = (sa.select(d.id, d.entity).where(d.family == family, d.period == period, d.superseded_by.is_(None))
+             .where(sa.exists().where(r.delivery_id == d.id, r.status != "sent", r.closed.is_(None))).order_by(d.id))
+    found: dict[str, list[int]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            found.setdefault(row.entity, []).append(row.id)
+    return found
 
 
 @contextmanager

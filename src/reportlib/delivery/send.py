@@ -19,6 +19,7 @@ own way and sends them through :func:`send_open` too: one send path, one log.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 from dataclasses import dataclass, field
@@ -112,8 +113,9 @@ def send_open(engine: Engine, family: str, period: str, names: dict[str, str], m
     """
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
+    waiting = log.open_by_entity(engine, family, period)
     for entity, name in names.items():
-        for delivery in log.open_deliveries(engine, family, period=period, entity=entity):
+        for delivery in waiting.get(entity, ()):
             tick(name)
             results = log.send(engine, delivery, mailer)
             if results is None:
@@ -143,7 +145,9 @@ def period_folders_of(family: Family, raw: dict[str, Any], *, db_url: str | None
     return [(p, safe_join(root, slugify(family.folder), slugify(p))) for p in periods]
 
 
+@functools.lru_cache(maxsize=1)
 def _environment():
+    """The message templates' environment: one per process, so each template is compiled once."""
     import jinja2
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
@@ -221,6 +225,42 @@ def _log_entity(manifest: dict[str, Any]) -> str:
     return (manifest.get("headline") or {}).get("entity") or manifest["stem"]
 
 
+def _prepare_one(report: SendReport, batch: log.preparing, family: Family, period: str, folder: Path,
+                 manifest: dict[str, Any], names: dict[str, str], *, engine: Engine, retry: bool, dry_run: bool,
+                 sender: str, limit: float, catalogue: str, resend: bool, user: str) -> None:
+    """Compose one run's message and record it in ``batch`` (or, ``dry_run``, say what it would be)."""
+    stem, key = manifest["stem"], _log_entity(manifest)
+    names[key] = f"{stem}.eml"
+    if retry:
+        return
+    if manifest.get("status") != "ok":
+        report.skipped.append((stem, "its latest run failed; nothing is sent until it succeeds"))
+        return
+    with engine.connect() as conn:
+        addressed = recipients_for(conn, family.name, (manifest.get("headline") or {}).get("entity") or None)
+    if not addressed:
+        report.skipped.append((stem, f"no active recipient for {family.name} {key} "
+                                     "(reportlib load recipients FOLDER)"))
+        return
+    message = compose(family, folder, manifest, addressed.by_role(), sender, names=dict(addressed.names),
+                      max_bytes=int(limit * 1_048_576), catalogue=catalogue)
+    if dry_run:
+        people = "; ".join(f"{role}: {', '.join(a)}" for role, a in addressed.by_role().items() if a)
+        files = ", ".join(p.get_filename() for p in message.iter_attachments()) or "link to the catalogue"
+        report.planned.append(f"{stem}.eml «{message['Subject']}» [{files}] -> {people}")
+        return
+    prepared = log.prepare(batch.connection(), family=family.name, period=period, entity=key, message=message,
+                           recipients=addressed.by_role(), eml=safe_join(folder, "outbox", f"{stem}.eml"),
+                           resend=resend, user=user)
+    if prepared.created is not None and prepared.eml is not None:
+        report.written.append(prepared.eml.name)
+    elif prepared.open:
+        report.waiting.append(f"{stem}.eml")
+    elif prepared.delivered:
+        report.delivered.append(f"{stem}.eml")
+    batch.done()
+
+
 def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = None, out: str | Path | None = None,
                  entity: str | None = None, smtp: SmtpTarget | None = None, dry_run: bool = False,
                  resend: bool = False, retry: bool = False, sender: str | None = None, user: str | None = None,
@@ -254,36 +294,11 @@ def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = 
         if not runs:
             report.notes.append(f"{period}: no {family.name} report in {folder}"
                                 + (f" for {entity}" if entity else "") + "; run the batch first.")
-        for manifest in runs:
-            stem, key = manifest["stem"], _log_entity(manifest)
-            names[key] = f"{stem}.eml"
-            if retry:
-                continue
-            if manifest.get("status") != "ok":
-                report.skipped.append((stem, "its latest run failed; nothing is sent until it succeeds"))
-                continue
-            with engine.connect() as conn:
-                addressed = recipients_for(conn, family.name, (manifest.get("headline") or {}).get("entity") or None)
-            if not addressed:
-                report.skipped.append((stem, f"no active recipient for {family.name} {key} "
-                                             "(reportlib load recipients FOLDER)"))
-                continue
-            message = compose(family, folder, manifest, addressed.by_role(), sender, names=dict(addressed.names),
-                              max_bytes=int(limit * 1_048_576), catalogue=catalogue)
-            if dry_run:
-                people = "; ".join(f"{role}: {', '.join(a)}" for role, a in addressed.by_role().items() if a)
-                files = ", ".join(p.get_filename() for p in message.iter_attachments()) or "link to the catalogue"
-                report.planned.append(f"{stem}.eml «{message['Subject']}» [{files}] -> {people}")
-                continue
-            prepared = log.prepare(engine, family=family.name, period=period, entity=key, message=message,
-                                   recipients=addressed.by_role(), eml=safe_join(folder, "outbox", f"{stem}.eml"),
-                                   resend=resend, user=who)
-            if prepared.created is not None and prepared.eml is not None:
-                report.written.append(prepared.eml.name)
-            elif prepared.open:
-                report.waiting.append(f"{stem}.eml")
-            elif prepared.delivered:
-                report.delivered.append(f"{stem}.eml")
+        with log.preparing(engine) as batch:  # recorded in a few commits; nothing is sent before the last
+            for manifest in runs:
+                _prepare_one(report, batch, family, period, folder, manifest, names, engine=engine, retry=retry,
+                             dry_run=dry_run, sender=sender, limit=limit, catalogue=catalogue, resend=resend,
+                             user=who)
         if (folder / "outbox").is_dir():
             report.outboxes.append(folder / "outbox")
     if dry_run or (smtp is None and mailer is None):
