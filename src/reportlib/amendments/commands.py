@@ -182,9 +182,11 @@ def _record_lines(row) -> list[str]:
              f"rows {count(row.rows)}, changes {count(row.changes)}{took}"]
     xlsx = (f"{number(row.xlsx_seconds, 2, suffix=' s')}, {number(row.xlsx_peak_mb, 1, suffix=' MB')} peak RAM"
             if row.xlsx_seconds is not None else "")
+    csv = "its setup names no CSV template" if row.csv_status == "skipped" else \
+        number(row.csv_seconds, 2, suffix=" s") if row.csv_generated_at is not None else ""
     attempts = f"attempts {count(row.email_attempts)}" if row.email_attempts else ""
     steps = [("XLSX", row.xlsx_status, row.xlsx_generated_at, xlsx, link(row.xlsx_file)),
-             ("CSV", row.csv_status, row.csv_generated_at, "", link(row.csv_file)),
+             ("CSV", row.csv_status, row.csv_generated_at, csv, link(row.csv_file)),
              ("e-mail", row.email_status, row.email_sent_at, attempts, link("outbox", row.eml_file)),
              ("billing", row.billing_status, row.billing_sent_at, "e-mail of the CSV to external billing", ""),
              ("upload", row.upload_status or "-", row.uploaded_at, "to external billing", "")]

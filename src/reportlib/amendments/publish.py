@@ -113,9 +113,10 @@ def step_completions(conn: Connection, batch_id: int) -> dict[str, datetime]:
 
     A step is complete once every enabled customer × plan the batch touched has it done; its
     time is then the latest of theirs. ``xlsx``: every XLSX written. ``csv``: every billing CSV
-    written (a plan without a CSV template counts with its XLSX). ``emails``: every customer's
+    written (a setup without a CSV template has none to write). ``emails``: every customer's
     e-mail accepted, and the billing e-mail too once one was written. ``uploads``: every billing
-    CSV uploaded. Nothing is complete while an amendment is missing or failed.
+    CSV uploaded. Nothing is complete while an amendment is missing or failed, and a batch
+    without a billing CSV has no CSV or upload time.
     """
     from .data import amendments, batch_applied, period_name
     from .metrics import amendment_targets
@@ -131,12 +132,12 @@ def step_completions(conn: Connection, batch_id: int) -> dict[str, datetime]:
     if not made or any(r is None or r.xlsx_status != "ok" for r in made):
         return {}
     done = {"xlsx": _latest(r.xlsx_generated_at for r in made)}
+    csvs = [r for r in made if r.csv_status == "ok"]
     if all(r.csv_status in ("ok", "skipped") for r in made):
-        done["csv"] = _latest(r.csv_generated_at if r.csv_status == "ok" else r.xlsx_generated_at for r in made)
+        done["csv"] = _latest(r.csv_generated_at for r in csvs)
     billed = [r for r in made if r.csv_status == "ok" and r.billing_status != "pending"]  # pending: never written
     if all(r.email_status == "sent" for r in made) and all(r.billing_status == "sent" for r in billed):
         done["emails"] = _latest([*(r.email_sent_at for r in made), *(r.billing_sent_at for r in billed)])
-    csvs = [r for r in made if r.csv_status == "ok"]
     if csvs and all(r.upload_status == "done" for r in csvs):
         done["uploads"] = _latest(r.uploaded_at for r in csvs)
     return {step: at for step, at in done.items() if at is not None}
