@@ -190,6 +190,11 @@ def test_the_change_log_completes_when_failed_emails_and_uploads_succeed_on_retr
     assert log.xlsx_done_at == max(r.xlsx_generated_at for r in records.values())
     assert log.csv_done_at == max(r.csv_generated_at for r in records.values() if r.csv_status == "ok")
     assert log.emails_done_at is None and log.uploads_done_at is None
+    assert main(["amendments", "--failed"]) == 0  # every amendment with a failed step, and how to retry
+    listing = capsys.readouterr().out
+    assert [line.split("  ")[1] for line in listing.splitlines() if line.startswith("batch-1  ")] == [
+        "C2 × P1", "C1 × P2", "C1 × P1"]
+    assert "Retry failed e-mails with" in listing and "Retry failed uploads with" in listing
 
     inbox.refuse.clear()  # the customer fixed the mailbox: send again what was not accepted
     assert main(["amendments", "send", "batch-1", "--smtp", smtp, "--billing-address", "billing@ext.example"]) == 0

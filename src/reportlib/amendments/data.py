@@ -153,5 +153,5 @@ def amendment_records(conn: Connection, *, period: str | None = None, batch: int
         query = query.where(a.customer_id == customer)
     if failed:
         query = query.where(sa.or_(a.xlsx_status == "failed", a.csv_status == "failed", a.email_status == "failed",
-                                   a.billing_status == "failed"))
+                                   a.billing_status == "failed", a.upload_status == "failed"))
     return query_frame(conn, query)
