@@ -50,7 +50,8 @@ def test_make_renders_every_enabled_customer_plan_of_the_batch_and_writes_the_ou
     capsys.readouterr()
     assert main(["amendments", "--db", url, "--batch", str(batch)]) == 0
     listing = capsys.readouterr().out
-    assert "c2-zed-co-rates-p1.xlsx" in listing and "written" in listing and "xlsx_peak_mb" in listing
+    assert (folder / "c2-zed-co-rates-p1.xlsx").as_uri() in listing and "MB peak RAM" in listing
+    assert "  e-mail   written  -" in listing
 
 
 def test_amendment_converts_to_pdf_with_its_first_code(made, tmp_path):

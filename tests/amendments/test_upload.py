@@ -124,3 +124,35 @@ def test_upload_targets_say_what_they_lack(monkeypatch, tmp_path):
         uploader_for("ftp://billing.example/in")
     with pytest.raises(ConfigError, match="No upload target"):
         uploader_for(None)
+
+
+def test_an_amendment_made_again_with_a_new_csv_is_not_uploaded_until_that_csv_is(made, billing):
+    """The record's upload step is about the CSV it links to: made again with other content, the CSV is
+    not uploaded yet; the upload of it completes the batch's uploads again, at its own time."""
+    url, batch, out = made
+    server = billing(refuse_first=0)
+    uploader = HttpUploader(server.url + "/plans/{ext_billing_rate_plan}/rates")
+    upload_period(engine_for(url), f"batch-{batch}", uploader, user="analyst")
+    first = records(url)
+    with engine_for(url).connect() as conn:
+        done = conn.execute(sa.select(s.change_log.c.uploads_done_at)).scalar()
+    assert done == max(first["C1 × P1"][1], first["C1 × P2"][1])
+
+    generate(url, "C1", "P2", batch, output_dir=out, stem="C1-P2", user="analyst")  # the same CSV again
+    assert records(url)["C1 × P2"] == first["C1 × P2"]
+    rp = s.customer_rp_setup.c
+    with engine_for(url).begin() as conn:
+        conn.execute(s.customer_rp_setup.update().where(rp.customer_id == "C1", rp.rate_plan == "P1")
+                     .values(csv_template="billing-full"))
+    before = (out / "C1-P1.billing.csv").read_bytes()
+    generate(url, "C1", "P1", batch, output_dir=out, stem="C1-P1", user="analyst")
+    assert (out / "C1-P1.billing.csv").read_bytes() != before
+    assert records(url)["C1 × P1"] == (None, None)  # this CSV was never uploaded
+
+    again = upload_period(engine_for(url), f"batch-{batch}", uploader, user="analyst")
+    assert again.uploaded == ["C1 × P1"] and again.already == ["C1 × P2"]
+    now = records(url)
+    assert now["C1 × P1"][0] == "done" and now["C1 × P1"][1] > first["C1 × P1"][1]
+    assert [r.body for r in server.accepted.values()][-1] == (out / "C1-P1.billing.csv").read_bytes()
+    with engine_for(url).connect() as conn:
+        assert conn.execute(sa.select(s.change_log.c.uploads_done_at)).scalar() == now["C1 × P1"][1]

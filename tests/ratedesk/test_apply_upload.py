@@ -155,3 +155,61 @@ def test_apply_without_what_the_options_need_is_refused(desk, tmp_path, capsys, 
     assert "sending e-mails needs an SMTP server: give --smtp HOST:PORT" in err
     assert "needs its address: give --billing-address ADDRESS or set REPORTLIB_BILLING_EMAIL" in err
     assert "REPORTLIB_BILLING_TOKEN (the billing system's bearer token) is not set" in err
+
+
+def step_records(url: str, period: str = "batch-1") -> dict:
+    with engine_for(url).connect() as conn:
+        return {f"{r.customer_id} × {r.rate_plan}": r
+                for r in conn.execute(sa.select(amendments).where(amendments.c.period == period))}
+
+
+def change_log_row(url: str, batch: int = 1):
+    with engine_for(url).connect() as conn:
+        return conn.execute(sa.select(s.change_log).where(s.change_log.c.batch_id == batch)).one()
+
+
+def test_the_change_log_completes_when_failed_emails_and_uploads_succeed_on_retry(desk, tmp_path, capsys):
+    """Apply changes + Upload with every option; one customer address and the billing system refuse. The
+    change log has the documents' times only; "All e-mails sent" / "All uploads to billing done" come
+    when `amendments send` / `amendments upload` finish what failed, at the time the last one did."""
+    url, inbox, smtp, billing = desk
+    inbox.refuse["b@zed.example"] = "550 5.1.1 <b@zed.example>: user unknown"
+    billing.reject = 422
+    deck = tmp_path / "deck.csv"
+    deck.write_text(DECK, encoding="utf-8")
+    assert main(["rates", "import", str(deck), "--code-deck", "T"]) == 0
+    assert main(["rates", "verify", "--base-date", "2026-11-21"]) == 0
+    options = every_option(smtp, billing, tmp_path / "outputs")
+    assert main(["rates", "apply", *options]) == 1  # applied; the e-mail and upload steps failed
+    err = capsys.readouterr().err
+    assert "retry with reportlib amendments send batch-1" in err and "reportlib amendments upload batch-1" in err
+
+    records, log = step_records(url), change_log_row(url)
+    assert {k: (r.email_status, r.upload_status) for k, r in records.items()} == {
+        "C1 × P1": ("sent", "failed"), "C1 × P2": ("sent", "failed"), "C2 × P1": ("failed", None)}
+    assert log.xlsx_done_at == max(r.xlsx_generated_at for r in records.values())
+    assert log.csv_done_at == max(r.csv_generated_at for r in records.values() if r.csv_status == "ok")
+    assert log.emails_done_at is None and log.uploads_done_at is None
+    assert main(["amendments", "--failed"]) == 0  # every amendment with a failed step, and how to retry
+    listing = capsys.readouterr().out
+    assert [line.split("  ")[1] for line in listing.splitlines() if line.startswith("batch-1  ")] == [
+        "C2 × P1", "C1 × P2", "C1 × P1"]
+    assert "Retry failed e-mails with" in listing and "Retry failed uploads with" in listing
+
+    inbox.refuse.clear()  # the customer fixed the mailbox: send again what was not accepted
+    assert main(["amendments", "send", "batch-1", "--smtp", smtp, "--billing-address", "billing@ext.example"]) == 0
+    records, log = step_records(url), change_log_row(url)
+    assert {r.email_status for r in records.values()} == {"sent"}
+    assert records["C2 × P1"].email_sent_at > max(records[k].email_sent_at for k in ("C1 × P1", "C1 × P2"))
+    assert log.emails_done_at == records["C2 × P1"].email_sent_at  # the moment the last e-mail was accepted
+    assert log.uploads_done_at is None
+
+    billing.reject = None
+    assert main(["amendments", "upload", "1", "--upload-to", billing.url + "/rates/{ext_billing_rate_plan}"]) == 0
+    records, log = step_records(url), change_log_row(url)
+    assert log.uploads_done_at == max(r.uploaded_at for r in records.values() if r.csv_status == "ok")
+    capsys.readouterr()
+    assert main(["rates", "log"]) == 0
+    shown = capsys.readouterr().out
+    assert f"All e-mails sent: {log.emails_done_at:%Y-%m-%d %H:%M:%S} GMT" in shown
+    assert f"All uploads to billing done: {log.uploads_done_at:%Y-%m-%d %H:%M:%S} GMT" in shown

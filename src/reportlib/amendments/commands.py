@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 __all__ = ["add_commands"]
 
@@ -105,7 +106,6 @@ def cmd_upload(args) -> int:
     from ..delivery.upload import uploader_for
     from ..errors import ParameterError
     from ..ratedesk.decks import current_user
-    from ..ratedesk.publish import mark_done
     from .upload import upload_period
 
     text = args.period.strip().lower().removeprefix("batch-")
@@ -121,11 +121,7 @@ def cmd_upload(args) -> int:
     report = upload_period(engine, period, uploader, user=current_user(),
                            progress=lambda name: print(f"uploading {name} to {uploader}", file=sys.stderr))
     print(report.summary())
-    if report.failed:
-        return 1
-    if text.isdigit():  # the change log's "All uploads to billing done"
-        mark_done(engine, int(text), "uploads")
-    return 0
+    return 1 if report.failed else 0
 
 
 def cmd_deliveries(args) -> int:
@@ -161,19 +157,47 @@ def cmd_list(args) -> int:
         print("No amendment recorded" + (" that matches" if (args.period or args.batch or args.customer
                                                              or args.failed) else "") + ".")
         return 0
-    columns = ["requested_at", "user", "period", "customer_id", "rate_plan", "xlsx_status", "csv_status",
-               "email_status", "billing_status", "upload_status", "rows", "changes", "seconds", "xlsx_seconds",
-               "xlsx_peak_mb", "email_attempts", "xlsx_file"]
-    shown = frame[columns].copy()
-    shown["requested_at"] = shown["requested_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}")
-    print(shown.to_string(index=False))
-    for row in frame.itertuples():
-        for label, text in (("error", row.error), ("e-mail error", row.email_error)):
-            if text:
-                print(f"{row.period} {row.customer_id} × {row.rate_plan} {label}: {text}")
+    for row in frame.astype(object).where(frame.notna(), None).itertuples():
+        print("\n".join(_record_lines(row)))
     if (frame["email_status"] == "failed").any():
         print("Retry failed e-mails with: reportlib amendments send PERIOD --smtp HOST:PORT")
+    if (frame["upload_status"] == "failed").any():
+        print("Retry failed uploads with: reportlib amendments upload PERIOD --upload-to URL|FOLDER")
     return 0
+
+
+def _record_lines(row) -> list[str]:
+    """One amendment of the record: what was asked, then each step's status, completion time (GMT) and file."""
+    from ..render.figures import count, number
+
+    def when(at) -> str:
+        return f"{at:%Y-%m-%d %H:%M:%S} GMT" if at is not None else "-"
+
+    def link(*parts) -> str:
+        if row.folder is None or parts[-1] is None:
+            return ""
+        path = Path(row.folder, *parts)
+        shown = path.as_uri() if path.is_absolute() else str(path)
+        return shown if path.is_file() else f"{shown} (missing)"
+
+    took = f", {number(row.seconds, 2, suffix=' s')} in all" if row.seconds is not None else ""
+    lines = [f"{row.period}  {row.customer_id} × {row.rate_plan}  requested {when(row.requested_at)} by {row.user}  "
+             f"rows {count(row.rows)}, changes {count(row.changes)}{took}"]
+    xlsx = (f"{number(row.xlsx_seconds, 2, suffix=' s')}, {number(row.xlsx_peak_mb, 1, suffix=' MB')} peak RAM"
+            if row.xlsx_seconds is not None else "")
+    csv = "its setup names no CSV template" if row.csv_status == "skipped" else \
+        number(row.csv_seconds, 2, suffix=" s") if row.csv_generated_at is not None else ""
+    attempts = f"attempts {count(row.email_attempts)}" if row.email_attempts else ""
+    steps = [("XLSX", row.xlsx_status, row.xlsx_generated_at, xlsx, link(row.xlsx_file)),
+             ("CSV", row.csv_status, row.csv_generated_at, csv, link(row.csv_file)),
+             ("e-mail", row.email_status, row.email_sent_at, attempts, link("outbox", row.eml_file)),
+             ("billing", row.billing_status, row.billing_sent_at, "e-mail of the CSV to external billing", ""),
+             ("upload", row.upload_status or "-", row.uploaded_at, "to external billing", "")]
+    for label, status, at, detail, file in steps:
+        lines.append("  " + "  ".join(part for part in (f"{label:<8} {status:<8} {when(at):<23}", detail, file)
+                                      if part).rstrip())
+    lines += [f"  {label}: {text}" for label, text in (("error", row.error), ("e-mail error", row.email_error)) if text]
+    return lines
 
 
 def _mail_options(p: argparse.ArgumentParser) -> None:

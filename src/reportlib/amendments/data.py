@@ -7,6 +7,12 @@ time, issue date, user, batch, templates, statuses, files, recipients, rows, cha
 XLSX seconds and peak memory; a failed run is recorded with its error. The notebook itself only
 reads (:func:`issued_at`). The e-mail and billing statuses summarise the delivery log
 (:mod:`reportlib.amendments.send`).
+
+Every step has its status and the time (UTC) it completed: the XLSX and the CSV when written,
+the customer's e-mail and the billing e-mail when the last address accepted it, the upload
+when external billing took it. A step that has not completed has no time. The change log's
+completion times of a batch are the latest of these once every amendment of the batch has the
+step done (:mod:`reportlib.amendments.publish`).
 """
 
 from __future__ import annotations
@@ -37,11 +43,14 @@ amendments = sa.Table(
     sa.Column("csv_template", sa.String(100)),
     sa.Column("email_template", sa.String(100)),
     sa.Column("xlsx_status", sa.String(16), nullable=False),  # ok | failed
+    sa.Column("xlsx_generated_at", sa.DateTime),
     sa.Column("csv_status", sa.String(16), nullable=False),  # ok | failed | skipped
+    sa.Column("csv_generated_at", sa.DateTime),
     # Summaries of the delivery log: pending (nothing written yet) | written (in the outbox, not
     # sent) | sent (every address accepted) | failed (an address refused, or none to send to).
     sa.Column("email_status", sa.String(16), nullable=False),
     sa.Column("billing_status", sa.String(16), nullable=False),  # the same, or none (no billing CSV)
+    sa.Column("billing_sent_at", sa.DateTime),  # when the billing e-mail with this CSV was accepted
     sa.Column("error", sa.Text),
     sa.Column("folder", sa.Text),
     sa.Column("xlsx_file", sa.String(300)),
@@ -144,5 +153,5 @@ def amendment_records(conn: Connection, *, period: str | None = None, batch: int
         query = query.where(a.customer_id == customer)
     if failed:
         query = query.where(sa.or_(a.xlsx_status == "failed", a.csv_status == "failed", a.email_status == "failed",
-                                   a.billing_status == "failed"))
+                                   a.billing_status == "failed", a.upload_status == "failed"))
     return query_frame(conn, query)

@@ -4,7 +4,8 @@
 writes files, nothing else: no table is created and no row written, so running the notebook by
 hand has no side effect on the database. Beside the documents it writes ``<stem>.record.json``,
 what the amendments record keeps of the run (request time, issue date, user, templates, files,
-recipients, rows, changes, timings, XLSX seconds and peak memory); the runner's after-run step
+recipients, rows, changes, timings, XLSX seconds and peak memory, when the XLSX and the CSV were
+written); the runner's after-run step
 (:func:`reportlib.amendments.family.record_run`) turns it into the run's record.
 
 Made again for the same period, an amendment keeps the issue date it was first made with (read
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Engine
 from ..db import engine_for
 from ..files import atomic_write
 from ..ratedesk.decks import current_user
+from ..ratedesk.verify import utcnow
 from .csv import write_billing_csv
 from .data import batch_applied, issued_at, period_name
 from .email import fields
@@ -57,7 +59,7 @@ def write_documents(db_url: str | Engine | None, customer_id: str, rate_plan: st
     """Write one customer × plan's XLSX amendment, billing CSV (when its setup names a CSV template) and
     record file ``<stem>.record.json`` into ``output_dir``; reads the database only."""
     engine = db_url if isinstance(db_url, Engine) else engine_for(db_url)
-    requested, clock = datetime.now(timezone.utc).replace(tzinfo=None), time.perf_counter()
+    requested, clock = utcnow(), time.perf_counter()
     who = current_user(user)
     period = period_name(batch, at)
     output = Path(output_dir)
@@ -78,12 +80,14 @@ def write_documents(db_url: str | Engine | None, customer_id: str, rate_plan: st
         if (setup.get("csv_template") or "").strip() else None
     xlsx_path = output / f"{stem}.xlsx"
     stats = write_amendment_xlsx(doc, xlsx_template, xlsx_path)
-    csv_path, csv_seconds = None, 0.0
+    xlsx_generated = utcnow()
+    csv_path, csv_seconds, csv_generated = None, 0.0, None
     if csv_template is not None:
         csv_clock = time.perf_counter()
         csv_path = output / f"{stem}.billing.csv"
         write_billing_csv(doc, csv_template, csv_path)
         csv_seconds = round(time.perf_counter() - csv_clock, 3)
+        csv_generated = utcnow()
     changes = len(changes_only(doc.sheet))
     seconds = round(time.perf_counter() - clock, 3)
     record = output / f"{stem}{RECORD_SUFFIX}"
@@ -97,6 +101,8 @@ def write_documents(db_url: str | Engine | None, customer_id: str, rate_plan: st
             "recipients": None if doc.recipient_error else doc.recipients, "recipient_error": doc.recipient_error,
             "mail_fields": fields(doc), "rows": stats.rows, "changes": changes, "seconds": seconds,
             "xlsx_seconds": stats.seconds, "xlsx_peak_mb": stats.peak_mb, "csv_seconds": csv_seconds,
+            "xlsx_generated_at": xlsx_generated.isoformat(),
+            "csv_generated_at": csv_generated.isoformat() if csv_generated else None,
         }, handle, default=str, indent=1)
     return Documents(doc, xlsx_path, csv_path, record, stats.rows, changes, stats.seconds, stats.peak_mb, csv_seconds,
                      seconds)

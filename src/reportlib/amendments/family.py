@@ -12,6 +12,7 @@ step (:func:`record_run`, ``Family.after_run``), in the process that runs the re
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -29,9 +30,10 @@ from ..params import ReportParams
 from ..ratedesk import data as s
 from ..ratedesk.decks import current_user
 from ..run import RunResult
-from .data import amendments, period_name, save_record
+from .data import amendments, batch_applied, billing_uploads, period_name, save_record
 from .documents import RECORD_SUFFIX
 from .metrics import amendment_targets, regeneration_targets
+from .publish import note_completions
 
 __all__ = ["AmendmentBatchParams", "AmendmentParams", "FAMILY", "record_documents", "record_run"]
 
@@ -87,6 +89,7 @@ def record_documents(db_url: str | None, record: str | Path, *, folder: str | Pa
     :func:`reportlib.amendments.documents.write_documents`); the files are in ``folder`` (default:
     the record file's). ``only_if_missing`` leaves a record that exists as it is."""
     values = json.loads(Path(record).read_text(encoding="utf-8"))
+    folder = Path(folder if folder is not None else Path(record).parent)
     engine = _engine(db_url)
     a = amendments.c
     with engine.begin() as conn:
@@ -95,20 +98,49 @@ def record_documents(db_url: str | None, record: str | Path, *, folder: str | Pa
                 a.xlsx_status == "ok")).first() is not None:
             return
         csv_file, recipient_error = values["csv_file"], values["recipient_error"]
+        uploaded = _uploaded(conn, values, safe_join(folder, csv_file)) if csv_file else None
         save_record(conn, dict(
             period=values["period"], batch_id=values["batch_id"], customer_id=values["customer_id"],
             rate_plan=values["rate_plan"], requested_at=datetime.fromisoformat(values["requested_at"]),
             issued_at=datetime.fromisoformat(values["issued_at"]), user=values["user"],
-            folder=str(folder if folder is not None else Path(record).parent),
-            amendment_template=values["amendment_template"], csv_template=values["csv_template"],
-            email_template=values["email_template"], xlsx_status="ok", csv_status="ok" if csv_file else "skipped",
+            folder=str(folder), amendment_template=values["amendment_template"], csv_template=values["csv_template"],
+            email_template=values["email_template"], xlsx_status="ok",
+            xlsx_generated_at=_written_at(values, "xlsx", folder), csv_status="ok" if csv_file else "skipped",
+            csv_generated_at=_written_at(values, "csv", folder) if csv_file else None,
             email_status="failed" if recipient_error else "pending", email_error=recipient_error,
-            email_attempts=0, email_sent_at=None, billing_status="pending" if csv_file else "none", error=None,
+            email_attempts=0, email_sent_at=None, billing_status="pending" if csv_file else "none",
+            billing_sent_at=None, upload_status="done" if uploaded else None, uploaded_at=uploaded, error=None,
             xlsx_file=values["xlsx_file"], csv_file=csv_file, eml_file=None,
             recipients=None if values["recipients"] is None else json.dumps(values["recipients"]),
             mail_fields=json.dumps(values["mail_fields"], default=str), rows=values["rows"],
             changes=values["changes"], seconds=values["seconds"], xlsx_seconds=values["xlsx_seconds"],
             xlsx_peak_mb=values["xlsx_peak_mb"], csv_seconds=values["csv_seconds"]))
+    note_completions(engine, values["batch_id"])
+
+
+def _written_at(values: dict, kind: str, folder: Path) -> datetime:
+    """When the record file says the XLSX / CSV was written; for a record file written before it said so,
+    when the file was last written (written atomically, so its modification time is that moment)."""
+    at = values.get(f"{kind}_generated_at")
+    if at:
+        return datetime.fromisoformat(at)
+    stamp = safe_join(folder, values[f"{kind}_file"]).stat().st_mtime
+    return datetime.fromtimestamp(stamp, timezone.utc).replace(tzinfo=None)
+
+
+def _uploaded(conn: Connection, values: dict, csv: Path) -> datetime | None:
+    """When this very CSV (same content) of the period × customer × plan was uploaded to external billing, if it was:
+    an amendment made again keeps its upload only while its CSV is unchanged."""
+    if not csv.is_file():
+        return None
+    u = billing_uploads.c
+    applied = batch_applied(conn, values["batch_id"])
+    query = sa.select(sa.func.max(u.uploaded_at)).where(
+        u.period == values["period"], u.customer_id == values["customer_id"], u.rate_plan == values["rate_plan"],
+        u.status == "done", u.sha256 == hashlib.sha256(csv.read_bytes()).hexdigest())
+    if applied is not None:
+        query = query.where(u.requested_at >= applied.replace(microsecond=0))
+    return conn.execute(query).scalar()
 
 
 def record_run(db_url: str, result: RunResult) -> None:
@@ -135,9 +167,10 @@ def record_run(db_url: str, result: RunResult) -> None:
         save_record(conn, dict(
             period=period_name(params.batch, params.at), batch_id=params.batch, customer_id=params.customer,
             rate_plan=params.rate_plan, requested_at=requested, user=current_user(), folder=str(folder),
-            xlsx_status="failed", csv_status="failed", email_status="pending", email_attempts=0, email_sent_at=None,
-            email_error=None, billing_status="none", error=(result.error or "failed")[:4000], xlsx_file=None,
-            csv_file=None, eml_file=None, recipients=None, mail_fields=None, seconds=result.duration_s))
+            xlsx_status="failed", xlsx_generated_at=None, csv_status="failed", csv_generated_at=None,
+            email_status="pending", email_attempts=0, email_sent_at=None, email_error=None, billing_status="none",
+            billing_sent_at=None, error=(result.error or "failed")[:4000], xlsx_file=None, csv_file=None,
+            eml_file=None, recipients=None, mail_fields=None, seconds=result.duration_s))
 
 
 def _engine(db_url: str | None):

@@ -9,13 +9,19 @@ ids (one with none of the three is not billed externally and is left out of the 
 that the run has what the options need (an SMTP server, a billing address, an upload target
 and its token); after the change, :meth:`AmendmentPublisher.publish` runs the amendment batch
 (one notebook run per customer × plan makes the XLSX and the CSV; the options choose what is
-sent and uploaded), sends the e-mails through the delivery log (never twice), uploads the CSVs
-(:mod:`reportlib.amendments.upload`, never twice) and sets the change log's completion times.
+sent and uploaded), sends the e-mails through the delivery log (never twice) and uploads the CSVs
+(:mod:`reportlib.amendments.upload`, never twice).
+
+The change log's completion times come from the amendments record (:func:`note_completions`),
+whichever command completed a step — the apply, ``amendments make``, ``send`` or ``upload``, a
+retry — so they always say when the batch's last XLSX was written, its last CSV, its last e-mail
+accepted, its last upload done (:func:`step_completions`).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from datetime import datetime
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,7 +32,7 @@ from ..ratedesk.apply import touched_plans
 from ..ratedesk.publish import PublishReport, Steps, mark_done
 from ..ratedesk.verify import Change
 
-__all__ = ["AmendmentPublisher", "PUBLISHER", "touched_setups"]
+__all__ = ["AmendmentPublisher", "PUBLISHER", "note_completions", "step_completions", "touched_setups"]
 
 
 def touched_setups(conn: Connection, plans: Sequence[str]) -> list:
@@ -98,6 +104,62 @@ def _problems(conn: Connection, todo: Sequence[Change], steps: Steps) -> list[st
     return problems
 
 
+def _latest(times: Iterable[datetime | None]) -> datetime | None:
+    return max((t for t in times if t is not None), default=None)
+
+
+def step_completions(conn: Connection, batch_id: int) -> dict[str, datetime]:
+    """When each step after change batch ``batch_id`` completed for the whole batch (UTC), from its record.
+
+    A step is complete once every enabled customer × plan the batch touched has it done; its
+    time is then the latest of theirs. ``xlsx``: every XLSX written. ``csv``: every billing CSV
+    written (a setup without a CSV template has none to write). ``emails``: every customer's
+    e-mail accepted, and the billing e-mail too once one was written. ``uploads``: every billing
+    CSV uploaded. Nothing is complete while an amendment is missing or failed, and a batch
+    without a billing CSV has no CSV or upload time.
+    """
+    from .data import amendments, batch_applied, period_name
+    from .metrics import amendment_targets
+
+    applied = batch_applied(conn, batch_id)
+    if applied is None:  # reloaded since: no such batch any more
+        return {}
+    a = amendments.c
+    # Records of an earlier batch that had this id (SQLite hands ids out again after a reload) do not count.
+    found = {(r.customer_id, r.rate_plan): r for r in conn.execute(sa.select(amendments).where(
+        a.period == period_name(batch_id), a.requested_at >= applied.replace(microsecond=0)))}
+    made = [found.get((t.customer_id, t.rate_plan)) for t in amendment_targets(conn, batch_id)]
+    if not made or any(r is None or r.xlsx_status != "ok" for r in made):
+        return {}
+    done = {"xlsx": _latest(r.xlsx_generated_at for r in made)}
+    csvs = [r for r in made if r.csv_status == "ok"]
+    if all(r.csv_status in ("ok", "skipped") for r in made):
+        done["csv"] = _latest(r.csv_generated_at for r in csvs)
+    billed = [r for r in made if r.csv_status == "ok" and r.billing_status != "pending"]  # pending: never written
+    if all(r.email_status == "sent" for r in made) and all(r.billing_status == "sent" for r in billed):
+        done["emails"] = _latest([*(r.email_sent_at for r in made), *(r.billing_sent_at for r in billed)])
+    if csvs and all(r.upload_status == "done" for r in csvs):
+        done["uploads"] = _latest(r.uploaded_at for r in csvs)
+    return {step: at for step, at in done.items() if at is not None}
+
+
+def note_completions(engine: Engine, batch_id: int | None) -> None:
+    """Set the change log's completion times of change batch ``batch_id`` from the amendments record.
+
+    Called after every change to the record (a run recorded, e-mails sent, CSVs uploaded), each
+    in a transaction of its own after the record's: of runs recorded at the same time, the last
+    one to note sees them all. A regeneration (no batch) has no change log.
+    """
+    if batch_id is None:
+        return
+    with engine.connect() as conn:
+        if conn.execute(sa.select(s.change_log.c.batch_id).where(s.change_log.c.batch_id == batch_id)).first() is None:
+            return
+        done = step_completions(conn, batch_id)
+    for step, at in done.items():
+        mark_done(engine, batch_id, step, at)
+
+
 def _records(engine: Engine, period: str):
     from .data import amendments
 
@@ -122,12 +184,7 @@ def _publish(engine: Engine, db_url: str | None, batch_id: int, steps: Steps, *,
         except RunError as exc:  # the batch touches no enabled customer rate plan
             report.lines.append(f"amendments: {exc}")
         records = _records(engine, period)
-        if records and all(r.xlsx_status == "ok" for r in records):
-            if steps.xlsx:
-                mark_done(engine, batch_id, "xlsx")
-            if steps.csv and all(r.csv_status in ("ok", "skipped") for r in records):
-                mark_done(engine, batch_id, "csv")
-        elif records:
+        if any(r.xlsx_status != "ok" for r in records):
             report.failed.append("amendments: " + ", ".join(f"{r.customer_id} × {r.rate_plan}" for r in records
                                                             if r.xlsx_status != "ok") + " failed (see above)")
     if steps.emails and _records(engine, period):
@@ -141,8 +198,6 @@ def _publish(engine: Engine, db_url: str | None, batch_id: int, steps: Steps, *,
         if delivered.failed:
             report.failed.append(f"e-mails: {len(delivered.failed)} failed; retry with reportlib amendments send "
                                  f"{period} --smtp HOST:PORT")
-        else:
-            mark_done(engine, batch_id, "emails")
     if steps.upload and any(r.csv_status == "ok" for r in _records(engine, period)):
         from ..delivery.upload import uploader_for
         from .upload import upload_period
@@ -151,8 +206,6 @@ def _publish(engine: Engine, db_url: str | None, batch_id: int, steps: Steps, *,
         report.lines.append(uploaded.summary())
         if uploaded.failed:
             report.failed.append(f"uploads: {len(uploaded.failed)} failed; retry with reportlib amendments upload {period}")
-        else:
-            mark_done(engine, batch_id, "uploads")
     return report
 
 

@@ -6,8 +6,8 @@ delivery log (:mod:`reportlib.delivery`): a message whose content an address alr
 not written or sent again, changed content is a new delivery that says what it replaces. Given
 an SMTP server, every address not accepted yet is sent to, and each address's result is
 recorded. Running it again is the retry: nothing is regenerated or re-applied, and only what
-the server has not accepted goes out. The record's e-mail and billing statuses summarise the
-delivery log.
+the server has not accepted goes out. The record's e-mail and billing statuses and times
+summarise the delivery log; the change log's "All e-mails sent" follows them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..ratedesk.decks import current_user
 from .data import amendments, batch_applied
 from .email import amendment_message, billing_message
 from .metrics import recipients
+from .publish import note_completions
 from .templates import EMAIL_TEMPLATES, template_for
 
 __all__ = ["BILLING_ENTITY", "DEFAULT_SENDER", "DeliveryReport", "FAMILY", "addressed_to", "deliver", "entity_name"]
@@ -171,6 +172,7 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
             report.sent += sent
             report.failed += failed
     _summarise(engine, period, records, report)
+    note_completions(engine, records[0].batch_id)
     if BILLING_ENTITY in names:
         with engine.connect() as conn:
             state = delivery_log.delivery_state(conn, FAMILY, period, BILLING_ENTITY).status
@@ -204,7 +206,7 @@ def _summarise(engine: Engine, period: str, records, report: DeliveryReport) -> 
                 values.update(email_status=shown[state.status], email_attempts=state.attempts,
                               email_sent_at=state.sent_at, email_error="; ".join(state.errors)[:4000] or None)
             if record.csv_status == "ok" and shown[billing.status] is not None:
-                values["billing_status"] = shown[billing.status]
+                values.update(billing_status=shown[billing.status], billing_sent_at=billing.sent_at)
             if values:
                 conn.execute(amendments.update().where(a.id == record.id).values(**values))
 

@@ -9,7 +9,8 @@ Never twice: every upload is recorded in ``rates_billing_uploads`` before it is 
 (``pending``) and after (``done`` / ``failed``), under an idempotency key — the digest of the
 target, the period (and when its batch was applied), the customer rate plan, its external ids
 and the CSV's content. A key that is ``done`` is not uploaded again, whatever is re-run. The
-amendments record shows each upload's status and time.
+amendments record shows each upload's status and time; the change log's "All uploads to
+billing done" follows them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..files import safe_join
 from ..ratedesk import data as s
 from ..ratedesk.verify import utcnow
 from .data import amendments, batch_applied, billing_uploads
+from .publish import note_completions
 
 __all__ = ["UploadReport", "upload_period"]
 
@@ -117,6 +119,7 @@ def upload_period(engine: Engine, period: str, uploader, *, user: str,
                 uploaded_at=done))
             _mark(engine, record.id, "done", done, conn)
         report.uploaded.append(name)
+    note_completions(engine, records[0].batch_id)
     return report
 
 

@@ -9,22 +9,25 @@ Before anything changes, the publisher (the amendment family, found through the 
 group ``reportlib.ratedesk.publishers``: it sits above the rate desk, which may not import it)
 checks that every option can be honoured for every customer rate plan the batch will touch;
 any problem refuses the whole run, naming every problem, and nothing is applied. After the
-change it makes the documents, sends the e-mails and uploads the CSVs, and sets the change
-log's completion times (GMT, :func:`mark_done`): all .xlsx files generated, all .csv files
-generated, all e-mails sent, all uploads to billing done. A step that fails leaves the change
+change it makes the documents, sends the e-mails and uploads the CSVs. The change log's
+completion times (GMT, :func:`mark_done`) — all .xlsx files generated, all .csv files generated,
+all e-mails sent, all uploads to billing done — are the moment the step's last part completed
+for the whole batch, whichever command completed it (the publisher sets them from its record). A step that fails leaves the change
 applied (it is one transaction of its own) and says how to retry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Protocol, Sequence
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..registry import Registry
 from . import data as s
-from .verify import Change, utcnow
+from .verify import Change
 
 __all__ = ["DONE_COLUMNS", "PUBLISHERS", "PublishReport", "Publisher", "Steps", "mark_done", "publisher"]
 
@@ -70,13 +73,13 @@ class PublishReport:
     failed: list[str] = field(default_factory=list)
 
 
-def mark_done(engine: Engine, batch_id: int, step: str) -> None:
-    """Set the change log's completion time of ``step`` (xlsx, csv, emails, uploads) to now, if not set yet."""
-    column = DONE_COLUMNS[step]
-    log = s.change_log.c
+def mark_done(engine: Engine, batch_id: int, step: str, at: datetime) -> None:
+    """Set the change log's completion time of ``step`` (xlsx, csv, emails, uploads) to ``at`` (UTC), unless it
+    holds a later one: the step completed again (a retry, a regeneration) moves it on, never back."""
+    column = getattr(s.change_log.c, DONE_COLUMNS[step])
     with engine.begin() as conn:
-        conn.execute(s.change_log.update().where(log.batch_id == batch_id, getattr(log, column).is_(None))
-                     .values({column: utcnow()}))
+        conn.execute(s.change_log.update().where(s.change_log.c.batch_id == batch_id,
+                                                 sa.or_(column.is_(None), column < at)).values({column.name: at}))
 
 
 class Publisher(Protocol):
