@@ -37,7 +37,7 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all bench bench-notebooks clean lab serve
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench bench-notebooks clean lab serve
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -48,6 +48,8 @@ help:
 	@echo "make amendments  BATCH=latest    rate amendments of a change batch (applies the demo deck if none)"
 	@echo "make dashboard   MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10   tech dashboard(s)"
 	@echo "make all         every family's batch for the default periods"
+	@echo "make monthly     MONTH=2026-10   statements + dashboard, their PDFs, the catalogue, then send (outbox)"
+	@echo "make quarterly   QUARTER=2026Q3  every QBR deck + the portfolio, PDFs, the catalogue, then send (outbox)"
 	@echo "make serve       the web portal on the demo database: http://127.0.0.1:8000/ (HOST, PORT)"
 	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import, the portal under load"
 	@echo "                 -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal or load for one"
@@ -88,7 +90,11 @@ demo: venv
 	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
 	$(RL) amendments make --batch latest --demo-if-none --billing-address $(BILLING) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
-	@echo "Sample outputs are under outputs/."
+	$(RL) send statement -p month $(MONTH)
+	$(RL) send qbr -p quarter $(QUARTER)
+	$(RL) send qbr-portfolio -p quarter $(QUARTER)
+	$(RL) send dashboard -p month $(MONTH)
+	@echo "Sample outputs, their PDFs and outboxes are under outputs/; open outputs/index.html."
 	$(RL) users demo
 
 statements: venv $(DB)
@@ -105,6 +111,20 @@ dashboard: venv $(DB)
 	$(RL) batch dashboard $(DASHBOARD_PERIOD) $(WORKERS_FLAG)
 
 all: statements qbr amendments dashboard
+
+# A whole cycle: the reports (each batch makes their PDFs and rebuilds outputs/index.html),
+# then the messages. Without REPORTLIB_SMTP (HOST:PORT) in the environment the outboxes are the delivery.
+monthly: venv $(DB)
+	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)
+	$(RL) send statement -p month $(MONTH)
+	$(RL) send dashboard -p month $(MONTH)
+
+quarterly: venv $(DB)
+	$(RL) batch qbr -p quarter $(QUARTER) $(WORKERS_FLAG)
+	$(RL) batch qbr-portfolio -p quarter $(QUARTER)
+	$(RL) send qbr -p quarter $(QUARTER)
+	$(RL) send qbr-portfolio -p quarter $(QUARTER)
 
 # JupyterLab (the optional `lab` extra, pinned like the rest; make test never installs it) on
 # the project folder: the kernel is this virtualenv's Python, with reportlib and the demo database.

@@ -447,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "## Rate amendment of a 60,000-code plan (`bench/amendment_60k.py`)", "", "```",
               *(amended.stdout.strip().splitlines() if amended.returncode == 0 else
                 [f"failed: {(amended.stderr.strip().splitlines() or ['?'])[-1][:300]}"]), "```"]
+    log(f"delivery: deck and statement PDFs, 1,000 messages × {args.repeat} (bench/delivery.py, the default demo)")
+    delivered = subprocess.run([sys.executable, str(ROOT / "bench" / "delivery.py"), "--repeat", str(args.repeat)],
+                               cwd=ROOT, capture_output=True, text=True)
+    lines += ["", "## Delivery: PDFs and sending (`bench/delivery.py`)", "",
+              *(delivered.stdout.strip().splitlines() if delivered.returncode == 0 else
+                [f"failed: {(delivered.stderr.strip().splitlines() or ['?'])[-1][:300]}"])]
     family = family_or_none("qbr")
     if family is not None and args.scale_n not in ("0", 0):
         lines += ["", "## At scale", "", "| batch | seconds | s / report | reports / min | peak MB |",

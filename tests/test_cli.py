@@ -192,3 +192,27 @@ def test_the_portal_declares_its_command_groups_tables_and_demo_users_as_entry_p
     assert vars(parser.parse_args(argv)).keys() >= {"handler", "db"}
     parser, argv = _parser_for(["serve", "--port", "0"])
     assert parser.parse_args(argv).port == 0
+
+
+def test_delivery_declares_its_commands_domain_and_tables_as_entry_points(tmp_path):
+    """Delivery registers as the families do (no import of ``cli.COMMANDS``): each of its command
+    words parses through its own entry point, and ``init_db`` makes its tables from the declarations."""
+    import sqlalchemy as sa
+
+    from reportlib.cli import _parser_for
+    from reportlib.db import init_db
+    from reportlib.domains import get_domain
+    from reportlib.registry import declared
+
+    commands = declared("reportlib.commands")
+    for word in ("send", "pdf", "catalogue", "due", "schedule"):
+        assert commands[word].value == f"reportlib.delivery.commands:add_{word}"
+    assert declared("reportlib.tables")["schedule"].value == "reportlib.delivery.schedule"
+    assert get_domain("recipients").tables[0].name == "recipients"
+    for argv, word in ((["send", "statement", "-p", "month", "2026-10"], "send"), (["catalogue"], "catalogue"),
+                       (["due", "--now", "2026-11-02T06:00"], "due"), (["schedule"], "schedule"),
+                       (["pdf", "qbr", "-p", "quarter", "2026Q3"], "pdf")):
+        parser, rewritten = _parser_for(argv + ["--db", "sqlite:///x.sqlite"])
+        assert parser.parse_args(rewritten).handler.__name__ == f"cmd_{word}"
+    with init_db(f"sqlite:///{tmp_path / 'db.sqlite'}").connect() as conn:
+        assert {"schedule_runs", "recipients", "delivery_log"} <= set(sa.inspect(conn).get_table_names())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -305,6 +306,11 @@ def test_to_html_and_pdf_publish_the_report_page_and_its_print(sales, tmp_path):
     text = subprocess.run(["pdftotext", str(out / "sales.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "Zanzibar 10 0.5" in text
+    # The one printer of pages: A4, the notebook named in the header, page numbers in the footer.
+    assert "sales" in text.splitlines()[0] and "Page 1 of 1" in text
+    box = subprocess.run(["pdftotext", "-bbox", "-l", "1", str(out / "sales.pdf"), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    assert re.search(r'<page width="59[56]\.[0-9]+" height="84[12]\.[0-9]+"', box), box[:400]
     only_pdf = tmp_path / "pdf"
     assert main(["run", str(sales), str(only_pdf), "--to", "pdf"]) == 0
     assert sorted(p.name for p in only_pdf.iterdir()) == ["manifest.json", "sales.ipynb", "sales.manifest.json",

@@ -44,8 +44,9 @@ def _limited(limit: int, *args: str) -> subprocess.CompletedProcess:
 
 def _whole(folder: Path) -> dict[str, str]:
     """Each file's SHA-256, once it is proved whole: notebooks and manifests parse, pages end."""
-    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
-    assert leftovers == [], leftovers  # no staging folder, no temporary file
+    # No staging folder, no temporary file; .pdfs.json is the folder's record of its PDFs.
+    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".pdfs.json"]
+    assert leftovers == [], leftovers
     for path in folder.iterdir():
         if path.suffix == ".ipynb":
             nbformat.read(path, as_version=4)
@@ -69,12 +70,14 @@ def good_run(tmp_path_factory):
     assert done.returncode == 0, done.stderr
     folder = out / "statements" / "2026-10"
     sizes = {p.suffix: p.stat().st_size for p in folder.glob(f"{STEM}.*")}
-    # the limits below fall between these sizes: workbook < notebook < page
-    assert sizes[".xlsx"] < 30_000 < sizes[".ipynb"] < 90_000 < sizes[".html"], sizes
+    # the limit below falls between these sizes: the workbook fits, the notebook (written before
+    # the page) does not. The page carries no stylesheet of JupyterLab's any more and is smaller
+    # than the notebook, so no size limit lets the notebook through and stops the page.
+    assert sizes[".xlsx"] < 30_000 < sizes[".ipynb"], sizes
     return url, out, folder
 
 
-@pytest.mark.parametrize("limit, fails_on", [(30_000, ".ipynb"), (90_000, ".html")])
+@pytest.mark.parametrize("limit, fails_on", [(30_000, ".ipynb")])
 def test_a_full_disk_leaves_whole_files_or_none_and_one_clear_error(good_run, tmp_path, limit, fails_on):
     url, _, _ = good_run
     out = tmp_path / "out"

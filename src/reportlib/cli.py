@@ -81,6 +81,8 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
     _add_parameter_flags(parser)
     parser.add_argument("--out", metavar="DIR", help="a family's outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
+    parser.add_argument("--no-pdf", action="store_true", help="make no PDF after the run (the catalogue is "
+                                                               "rebuilt all the same)")
     parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
                                                        "default), papermill (a fresh kernel per run, the "
                                                        "default of run) or reference (papermill's own path, "
@@ -234,7 +236,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{result.stem}: {result.duration_s:.1f} s -> {result.folder}")
         for name in result.files:
             print(f"  {name}")
-    return 0
+    if notebook:  # any notebook: its own outputs, no family PDFs or catalogue
+        return 0
+    return _after(args, [result.folder], stems=[result.stem])
+
+
+def _after(args: argparse.Namespace, folders: list[str], stems: list[str] | None = None, workers: int | None = None) -> int:
+    """The PDFs of the reports just made and the catalogue (:mod:`reportlib.delivery.publish`)."""
+    from .delivery.publish import after_runs
+
+    made = after_runs(args.report, folders, stems=stems, out=args.out, db_url=args.db, pdf=not args.no_pdf,
+                      workers=workers)
+    return 1 if made is not None and made.failed else 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -268,7 +281,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
                            executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
                            limit=args.limit, engine_options=engine_options, **options)
     print(result.summary())
-    return 0 if result.ok else 1
+    after = 0 if notebook else _after(args, sorted({r.folder for r in result.results if r.folder}),
+                                      workers=args.workers)
+    return 0 if result.ok and not after else 1
 
 
 def cmd_open(args: argparse.Namespace) -> int:

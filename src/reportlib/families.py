@@ -54,7 +54,16 @@ class Family:
             record of the runs in the database. The notebook then only computes and writes files,
             so a hand run has no side effect and the skip rule and the record agree. A step that
             raises makes the run's result failed, naming the step (the published files stay).
-        pdf: whether the runner prints that HTML page to PDF (headless Chromium).
+        pdf: whether the runner prints that HTML page to PDF (headless Chromium, no
+            header: ``--to pdf`` of any notebook; the families' PDFs are ``pdfs``).
+        pdfs: the run's files that get a PDF of their own, by suffix (``(".html",)``: the page
+            printed by headless Chromium; ``(".pptx",)``: the deck converted by LibreOffice).
+            :mod:`reportlib.delivery.pdf` makes them after the runs and lists them in each run's
+            manifest; ``<stem>.pdf`` is the PDF of the first.
+        send: optional, a family's own ``reportlib send`` (the rate amendments keep their
+            recipients rules and billing message): ``(batch params, **options) -> report``
+            with the options of :func:`reportlib.delivery.send.send_reports`. It records and
+            sends through the same delivery log and send path.
 
     A notebook run as papermill would make it (:mod:`reportlib.notebooks`) is a family too,
     made for the run: its ``notebook`` and ``folder`` are absolute paths, ``domain`` is None
@@ -83,6 +92,8 @@ class Family:
     stems: Callable[[Connection, list[Any]], list[str]] | None = None
     html: bool = True
     description: str = ""
+    pdfs: tuple[str, ...] = ()
+    send: Callable[..., Any] | None = None
     after_run: Callable[[str, Any], None] | None = None
     pdf: bool = False
     runner_parameters: bool = True

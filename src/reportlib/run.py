@@ -29,11 +29,13 @@ from .family_notebooks import check_notebook
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
+from .render.headline import headline_of
 from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
 from .render.html import warm_html_export, write_notebook_html
+from .versions import keep_earlier_version
 
 __all__ = ["RunPlan", "RunResult", "after_run", "notebook_path", "open_notebook", "output_file", "plan_run", "run_report",
            "sweep_staging"]
@@ -261,12 +263,14 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
         injected.update(db_url=public, output_dir=str(staging), output_stem=stem)
     cwd = Path(family.cwd) if family.cwd else staging
     error: str | None = None
+    headline = None
     if family.html or family.pdf:
         warm_html_export()  # in the background while the kernel works: the export finds it ready
     try:
         try:
             nb = engine.execute(plan.notebook, executed, injected, cwd=cwd, environment=environment,
                                 report_mode=family.report_mode)
+            headline = _headline(executed if nb is None else nb)
             if family.html or family.pdf:  # from the executed notebook in memory when the engine returns it
                 # A page only printed to PDF stays out of the outputs (dot files are not published).
                 page = staging / (f"{stem}.html" if family.html else f".{stem}.html")
@@ -274,9 +278,14 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
                 write_notebook_html(executed if nb is None else nb, page, consume=True,
                                     notes=not family.runner_parameters)
                 if family.pdf:
+                    from .render.chromium import chromium_path
                     from .render.pdf import print_pdf
 
-                    print_pdf(page, staging / f"{stem}.pdf")
+                    if chromium_path() is None:
+                        raise ConfigError("--to pdf prints the HTML report with headless Chromium, which is not "
+                                          "installed here; install it (Debian: apt-get install chromium), set "
+                                          "REPORTLIB_CHROMIUM to the browser's path, or use --to html.")
+                    print_pdf(page, staging / f"{stem}.pdf", left=plan.notebook.stem)
         except NotebookFailed as exc:
             error = str(exc)
         except ReportlibError as exc:
@@ -298,9 +307,13 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
             "run_key": plan.key,
             "started_at": started.isoformat(),
         }
+        if headline is not None:
+            manifest["headline"] = headline
         if family.options:
             manifest["options"] = dict(family.options)
         if error is None:
+            keep_earlier_version(folder, stem, [p for p in staging.iterdir() if p.is_file()
+                                                and not p.name.startswith(".")])
             published = _publish(staging, folder)
             manifest.update(status="ok", error=None, files=[file_entry(p) for p in published])
         else:
@@ -317,6 +330,18 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
         stale.unlink(missing_ok=True)
     return RunResult(family.name, stem, manifest["status"], str(folder), [p.name for p in published],
                      manifest["duration_s"], error, str(kept) if error and kept else None, parameters)
+
+
+def _headline(notebook) -> dict[str, Any] | None:
+    """The headline the notebook displayed (:mod:`reportlib.render.headline`), for the manifest."""
+    if not isinstance(notebook, Path):
+        return headline_of(notebook)
+    import json
+
+    try:
+        return headline_of(json.loads(notebook.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
 
 
 def _keep_failed_notebook(executed: Path, kept: Path) -> Path | None:

@@ -180,6 +180,10 @@ def test_an_unaddressable_setup_still_gets_its_documents_and_sends_once_fixed(db
         conn.execute(setup.update().where(where).values(to_emails="new@zed.example"))
     report = deliver(db_url, f"batch-{batch}")
     assert report.written == ["c2.eml"] and not report.failed
+    assert "nothing sent (no --smtp)" in report.summary() and "1 message(s) wait in the outbox" in report.summary()
+    again = deliver(db_url, f"batch-{batch}")  # not sent yet: still waiting, not "0 written" and silence
+    assert not again.written and again.waiting == ["c2.eml"]
+    assert "1 written before and still waiting there" in again.summary()
     with engine.connect() as conn:
         (record,) = amendment_records(conn, batch=batch).itertuples()
     assert (record.email_status, record.email_error) == ("written", None)

@@ -82,3 +82,27 @@ def test_an_enterprise_named_like_a_formula_stays_text(runs):
     for cell in cells:  # the name as written, in a string cell with the quote prefix: it reads as text
         assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK") and cell.quotePrefix
     assert not any(c.data_type == "f" for ws in book.worksheets for row in ws.iter_rows() for c in row)
+
+
+def test_the_dashboard_pdf_is_its_page_printed_with_its_headline_figures_and_page_numbers(runs):
+    import json
+    import subprocess
+
+    from reportlib.delivery.pdf import make_pdfs
+    from reportlib.families import get_family
+
+    from ..conftest import need
+    from reportlib.render.chromium import chromium_path
+
+    need(bool(chromium_path()), "headless Chromium")
+    folder = runs["month"].parent
+    report = make_pdfs(get_family("dashboard"), [folder], stems=[runs["month"].name])
+    assert not report.failed and [p.name for p in report.made] == [runs["month"].name + ".pdf"]
+    manifest = json.loads(runs["month"].with_name(runs["month"].name + ".manifest.json").read_text())
+    assert runs["month"].name + ".pdf" in [f["name"] for f in manifest["files"]]
+    text = subprocess.run(["pdftotext", "-layout", str(runs["month"].with_suffix(".pdf")), "-"], check=True,
+                          capture_output=True, text=True, timeout=60).stdout
+    pages = text.split("\f")[:-1]
+    assert pages and all(f"Page {n} of {len(pages)}" in page for n, page in enumerate(pages, start=1))
+    for figure in manifest["headline"]["figures"]:
+        assert figure["text"] in text, figure

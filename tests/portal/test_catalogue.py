@@ -90,3 +90,23 @@ def test_no_path_outside_the_outputs_folder_and_no_link_is_ever_served(tmp_path)
     evil = catalogue.run(ANA, "statements", "2026-10", "p001-evil")
     assert [d.name for d in evil.files] == ["p001-link.xlsx"]  # names with a path are dropped when read
     assert {r.period for r in catalogue.visible(ANA)} == {"2026-10"}  # the linked folder is not listed
+
+
+def test_the_portal_and_the_catalogue_page_read_one_model_of_the_reports(tmp_path):
+    """outputs/index.html and the portal list the same reports, and neither follows a link out."""
+    from reportlib.delivery.catalogue import entries
+
+    root = tmp_path / "outputs"
+    where = make_run(root, "statements", "2026-10", "statement", "p001-alpha", {"partner": "P001", "month": "2026-10"})
+    make_run(root, "statements", "2026-10", "statement", "p002-beta", {"partner": "P002", "month": "2026-10"})
+    make_run(root, "qbr", "2026q3", "qbr", "p001-alpha", {"partner": "P001", "quarter": "2026Q3"},
+             suffixes=(".pptx", ".html"))
+    make_run(root, "dashboard", "2026-10", "dashboard", "dashboard-2026-10", {"month": "2026-10"}, status="failed",
+             suffixes=())
+    (root / "statements" / "2026-11").symlink_to(where, target_is_directory=True)
+    elsewhere = make_run(tmp_path / "elsewhere", "qbr", "2026q2", "qbr", "p009-other", {"partner": "P009"})
+    (root / "qbr" / "2026q2").symlink_to(elsewhere, target_is_directory=True)
+    portal = {(f"{r.folder}/{r.period}", r.stem, r.status) for r in Catalogue(root).runs()}
+    page = {(e.folder, e.stem, e.status) for e in entries(root)}
+    assert page == portal == {("statements/2026-10", "p001-alpha", "ok"), ("statements/2026-10", "p002-beta", "ok"),
+                              ("qbr/2026q3", "p001-alpha", "ok"), ("dashboard/2026-10", "dashboard-2026-10", "failed")}

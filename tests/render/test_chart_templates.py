@@ -82,9 +82,18 @@ def test_the_same_chart_gives_the_same_html():
 
 
 def _notebook(*charts: VegaLiteChart, html: str = "<p>Report</p>") -> nbformat.NotebookNode:
+    """A notebook whose charts display as browser-drawn ones (``use_offline_charts(interactive=True)``),
+    whichever renderer an earlier test in this process left active."""
+    from reportlib.render.charts import use_offline_charts
+
     cells = [new_code_cell("x", outputs=[new_output("display_data", data={"text/html": html})])]
-    for chart in charts:
-        cells.append(new_code_cell("chart", outputs=[new_output("display_data", data=chart._repr_mimebundle_())]))
+    before = alt.renderers.active
+    use_offline_charts(interactive=True)
+    try:
+        for chart in charts:
+            cells.append(new_code_cell("chart", outputs=[new_output("display_data", data=chart._repr_mimebundle_())]))
+    finally:
+        alt.renderers.enable(before)
     return new_notebook(cells=cells, metadata={"language_info": {"name": "python"}})
 
 

@@ -68,6 +68,9 @@ def cmd_make(args) -> int:
     period = period_name(args.batch, date.fromisoformat(args.at) if args.at else None)
     args.smtp = str(smtp) if smtp else None
     delivered = _deliver(args, period)
+    from ..delivery.publish import after_runs
+
+    after_runs("amendment", [], out=args.out, db_url=args.db, pdf=False)  # the catalogue
     return 1 if not result.ok else delivered
 
 

@@ -189,6 +189,36 @@ def _initialised(db_url: str | None):
     return init_db(db_url)
 
 
+def _send(raw: dict, *, db_url=None, out=None, entity=None, smtp=None, dry_run=False, resend=False, retry=False,
+          sender=None, user=None, progress=None, mailer=None, billing_address=None):
+    """``reportlib send amendment -p batch N``: the amendments' own rules (TO/CC/BCC from the rate
+    plan setup plus the recipients domain, the billing message), through the one delivery log and
+    send path (:func:`reportlib.amendments.send.deliver`); ``retry`` is what every send does here
+    (only what was not accepted goes out)."""
+    from ..delivery.send import SendReport
+    from .data import amendment_records
+    from .send import addressed_to, deliver
+
+    params = AmendmentBatchParams.parse(raw)
+    period = period_name(params.batch, params.at)
+    customers = (entity,) if entity else tuple(params.customers)
+    if not dry_run:
+        return deliver(db_url, period, smtp=smtp, sender=sender, billing_address=billing_address,
+                       customers=customers, resend=resend, user=user, progress=progress, mailer=mailer)
+    engine = init_db(db_url)
+    with engine.connect() as conn:
+        records = amendment_records(conn, period=period, limit=1_000_000)
+    report = SendReport("amendment", [period])
+    for record in records.itertuples():
+        if customers and record.customer_id not in customers or record.xlsx_status != "ok":
+            continue
+        addressed = addressed_to(engine, record)
+        people = addressed if isinstance(addressed, str) else "; ".join(
+            f"{role}: {', '.join(a)}" for role, a in addressed.items() if a)
+        report.planned.append(f"{record.customer_id} × {record.rate_plan} [{record.xlsx_file}] -> {people}")
+    return report
+
+
 FAMILY = Family(
     name="amendment",
     folder="amendments",
@@ -202,4 +232,5 @@ FAMILY = Family(
     description="Rate amendment per customer × rate plan for a change batch: XLSX, billing CSV (e-mail by "
                 "'reportlib amendments send').",
     after_run=record_run,
+    send=_send,
 )

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 
 from ..db import init_db
 from ..delivery import log as delivery_log
+from ..delivery.recipients import recipients_for
+from ..delivery.send import send_open
 from ..delivery.smtp import Mailer, SmtpTarget
 from ..errors import DataError
 from ..files import safe_join, slugify
@@ -34,7 +36,7 @@ from .metrics import recipients
 from .publish import note_completions
 from .templates import EMAIL_TEMPLATES, template_for
 
-__all__ = ["BILLING_ENTITY", "DEFAULT_SENDER", "DeliveryReport", "FAMILY", "deliver", "entity_name"]
+__all__ = ["BILLING_ENTITY", "DEFAULT_SENDER", "DeliveryReport", "FAMILY", "addressed_to", "deliver", "entity_name"]
 
 FAMILY = "amendment"  # the delivery log's family of these messages
 BILLING_ENTITY = "billing"  # the delivery log's entity of a period's message to external billing
@@ -62,10 +64,22 @@ class DeliveryReport:
     failed: list[tuple[str, str]]
     billing: str
     delivered: list[str] = field(default_factory=list)  # messages whose content every address already has
+    waiting: list[str] = field(default_factory=list)  # written by an earlier delivery, still not accepted
+    smtp: bool = False  # whether messages were handed to a server (else the outbox is the delivery)
 
     def summary(self) -> str:
-        lines = [f"{self.period}: {len(self.written)} message(s) written to {self.outbox}, {len(self.sent)} sent, "
-                 f"{len(self.failed)} failed, {len(self.delivered)} already delivered; billing: {self.billing}"]
+        if self.smtp:
+            lines = [f"{self.period}: {len(self.written)} message(s) written to {self.outbox}, {len(self.sent)} sent, "
+                     f"{len(self.failed)} failed, {len(self.delivered)} already delivered; billing: {self.billing}"]
+        else:
+            unsent = len(self.written) + len(self.waiting)
+            lines = [f"{self.period}: {len(self.written)} message(s) written to {self.outbox}"
+                     + (f", {len(self.waiting)} written before and still waiting there" if self.waiting else "")
+                     + f", {len(self.failed)} failed, {len(self.delivered)} already delivered; nothing sent "
+                       f"(no --smtp); billing: {self.billing}"]
+            if unsent:
+                lines.append(f"  {unsent} message(s) wait in the outbox for review; send them with: "
+                             f"reportlib amendments send {self.period} --smtp HOST:PORT (or $REPORTLIB_SMTP)")
         lines += [f"  FAILED {name}: {error}" for name, error in self.failed]
         if self.delivered:
             lines.append("  already delivered (same content, same addresses) are not sent again; "
@@ -123,7 +137,7 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         name = f"{Path(record.xlsx_file).stem}.eml"
         entity = entity_name(record.customer_id, record.rate_plan)
         names[entity] = name
-        addressed = _addressed(engine, record)
+        addressed = addressed_to(engine, record)
         if isinstance(addressed, str):  # the setup still has no valid address: nothing to write or send
             report.failed.append((name, addressed))
             with engine.begin() as conn:
@@ -152,18 +166,11 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
         if report.billing.startswith("billing-"):
             names[BILLING_ENTITY] = report.billing.split(",")[0]
     if smtp is not None or mailer is not None:
+        report.smtp = True
         with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
-            for entity, name in names.items():
-                for delivery in delivery_log.open_deliveries(engine, FAMILY, period=period, entity=entity):
-                    tick(name)
-                    results = delivery_log.send(engine, delivery, sending)
-                    if any(r.accepted for r in results):
-                        report.sent.append(name)
-                    refused: dict[str, list[str]] = {}
-                    for r in results:
-                        if not r.accepted:
-                            refused.setdefault(r.reply, []).append(r.address)
-                    report.failed += [(name, f"{', '.join(people)}: {reply}") for reply, people in refused.items()]
+            sent, failed = send_open(engine, FAMILY, period, names, sending, tick)
+            report.sent += sent
+            report.failed += failed
     _summarise(engine, period, records, report)
     note_completions(engine, records[0].batch_id)
     if BILLING_ENTITY in names:
@@ -176,7 +183,9 @@ def deliver(db_url: str | Engine | None, period: str, *, smtp: SmtpTarget | None
 def _note(report: DeliveryReport, name: str, prepared: delivery_log.Prepared) -> None:
     if prepared.created is not None and prepared.eml is not None:
         report.written.append(prepared.eml.name)
-    elif prepared.delivered and not prepared.open:
+    elif prepared.open:
+        report.waiting.append(name)
+    elif prepared.delivered:
         report.delivered.append(name)
 
 
@@ -200,6 +209,28 @@ def _summarise(engine: Engine, period: str, records, report: DeliveryReport) -> 
                 values.update(billing_status=shown[billing.status], billing_sent_at=billing.sent_at)
             if values:
                 conn.execute(amendments.update().where(a.id == record.id).values(**values))
+
+
+def addressed_to(engine: Engine, record) -> dict[str, list[str]] | str:
+    """Who a recorded amendment goes to, by role (the setup's rules plus the recipients domain),
+    or why no one can: what ``deliver`` sends and ``reportlib send amendment --dry-run`` shows."""
+    return _with_recipient_book(engine, record.customer_id, _addressed(engine, record))
+
+
+def _with_recipient_book(engine: Engine, customer_id: str, addressed: dict[str, list[str]] | str,
+                         ) -> dict[str, list[str]] | str:
+    """The setup's recipients plus the ``amendment`` rows of the recipients domain (an archive in
+    BCC, a customer's legal team in CC) for this customer or ``*``; an address already there stays
+    in its role."""
+    if isinstance(addressed, str):
+        return addressed
+    with engine.connect() as conn:
+        book = recipients_for(conn, FAMILY, customer_id).by_role()
+    have = {a.lower() for role in addressed.values() for a in role}
+    merged = {role: list(addressed.get(role, [])) for role in ("to", "cc", "bcc")}
+    for role, people in book.items():
+        merged[role] += [a for a in people if a.lower() not in have]
+    return {role: people for role, people in merged.items() if people or role in addressed}
 
 
 def _addressed(engine: Engine, record) -> dict[str, list[str]] | str:

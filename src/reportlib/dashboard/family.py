@@ -97,5 +97,6 @@ FAMILY = Family(
     period=_period,
     stem=_stem,
     entities=_entities,
+    pdfs=(".html",),
     description="Tech dashboard of lead volume and invalidation per month or ISO week (HTML + XLSX).",
 )

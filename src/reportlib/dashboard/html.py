@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import altair as alt
 import pandas as pd
 
+from ..render.headline import Headline
 from ..render.charts import THEME_COLORS, chart_embed_html, vega_bundle_html
 from ..render.figures import count, number, percent
 from ..render.html import kpi_cards, table_html
@@ -20,7 +21,7 @@ from .metrics import MEASURE_TITLES, Dashboard
 from .xlsx import CAUTION_TEXT, COLUMNS, names_statement
 
 __all__ = ["advertisers_html", "channels_html", "enterprise_types_html", "enterprises_html", "failing_jobs_html",
-           "headline_html", "movers_html", "names_html", "publishers_html", "title_html", "trends_html"]
+           "headline", "headline_html", "movers_html", "names_html", "publishers_html", "title_html", "trends_html"]
 
 TOP = 15
 WIDTH = 640
@@ -318,3 +319,15 @@ def names_html(dash: Dashboard) -> str:
     items = "".join(f"<li>{escape_html(names_statement(dash, k))}</li>" for k in ("advertiser", "publisher"))
     countries = table_html(dash.countries, COLUMNS["countries"])
     return _section("Name resolution and countries", f"<ul>{items}</ul>", countries)
+
+
+def headline(dash: Dashboard) -> Headline:
+    """The dashboard's headline for its manifest, e-mail and catalogue: the invalidation rate first."""
+    from ..render.figures import COUNT, PERCENT, Figure
+
+    rows = dash.headline.set_index("key")
+    rate_kind = PERCENT.at(RATE_PLACES)
+    return Headline("", "Tech dashboard", dash.label, {
+        "Invalidation rate": Figure(rows.at["invalidation_rate", "current"], rate_kind),
+        "Leads": Figure(rows.at["total", "current"], COUNT),
+        "Invalid": Figure(rows.at["invalid", "current"], COUNT)})

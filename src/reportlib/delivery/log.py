@@ -29,29 +29,30 @@ The rules every family's sending follows (spec ``delivery.md``):
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
-import io
 import json
-import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..db import metadata, query_frame
 from ..files import atomic_write
+from ..versions import content_sha256
 from .smtp import Mailer, RecipientResult
 
 __all__ = [
     "DeliveryState", "Prepared", "REPLACES_HEADER", "content_sha256", "deliveries", "delivery_frame",
-    "delivery_recipients", "delivery_state", "message_sha256", "open_deliveries", "prepare", "read_eml", "send",
-    "write_eml",
+    "delivery_recipients", "delivery_state", "message_sha256", "open_by_entity", "open_deliveries", "prepare",
+    "preparing", "read_eml", "send", "write_eml",
 ]
 
 REPLACES_HEADER = "Supersedes"  # RFC 2156: this message replaces that one
@@ -98,33 +99,10 @@ delivery_recipients = sa.Table(
 # Headers that say when and to whom, not what: left out of a message's content digest.
 _NOT_CONTENT = {"date", "message-id", "to", "cc", "bcc", "references", "in-reply-to", "mime-version",
                 REPLACES_HEADER.lower()}
-# Parts of an Office Open XML file that change on every save without any change of content.
-_OFFICE_VOLATILE = {"docProps/core.xml"}
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
-def content_sha256(data: bytes) -> str:
-    """The sha256 of a file's content (hex).
-
-    For an Office Open XML file (XLSX, PPTX, DOCX) it is taken over its parts, name and bytes,
-    leaving out ``docProps/core.xml`` (the created and modified times every save writes): the
-    same workbook written twice has the same digest. Any other file: its bytes.
-    """
-    if data[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = archive.namelist()
-                if "[Content_Types].xml" in names:
-                    digest = hashlib.sha256(b"ooxml\0")
-                    for name in sorted(set(names) - _OFFICE_VOLATILE):
-                        digest.update(name.encode() + b"\0" + hashlib.sha256(archive.read(name)).digest())
-                    return digest.hexdigest()
-        except zipfile.BadZipFile:
-            pass
-    return hashlib.sha256(data).hexdigest()
 
 
 def _attachments(message: EmailMessage) -> list[dict[str, str]]:
@@ -210,7 +188,7 @@ def _replacement_note(message: EmailMessage, earlier, sent_at: datetime | None) 
         body.set_content(note + body.get_content())
 
 
-def prepare(engine: Engine, *, family: str, period: str, entity: str, message: EmailMessage,
+def prepare(engine: Engine | Connection, *, family: str, period: str, entity: str, message: EmailMessage,
             recipients: Mapping[str, Sequence[str]], eml: str | Path, resend: bool = False,
             user: str | None = None) -> Prepared:
     """Record what ``message`` still has to reach, and write its .eml if it is a new delivery.
@@ -222,6 +200,10 @@ def prepare(engine: Engine, *, family: str, period: str, entity: str, message: E
     delivery used that name) and recorded with every address ``pending``, before anything is
     sent. A message whose content differs from what the entity was last sent says which
     message it replaces; earlier deliveries of other content not sent yet are superseded.
+
+    Given an engine it commits before it returns. Given a connection it works in that
+    connection's transaction: a batch records many messages in one commit, which is as safe as
+    long as none of them is sent before the commit (:func:`preparing`).
     """
     digest = message_sha256(message)
     wanted: dict[str, tuple[str, str]] = {}
@@ -231,7 +213,7 @@ def prepare(engine: Engine, *, family: str, period: str, entity: str, message: E
     d, r = deliveries.c, delivery_recipients.c
     outcome = Prepared(digest)
     now = _now()
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         _serialise(conn, family, period, entity)
         document = sa.and_(d.family == family, d.period == period, d.entity == entity)
         earlier = conn.execute(sa.select(deliveries).where(document).order_by(d.id)).all()
@@ -302,6 +284,61 @@ def prepare(engine: Engine, *, family: str, period: str, entity: str, message: E
     return outcome
 
 
+@contextmanager
+def _transaction(where: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(where, Connection):
+        yield where
+    else:
+        with where.begin() as conn:
+            yield conn
+
+
+class preparing:
+    """Record many messages in few transactions: ``with preparing(engine) as batch:`` then
+    ``prepare(batch.connection(), ...)`` for each message, ``batch.done()`` after each.
+
+    A transaction is committed every ``size`` messages and when the block ends (rolled back on
+    an error: nothing of the uncommitted messages is recorded, and none of them was sent).
+    Nothing may be sent inside the block: a message counts as recorded only once committed.
+    """
+
+    def __init__(self, engine: Engine, *, size: int = 100):
+        self.engine, self.size = engine, size
+        self._conn: Connection | None = None
+        self._open = None
+        self._count = 0
+
+    def __enter__(self) -> "preparing":
+        return self
+
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            self._open = self._conn.begin()
+        return self._conn
+
+    def done(self) -> None:
+        """One message recorded: commit when the batch is full."""
+        self._count += 1
+        if self._count >= self.size:
+            self.commit()
+
+    def commit(self) -> None:
+        conn, transaction, self._conn, self._open, self._count = self._conn, self._open, None, None, 0
+        if conn is not None:
+            try:
+                transaction.commit()
+            finally:
+                conn.close()
+
+    def __exit__(self, kind, *exc) -> None:
+        if kind is None:
+            self.commit()
+        elif self._conn is not None:
+            conn, self._conn, self._open = self._conn, None, None
+            conn.close()  # rolls back what was not committed
+
+
 def _restore(message: EmailMessage, delivery, earlier, by_delivery) -> None:
     restored = copy.deepcopy(message)
     del restored["Message-ID"]
@@ -340,31 +377,73 @@ def open_deliveries(engine: Engine, family: str, *, period: str | None = None,
         return _open_ids(conn, sa.and_(*where))
 
 
-def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResult]:
+def open_by_entity(engine: Engine, family: str, period: str) -> dict[str, list[int]]:
+    """The deliveries of ``family`` in ``period`` with addresses not sent yet, by entity, oldest first."""
+    d, r = deliveries.c, delivery_recipients.c
+    query = (sa.select(d.id, d.entity).where(d.family == family, d.period == period, d.superseded_by.is_(None))
+             .where(sa.exists().where(r.delivery_id == d.id, r.status != "sent", r.closed.is_(None))).order_by(d.id))
+    found: dict[str, list[int]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            found.setdefault(row.entity, []).append(row.id)
+    return found
+
+
+@contextmanager
+def _sending(eml: str | Path) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on a delivery's .eml while it is sent: True when this process
+    has it, False when another is sending it now. The kernel drops the lock when its holder
+    ends, however it ends, so a killed send never blocks the next one."""
+    try:
+        handle = open(eml, "rb")
+    except FileNotFoundError:
+        yield True  # nothing to lock; reading the .eml will say what is missing
+        return
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        handle.close()
+
+
+def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResult] | None:
     """Send delivery ``delivery_id``'s .eml to its addresses not sent yet; record each result.
 
-    Returns the results (empty when nothing was left to send). The .eml on disk is what goes
-    out, under its recorded Message-ID: nothing is composed again.
+    Returns the results (empty when nothing was left to send), or None when another process is
+    sending this delivery at this moment (two ``reportlib send`` at once never send one message
+    twice: the addresses still to send are read only once the delivery's lock is held). The
+    .eml on disk is what goes out, under its recorded Message-ID: nothing is composed again.
     """
     d, r = deliveries.c, delivery_recipients.c
     with engine.connect() as conn:
         row = conn.execute(sa.select(deliveries).where(d.id == delivery_id)).one()
-        people = conn.execute(sa.select(delivery_recipients).where(
-            r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
-    if not people or row.superseded_by is not None:
+    if row.superseded_by is not None:
         return []
-    message = read_eml(row.eml_file)
-    results = mailer.send(message, row.sender or _sender(message), [p.address for p in people])
-    now = _now()
-    with engine.begin() as conn:
-        for person in people:
-            result = results[person.address]
-            conn.execute(delivery_recipients.update().where(r.delivery_id == delivery_id,
-                                                            r.address == person.address).values(
-                status="sent" if result.accepted else "failed", attempts=person.attempts + result.attempts,
-                last_error=None if result.accepted else result.reply[:4000],
-                sent_at=now if result.accepted else None, updated_at=now))
-        conn.execute(deliveries.update().where(d.id == delivery_id).values(updated_at=now))
+    with _sending(row.eml_file) as mine:
+        if not mine:
+            return None
+        with engine.connect() as conn:
+            people = conn.execute(sa.select(delivery_recipients).where(
+                r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
+        if not people:
+            return []
+        data = Path(row.eml_file).read_bytes()  # sent as written: nothing is parsed or composed again
+        sender = row.sender or _sender(BytesParser(policy=policy.default).parsebytes(data, headersonly=True))
+        results = mailer.send(data, sender, [p.address for p in people])
+        now = _now()
+        with engine.begin() as conn:
+            for person in people:
+                result = results[person.address]
+                conn.execute(delivery_recipients.update().where(r.delivery_id == delivery_id,
+                                                                r.address == person.address).values(
+                    status="sent" if result.accepted else "failed", attempts=person.attempts + result.attempts,
+                    last_error=None if result.accepted else result.reply[:4000],
+                    sent_at=now if result.accepted else None, updated_at=now))
+            conn.execute(deliveries.update().where(d.id == delivery_id).values(updated_at=now))
     return [results[p.address] for p in people]
 
 

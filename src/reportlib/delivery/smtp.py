@@ -8,6 +8,13 @@ server's own words. A refusal is one of two kinds:
 - **temporary** (4xx, a connection refused or lost, a timeout): retried at once, up to
   ``attempts`` times with a short back-off, and on the same connection or a new one.
 
+Security and login come from the environment only, never from a file, a manifest or a
+message: ``REPORTLIB_SMTP_SECURITY`` is ``starttls`` (the default: STARTTLS, required when a
+login is set, used whenever the server offers it), ``ssl`` (TLS from the first byte, usually
+port 465) or ``none`` (a plain local relay); ``REPORTLIB_SMTP_USER`` and
+``REPORTLIB_SMTP_PASSWORD`` log in; ``REPORTLIB_SMTP_CAFILE`` names the certificates to trust
+(default: the system's). A login is never sent over a connection without TLS.
+
 An address counts as accepted only when its RCPT and the message's DATA were both answered
 250. A connection lost after DATA was sent but before its answer is a temporary failure: the
 message is sent again later, under the same Message-ID (receivers that keep Message-IDs show
@@ -17,7 +24,9 @@ it once).
 from __future__ import annotations
 
 import copy
+import os
 import smtplib
+import ssl
 import time
 from dataclasses import dataclass
 from email import policy
@@ -26,7 +35,9 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError
 
-__all__ = ["Mailer", "RecipientResult", "SmtpTarget"]
+__all__ = ["Mailer", "RecipientResult", "SECURITY", "SmtpTarget", "without_bcc"]
+
+SECURITY = ("starttls", "ssl", "none")
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF = (0.5, 1.5)  # seconds before the 2nd and 3rd attempt
@@ -39,6 +50,7 @@ class SmtpTarget:
     host: str
     port: int
     timeout: float = 30.0
+    security: str | None = None  # None: $REPORTLIB_SMTP_SECURITY, else starttls
 
     @classmethod
     def parse(cls, text: str) -> "SmtpTarget":
@@ -49,6 +61,21 @@ class SmtpTarget:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def settings(self) -> tuple[str, str | None, str | None, ssl.SSLContext]:
+        """Security, user, password and TLS context, from the environment (never from a file)."""
+        security = (self.security or os.environ.get("REPORTLIB_SMTP_SECURITY") or "starttls").strip().lower()
+        if security not in SECURITY:
+            raise ConfigError(f"REPORTLIB_SMTP_SECURITY={security!r} is not one of {', '.join(SECURITY)}.")
+        user = os.environ.get("REPORTLIB_SMTP_USER") or None
+        password = os.environ.get("REPORTLIB_SMTP_PASSWORD") or None
+        if user and not password:
+            raise ConfigError("REPORTLIB_SMTP_USER is set but REPORTLIB_SMTP_PASSWORD is not.")
+        if user and security == "none":
+            raise ConfigError("A login (REPORTLIB_SMTP_USER) is never sent without TLS: set REPORTLIB_SMTP_SECURITY "
+                              "to starttls or ssl.")
+        context = ssl.create_default_context(cafile=os.environ.get("REPORTLIB_SMTP_CAFILE") or None)
+        return security, user, password, context
 
 
 @dataclass(frozen=True)
@@ -72,6 +99,18 @@ def _refused(address: str, code: int, text: bytes | str) -> RecipientResult:
     return RecipientResult(address, False, not 500 <= code < 600, _words(code, text))
 
 
+def without_bcc(data: bytes) -> bytes:
+    """A message's bytes (CRLF line ends) without its Bcc header and that header's folded lines."""
+    head, blank, body = data.partition(b"\r\n\r\n")
+    kept, dropping = [], False
+    for line in head.split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):  # a new header, not the continuation of the one before
+            dropping = line[:4].lower() == b"bcc:"
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + blank + body
+
+
 class Mailer:
     """Sends messages through one SMTP server, keeping the connection between messages.
 
@@ -86,6 +125,7 @@ class Mailer:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.target, self.attempts, self.backoff, self._sleep = target, attempts, tuple(backoff) or (0.0,), sleep
+        self._settings = target.settings()  # a bad setting is one clear error before anything is sent
         self._client: smtplib.SMTP | None = None
 
     def __enter__(self) -> "Mailer":
@@ -103,8 +143,11 @@ class Mailer:
             except (smtplib.SMTPException, OSError):
                 client.close()
 
-    def send(self, message: EmailMessage, sender: str, recipients: Sequence[str]) -> dict[str, RecipientResult]:
+    def send(self, message: EmailMessage | bytes, sender: str, recipients: Sequence[str]) -> dict[str, RecipientResult]:
         """Send ``message`` (its Bcc header removed) to ``recipients``; one result per address.
+
+        ``message`` may be the bytes of an .eml file (CRLF line ends, as :func:`write_eml`
+        writes them): they go out as they are, without parsing and writing the message again.
 
         Temporary refusals are tried again, up to :attr:`attempts` times in all, after the
         back-off delays; only the addresses not accepted yet are sent to again.
@@ -126,15 +169,34 @@ class Mailer:
         return results
 
     @staticmethod
-    def _wire(message: EmailMessage) -> bytes:
+    def _wire(message: EmailMessage | bytes) -> bytes:
+        if isinstance(message, bytes):
+            return without_bcc(message)
         outgoing = copy.copy(message)
         del outgoing["Bcc"]
         return outgoing.as_bytes(policy=policy.SMTP)
 
     def _open(self) -> smtplib.SMTP:
         if self._client is None:
-            client = smtplib.SMTP(self.target.host, self.target.port, timeout=self.target.timeout)
-            client.ehlo_or_helo_if_needed()
+            security, user, password, context = self._settings
+            if security == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(self.target.host, self.target.port,
+                                                        timeout=self.target.timeout, context=context)
+            else:
+                client = smtplib.SMTP(self.target.host, self.target.port, timeout=self.target.timeout)
+            try:
+                client.ehlo_or_helo_if_needed()
+                if security == "starttls" and (user or client.has_extn("starttls")):
+                    if not client.has_extn("starttls"):  # a login must not go out in clear text
+                        raise smtplib.SMTPNotSupportedError(
+                            f"{self.target} offers no STARTTLS, and a login is never sent without TLS")
+                    client.starttls(context=context)
+                    client.ehlo()
+                if user:
+                    client.login(user, password or "")
+            except BaseException:
+                client.close()
+                raise
             self._client = client
         return self._client
 
@@ -181,6 +243,9 @@ class Mailer:
             failure = f"{type(exc).__name__}: {exc}"
             return {a: _refused(a, *replies[a]) if a in replies and replies[a][0] not in (250, 251)
                     else RecipientResult(a, False, True, failure) for a in addresses}
+        except smtplib.SMTPException as exc:  # the server cannot do what is required (no STARTTLS for a login)
+            self._drop()
+            return {a: RecipientResult(a, False, False, str(exc)) for a in addresses}
         return {a: RecipientResult(a, True, False, _words(code, text)) if a in accepted else _refused(a, *replies[a])
                 for a in addresses}
 

@@ -122,6 +122,7 @@ FAMILY = Family(
     stems=_stems,
     entities=_entities,
     prepare=_prepare,
+    pdfs=(".pptx",),
     description="Quarterly business review deck per active partner per quarter (PPTX + HTML).",
 )
 
@@ -135,5 +136,6 @@ PORTFOLIO_FAMILY = Family(
     period=lambda p: str(p.quarter),
     stem=lambda _conn, p: f"portfolio {p.quarter}",
     entities=_portfolio_entities,
+    pdfs=(".html",),
     description="Portfolio of all active partners for a quarter, worst health first (XLSX + HTML).",
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ..render.headline import Headline
 from ..render import figures
 from ..render.charts import THEME_COLORS, VegaLiteChart, chart_template
 from ..render.html import kpi_cards, table_html
@@ -22,8 +23,8 @@ from .pptx import SLIDE_TITLES
 from .review import FIGURES, LABELS, PartnerReview, figure_rows, point_label, shown
 from .xlsx import PORTFOLIO_COLUMNS
 
-__all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "health_chart",
-           "health_html", "notes_html", "portal_chart", "portfolio_chart", "portfolio_html", "registration_chart",
+__all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "headline", "health_chart",
+           "health_html", "notes_html", "portal_chart", "portfolio_chart", "portfolio_headline", "portfolio_html", "registration_chart",
            "revenue_chart", "section_html", "sections", "slide_list", "stage_chart", "summary_html", "title_html"]
 
 _STATUS_CSS = {"on": "#C6EFCE", "watch": "#FFEB9C", "off": "#FFC7CE", "none": "#EDEDED"}
@@ -258,3 +259,24 @@ def portfolio_chart(portfolio: pd.DataFrame) -> alt.Chart:
             .encode(x=alt.X("band:N", sort=order, title=None), y=alt.Y("count():Q", title="Partners"),
                     color=alt.Color("tier:N", title="Tier"), tooltip=["band", "tier", "count()"])
             .properties(width=420, height=220))
+
+
+def headline(review: PartnerReview) -> Headline:
+    """The deck's headline for its manifest, e-mail and catalogue: the health score and band first."""
+
+    r = review.row
+    return Headline(r["partner_id"], r["name"], str(review.quarter), {
+        "Health score": figures.Figure(r["health_score"], figures.SCORE),
+        "Revenue": figures.Figure(r["revenue"], figures.MONEY),
+        "Attainment": figures.Figure(r["revenue_attainment_pct"], figures.PERCENT)},
+        notes={"Health score": str(r["health_band"])})
+
+
+def portfolio_headline(book: pd.DataFrame, quarter) -> Headline:
+    """The portfolio's headline: partners reviewed, and how many are critical or at risk."""
+
+    bands = book["health_band"].value_counts() if not book.empty else pd.Series(dtype=int)
+    return Headline("", "Partner portfolio", str(quarter), {
+        "Partners": figures.Figure(len(book), figures.COUNT),
+        "Critical": figures.Figure(int(bands.get("Critical", 0)), figures.COUNT),
+        "At Risk": figures.Figure(int(bands.get("At Risk", 0)), figures.COUNT)})

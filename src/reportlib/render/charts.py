@@ -13,7 +13,9 @@ and is validated once per process, and each entity only fills in its rows.
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 import json
 from typing import Any, Callable
 
@@ -21,9 +23,11 @@ import altair as alt
 
 __all__ = ["CHART_MARK", "THEME_COLORS", "ChartTemplate", "VegaLiteChart", "chart_embed_html", "chart_png", "chart_svg",
            "chart_template", "interactive_html", "javascript_bundle", "page_needs_bundle", "static_spec",
-           "use_offline_charts", "vega_bundle_html"]
+           "static_svg", "use_offline_charts", "vega_bundle_html"]
 
 VEGALITE_MIME = "application/vnd.vegalite.v6+json"
+# Output metadata of a Vega-Lite chart that the page shows as a static drawing (inline SVG).
+STATIC_MARK = {"reportlib": {"draw": "svg"}}
 CHART_MARK = 'class="rl-chart"'
 BUNDLE_MARK = "window.vegaEmbed="
 
@@ -122,9 +126,12 @@ class VegaLiteChart:
         title = self.spec.get("title")
         return str(title.get("text", "") if isinstance(title, dict) else title or "")
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {VEGALITE_MIME: self.spec,
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        data = {VEGALITE_MIME: self.spec,
                 "text/plain": f"<chart: {self.title or 'untitled'}, drawn in the exported HTML report>"}
+        if alt.renderers.active == _RENDERERS[False][0]:  # static charts: the page gets an SVG drawing
+            return data, {VEGALITE_MIME: STATIC_MARK}
+        return data
 
     def __repr__(self) -> str:
         return f"VegaLiteChart({self.title!r})"
@@ -169,6 +176,39 @@ def chart_svg(chart: alt.TopLevelMixin) -> str:
     import vl_convert as vlc
 
     return vlc.vegalite_to_svg(static_spec(chart.to_dict()))
+
+
+def static_svg(spec: dict[str, Any]) -> str:
+    """A Vega-Lite spec drawn as SVG (text), the same drawing as :func:`chart_svg`.
+
+    Each chart of a :class:`ChartTemplate` differs from the others of its template only in
+    its datasets: the Vega-Lite to Vega compilation is done once per template and process,
+    and each chart fills its rows into the compiled Vega spec, which vl-convert draws.
+    """
+    import vl_convert as vlc
+
+    spec = static_spec(spec)
+    datasets = spec.get("datasets") or {}
+    vega = copy.deepcopy(_compiled({**spec, "datasets": {name: [] for name in datasets}}))
+    for entry in vega.get("data", ()):
+        if entry.get("name") in datasets:
+            entry["values"] = datasets[entry["name"]]
+    return vlc.vega_to_svg(vega)
+
+
+def _compiled(shape: dict[str, Any]) -> dict[str, Any]:
+    key = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
+    found = _COMPILED.get(key)
+    if found is None:
+        import vl_convert as vlc
+
+        if len(_COMPILED) >= 256:  # charts of many shapes (not templates): keep the cache bounded
+            _COMPILED.clear()
+        found = _COMPILED[key] = vlc.vegalite_to_vega(shape)
+    return found
+
+
+_COMPILED: dict[str, dict[str, Any]] = {}
 
 
 def chart_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import nbformat
 
 from ..files import atomic_write
+from .headline import drop_headlines
 from .figures import Figure, is_missing
 from .text import escape_html
 from .table import Col
@@ -81,15 +82,23 @@ _warming: threading.Thread | None = None
 
 
 def _vega_lite_as_html(nb: nbformat.NotebookNode) -> None:
-    """Give every Vega-Lite output without HTML its :func:`~reportlib.render.charts.chart_embed_html`
-    element (browser-drawn charts keep only their spec in the notebook; the page draws them)."""
-    from .charts import VEGALITE_MIME, chart_embed_html
+    """Give every Vega-Lite output without HTML its element in the page.
+
+    Charts keep only their spec in the notebook (JupyterLab draws it); the page gets either a
+    :func:`~reportlib.render.charts.chart_embed_html` element that the reader's browser draws
+    from the page's Vega bundle, or, for a chart displayed with static charts on
+    (``use_offline_charts()``), its drawing as inline SVG: no script and no bundle.
+    """
+    from .charts import STATIC_MARK, VEGALITE_MIME, chart_embed_html, static_svg
 
     for cell in nb.cells:
         for output in cell.get("outputs", ()):
             data = output.get("data")
             if data and VEGALITE_MIME in data and "text/html" not in data:
-                data["text/html"] = chart_embed_html(data[VEGALITE_MIME])
+                if (output.get("metadata") or {}).get(VEGALITE_MIME) == STATIC_MARK:
+                    data["text/html"] = f'<div class="rl-chart-svg">{static_svg(data[VEGALITE_MIME])}</div>'
+                else:
+                    data["text/html"] = chart_embed_html(data[VEGALITE_MIME])
 
 
 def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: bool = False,
@@ -108,6 +117,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: b
         notebook = copy.deepcopy(notebook)
     # The exporter's own deep copies of the notebook are the notebook itself from here on.
     notebook = _Consumed(notebook)
+    drop_headlines(notebook)
     _vega_lite_as_html(notebook)
     warming = _warming
     if warming is not None and warming is not threading.current_thread():

@@ -61,5 +61,6 @@ FAMILY = Family(
     period=lambda p: str(p.month),
     stem=_stem,
     entities=_entities,
+    pdfs=(".html",),
     description="Credit and revenue statement pack per partner account per month (XLSX + HTML).",
 )

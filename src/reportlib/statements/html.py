@@ -5,13 +5,14 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ..render.headline import Headline
 from ..render.figures import count, money
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from .metrics import StatementPack
 from .xlsx import COLUMNS
 
-__all__ = ["balance_chart", "headline_html", "revenue_chart", "title_html", "tables_html"]
+__all__ = ["balance_chart", "headline", "headline_html", "revenue_chart", "title_html", "tables_html"]
 
 
 def title_html(pack: StatementPack) -> str:
@@ -71,3 +72,13 @@ def tables_html(pack: StatementPack) -> str:
         "<h2>Usage by service</h2>", table_html(pack.usage_by_service, COLUMNS["usage_by_service"]),
         "<h2>Discounts valid in the month</h2>", table_html(pack.discounts, COLUMNS["discounts"]),
     ])
+
+
+def headline(pack: StatementPack) -> Headline:
+    """The pack's headline for its manifest, e-mail and catalogue: the closing balance first."""
+    from ..render.figures import MONEY, Figure
+
+    p, h = pack.partner, pack.headline
+    return Headline(p["account_id"], p["name"], pack.month.label, {
+        "Closing balance": Figure(h["closing"], MONEY), "Net revenue": Figure(h["net"], MONEY),
+        "Opening balance": Figure(h["opening"], MONEY)})

@@ -1,0 +1,321 @@
+"""``reportlib send``: every family's reports to their recipients, through the delivery log.
+
+For each entity whose current run in the period succeeded (its manifest says ``ok``), the
+message is composed from the family's templates (``delivery/templates/<family>.subject.j2``
+and ``.body.j2``, Jinja2) with the run's headline (entity, period, key figures as
+:mod:`reportlib.render.figures` shows them), its PDF attached first and then its documents
+(above a size limit, a link to the catalogue instead). Then, in order:
+
+1. the message is written to ``outputs/<family>/<period>/outbox/<stem>.eml`` and recorded in
+   the delivery log, every address ``pending`` (:func:`reportlib.delivery.log.prepare`: not
+   again to an address that has this content; changed content says what it replaces);
+2. with an SMTP server, every delivery not accepted yet is sent (:func:`send_open`), each
+   address's answer recorded. Without one, the outbox is the delivery, for review.
+
+A family with rules of its own (the rate amendments: TO/CC/BCC from the rate plan setup, the
+billing message) sets :attr:`~reportlib.families.Family.send`; it composes its messages its
+own way and sends them through :func:`send_open` too: one send path, one log.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy.engine import Engine
+
+from ..config import outputs_root, resolve_db_url
+from ..db import connect, init_db
+from ..errors import ConfigError, DataError
+from ..families import Family, get_family
+from ..files import safe_join, slugify
+from ..manifest import SUFFIX, read_manifest
+from ..render.figures import count
+from . import log
+from .recipients import recipients_for
+from .smtp import Mailer, SmtpTarget
+
+__all__ = ["DEFAULT_MAX_ATTACH_MB", "DEFAULT_SENDER", "SendReport", "compose", "period_folders_of", "send_open",
+           "send_reports"]
+
+DEFAULT_SENDER = "reports@reportlib.example"
+DEFAULT_MAX_ATTACH_MB = 10.0
+TEMPLATES = Path(__file__).parent / "templates"
+_TYPES = {".pdf": "application/pdf",
+          ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+          ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+          ".csv": "text/csv"}
+# What a reader receives of a run, in this order after the PDF: the documents, not the page
+# (the PDF is its printout) or the executed notebook (the run's record).
+_DELIVERABLE = (".xlsx", ".pptx", ".csv")
+
+
+@dataclass
+class SendReport:
+    """What a send did: messages written to the outbox, sent, already delivered, failed, skipped."""
+
+    family: str
+    periods: list[str]
+    written: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (message, reason)
+    delivered: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (entity, why: no recipients, failed run)
+    planned: list[str] = field(default_factory=list)  # --dry-run: what would be written and sent
+    notes: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # written by an earlier send, still not accepted
+    outboxes: list[Path] = field(default_factory=list)
+    smtp: str | None = None  # the server messages went to; None: the outbox is the delivery
+    command: str = ""  # how to send them (``reportlib send FAMILY -p ...``), said when nothing was sent
+
+    def summary(self) -> str:
+        where = ", ".join(self.periods)
+        if self.planned:
+            lines = [f"{self.family} {where}: dry run, nothing written or sent; {len(self.planned)} message(s):"]
+            lines += [f"  {line}" for line in self.planned]
+        elif self.smtp is None:
+            unsent = len(self.written) + len(self.waiting)
+            lines = [f"{self.family} {where}: {len(self.written)} message(s) written to the outbox"
+                     + (f", {len(self.waiting)} written before and still waiting there" if self.waiting else "")
+                     + f", {len(self.delivered)} already delivered; nothing sent (no --smtp)"]
+            if unsent:
+                lines.append(f"  {unsent} message(s) wait in {', '.join(map(str, self.outboxes))} for review; "
+                             f"send them with: {self.command or f'reportlib send {self.family} ...'} --smtp HOST:PORT "
+                             "(or $REPORTLIB_SMTP)")
+        else:
+            lines = [f"{self.family} {where}: {len(self.written)} message(s) written to the outbox, {len(self.sent)} sent, "
+                     f"{len(self.failed)} failed, {len(self.delivered)} already delivered"]
+        lines += [f"  FAILED {name}: {why}" for name, why in self.failed]
+        lines += [f"  skipped {name}: {why}" for name, why in self.skipped]
+        lines += [f"  {note}" for note in self.notes]
+        if self.delivered and not self.planned:
+            lines.append("  already delivered (same content, same addresses) are not sent again; --resend sends them again")
+        if self.failed:
+            lines.append(f"  retry with: reportlib send {self.family} ... --smtp HOST:PORT --retry")
+        return "\n".join(lines)
+
+
+def send_open(engine: Engine, family: str, period: str, names: dict[str, str], mailer: Mailer,
+              tick: Callable[[str], None] = lambda name: None,
+              busy: list[str] | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """Send every delivery of ``names`` (log entity -> message name) in ``period`` not accepted yet.
+
+    Returns the messages that reached at least one address, and the failures
+    (``(message, "addresses: server's words")``, addresses refused alike together). Messages
+    another process was sending at that moment are left to it, and named in ``busy``.
+    """
+    sent: list[str] = []
+    failed: list[tuple[str, str]] = []
+    waiting = log.open_by_entity(engine, family, period)
+    for entity, name in names.items():
+        for delivery in waiting.get(entity, ()):
+            tick(name)
+            results = log.send(engine, delivery, mailer)
+            if results is None:
+                if busy is not None:
+                    busy.append(name)
+                continue
+            if any(r.accepted for r in results):
+                sent.append(name)
+            refused: dict[str, list[str]] = {}
+            for r in results:
+                if not r.accepted:
+                    refused.setdefault(r.reply, []).append(r.address)
+            failed += [(name, f"{', '.join(people)}: {reply}") for reply, people in refused.items()]
+    return sent, failed
+
+
+def period_folders_of(family: Family, raw: dict[str, Any], *, db_url: str | None = None,
+                      out: str | Path | None = None) -> list[tuple[str, Path]]:
+    """The period folders a family's batch parameters select: ``(period, folder)`` in order."""
+    params = family.batch_params.parse(raw)
+    with connect(resolve_db_url(db_url)) as conn:
+        runs = family.entities(conn, params)
+    periods = list(dict.fromkeys(family.period(family.params.parse(r)) for r in runs))
+    if not periods:
+        raise DataError(f"The {family.name} parameters {params.to_notebook()} select no report; check the period.")
+    root = outputs_root(out)
+    return [(p, safe_join(root, slugify(family.folder), slugify(p))) for p in periods]
+
+
+@functools.lru_cache(maxsize=1)
+def _environment():
+    """The message templates' environment: one per process, so each template is compiled once."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              autoescape=False, keep_trailing_newline=True)
+
+
+def _human_size(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MB"
+
+
+def compose(family: Family, folder: Path, manifest: dict[str, Any], recipients: dict[str, list[str]], sender: str,
+            *, names: dict[str, str] | None = None, max_bytes: int, catalogue: str) -> EmailMessage:
+    """One run's message: subject and body from the family's templates, its files attached
+    (PDF first) or, above ``max_bytes`` in all, a link to ``catalogue`` instead."""
+    import jinja2
+
+    stem = manifest["stem"]
+    files = [folder / e["name"] for e in manifest.get("files", [])]
+    pdf = [f for f in files if f.name == f"{stem}.pdf"]
+    documents = pdf + [f for suffix in _DELIVERABLE for f in files if f.suffix == suffix]
+    size = sum(f.stat().st_size for f in documents)
+    headline = manifest.get("headline") or {}
+    figures = headline.get("figures") or []
+    context = {
+        "family": family.name, "stem": stem, "period": headline.get("period") or folder.name,
+        "entity": headline.get("entity") or "", "name": headline.get("name") or stem,
+        "figures": figures, "figure": {f["label"]: f["text"] for f in figures},
+        "note": {f["label"]: f.get("note") or "" for f in figures},
+        "attachments": [f.name for f in documents], "size": _human_size(size),
+        "link": f"{catalogue}#{slugify(family.name)}-{folder.name}-{stem}" if size > max_bytes else None,
+    }
+    environment = _environment()
+    try:
+        subject = environment.get_template(f"{family.name}.subject.j2").render(context)
+        body = environment.get_template(f"{family.name}.body.j2").render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(f"The {family.name} family has no message template {exc.name} in {TEMPLATES}.") from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"The {family.name} message template uses a value this run does not have ({exc.message}); "
+                          f"run {stem} again so that its manifest records its headline.") from None
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = sender
+    shown = names or {}
+    for role in ("to", "cc"):
+        if recipients.get(role):
+            message[role.capitalize()] = ", ".join(formataddr((shown.get(a, ""), a)) for a in recipients[role])
+    if recipients.get("bcc"):  # kept in the outbox's copy; stripped when sent
+        message["Bcc"] = ", ".join(recipients["bcc"])
+    message["Subject"] = " ".join(subject.split())
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    if context["link"] is None:
+        for path in documents:
+            kind = _TYPES.get(path.suffix, "application/octet-stream")
+            maintype, subtype = kind.split("/", 1)
+            message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    return message
+
+
+def _runs(folder: Path, family: Family, entity: str | None) -> list[dict[str, Any]]:
+    runs = []
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        manifest = read_manifest(path)
+        if not manifest or manifest.get("family") != family.name:
+            continue
+        who = (manifest.get("headline") or {}).get("entity") or ""
+        if entity is not None and entity not in (who, manifest.get("stem")):
+            continue
+        runs.append(manifest)
+    return runs
+
+
+def _log_entity(manifest: dict[str, Any]) -> str:
+    return (manifest.get("headline") or {}).get("entity") or manifest["stem"]
+
+
+def _prepare_one(report: SendReport, batch: log.preparing, family: Family, period: str, folder: Path,
+                 manifest: dict[str, Any], names: dict[str, str], *, engine: Engine, retry: bool, dry_run: bool,
+                 sender: str, limit: float, catalogue: str, resend: bool, user: str) -> None:
+    """Compose one run's message and record it in ``batch`` (or, ``dry_run``, say what it would be)."""
+    stem, key = manifest["stem"], _log_entity(manifest)
+    names[key] = f"{stem}.eml"
+    if retry:
+        return
+    if manifest.get("status") != "ok":
+        report.skipped.append((stem, "its latest run failed; nothing is sent until it succeeds"))
+        return
+    with engine.connect() as conn:
+        addressed = recipients_for(conn, family.name, (manifest.get("headline") or {}).get("entity") or None)
+    if not addressed:
+        report.skipped.append((stem, f"no active recipient for {family.name} {key} "
+                                     "(reportlib load recipients FOLDER)"))
+        return
+    message = compose(family, folder, manifest, addressed.by_role(), sender, names=dict(addressed.names),
+                      max_bytes=int(limit * 1_048_576), catalogue=catalogue)
+    if dry_run:
+        people = "; ".join(f"{role}: {', '.join(a)}" for role, a in addressed.by_role().items() if a)
+        files = ", ".join(p.get_filename() for p in message.iter_attachments()) or "link to the catalogue"
+        report.planned.append(f"{stem}.eml «{message['Subject']}» [{files}] -> {people}")
+        return
+    prepared = log.prepare(batch.connection(), family=family.name, period=period, entity=key, message=message,
+                           recipients=addressed.by_role(), eml=safe_join(folder, "outbox", f"{stem}.eml"),
+                           resend=resend, user=user)
+    if prepared.created is not None and prepared.eml is not None:
+        report.written.append(prepared.eml.name)
+    elif prepared.open:
+        report.waiting.append(f"{stem}.eml")
+    elif prepared.delivered:
+        report.delivered.append(f"{stem}.eml")
+    batch.done()
+
+
+def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = None, out: str | Path | None = None,
+                 entity: str | None = None, smtp: SmtpTarget | None = None, dry_run: bool = False,
+                 resend: bool = False, retry: bool = False, sender: str | None = None, user: str | None = None,
+                 max_attach_mb: float | None = None, progress: Callable[[str], None] | None = None,
+                 mailer: Mailer | None = None, options: dict[str, Any] | None = None) -> SendReport:
+    """Compose, record and (with ``smtp``) send ``family``'s reports of the periods ``raw`` selects.
+
+    ``retry``: compose nothing new, send only what is recorded and not accepted yet.
+    ``dry_run``: say what would be written and to whom; write, record and send nothing.
+    ``options`` are a family's own (the amendments' billing address).
+    """
+    family = get_family(family_name)
+    if family.send is not None:
+        return family.send(raw, db_url=db_url, out=out, entity=entity, smtp=smtp, dry_run=dry_run, resend=resend,
+                           retry=retry, sender=sender, user=user, progress=progress, mailer=mailer,
+                           **(options or {}))
+    url = resolve_db_url(db_url)
+    engine = init_db(url)
+    sender = sender or os.environ.get("REPORTLIB_MAIL_FROM") or DEFAULT_SENDER
+    who = user or getpass.getuser()
+    limit = max_attach_mb if max_attach_mb is not None else float(
+        os.environ.get("REPORTLIB_MAIL_MAX_MB") or DEFAULT_MAX_ATTACH_MB)
+    folders = period_folders_of(family, raw, db_url=url, out=out)
+    catalogue = os.environ.get("REPORTLIB_CATALOGUE_URL") or (outputs_root(out) / "index.html").as_uri()
+    report = SendReport(family.name, [p for p, _ in folders], command=f"reportlib send {family.name} " + " ".join(
+        f"-p {name} {value}" for name, value in raw.items()) + (f" --entity {entity}" if entity else ""))
+    names_by_period: dict[str, dict[str, str]] = {}
+    for period, folder in folders:
+        names = names_by_period.setdefault(period, {})
+        runs = _runs(folder, family, entity) if folder.is_dir() else []
+        if not runs:
+            report.notes.append(f"{period}: no {family.name} report in {folder}"
+                                + (f" for {entity}" if entity else "") + "; run the batch first.")
+        with log.preparing(engine) as batch:  # recorded in a few commits; nothing is sent before the last
+            for manifest in runs:
+                _prepare_one(report, batch, family, period, folder, manifest, names, engine=engine, retry=retry,
+                             dry_run=dry_run, sender=sender, limit=limit, catalogue=catalogue, resend=resend,
+                             user=who)
+        if (folder / "outbox").is_dir():
+            report.outboxes.append(folder / "outbox")
+    if dry_run or (smtp is None and mailer is None):
+        return report
+    report.smtp = str(smtp) if smtp is not None else "the given mailer"
+    with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
+        for period, names in names_by_period.items():
+            busy: list[str] = []
+            sent, failed = send_open(engine, family.name, period, names, sending, progress or (lambda name: None),
+                                     busy)
+            report.sent += sent
+            report.failed += failed
+            report.notes += [f"{name}: another process was sending it at the same moment; left to it" for name in busy]
+    return report
+
+
+def counts(report: SendReport) -> str:
+    """One line: how many messages went where (for a schedule's log)."""
+    return (f"{count(len(report.written))} written, {count(len(report.sent))} sent, "
+            f"{count(len(report.failed))} failed")

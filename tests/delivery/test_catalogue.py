@@ -1,0 +1,84 @@
+"""The catalogue: its records (the portal's API) and the page, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from reportlib.delivery.catalogue import entries, write_catalogue
+from reportlib.render.chromium import Browser
+from reportlib.delivery.send import send_reports
+
+from ..amendments.test_send import Inbox
+
+pytestmark = pytest.mark.kernel
+
+VISIBLE_ROWS = ("Array.from(document.querySelectorAll('tr.entry')).filter(r => r.offsetParent !== null)"
+                ".map(r => r.id)")
+
+
+def test_entries_read_manifests_and_the_delivery_log(world, smtp_server):
+    inbox = Inbox(refuse={"ceo@alpha.example": "550 5.1.1 no such user"})
+    send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp_server(inbox))
+    found = {e.stem: e for e in entries(world.out, world.url)}
+    assert sorted(found) == ["a1-alpha-systems", "p1-alpha-partner", "p2-other-partner"]
+    p1, a1 = found["p1-alpha-partner"], found["a1-alpha-systems"]
+    assert (p1.family, p1.period, p1.entity, p1.name, p1.status) == ("statement", "October 2026", "P1",
+                                                                      "Alpha Partner", "ok")
+    assert p1.headline_text == "Closing balance 301.50"
+    assert [f.name for f in p1.files][0] == "p1-alpha-partner.pdf" and p1.files[0].href == \
+        "statements/2026-10/p1-alpha-partner.pdf"
+    assert p1.delivery_status == ("sent (2): finance@alpha.example, archive@carrier.example; "
+                                  "failed (1): ceo@alpha.example")
+    assert a1.headline_text.startswith("Health score ") and "(" in a1.headline_text
+    assert a1.delivery_status == "not sent" and {f.kind for f in a1.files} >= {"pdf", "pptx", "html"}
+
+
+def test_the_page_opens_from_disk_its_search_filters_entities_and_its_links_work(world, tmp_path):
+    page_path = write_catalogue(world.out, world.url)
+    text = page_path.read_text()
+    assert "<script src" not in text and "http" not in text.replace("http://www.w3.org", "")  # nothing online
+    with Browser() as browser:
+        page = browser.page()
+        page.open(page_path.as_uri())
+        everything = page.evaluate(VISIBLE_ROWS)
+        assert len(everything) == 3
+        page.evaluate("document.getElementById('search').focus()")
+        page.type_text("other")
+        assert page.evaluate(VISIBLE_ROWS) == ["statement-2026-10-p2-other-partner"]
+        assert page.evaluate("document.getElementById('shown').textContent") == "1 of 3 report(s) match"
+        page.evaluate("document.getElementById('search').value = ''")
+        page.type_text("alpha")  # Alpha Partner and Alpha Systems, in two families
+        assert sorted(page.evaluate(VISIBLE_ROWS)) == ["qbr-2026q3-a1-alpha-systems",
+                                                       "statement-2026-10-p1-alpha-partner"]
+        # Follow the statement's HTML link, as a reader would.
+        page.evaluate("document.querySelector('#statement-2026-10-p1-alpha-partner a[title^=\"p1-alpha-partner.html\"]')"
+                      ".click()")
+        page.wait_for("location.href.endsWith('/statements/2026-10/p1-alpha-partner.html') "
+                      "&& document.readyState === 'complete'")
+        assert "Credit and revenue statement" in page.evaluate("document.body.innerText")
+        links = page.evaluate("1")  # the browser is still answering
+        assert links == 1
+    hrefs = [f.href for e in entries(world.out, world.url) for f in e.files]
+    assert hrefs and all((world.out / href).is_file() for href in hrefs)
+
+
+def test_the_page_shows_an_earlier_version_and_to_whom_it_was_delivered(world, smtp_server):
+    smtp = smtp_server(Inbox())
+    send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp, entity="P1")
+    world.change_p1()  # the run rebuilds the catalogue
+    page_path = world.out / "index.html"
+    with Browser() as browser:
+        page = browser.page()
+        page.open(page_path.as_uri())
+        row = page.evaluate("document.getElementById('statement-2026-10-p1-alpha-partner').innerText")
+        earlier = page.evaluate("Array.from(document.querySelectorAll("
+                                "'#statement-2026-10-p1-alpha-partner .versions a')).map(a => a.href)")
+    assert "Closing balance 1,301.50" in row and "this version not sent yet" in row
+    assert "Earlier versions:" in row
+    assert "delivered to finance@alpha.example, ceo@alpha.example, archive@carrier.example" in row
+    pdf = next(href for href in earlier if href.endswith(".pdf"))
+    assert "/statements/2026-10/versions/p1-alpha-partner/" in pdf
+    assert "301.50" in subprocess.run(["pdftotext", pdf.removeprefix("file://"), "-"], check=True, capture_output=True,
+                                      text=True, timeout=60).stdout
