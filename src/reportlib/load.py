@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .db import analyze, engine_for, init_db, record_data_version
+from .db import analyze, engine_for, init_db, metadata, record_data_version
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
 
@@ -131,6 +131,7 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
     a bar per file on stderr.
     """
     from .loadcheck import check_folder
+    from .loadwrite import SqliteFileConnection, write_transaction
 
     domain = get_domain(domain_name)
     folder = Path(folder)
@@ -144,12 +145,40 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
     engine = url if isinstance(url, Engine) else init_db(url)
     counts: dict[str, int] = {}
     derived = domain.derive_rows() if domain.derive_rows is not None else None
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress, derived=derived), counts,
                  bulk=True, derive=None if derived is None else lambda c: checked.write_derived(c, derived))
+        if isinstance(conn, SqliteFileConnection):
+            _check_foreign_keys(conn, domain)
         checked.confirm_unchanged()
         fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
     return LoadSummary(domain.name, counts, fingerprint)
+
+
+def _check_foreign_keys(conn, domain: Domain) -> None:
+    """The foreign keys of the domain's tables that its references do not cover, checked by
+    SQLite at the end of a load that wrote without enforcing them (see :mod:`reportlib.loadwrite`)."""
+    tables = {t.name for t in (*domain.tables, *domain.derived_tables)}
+    covered = set()
+    for spec in domain.files:
+        for ref in spec.refs:
+            target = domain.spec(ref.target)
+            covered.add((spec.table.name, tuple(spec.field(c).column_name for c in ref.columns),
+                         target.table.name, tuple(target.field(c).column_name for c in ref.target_columns)))
+    problems = []
+    for table in metadata.sorted_tables:
+        keys = [(table.name, tuple(fk.column_keys), fk.referred_table.name, tuple(e.column.name for e in fk.elements))
+                for fk in table.foreign_key_constraints
+                if table.name in tables or fk.referred_table.name in tables]
+        if any(key not in covered for key in keys):
+            quoted = conn.dialect.identifier_preparer.format_table(table)
+            for _table, rowid, parent, _fk in conn.exec_driver_sql(f"PRAGMA foreign_key_check({quoted})").fetchall():
+                problems.append(LoadProblem(table.name, None, None, str(rowid),
+                                            f"row {rowid} refers to a row of {parent} that is not there"))
+                if len(problems) >= 200:
+                    break
+    if problems:
+        raise LoadError(domain.name, problems)
 
 
 def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str | Engine | None = None,
