@@ -22,7 +22,7 @@ import pyarrow.csv as pcsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqliteFileConnection", "TableWriter", "bulk_session", "sqlite_rows", "write_transaction"]
+__all__ = ["SqliteFileConnection", "Stage", "TableWriter", "bulk_session", "sqlite_rows", "write_transaction"]
 
 
 def sqlite_rows(columns: list[pa.Array]) -> Iterator[tuple]:
@@ -37,10 +37,10 @@ def _sqlite_stored(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     kind = column.type
     if pa.types.is_decimal(kind):  # Exact on SQLite: the scaled integer
         return column.view(pa.decimal128(kind.precision, 0)).cast(pa.int64())
-    if pa.types.is_timestamp(kind):  # SQLAlchemy's DateTime on SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff'
-        return pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
-    if pa.types.is_date(kind):
-        return pc.strftime(column, format="%Y-%m-%d")
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        # Arrow's text of timestamp[us] is SQLAlchemy's DateTime on SQLite, 'YYYY-MM-DD HH:MM:SS.ffffff';
+        # of date32, its Date: 'YYYY-MM-DD'
+        return column.cast(pa.string())
     if pa.types.is_boolean(kind) or pa.types.is_integer(kind):
         return column.cast(pa.int64())
     if pa.types.is_dictionary(kind):
@@ -125,6 +125,60 @@ def write_transaction(engine: Engine) -> Iterator[Connection | SqliteFileConnect
         conn.close()
 
 
+class Stage:
+    """A file's checked rows kept on disk, in the form its table's writer sends them, between
+    the checking pass and the writing pass: the CSV is parsed and typed once, and the writing
+    pass only streams the stage into the database (Arrow IPC for SQLite, CSV text for ``COPY``).
+    """
+
+    BLOCK = 1 << 23  # bytes of CSV text per write to COPY
+
+    def __init__(self, path: Path, dialect: str, columns: list[str]):
+        self.path, self.dialect, self.columns = path, dialect, columns
+        self.rows = 0
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer = None
+
+    def append(self, columns: list[pa.Array]) -> None:
+        if not columns or len(columns[0]) == 0:
+            return
+        if self.dialect == "postgresql":
+            table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
+            if self._writer is None:
+                self._writer = pcsv.CSVWriter(self._sink, table.schema, write_options=pcsv.WriteOptions(
+                    include_header=False, quoting_style="needed"))
+        else:
+            table = pa.table([_sqlite_stored(c) for c in columns], names=self.columns)
+            if self._writer is None:
+                self._writer = pa.ipc.new_stream(self._sink, table.schema)
+        self._writer.write_table(table)
+        self.rows += len(columns[0])
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._sink.close()
+
+    def parts(self) -> Iterator[tuple[int, int, Any]]:
+        """(rows, bytes, payload) pieces of the stage, read a piece at a time."""
+        self.close()
+        if self.rows == 0:
+            return
+        if self.dialect == "postgresql":
+            total, done, counted = self.path.stat().st_size, 0, 0
+            with open(self.path, "rb") as source:
+                while block := source.read(self.BLOCK):
+                    done += len(block)
+                    rows = self.rows * done // total - counted  # rows in proportion: the bar's rows/s
+                    counted += rows
+                    yield rows, len(block), block
+            return
+        with pa.OSFile(str(self.path), "rb") as source:
+            for batch in pa.ipc.open_stream(source):
+                yield batch.num_rows, batch.nbytes, batch
+
+
 class TableWriter:
     """Appends typed column batches to one table, in the connection's open transaction."""
 
@@ -173,6 +227,28 @@ class TableWriter:
 
     def write(self, columns: list[pa.Array]) -> None:
         self.send(self.prepare(columns))
+
+    def write_stage(self, stage: Stage, progress=None) -> None:
+        """Stream a :class:`Stage` into the table; ``progress(rows, bytes so far)`` after each piece."""
+        done = 0
+        if self.dialect == "postgresql":
+            with self.conn.connection.driver_connection.cursor() as cursor, cursor.copy(self.sql) as copy:
+                for rows, size, block in stage.parts():
+                    copy.write(block)
+                    done += size
+                    if progress is not None:
+                        progress(rows, done)
+            self.rows += stage.rows
+            return
+        for rows, size, batch in stage.parts():
+            if self.arrow:
+                self.conn.ingest(self.table.name, batch)
+            else:
+                self.conn.connection.driver_connection.executemany(self.sql, zip(*(c.to_pylist() for c in batch.columns)))
+            self.rows += rows
+            done += size
+            if progress is not None:
+                progress(rows, done)
 
 
 @contextmanager
