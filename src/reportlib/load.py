@@ -170,7 +170,8 @@ def _check_foreign_keys(conn, domain: Domain) -> None:
             covered.add((spec.table.name, tuple(spec.field(c).column_name for c in ref.columns),
                          target.table.name, tuple(target.field(c).column_name for c in ref.target_columns)))
     problems = []
-    for table in metadata.sorted_tables:
+    schemas = {metadata, *(t.metadata for t in domain.tables)}  # a domain may declare its tables apart
+    for table in sorted({t for schema in schemas for t in schema.sorted_tables}, key=lambda t: t.name):
         keys = [(table.name, tuple(fk.column_keys), fk.referred_table.name, tuple(e.column.name for e in fk.elements))
                 for fk in table.foreign_key_constraints
                 if table.name in tables or fk.referred_table.name in tables]

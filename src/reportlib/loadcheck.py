@@ -4,8 +4,10 @@
 it keeps only what the checks across rows need, never the rows themselves: the key columns of
 each file (for unique keys and as targets of references), the reference columns, the typed
 rows of files that the domain's checks across files read, and at most 200 problems per file
-and column (with a count of the rest). :meth:`CheckedFolder.write` then reads each file again
-and writes it through :mod:`reportlib.loadwrite`.
+and column (with a count of the rest). While no problem is known, it also writes each chunk's
+typed rows to a stage on disk (:class:`reportlib.loadwrite.Stage`), so that
+:meth:`CheckedFolder.write` streams the stage into the table without parsing the file again
+(a file whose table takes its rows in an order of its own is read again and sorted).
 """
 
 from __future__ import annotations
