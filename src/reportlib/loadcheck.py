@@ -96,7 +96,8 @@ class CheckedFolder:
     staged: dict[str, Any] = dc_field(default_factory=dict)  # file -> its Stage
 
     def write(self, conn: Connection, spec: FileSpec, progress: bool = False, derived=None) -> int:
-        """Read ``spec``'s file again and write it into its table; returns the rows written.
+        """Write ``spec``'s checked rows into its table (from its stage, or reading the file
+        again); returns the rows written.
 
         ``derived`` (the domain's ``derive_rows()``) is given every chunk written."""
         from .loadwrite import TableWriter
@@ -221,8 +222,9 @@ class _bar:
         if self.enabled:
             from tqdm import tqdm
 
-            self.tqdm = tqdm(total=self.total if self.total is not None else self.path.stat().st_size, desc=self.label, unit="B", unit_scale=True,
-                             file=sys.stderr, leave=True, dynamic_ncols=True,
+            total = self.total if self.total is not None else self.path.stat().st_size
+            self.tqdm = tqdm(total=total, desc=self.label, unit="B", unit_scale=True, file=sys.stderr,
+                             leave=True, dynamic_ncols=True,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
         return self
 
