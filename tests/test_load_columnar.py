@@ -356,3 +356,39 @@ def test_row_numbers_stay_right_across_chunks_with_skipped_rows_and_line_breaks(
     expected = {n: record[0] for n, record in enumerate(records, start=1) if n > 1 and len(record) == 3}
     assert got == expected
     assert reported == [n for n, record in enumerate(records, start=1) if len(record) not in (0, 3)]
+
+
+# --- foreign keys that no reference of the files covers -------------------------------------
+
+@pytest.fixture
+def unreferenced_key_domain():
+    """A domain whose child table has a foreign key that its file declares no reference for."""
+    from reportlib.domains import DOMAINS, Domain, Field, FileSpec
+
+    schema = sa.MetaData()
+    parents = sa.Table("probe_parents", schema, sa.Column("parent_id", sa.String(16), primary_key=True))
+    children = sa.Table("probe_children", schema, sa.Column("child_id", sa.String(16), primary_key=True),
+                        sa.Column("parent_id", sa.String(16), sa.ForeignKey("probe_parents.parent_id"), nullable=False))
+    DOMAINS.register("probe-keys", Domain("probe-keys", (
+        FileSpec("parents.csv", parents, (Field("parent_id"),), key=("parent_id",)),
+        FileSpec("children.csv", children, (Field("child_id"), Field("parent_id")), key=("child_id",)),
+    )))
+    yield schema
+    DOMAINS._items.pop("probe-keys")
+
+
+def test_a_foreign_key_no_reference_covers_is_still_enforced_and_nothing_is_written(
+        unreferenced_key_domain, sqlite_url, tmp_path):
+    engine = engine_for(sqlite_url)
+    unreferenced_key_domain.create_all(engine)
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    (folder / "parents.csv").write_text("parent_id\nP1\n", encoding="utf-8")
+    (folder / "children.csv").write_text("child_id,parent_id\nC1,P1\n", encoding="utf-8")
+    load_folder(folder, "probe-keys", url=sqlite_url)
+    (folder / "children.csv").write_text("child_id,parent_id\nC1,P1\nC2,P9\n", encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        load_folder(folder, "probe-keys", url=sqlite_url)
+    assert "probe_children" in str(caught.value) and "probe_parents" in str(caught.value)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT child_id, parent_id FROM probe_children").all() == [("C1", "P1")]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -30,7 +31,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .db import analyze, engine_for, init_db, record_data_version
+from .db import analyze, engine_for, init_db, metadata, record_data_version
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
 
@@ -124,32 +125,65 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
                 progress: bool = False) -> LoadSummary:
     """Validate every file of ``domain_name`` in ``folder``, then replace the domain's data.
 
-    Two passes over the files, each streaming a chunk of rows at a time: the first checks
-    everything (types, required values, choices, lengths, ranges, ids, the domain's row checks,
-    unique keys, references, the domain's checks across files) and lists every problem; only a
-    folder without problems is read again and written, in one transaction. ``progress`` shows
-    a bar per file on stderr.
+    The checking pass streams the files a chunk of rows at a time and checks everything (types,
+    required values, choices, lengths, ranges, ids, the domain's row checks, unique keys,
+    references, the domain's checks across files), listing every problem; meanwhile it keeps
+    the typed rows in a temporary folder, ready for the database's writer. Only a folder without
+    problems is then written, from there, in one transaction. ``progress`` shows a bar per file
+    on stderr.
     """
     from .loadcheck import check_folder
+    from .loadwrite import SqliteFileConnection, write_transaction
 
     domain = get_domain(domain_name)
     folder = Path(folder)
     if not folder.is_dir():
         raise LoadError(domain.name, [LoadProblem(str(folder), None, None, None, "is not a folder")])
-    if not isinstance(url, Engine):
-        engine_for(url)  # a database URL that cannot work is said before minutes of checking
-    checked = check_folder(domain, folder, progress=progress)
-    if checked.problems or checked.omitted:
-        raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)
-    engine = url if isinstance(url, Engine) else init_db(url)
-    counts: dict[str, int] = {}
+    # a database URL that cannot work is said before minutes of checking
+    dialect = (url if isinstance(url, Engine) else engine_for(url)).dialect.name
     derived = domain.derive_rows() if domain.derive_rows is not None else None
-    with engine.begin() as conn:
-        _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress, derived=derived), counts,
-                 bulk=True, derive=None if derived is None else lambda c: checked.write_derived(c, derived))
-        checked.confirm_unchanged()
-        fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
+    with tempfile.TemporaryDirectory(prefix="reportlib-load-") as stage:
+        checked = check_folder(domain, folder, progress=progress, stage_in=Path(stage), dialect=dialect,
+                               derived=derived)
+        if checked.problems or checked.omitted:
+            raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)
+        engine = url if isinstance(url, Engine) else init_db(url)
+        counts: dict[str, int] = {}
+        with write_transaction(engine) as conn:
+            _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress, derived=derived),
+                     counts, bulk=True, derive=None if derived is None else lambda c: checked.write_derived(c, derived))
+            if isinstance(conn, SqliteFileConnection):
+                _check_foreign_keys(conn, domain)
+            checked.confirm_unchanged()
+            fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
     return LoadSummary(domain.name, counts, fingerprint)
+
+
+def _check_foreign_keys(conn, domain: Domain) -> None:
+    """The foreign keys of the domain's tables that its references do not cover, checked by
+    SQLite at the end of a load that wrote without enforcing them (see :mod:`reportlib.loadwrite`)."""
+    tables = {t.name for t in (*domain.tables, *domain.derived_tables)}
+    covered = set()
+    for spec in domain.files:
+        for ref in spec.refs:
+            target = domain.spec(ref.target)
+            covered.add((spec.table.name, tuple(spec.field(c).column_name for c in ref.columns),
+                         target.table.name, tuple(target.field(c).column_name for c in ref.target_columns)))
+    problems = []
+    schemas = {metadata, *(t.metadata for t in domain.tables)}  # a domain may declare its tables apart
+    for table in sorted({t for schema in schemas for t in schema.sorted_tables}, key=lambda t: t.name):
+        keys = [(table.name, tuple(fk.column_keys), fk.referred_table.name, tuple(e.column.name for e in fk.elements))
+                for fk in table.foreign_key_constraints
+                if table.name in tables or fk.referred_table.name in tables]
+        if any(key not in covered for key in keys):
+            quoted = conn.dialect.identifier_preparer.format_table(table)
+            for _table, rowid, parent, _fk in conn.exec_driver_sql(f"PRAGMA foreign_key_check({quoted})").fetchall():
+                problems.append(LoadProblem(table.name, None, None, str(rowid),
+                                            f"row {rowid} refers to a row of {parent} that is not there"))
+                if len(problems) >= 200:
+                    break
+    if problems:
+        raise LoadError(domain.name, problems)
 
 
 def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str | Engine | None = None,

@@ -4,8 +4,10 @@
 it keeps only what the checks across rows need, never the rows themselves: the key columns of
 each file (for unique keys and as targets of references), the reference columns, the typed
 rows of files that the domain's checks across files read, and at most 200 problems per file
-and column (with a count of the rest). :meth:`CheckedFolder.write` then reads each file again
-and writes it through :mod:`reportlib.loadwrite`.
+and column (with a count of the rest). While no problem is known, it also writes each chunk's
+typed rows to a stage on disk (:class:`reportlib.loadwrite.Stage`), so that
+:meth:`CheckedFolder.write` streams the stage into the table without parsing the file again
+(a file whose table takes its rows in an order of its own is read again and sorted).
 """
 
 from __future__ import annotations
@@ -91,9 +93,11 @@ class CheckedFolder:
     omitted: dict[tuple[str, str | None], int]
     digest: str
     stats: dict[str, tuple[int, int]]
+    staged: dict[str, Any] = dc_field(default_factory=dict)  # file -> its Stage
 
     def write(self, conn: Connection, spec: FileSpec, progress: bool = False, derived=None) -> int:
-        """Read ``spec``'s file again and write it into its table; returns the rows written.
+        """Write ``spec``'s checked rows into its table (from its stage, or reading the file
+        again); returns the rows written.
 
         ``derived`` (the domain's ``derive_rows()``) is given every chunk written."""
         from .loadwrite import TableWriter
@@ -102,6 +106,11 @@ class CheckedFolder:
         problems = _Problems()
         writer = TableWriter(conn, spec.table, [f.column_name for f in spec.fields])
         report = _reporter(problems, spec.file)
+        stage = self.staged.get(spec.file)
+        if stage is not None:  # checked and typed already; counted in ``derived`` while checked
+            with _bar(progress, f"write {spec.table.name}", stage.path, total=stage.path.stat().st_size) as bar:
+                writer.write_stage(stage, bar)
+            return writer.rows
         if spec.insert_order is not None:  # a table referring to itself: whole file, parents first
             chunks = [_typed(spec, chunk, problems)[0] for chunk in read_chunks(spec, path, report)]
             if chunks:
@@ -120,7 +129,7 @@ class CheckedFolder:
                     writer.send(prepared)
                     if derived is not None:
                         derived.add(spec.file, typed)
-                    bar(chunk)
+                    bar(len(chunk.rows), chunk.size)
         if problems.kept or problems.omitted:
             raise LoadError(self.domain.name, [LoadProblem(spec.file, None, None, None,
                                                            "changed while it was being loaded; load it again")])
@@ -204,8 +213,8 @@ def _reporter(problems: _Problems, file: str):
 class _bar:
     """A tqdm bar over a file's bytes that shows rows and rows/s (stderr; only when asked)."""
 
-    def __init__(self, enabled: bool, label: str, path: Path):
-        self.enabled, self.label, self.path = enabled, label, path
+    def __init__(self, enabled: bool, label: str, path: Path, total: int | None = None):
+        self.enabled, self.label, self.path, self.total = enabled, label, path, total
         self.rows = 0
 
     def __enter__(self):
@@ -213,17 +222,19 @@ class _bar:
         if self.enabled:
             from tqdm import tqdm
 
-            self.tqdm = tqdm(total=self.path.stat().st_size, desc=self.label, unit="B", unit_scale=True,
-                             file=sys.stderr, leave=True, dynamic_ncols=True,
+            total = self.total if self.total is not None else self.path.stat().st_size
+            self.tqdm = tqdm(total=total, desc=self.label, unit="B", unit_scale=True, file=sys.stderr,
+                             leave=True, dynamic_ncols=True,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
         return self
 
-    def __call__(self, chunk: Chunk) -> None:
-        self.rows += len(chunk.rows)
+    def __call__(self, rows: int, size: int) -> None:
+        """``rows`` more rows done, ``size`` bytes of the file done so far."""
+        self.rows += rows
         if self.tqdm is not None:
             elapsed = self.tqdm.format_dict["elapsed"] or 1e-9
             self.tqdm.set_postfix_str(f"{self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s", refresh=False)
-            self.tqdm.update(chunk.size - self.tqdm.n)
+            self.tqdm.update(size - self.tqdm.n)
 
     def __exit__(self, *exc):
         if self.tqdm is not None:
@@ -267,8 +278,19 @@ def _id_columns(spec: FileSpec) -> set[str]:
     return ids
 
 
-def check_folder(domain: Domain, folder: Path, progress: bool = False) -> CheckedFolder:
-    """Check every file of ``domain`` in ``folder``; nothing is written."""
+def check_folder(domain: Domain, folder: Path, progress: bool = False, stage_in: Path | None = None,
+                 dialect: str = "sqlite", derived=None) -> CheckedFolder:
+    """Check every file of ``domain`` in ``folder``; nothing is written.
+
+    With ``stage_in`` (a folder), the typed rows of each file are kept there, ready for
+    ``dialect``'s writer (:class:`reportlib.loadwrite.Stage`), and counted in ``derived`` (the
+    domain's ``derive_rows()``), for as long as no problem is known: the writing pass then does
+    not parse the files again. A file whose table takes its rows in an order of its own
+    (``insert_order``) is not staged.
+    """
+    from .loadwrite import Stage
+
+    staged: dict[str, Stage] = {}
     problems = _Problems()
     digest = hashlib.sha256()
     states: dict[str, _FileState] = {}
@@ -293,7 +315,13 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False) -> Checke
             digest.update(b"\0")
         state = _FileState(spec, rows=[] if spec.file in check_files else None)
         states[spec.file] = state
-        _check_file(state, path, problems, referenced.get(spec.file, set()), progress)
+        stage = None
+        if stage_in is not None and spec.insert_order is None and not problems.per_column:
+            stage = Stage(stage_in / f"{len(staged)}.stage", dialect, [f.column_name for f in spec.fields])
+        stage = _check_file(state, path, problems, referenced.get(spec.file, set()), progress, stage, derived)
+        if stage is not None:
+            stage.close()
+            staged[spec.file] = stage
     unreliable = {p.file for p in problems.kept} | {file for file, _ in problems.omitted}
     for state in states.values():
         _check_keys(state, problems)
@@ -313,7 +341,7 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False) -> Checke
     columns = {spec.file: {f.name: i for i, f in enumerate(spec.fields)} for spec in domain.files}
     problems.kept.sort(key=lambda p: (order.get(p.file, len(order)), p.row or 0,
                                       columns.get(p.file, {}).get(p.column, -1)))
-    return CheckedFolder(domain, folder, problems.kept, dict(problems.omitted), digest.hexdigest(), stats)
+    return CheckedFolder(domain, folder, problems.kept, dict(problems.omitted), digest.hexdigest(), stats, staged)
 
 
 def _files_read_by_checks(domain: Domain) -> set[str]:
@@ -324,7 +352,9 @@ def _files_read_by_checks(domain: Domain) -> set[str]:
 
 
 def _check_file(state: _FileState, path: Path, problems: _Problems, targets: set[tuple[str, ...]],
-                progress: bool) -> None:
+                progress: bool, stage, derived):
+    """Check one file chunk by chunk; while no problem is known, keep its typed rows in ``stage``
+    (returned; None once a problem is known) and count them in ``derived``."""
     spec = state.spec
     rules = {f.name: column_rules(spec, f, _id_columns(spec)) for f in spec.fields}
     names = {f.name: f.column_name for f in spec.fields}
@@ -344,7 +374,16 @@ def _check_file(state: _FileState, path: Path, problems: _Problems, targets: set
                 state.refs.setdefault(i, []).append(_select(typed, [names[c] for c in ref.columns], rows, ok))
             if state.rows is not None and ok.any():
                 state.rows.extend(_python_rows(spec, chunk, typed, ok))
-            bar(chunk)
+            if stage is not None:
+                if problems.per_column:  # the load is refused: nothing more to keep
+                    stage.close()
+                    stage = None
+                else:
+                    stage.append(typed.columns)
+                    if derived is not None:
+                        derived.add(spec.file, typed)
+            bar(len(chunk.rows), chunk.size)
+    return stage
 
 
 def _select(typed: pa.Table, columns: list[str], rows: pa.Array, mask: np.ndarray) -> pa.Table:

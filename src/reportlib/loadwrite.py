@@ -1,54 +1,195 @@
 """Typed columns into a table, fast: the writing half of ``reportlib load``.
 
-SQLite gets large ``executemany`` batches of tuples in the values SQLAlchemy's types would
-store (``Exact`` decimals as scaled integers, dates and date-times as ISO text, booleans as
-0/1); PostgreSQL gets ``COPY ... FROM STDIN`` in CSV, written by pyarrow. Both run inside the
-caller's transaction, so a failed or killed load leaves the database as it was.
+A load into a SQLite file runs its whole transaction on a connection of ADBC's SQLite driver
+(:func:`write_transaction`): Arrow batches are bound to the insert statement in C, with no
+Python object per cell, in the values SQLAlchemy's types would store (``Exact`` decimals as
+scaled integers, dates and date-times as ISO text, booleans as 0/1). PostgreSQL gets ``COPY ...
+FROM STDIN`` in CSV, written by pyarrow; other SQLite databases (in memory) large ``executemany``
+batches of the same values. All of it runs inside one transaction, so a failed or killed load
+leaves the database as it was.
 """
 
 from __future__ import annotations
 
 import io
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["TableWriter", "bulk_session", "sqlite_rows"]
+__all__ = ["SqliteFileConnection", "Stage", "TableWriter", "bulk_session", "sqlite_rows", "write_transaction"]
 
 
 def sqlite_rows(columns: list[pa.Array]) -> Iterator[tuple]:
     """Rows of tuples holding what SQLite stores for each typed column."""
-    return zip(*(_sqlite_values(c) for c in columns))
+    return zip(*(_sqlite_stored(c).to_pylist() for c in columns))
 
 
-def _sqlite_values(column: pa.Array | pa.ChunkedArray) -> list:
+def _sqlite_stored(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The column as SQLite stores it through SQLAlchemy's types: text or 64-bit integers."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     kind = column.type
     if pa.types.is_decimal(kind):  # Exact on SQLite: the scaled integer
-        column = column.view(pa.decimal128(kind.precision, 0)).cast(pa.int64())
-    elif pa.types.is_timestamp(kind):  # SQLAlchemy's DateTime on SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff'
-        column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
-    elif pa.types.is_date(kind):
-        column = pc.strftime(column, format="%Y-%m-%d")
-    return column.to_pylist()
+        return column.view(pa.decimal128(kind.precision, 0)).cast(pa.int64())
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        # Arrow's text of timestamp[us] is SQLAlchemy's DateTime on SQLite, 'YYYY-MM-DD HH:MM:SS.ffffff';
+        # of date32, its Date: 'YYYY-MM-DD'
+        return column.cast(pa.string())
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind):
+        return column.cast(pa.int64())
+    if pa.types.is_dictionary(kind):
+        return column.cast(kind.value_type)
+    return column
+
+
+class SqliteFileConnection:
+    """One transaction on a SQLite file through ADBC's SQLite driver, for a bulk load.
+
+    Speaks the little of SQLAlchemy's ``Connection`` that a load uses (``dialect``,
+    ``execute`` of a statement, ``exec_driver_sql``) and adds :meth:`ingest` for Arrow data.
+    Statements are compiled with their values written in (``literal_binds``), as ADBC binds
+    parameters from Arrow types that SQLAlchemy's do not name.
+
+    Foreign keys are not enforced on this connection: the load has checked every reference of
+    its files before, and :func:`reportlib.load.load_folder` checks the tables' other foreign
+    keys with ``PRAGMA foreign_key_check`` before it commits.
+    """
+
+    def __init__(self, path: str, dialect: sa.engine.Dialect):
+        import adbc_driver_sqlite.dbapi as adbc
+
+        self.dialect = dialect
+        self._connection = adbc.connect(path)  # autocommit off: a transaction is open
+        self._cursor = self._connection.cursor()
+        self._cursor.execute("PRAGMA busy_timeout = 30000")
+        self._committed = False
+
+    def in_transaction(self) -> bool:
+        return True
+
+    def execute(self, statement: sa.Executable) -> Any:
+        compiled = statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
+        return self.exec_driver_sql(str(compiled))
+
+    def exec_driver_sql(self, sql: str, parameters: tuple | None = None) -> Any:
+        self._cursor.execute(sql, parameters)
+        return self._cursor
+
+    def ingest(self, table: str, data: pa.Table) -> None:
+        self._cursor.adbc_ingest(table, data, mode="append")
+
+    def commit(self) -> None:
+        self._connection.commit()
+        self._committed = True
+
+    def close(self) -> None:
+        """Close, rolling back what was not committed."""
+        try:
+            if not self._committed:
+                self._connection.rollback()
+        finally:
+            try:
+                self._cursor.close()
+            finally:
+                self._connection.close()
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The file of a SQLite engine that ADBC can open as well (not a memory or URI database)."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.query or url.database in (None, "", ":memory:") \
+            or url.database.startswith("file:"):
+        return None
+    return str(Path(url.database))
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection | SqliteFileConnection]:
+    """The load's one transaction: committed when the block ends, rolled back on any error."""
+    path = _sqlite_file(engine)
+    if path is None:
+        with engine.begin() as conn:
+            yield conn
+        return
+    conn = SqliteFileConnection(path, engine.dialect)
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()
+
+
+class Stage:
+    """A file's checked rows kept on disk, in the form its table's writer sends them, between
+    the checking pass and the writing pass: the CSV is parsed and typed once, and the writing
+    pass only streams the stage into the database (Arrow IPC for SQLite, CSV text for ``COPY``).
+    """
+
+    BLOCK = 1 << 23  # bytes of CSV text per write to COPY
+
+    def __init__(self, path: Path, dialect: str, columns: list[str]):
+        self.path, self.dialect, self.columns = path, dialect, columns
+        self.rows = 0
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer = None
+
+    def append(self, columns: list[pa.Array]) -> None:
+        if not columns or len(columns[0]) == 0:
+            return
+        if self.dialect == "postgresql":
+            table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
+            if self._writer is None:
+                self._writer = pcsv.CSVWriter(self._sink, table.schema, write_options=pcsv.WriteOptions(
+                    include_header=False, quoting_style="needed"))
+        else:
+            table = pa.table([_sqlite_stored(c) for c in columns], names=self.columns)
+            if self._writer is None:
+                self._writer = pa.ipc.new_stream(self._sink, table.schema)
+        self._writer.write_table(table)
+        self.rows += len(columns[0])
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._sink.close()
+
+    def parts(self) -> Iterator[tuple[int, int, Any]]:
+        """(rows, bytes, payload) pieces of the stage, read a piece at a time."""
+        self.close()
+        if self.rows == 0:
+            return
+        if self.dialect == "postgresql":
+            total, done, counted = self.path.stat().st_size, 0, 0
+            with open(self.path, "rb") as source:
+                while block := source.read(self.BLOCK):
+                    done += len(block)
+                    rows = self.rows * done // total - counted  # rows in proportion: the bar's rows/s
+                    counted += rows
+                    yield rows, len(block), block
+            return
+        with pa.OSFile(str(self.path), "rb") as source:
+            for batch in pa.ipc.open_stream(source):
+                yield batch.num_rows, batch.nbytes, batch
 
 
 class TableWriter:
     """Appends typed column batches to one table, in the connection's open transaction."""
 
-    def __init__(self, conn: Connection, table: sa.Table, columns: list[str]):
+    def __init__(self, conn: Connection | SqliteFileConnection, table: sa.Table, columns: list[str]):
         self.conn, self.table, self.columns = conn, table, columns
         dialect = conn.dialect
         quoted = dialect.identifier_preparer
         self.dialect = dialect.name
         names = ", ".join(quoted.quote(c) for c in columns)
         target = quoted.format_table(table)
+        self.arrow = isinstance(conn, SqliteFileConnection)
         if self.dialect == "postgresql":
             self.sql = f"COPY {target} ({names}) FROM STDIN (FORMAT csv)"
         elif dialect.paramstyle == "qmark":
@@ -67,26 +208,51 @@ class TableWriter:
             pcsv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), buffer,
                            pcsv.WriteOptions(include_header=False, quoting_style="needed"))
             return len(columns[0]), buffer.getbuffer()
+        if self.arrow:
+            return len(columns[0]), pa.table([_sqlite_stored(c) for c in columns], names=self.columns)
         return len(columns[0]), list(sqlite_rows(columns))
 
     def send(self, prepared) -> None:
         if prepared is None:
             return
         count, payload = prepared
-        driver = self.conn.connection.driver_connection
-        if self.dialect == "postgresql":
-            with driver.cursor() as cursor, cursor.copy(self.sql) as copy:
+        if self.arrow:
+            self.conn.ingest(self.table.name, payload)
+        elif self.dialect == "postgresql":
+            with self.conn.connection.driver_connection.cursor() as cursor, cursor.copy(self.sql) as copy:
                 copy.write(payload)
         else:
-            driver.executemany(self.sql, payload)
+            self.conn.connection.driver_connection.executemany(self.sql, payload)
         self.rows += count
 
     def write(self, columns: list[pa.Array]) -> None:
         self.send(self.prepare(columns))
 
+    def write_stage(self, stage: Stage, progress=None) -> None:
+        """Stream a :class:`Stage` into the table; ``progress(rows, bytes so far)`` after each piece."""
+        done = 0
+        if self.dialect == "postgresql":
+            with self.conn.connection.driver_connection.cursor() as cursor, cursor.copy(self.sql) as copy:
+                for rows, size, block in stage.parts():
+                    copy.write(block)
+                    done += size
+                    if progress is not None:
+                        progress(rows, done)
+            self.rows += stage.rows
+            return
+        for rows, size, batch in stage.parts():
+            if self.arrow:
+                self.conn.ingest(self.table.name, batch)
+            else:
+                self.conn.connection.driver_connection.executemany(self.sql, zip(*(c.to_pylist() for c in batch.columns)))
+            self.rows += rows
+            done += size
+            if progress is not None:
+                progress(rows, done)
+
 
 @contextmanager
-def bulk_session(conn: Connection, tables: list[sa.Table]) -> Iterator[None]:
+def bulk_session(conn: Connection | SqliteFileConnection, tables: list[sa.Table]) -> Iterator[None]:
     """Around the fill of ``tables`` in one transaction: on SQLite, their secondary indexes are
     dropped first and built again at the end (sorting once beats inserting row by row into
     several B-trees), with a larger page cache and helper threads for the index sort.
@@ -96,23 +262,23 @@ def bulk_session(conn: Connection, tables: list[sa.Table]) -> Iterator[None]:
     if conn.dialect.name != "sqlite":
         yield
         return
-    driver = conn.connection.driver_connection
-    if not driver.in_transaction:  # pysqlite would autocommit DDL outside a transaction
+    if not conn.in_transaction():  # pysqlite would autocommit DDL outside a transaction
         raise RuntimeError("bulk_session needs the load's transaction to be open")
-    names = [t.name for t in tables]
+    run = conn.exec_driver_sql
+    names = tuple(t.name for t in tables)
     marks = ", ".join("?" * len(names))
-    indexes = driver.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                             f"AND tbl_name IN ({marks})", names).fetchall()
-    cache = driver.execute("PRAGMA cache_size").fetchone()[0]
-    threads = driver.execute("PRAGMA threads").fetchone()[0]
-    driver.execute("PRAGMA cache_size = -65536")  # KiB: 64 MB for the fill and the index sorts
-    driver.execute("PRAGMA threads = 2")
+    indexes = run(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                  f"AND tbl_name IN ({marks})", names).fetchall()
+    cache = run("PRAGMA cache_size").fetchone()[0]
+    threads = run("PRAGMA threads").fetchone()[0]
+    run("PRAGMA cache_size = -65536")  # KiB: 64 MB for the fill and the index sorts
+    run("PRAGMA threads = 2")
     try:
         for name, _sql in indexes:
-            driver.execute(f'DROP INDEX "{name}"')
+            run(f'DROP INDEX "{name}"')
         yield
         for _name, sql in indexes:
-            driver.execute(sql)
+            run(sql)
     finally:
-        driver.execute(f"PRAGMA cache_size = {int(cache)}")
-        driver.execute(f"PRAGMA threads = {int(threads)}")
+        run(f"PRAGMA cache_size = {int(cache)}")
+        run(f"PRAGMA threads = {int(threads)}")
