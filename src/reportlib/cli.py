@@ -222,6 +222,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if start_early is not None:
             start_early()
         try:
+            if start_early is not None:  # the kernel imports what the notebook imports as soon as it is up
+                from .families import get_family, notebook_path
+
+                start_early(notebook_path(get_family(args.report)))
             from .run import run_report
 
             result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
