@@ -163,7 +163,8 @@ def kernel_name(notebook: Path, name: str | None = None) -> str:
     """``name``, else the kernel the notebook's metadata names, else ``python3``."""
     if name:
         return name
-    import nbformat
+    import json
 
-    spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
+    # The notebook's JSON as it is (no nbformat: a worker asks this before its kernel starts).
+    spec = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec") or {}
     return spec.get("name") or "python3"
