@@ -32,7 +32,7 @@ import yaml
 from .errors import ConfigError, ParameterError
 from .families import Family
 from .files import slugify
-from .params import ReportParams, _NoDatesSafeLoader, load_params_file
+from .params import ReportParams, load_params_file, yaml_without_dates
 
 if TYPE_CHECKING:
     from .engines import Engine
@@ -96,7 +96,7 @@ def collect_parameters(*, files: Iterable[str] = (), yaml_texts: Iterable[str] =
 
 def _yaml_mapping(text: str, flag: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_NoDatesSafeLoader)
+        data = yaml_without_dates(text)
     except yaml.YAMLError as exc:
         raise ParameterError("notebook", [f"{flag} {text!r} is not valid YAML: {exc}"]) from None
     if data is None:

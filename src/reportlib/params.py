@@ -23,7 +23,7 @@ import yaml
 from .errors import ParameterError
 from .periods import IsoWeek, Month, Quarter
 
-__all__ = ["ReportParams", "load_params_file", "parse_cli_pairs"]
+__all__ = ["ReportParams", "load_params_file", "parse_cli_pairs", "yaml_without_dates"]
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -39,11 +39,16 @@ _NoDatesSafeLoader.yaml_implicit_resolvers = {
 }
 
 
+def yaml_without_dates(text: str) -> Any:
+    """Parse YAML text safely, keeping dates as strings (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_NoDatesSafeLoader)
+
+
 def load_params_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping of parameters; dates stay strings until the schema parses them."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoDatesSafeLoader)
+        data = yaml_without_dates(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParameterError("parameters file", [f"{path} does not exist"]) from None
     except yaml.YAMLError as exc:
@@ -60,7 +65,7 @@ def parse_cli_pairs(pairs: list[tuple[str, str]] | None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, value in pairs or []:
         try:
-            parsed = yaml.load(value, Loader=_NoDatesSafeLoader)
+            parsed = yaml_without_dates(value)
         except yaml.YAMLError:
             parsed = value
         # Keep the text when YAML would turn it into a mapping or list by accident.
