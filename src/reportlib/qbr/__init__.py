@@ -19,7 +19,8 @@ _EXPORTS = {
     "COMPONENTS": ".health", "health_score": ".health",
     "DEFAULT_REFERENCE_CYCLE_DAYS": ".metrics", "partner_metrics": ".metrics", "tier_benchmarks": ".metrics",
     "SLIDE_TITLES": ".pptx", "build_deck": ".pptx", "write_deck": ".pptx",
-    "KPIS": ".review", "PartnerReview": ".review", "partner_review": ".review", "portfolio": ".review", "shown": ".review",
+    "KPIS": ".review", "PartnerReview": ".review", "partner_review": ".review", "portfolio": ".review",
+    "shown": ".review",
     "PartnerSlice": ".slices", "QuarterMetrics": ".slices", "partner_slice": ".slices", "quarter_metrics": ".slices",
     "write_portfolio_xlsx": ".xlsx",
 }
