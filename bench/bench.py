@@ -291,6 +291,22 @@ def papermill_command(notebook: Path, out: Path, params: dict) -> list[str]:
     return command
 
 
+def notebook_phases(executed: Path, started: float, seconds: float) -> tuple[float, float, float]:
+    """Where one run's wall time went, from its executed notebook (papermill records when each
+    cell started and when the notebook ended): until its first cell started (command-line start,
+    kernel start, for reportlib also the notebook's imports and the planning), its cells, and
+    from its last cell to the process's exit (writing, HTML export, manifest, kernel shutdown)."""
+    import json
+    from datetime import datetime as dt
+
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    starts = [cell["metadata"]["papermill"]["start_time"] for cell in nb["cells"]
+              if (cell.get("metadata", {}).get("papermill") or {}).get("start_time")]
+    first = dt.fromisoformat(min(starts)).timestamp()
+    end = dt.fromisoformat(nb["metadata"]["papermill"]["end_time"]).timestamp()
+    return first - started, end - first, started + seconds - end
+
+
 def startup(url: str, n: int, repeat: int, log) -> list[str]:
     """The analyst's goals side by side (issue 19), alternating within each repetition so both
     sides see the same load: one ``reportlib run qbr`` (all outputs) against the ``papermill``
@@ -307,15 +323,21 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     one = {"partner": partners[0], "quarter": quarter}
     single = {"papermill": [], "reportlib": []}
     many = {"papermill": [], "reportlib": []}
+    phases = {"papermill": [], "reportlib": []}
     for r in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rlbench-startup-") as tmp:
             work = Path(tmp)
             log(f"start-up: repetition {r + 1}/{repeat}: one run each")
+            clock = time.time()
             single["papermill"].append(timed(papermill_command(
                 notebook, work / "pm.ipynb", dict(one, db_url=url, output_dir=work / "pm", output_stem="r")))[0])
+            phases["papermill"].append(notebook_phases(work / "pm.ipynb", clock, single["papermill"][-1]))
             command = [str(BIN / "reportlib"), "run", "qbr", "--db", url, "--out", str(work / "run"), "--force",
                        "-p", "partner", one["partner"], "-p", "quarter", quarter]
+            clock = time.time()
             single["reportlib"].append(timed(command)[0])
+            executed = next((work / "run").rglob("*.ipynb"))
+            phases["reportlib"].append(notebook_phases(executed, clock, single["reportlib"][-1]))
             log(f"start-up: repetition {r + 1}/{repeat}: {len(partners)} decks each, two at a time")
             ids = work / "partners.txt"
             ids.write_text("\n".join(partners) + "\n", encoding="utf-8")
@@ -333,6 +355,16 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
                         f"`xargs -P 2` over {len(partners)} `papermill` runs", many)):
         pm, rl = median(side["papermill"]), median(side["reportlib"])
         rows.append(f"| {what} | {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× |")
+    rows += ["", "Where one deck's time went (medians of each phase, seconds; from the executed notebook's "
+             "cell times):", "", "| phase | `papermill` | `reportlib run` |", "| --- | ---: | ---: |"]
+    names = ("until the first cell starts (CLI, kernel start; reportlib: also the notebook's imports, planning)",
+             "the cells (papermill: also the notebook's imports)",
+             "after the last cell (papermill: writing, kernel shutdown; reportlib: HTML, manifest, kernel end)")
+    for i, name in enumerate(names):
+        rows.append(f"| {name} | {median([p[i] for p in phases['papermill']]):.2f} | "
+                    f"{median([p[i] for p in phases['reportlib']]):.2f} |")
+    load = os.getloadavg()
+    rows += ["", f"Load average when these ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}."]
     return rows
 
 

@@ -469,3 +469,49 @@ def test_message_dates_are_read_as_dateutil_reads_them():
         assert ours == theirs and ours.utcoffset() == theirs.utcoffset(), text
         assert ours.strftime("%Y-%m-%dT%H:%M:%S.%fZ") == theirs.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert _iso_datetime("2026-12-01T13:45:32.1234567Z") == isoparse("2026-12-01T13:45:32.1234567Z")
+
+
+def test_end_stops_a_kernel_whose_exit_hangs_and_removes_its_folder(tmp_path):
+    """A run ends its kernel once the run's files are written (Kernel.end), whatever the kernel is
+    doing: here its exit hangs (an exit handler that never returns, SIGTERM ignored), so only a
+    kill ends it; its folder is removed and the process reaped."""
+    import psutil
+
+    kernel = Kernel("python3")
+    pid, folder = kernel.pid, kernel.folder
+    kernel.run_silently("import atexit, signal, threading\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                        "atexit.register(threading.Event().wait)")
+    kernel.stop_client()
+    kernel.request_exit()
+    kernel.end()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not folder.exists() and not kernel.km.has_kernel
+
+
+def test_a_batch_worker_starts_its_kernel_before_it_imports_the_runner(tmp_path):
+    """A batch worker's first act (its pool's initializer) starts its kernel before importing
+    the batch runner, papermill and SQLAlchemy, then imports them while the kernel imports the
+    notebook's modules; it ends the kernel when it exits."""
+    notebook = _probe_notebook(tmp_path)
+    script = (
+        "import json, os, sys\n"
+        "from reportlib.engines import kernel\n"
+        "seen = {}\n"
+        "start = kernel.Kernel.__init__\n"
+        "def recording(self, *args, **kwargs):\n"
+        "    seen.update({m: m in sys.modules for m in ('reportlib.batch', 'papermill', 'sqlalchemy')})\n"
+        "    start(self, *args, **kwargs)\n"
+        "kernel.Kernel.__init__ = recording\n"
+        "from reportlib.engines.pool import start_worker, worker_engine\n"
+        f"start_worker(os.getppid(), 'warm', {{}}, {str(notebook)!r}, ('reportlib.batch', 'papermill'))\n"
+        "engine = worker_engine('warm')\n"
+        "seen.update(after=[m in sys.modules for m in ('reportlib.batch', 'papermill')], pid=engine.kernel_pid)\n"
+        "print(json.dumps(seen), flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen == {"reportlib.batch": False, "papermill": False, "sqlalchemy": False, "after": [True, True],
+                    "pid": seen["pid"]}
+    import psutil
+
+    assert not psutil.pid_exists(seen["pid"]) or psutil.Process(seen["pid"]).status() == psutil.STATUS_ZOMBIE

@@ -1,7 +1,5 @@
 """``python -m reportlib`` is the ``reportlib`` command."""
 
-import sys
+from reportlib.cli import console
 
-from reportlib.cli import main
-
-sys.exit(main())
+console()

@@ -38,9 +38,9 @@ from typing import Any, Callable, Iterable
 from .config import outputs_root, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
 from .engines import ENGINES, close_worker_engines, worker_engine
+from .engines.pool import start_worker
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
-from .lifeline import exit_with_parent
 from .manifest import write_folder_index
 from .family_notebooks import check_notebook
 from .registry import Registry
@@ -49,6 +49,8 @@ from .run import RunPlan, RunResult, after_run, execute_plan, is_fresh, notebook
 __all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch", "run_runs"]
 
 DEFAULT_ENGINE = "warm"
+# What a worker imports while its kernel starts: this module (its runs' function) and papermill.
+_WORKER_IMPORTS = ("reportlib.batch", "papermill")
 
 
 @dataclass
@@ -113,28 +115,6 @@ def run_job(job: Job) -> RunResult:
 
 def _family_name(job: Job) -> str:
     return job.family if isinstance(job.family, str) else job.family.name
-
-
-def _start_worker(parent_pid: int, warm_up: Callable[[], None] | None = None) -> None:
-    """A worker process's first act: exit with the batch's process (a batch killed outright
-    must not leave its workers and their kernels behind), then ``warm_up``."""
-    exit_with_parent(parent_pid)
-    if warm_up is not None:
-        warm_up()
-
-
-def _warm_worker(engine: str, options: dict[str, Any], notebook: str) -> None:
-    """A worker's engine, warmed up for ``notebook`` if it can be.
-
-    Never raises (a failing initializer would break the whole pool): whatever is not ready
-    here is started by the first run, which reports any error as its own.
-    """
-    try:
-        warm_up = getattr(worker_engine(engine, **options), "warm_up", None)
-        if warm_up is not None:
-            warm_up(Path(notebook))
-    except Exception:
-        pass
 
 
 def _job_stem(job: Job) -> str:
@@ -231,14 +211,15 @@ class LocalExecutor:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
-    def start(self, runs: int, warm_up: Callable[[], None]) -> None:
-        """Start the worker processes now, each calling ``warm_up`` (start its kernel, import
-        what the notebook imports), so that they are ready when the runs come: a batch starts
-        them before it prepares (a kernel's start and imports take seconds, done while it computes)."""
+    def start(self, runs: int, engine: str, options: dict[str, Any], notebook: str) -> None:
+        """Start the worker processes now, each starting its kernel and importing what the
+        notebook imports (:func:`~reportlib.engines.pool.start_worker`), so that they are ready
+        when the runs come: a batch starts them before it prepares (a kernel's start and imports
+        take seconds, done while it computes)."""
         if self.workers > 1 and runs > 1 and self._pool is None:
             count = min(self.workers, runs)
-            self._pool = ProcessPoolExecutor(count, mp_context=get_context("spawn"),
-                                             initializer=functools.partial(_start_worker, os.getpid(), warm_up))
+            self._pool = ProcessPoolExecutor(count, mp_context=get_context("spawn"), initializer=functools.partial(
+                start_worker, os.getpid(), engine, options, notebook, _WORKER_IMPORTS))
             for _ in range(count):  # the pool starts a process per task it is given
                 self._pool.submit(int)
 
@@ -261,7 +242,7 @@ class LocalExecutor:
         pool, self._pool = self._pool, None
         if pool is None:
             pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"),
-                                       initializer=functools.partial(_start_worker, os.getpid()))
+                                       initializer=functools.partial(start_worker, os.getpid()))
         with pool:
             futures = [pool.submit(fn, job) for job in jobs]
             try:
@@ -365,8 +346,7 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
         jobs_params = [raw for raw, _ in planned]
         start = getattr(runner, "start", None)
         if start is not None and jobs_params:  # the workers warm up while the batch prepares
-            start(len(jobs_params), functools.partial(_warm_worker, engine or DEFAULT_ENGINE,
-                                                      dict(engine_options or {}), str(notebook)))
+            start(len(jobs_params), engine or DEFAULT_ENGINE, dict(engine_options or {}), str(notebook))
         extra: dict[str, Any] = {}
         if family.prepare is not None and jobs_params:
             prepared.mkdir(parents=True)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 from .registry import Registry
 
-__all__ = ["COMMANDS", "CORE_COMMANDS", "CommandLine", "build_parser", "main"]
+__all__ = ["COMMANDS", "CORE_COMMANDS", "CommandLine", "build_parser", "console", "main"]
 
 # name -> add_commands(cli): adds the command group NAME, with set_defaults(handler=...).
 COMMANDS: Registry[Callable[["CommandLine"], None]] = Registry("command group", group="reportlib.commands")
@@ -224,6 +224,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if start_early is not None:
             start_early()
         try:
+            if start_early is not None:  # the kernel imports what the notebook imports as soon as it is up
+                from .families import get_family, notebook_path
+
+                start_early(notebook_path(get_family(args.report)))
             from .run import run_report
 
             result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
@@ -476,9 +480,35 @@ def database_error(exc: Exception, url: str | None) -> str:
     return f"the database {where} refused: {said}; {hint}."
 
 
-def main(argv: list[str] | None = None) -> int:
+def _database_error_class() -> type[Exception]:
+    """SQLAlchemy's DBAPIError, imported when an error is being matched, not before the command
+    runs: ``reportlib run`` starts its kernel before it loads SQLAlchemy."""
     from sqlalchemy.exc import DBAPIError
 
+    return DBAPIError
+
+
+# Commands that end every process they start and write every file before they return: the
+# ``reportlib`` command then exits at once, without freeing every module it loaded (SQLAlchemy,
+# papermill, nbconvert), which would add that teardown to every run's time.
+_EXIT_AT_ONCE = ("run", "batch")
+
+
+def console() -> None:
+    """The ``reportlib`` command: :func:`main`, then exit with its status."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in _EXIT_AT_ONCE:
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
     from .errors import ReportlibError
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -491,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"error: {redact_secrets_in_text(str(exc))}", file=sys.stderr)
         return 2
-    except DBAPIError as exc:
+    except _database_error_class() as exc:
         print(f"error: {database_error(exc, getattr(args, 'db', None))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -516,6 +546,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":  # pragma: no cover
     # Run as ``python -m reportlib.cli`` this file is __main__, a second copy of the module whose
     # COMMANDS registry the families never saw; the real module's main has them all.
-    from reportlib.cli import main as _main
+    from reportlib.cli import console as _console
 
-    sys.exit(_main())
+    _console()

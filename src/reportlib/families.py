@@ -9,14 +9,18 @@ ever talk to this interface, so they know nothing family-specific and list no fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy.engine import Connection
-
+from .config import project_root
+from .errors import ConfigError
 from .params import ReportParams
 from .registry import Registry
 
-__all__ = ["FAMILIES", "Family", "get_family"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+__all__ = ["FAMILIES", "Family", "get_family", "notebook_path"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,14 @@ FAMILIES: Registry[Family] = Registry("report family", group="reportlib.families
 def get_family(name: str) -> Family:
     """The registered family called ``name``; the error lists the known ones."""
     return FAMILIES.get(name)
+
+
+def notebook_path(family: Family) -> Path:
+    """The family's notebook in the project's ``notebooks/`` folder (a notebook run's own path)."""
+    if Path(family.notebook).is_absolute():
+        return Path(family.notebook)
+    path = project_root() / "notebooks" / family.notebook
+    if not path.is_file():
+        raise ConfigError(f"The {family.name} notebook {family.notebook} is not in {path.parent}; "
+                          "run reportlib from the project folder or set REPORTLIB_HOME.")
+    return path

@@ -28,7 +28,7 @@ from .engines import Engine, NotebookFailed, get_engine, process_alive
 from .family_notebooks import check_notebook
 from .patches import notebook_text
 from .errors import ConfigError, ReportlibError, RunError
-from .families import Family, get_family
+from .families import Family, get_family, notebook_path
 from .render.headline import headline_of
 from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
@@ -69,17 +69,6 @@ class RunResult:
     error: str | None = None
     failed_notebook: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
-
-
-def notebook_path(family: Family) -> Path:
-    """The family's notebook in the project's ``notebooks/`` folder (a notebook run's own path)."""
-    if Path(family.notebook).is_absolute():
-        return Path(family.notebook)
-    path = project_root() / "notebooks" / family.notebook
-    if not path.is_file():
-        raise ConfigError(f"The {family.name} notebook {family.notebook} is not in {path.parent}; "
-                          "run reportlib from the project folder or set REPORTLIB_HOME.")
-    return path
 
 
 def open_notebook(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None,

@@ -32,3 +32,28 @@ def test_an_unknown_partner_is_one_clear_error_from_the_cli(tmp_path, capsys):
                  "--out", str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err
     assert "No partner 'NOPE' in the database" in err and "Traceback" not in err
+
+
+def test_planning_a_run_and_readying_its_page_import_no_pandas_altair_or_openpyxl(tmp_path):
+    """What `reportlib run qbr` does in its own process while the kernel starts and imports the
+    notebook's modules: plan the run and ready the HTML export. Neither needs the computing and
+    drawing libraries, which only the kernel uses (each is seconds of CPU the kernel would share)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    write_domain("qbr", qbr_rows(), url=url, source="test")
+    script = (
+        "import sys\n"
+        "from reportlib.families import get_family\n"
+        "from reportlib.run import plan_run\n"
+        "from reportlib.render import html\n"
+        f"plan = plan_run(get_family('qbr'), {{'partner': 'A1', 'quarter': '2026Q3'}}, db_url={url!r},\n"
+        f"                out={str(tmp_path / 'out')!r})\n"
+        "html.warm_html_export()\n"
+        "html._warming.join()\n"
+        "assert html._idle_exporters, 'the page export is not ready'\n"
+        "print(sorted(m for m in ('pandas', 'altair', 'openpyxl', 'pptx') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -68,7 +68,7 @@ class _EarlyKernel:
         self._ready.wait()
         kernel, self.kernel = self.kernel, None
         if kernel is not None:
-            kernel.shut_down()
+            kernel.end()
         self.release()
 
     def release(self) -> None:
@@ -108,7 +108,7 @@ class PapermillEngine:
     timeout: int | None = 1800
     log_output: bool = False
 
-    _stopping: list[threading.Thread] = field(default_factory=list, repr=False, compare=False)
+    _ending: list[tuple[Kernel, _EarlyKernel | None]] = field(default_factory=list, repr=False, compare=False)
     _early: _EarlyKernel | None = field(default=None, repr=False, compare=False)
 
     def start_early(self, notebook: Path | None = None) -> None:
@@ -121,6 +121,7 @@ class PapermillEngine:
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
                 environment: dict[str, str] | None = None, report_mode: bool = False):
+        self._end_kernels()  # the previous runs' files are written by now
         name = kernel_name(notebook, self.kernel_name)
         early, self._early = self._early, None
         kernel = self._early_kernel(early, name, cwd, environment or {}) if early is not None else None
@@ -132,7 +133,8 @@ class PapermillEngine:
                               log_output=self.log_output)
         finally:
             kernel.stop_client()
-            self._shut_down_later(kernel, early)
+            kernel.request_exit()  # it tears down while the run exports and writes its files
+            self._ending.append((kernel, early))
 
     @staticmethod
     def _early_kernel(early: _EarlyKernel, name: str, cwd: Path, environment: dict[str, str]) -> Kernel | None:
@@ -147,23 +149,19 @@ class PapermillEngine:
             return None
         return kernel
 
-    def _shut_down_later(self, kernel: Kernel, early: _EarlyKernel | None = None) -> None:
-        # A kernel takes a while to exit (module teardown, then our polling notices): the run
-        # exports its HTML and writes its manifest meanwhile, and close() waits for it.
-        def shut_down() -> None:
-            kernel.shut_down()
-            if early is not None:
-                early.release()
-
-        self._stopping = [thread for thread in self._stopping if thread.is_alive()]
-        thread = threading.Thread(target=shut_down, name="reportlib-kernel-shutdown")
-        thread.start()
-        self._stopping.append(thread)
-
     def close(self) -> None:
-        """Wait until every kernel this engine started has stopped."""
+        """End every kernel this engine started: the runs' files are written by now, so a kernel
+        still tearing down after its shutdown request is killed rather than waited for."""
         early, self._early = self._early, None
         if early is not None:  # started for a run that did not need it (up to date)
             early.discard()
-        while self._stopping:
-            self._stopping.pop().join()
+        self._end_kernels()
+
+    def _end_kernels(self) -> None:
+        while self._ending:
+            kernel, started_by = self._ending.pop()
+            try:
+                kernel.end()
+            finally:
+                if started_by is not None:
+                    started_by.release()

@@ -116,6 +116,26 @@ class Kernel:
         if kc is not None:
             kc.stop_channels()
 
+    def request_exit(self) -> None:
+        """Ask the kernel to exit, without waiting: it tears down while the run writes its files,
+        and :meth:`end` then removes whatever is left (once the client stopped)."""
+        try:
+            if self.km.has_kernel:
+                self.km.request_shutdown()
+        except Exception:  # noqa: BLE001 - end() kills a kernel that did not get the request
+            pass
+
+    def end(self) -> None:
+        """Stop the kernel process now, exited or not, and remove its folder: for a kernel whose
+        run's files are all written, where waiting for its teardown would only delay the run."""
+        try:
+            if self.km.has_kernel:  # also reaps a kernel that has exited already
+                self.km.shutdown_kernel(now=True)
+        finally:
+            self.km.cleanup_resources()
+            self.log.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
     def shut_down(self) -> None:
         """Stop the kernel process and remove its folder; any thread may do it, once the client stopped."""
         try:
@@ -143,7 +163,8 @@ def kernel_name(notebook: Path, name: str | None = None) -> str:
     """``name``, else the kernel the notebook's metadata names, else ``python3``."""
     if name:
         return name
-    import nbformat
+    import json
 
-    spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec") or {}
+    # The notebook's JSON as it is (no nbformat: a worker asks this before its kernel starts).
+    spec = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec") or {}
     return spec.get("name") or "python3"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import logging
+import os
+import sys
 import threading
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
+from ..lifeline import exit_with_parent
 from .base import Engine, get_engine
 
-__all__ = ["close_worker_engines", "worker_engine"]
+__all__ = ["close_worker_engines", "start_worker", "worker_engine"]
 
 _workers = threading.local()
 _all_worker_engines: list[Engine] = []
@@ -48,3 +54,58 @@ def close_worker_engines() -> None:
 
 
 atexit.register(close_worker_engines)
+
+
+def start_worker(parent_pid: int, engine: str | None = None, options: dict[str, Any] | None = None,
+                 notebook: str | None = None, preload_modules: tuple[str, ...] = ()) -> None:
+    """A batch worker process's first act (its pool's initializer, in this light module so that
+    the worker starts its kernel before it imports the runner).
+
+    The worker exits with the batch's process (a batch killed outright must not leave its
+    workers and their kernels behind). Given an ``engine``, it starts that engine's kernel and has
+    it import what ``notebook`` imports (``warm_up``); once the kernel has started, a thread
+    imports the ``preload_modules`` (the runner, papermill) and readies the HTML export while the
+    kernel imports: the kernel's imports and the worker's own take seconds each, and happen at once.
+    At its exit the worker ends its kernels and leaves at once (:func:`_exit_at_once`).
+
+    Never raises (a failing initializer would break the whole pool): whatever is not ready here
+    is started by the first run, which reports any error as its own.
+    """
+    exit_with_parent(parent_pid)
+    atexit.register(_exit_at_once)
+    preloaded = threading.Event()
+
+    def preload() -> None:
+        preloaded.set()
+        _preload(preload_modules)
+
+    try:
+        if engine is not None and notebook is not None:
+            warm_up = getattr(worker_engine(engine, **(options or {})), "warm_up", None)
+            if warm_up is not None:
+                warm_up(Path(notebook), preload)
+    except Exception:  # noqa: BLE001 - the first run starts its kernel and reports why it cannot
+        pass
+    if not preloaded.is_set():
+        _preload(preload_modules)
+
+
+def _exit_at_once() -> None:
+    """A worker's last act (the first of its exit handlers): end its kernels, then exit without
+    freeing every module it loaded, which the batch would wait for."""
+    close_worker_engines()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    try:
+        for name in modules:
+            import_module(name)
+        from ..render.html import warm_html_export
+
+        warm_html_export()
+    except Exception:  # noqa: BLE001 - the run imports them again and reports the error
+        pass

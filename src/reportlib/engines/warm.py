@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .execute import execute_in
 from .kernel import Kernel, kernel_name
@@ -65,12 +66,20 @@ class WarmEngine:
             self.recycle()
         return executed
 
-    def warm_up(self, notebook: Path) -> None:
-        """Start the kernel and import what ``notebook`` imports, ahead of its first run."""
+    def warm_up(self, notebook: Path, meanwhile: Callable[[], None] | None = None) -> None:
+        """Start the kernel and import what ``notebook`` imports, ahead of its first run;
+        ``meanwhile`` runs in a thread of this process while the kernel imports (once it started)."""
         kernel = self._ready_kernel(notebook)
-        code = notebook_imports(notebook)
-        if code:
-            kernel.run_silently(code, timeout=300)
+        thread = threading.Thread(target=meanwhile, name="reportlib-meanwhile") if meanwhile else None
+        if thread is not None:
+            thread.start()
+        try:
+            code = notebook_imports(notebook)
+            if code:
+                kernel.run_silently(code, timeout=300)
+        finally:
+            if thread is not None:
+                thread.join()
 
     def _clean_kernel(self, notebook: Path, cwd: Path, environment: dict[str, str]) -> Kernel:
         """A ready kernel with a clean slate that keeps the imported modules (what makes it fast).
@@ -103,7 +112,12 @@ class WarmEngine:
             kernel.close()
 
     def close(self) -> None:
-        self.recycle()
+        """End the kernel: every run's files are written by now, so it is killed, not waited for
+        while it tears down (a batch's end would wait for every worker's kernel)."""
+        kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            kernel.stop_client()
+            kernel.end()
 
 
 

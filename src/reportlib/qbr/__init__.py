@@ -8,37 +8,34 @@ pieces, ``xlsx`` the portfolio workbook; ``family`` tells the runner how to run
 ``notebooks/qbr.ipynb`` and ``notebooks/qbr_portfolio.ipynb``; ``commands`` is ``reportlib qbr``.
 """
 
-from .data import QbrInputs, load_inputs
-from .family import QbrBatchParams, QbrParams, QbrPortfolioParams
-from .health import COMPONENTS, health_score
-from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS, partner_metrics, tier_benchmarks
-from .pptx import SLIDE_TITLES, build_deck, write_deck
-from .review import KPIS, PartnerReview, partner_review, portfolio, shown
-from .slices import PartnerSlice, QuarterMetrics, partner_slice, quarter_metrics
-from .xlsx import write_portfolio_xlsx
+from importlib import import_module as _import_module
 
-__all__ = [
-    "COMPONENTS",
-    "DEFAULT_REFERENCE_CYCLE_DAYS",
-    "KPIS",
-    "PartnerReview",
-    "PartnerSlice",
-    "QbrBatchParams",
-    "QbrInputs",
-    "QbrParams",
-    "QbrPortfolioParams",
-    "QuarterMetrics",
-    "SLIDE_TITLES",
-    "build_deck",
-    "health_score",
-    "load_inputs",
-    "partner_metrics",
-    "partner_review",
-    "partner_slice",
-    "portfolio",
-    "quarter_metrics",
-    "shown",
-    "tier_benchmarks",
-    "write_deck",
-    "write_portfolio_xlsx",
-]
+# name -> the module that defines it. Imported when first used (PEP 562): the runner imports
+# ``reportlib.qbr.family`` to plan a run without pandas, Altair or openpyxl, which only the
+# notebook's kernel needs; ``from reportlib import qbr`` then ``qbr.partner_review`` works as before.
+_EXPORTS = {
+    "QbrInputs": ".data", "load_inputs": ".data",
+    "QbrBatchParams": ".family", "QbrParams": ".family", "QbrPortfolioParams": ".family",
+    "COMPONENTS": ".health", "health_score": ".health",
+    "DEFAULT_REFERENCE_CYCLE_DAYS": ".metrics", "partner_metrics": ".metrics", "tier_benchmarks": ".metrics",
+    "SLIDE_TITLES": ".pptx", "build_deck": ".pptx", "write_deck": ".pptx",
+    "KPIS": ".review", "PartnerReview": ".review", "partner_review": ".review", "portfolio": ".review",
+    "shown": ".review",
+    "PartnerSlice": ".slices", "QuarterMetrics": ".slices", "partner_slice": ".slices", "quarter_metrics": ".slices",
+    "write_portfolio_xlsx": ".xlsx",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reportlib.qbr' has no attribute {name!r}")
+    value = getattr(_import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

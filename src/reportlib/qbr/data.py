@@ -34,15 +34,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import Exact, metadata, query_frame
 from ..domains import Domain, Field, FileSpec, Ref, RowCheck
 from ..periods import Quarter
+
+if TYPE_CHECKING:  # the runner imports the tables to plan a run: pandas is for the kernel's reads
+    import pandas as pd
 
 __all__ = ["DOMAIN", "OPPORTUNITY_STATUSES", "QbrInputs", "REGISTRATION_STATUSES", "SEGMENTS", "STAGES", "TABLES",
            "TIERS", "TREND_QUARTERS", "as_quarter", "load_inputs"]
@@ -439,6 +441,8 @@ _DATE_COLUMNS = {"deals": ("created_date", "close_date"), "registrations": ("sub
 
 def _with_datetimes(inputs: QbrInputs) -> QbrInputs:
     """Convert date columns to datetime64 once, so every metric filters vectorised."""
+    import pandas as pd
+
     for name, columns in _DATE_COLUMNS.items():
         frame = getattr(inputs, name)
         for column in columns:

@@ -22,9 +22,8 @@ from ..files import id_stem
 from ..params import ReportParams
 from ..periods import Quarter
 from ..prepared import save_prepared
-from .metrics import DEFAULT_REFERENCE_CYCLE_DAYS
-from .slices import quarter_metrics
 from .data import partners
+from .health import DEFAULT_REFERENCE_CYCLE_DAYS
 
 __all__ = ["FAMILY", "PORTFOLIO_FAMILY", "QbrBatchParams", "QbrParams", "QbrPortfolioParams", "active_partners",
            "partner_row"]
@@ -101,6 +100,8 @@ def _entities(conn: Connection, params: QbrBatchParams) -> list[dict]:
 
 def _prepare(conn: Connection, params: QbrBatchParams, _runs: list[dict], folder: Path) -> dict[str, Any]:
     """Every partner's metrics of the quarter, once for the whole batch (each deck reads its slice)."""
+    from .slices import quarter_metrics  # pandas: the batch's, not the planning's
+
     path = save_prepared(quarter_metrics(conn, params.quarter, params.reference_cycle_days),
                          folder / "quarter-metrics.pkl", family="qbr", batch=params.to_notebook())
     return {"prepared": str(path)}

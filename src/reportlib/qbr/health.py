@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..render.figures import SCORE, rounded
 
-__all__ = ["BANDS", "COMPONENTS", "Component", "band_of", "health_score", "health_terms", "round_score"]
+if TYPE_CHECKING:  # the family's parameters take the reference cycle from here, with no pandas
+    import pandas as pd
+
+__all__ = ["BANDS", "COMPONENTS", "Component", "DEFAULT_REFERENCE_CYCLE_DAYS", "band_of", "health_score",
+           "health_terms", "round_score"]
+
+# The reference sales cycle of the efficiency term (``1 − sales velocity / reference cycle``), in days.
+DEFAULT_REFERENCE_CYCLE_DAYS = 180
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -107,6 +112,8 @@ def health_score(metrics: pd.DataFrame) -> pd.DataFrame:
     (0–1), ``<component>_points`` (points after re-weighting), ``health_score`` (exact),
     ``health_display`` (one decimal), ``health_band``, ``health_action``, ``missing_components``.
     """
+    import pandas as pd
+
     records = []
     for row in metrics.to_dict("records"):
         terms = health_terms(row)

@@ -21,7 +21,6 @@ from ..render.table import Col
 from .data import STAGES
 from .pptx import SLIDE_TITLES
 from .review import FIGURES, LABELS, PartnerReview, figure_rows, point_label, shown
-from .xlsx import PORTFOLIO_COLUMNS
 
 __all__ = ["benchmark_chart", "benchmarks_html", "certifications_html", "coaching_html", "headline", "health_chart",
            "health_html", "notes_html", "portal_chart", "portfolio_chart", "portfolio_headline", "portfolio_html", "registration_chart",
@@ -245,6 +244,8 @@ def slide_list() -> list[str]:
 
 
 def portfolio_html(portfolio: pd.DataFrame, quarter) -> str:
+    from .xlsx import PORTFOLIO_COLUMNS  # the workbook's columns (openpyxl): a deck's kernel never imports them
+
     counts = portfolio["health_band"].value_counts() if not portfolio.empty else pd.Series(dtype=int)
     cards = kpi_cards([(band, figures.count(counts.get(band, 0)), None)
                        for band in ("Critical", "At Risk", "Good", "Excellent", "No data")])

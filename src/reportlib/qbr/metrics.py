@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from ..periods import Quarter
 from .data import STAGES, TREND_QUARTERS, QbrInputs, as_quarter, load_inputs
-from .health import health_score
+from .health import DEFAULT_REFERENCE_CYCLE_DAYS, health_score
 
 __all__ = [
     "BENCHMARKED",
@@ -77,7 +77,6 @@ __all__ = [
     "ytd_revenue",
 ]
 
-DEFAULT_REFERENCE_CYCLE_DAYS = 180
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 ONE = Decimal(1)

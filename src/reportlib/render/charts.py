@@ -17,9 +17,10 @@ import copy
 import functools
 import hashlib
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import altair as alt
+if TYPE_CHECKING:  # imported where a chart is made: a run's HTML export needs the page helpers alone
+    import altair as alt
 
 __all__ = ["CHART_MARK", "THEME_COLORS", "ChartTemplate", "VegaLiteChart", "chart_embed_html", "chart_png", "chart_svg",
            "chart_template", "interactive_html", "javascript_bundle", "page_needs_bundle", "static_spec",
@@ -73,6 +74,8 @@ _RENDERERS = {False: ("reportlib-svg", _svg_renderer), True: ("reportlib-vega", 
 
 
 def _use_theme() -> None:
+    import altair as alt
+
     if "reportlib" not in alt.theme.names():
         alt.theme.register("reportlib", enable=False)(_theme)
     if alt.theme.active != "reportlib":
@@ -83,6 +86,8 @@ def use_offline_charts(interactive: bool = False) -> None:
     """Display Altair charts with the reportlib theme and no CDN: as inline SVG drawn in the
     kernel, or (``interactive=True``) as Vega-Lite drawn by the reader's browser from the
     page's inline Vega bundle. Cheap to call again (a warm kernel runs it for every report)."""
+    import altair as alt
+
     name, renderer = _RENDERERS[interactive]
     if alt.renderers.active == name and alt.theme.active == "reportlib":
         return
@@ -233,8 +238,6 @@ def javascript_bundle() -> str:
     """
     from importlib.metadata import version
 
-    import vl_convert as vlc
-
     from ..config import cache_dir
     from ..files import atomic_write, slugify
 
@@ -245,6 +248,8 @@ def javascript_bundle() -> str:
             return cached
     except OSError:
         pass
+    import vl_convert as vlc
+
     bundle = vlc.javascript_bundle()
     try:
         with atomic_write(path) as out:
