@@ -8,7 +8,7 @@ The names below are imported when first used (PEP 562): ``import reportlib.cli``
 ``reportlib run`` can start its kernel before it imports what planning the run needs.
 """
 
-from importlib import import_module as _import_module
+from .lazy import lazy_exports as _lazy_exports
 
 from .version import __version__
 
@@ -30,14 +30,4 @@ _EXPORTS = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reportlib' has no attribute {name!r}")
-    value = getattr(_import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

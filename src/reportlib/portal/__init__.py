@@ -8,13 +8,8 @@ its conditions, export it to Excel, find their documents and render statements a
 init`` imports the tables, not the web server.
 """
 
-from importlib import import_module
+from ..lazy import lazy_exports
 
 __all__ = ["Catalogue", "RenderPool", "User", "create_app"]
-_HOMES = {"Catalogue": ".catalogue", "RenderPool": ".ondemand", "User": ".users", "create_app": ".app"}
-
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"Catalogue": ".catalogue", "RenderPool": ".ondemand", "User": ".users",
+                                               "create_app": ".app"})

@@ -8,7 +8,7 @@ pieces, ``xlsx`` the portfolio workbook; ``family`` tells the runner how to run
 ``notebooks/qbr.ipynb`` and ``notebooks/qbr_portfolio.ipynb``; ``commands`` is ``reportlib qbr``.
 """
 
-from importlib import import_module as _import_module
+from ..lazy import lazy_exports as _lazy_exports
 
 # name -> the module that defines it. Imported when first used (PEP 562): the runner imports
 # ``reportlib.qbr.family`` to plan a run without pandas, Altair or openpyxl, which only the
@@ -28,14 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reportlib.qbr' has no attribute {name!r}")
-    value = getattr(_import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
