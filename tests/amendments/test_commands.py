@@ -161,7 +161,7 @@ def test_running_the_notebook_by_hand_writes_files_only(tmp_path):
 def test_forced_regeneration_with_smtp_never_sends_an_amendment_twice(tmp_path):
     from aiosmtpd.controller import Controller
 
-    from .test_send import Inbox, free_port
+    from ..smtp_server import Inbox, free_port
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     init_db(url)

@@ -6,14 +6,11 @@ the connection at DATA once, and hold an address at RCPT until the test lets it 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 from email import message_from_bytes, policy
 
 import pytest
@@ -26,63 +23,16 @@ from reportlib.amendments.data import amendment_records
 from reportlib.amendments.send import deliver
 from reportlib.errors import ConfigError
 
+from ..smtp_server import Inbox, SmtpServers, free_port
 from .dataset import apply_batch, generate
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every envelope it accepts, and misbehaves on request."""
-
-    def __init__(self, refuse: dict[str, str] | None = None, busy_once: set[str] | frozenset = frozenset(),
-                 drop_data_once: bool = False, hold: str | None = None):
-        self.envelopes = []
-        self.refuse = dict(refuse or {})  # address -> permanent refusal
-        self.busy = set(busy_once)  # addresses answered 451 the first time
-        self.drop = drop_data_once
-        self.hold = hold  # an address whose RCPT waits until ``release`` is set
-        self.holding, self.release = threading.Event(), threading.Event()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address == self.hold:
-            self.holding.set()
-            while not self.release.is_set():
-                await asyncio.sleep(0.05)
-        if address in self.refuse:
-            return self.refuse[address]
-        if address in self.busy:
-            self.busy.discard(address)
-            return "451 4.3.0 <%s>: mailbox busy, try again later" % address
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.drop:
-            self.drop = False
-            server.transport.close()  # the connection is lost before the message is accepted
-            return "421 4.3.0 closing"
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def server():
     """Start an SMTP server on 127.0.0.1 with the given handler; stopped after the test."""
-    started = []
-
-    def start(inbox: Inbox) -> SmtpTarget:
-        controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-        controller.start()
-        started.append(controller)
-        return SmtpTarget("127.0.0.1", controller.port, timeout=30)
-
-    yield start
-    for controller in started:
-        controller.stop()
+    servers = SmtpServers()
+    yield servers.start
+    servers.stop()
 
 
 def rcpts(inbox: Inbox) -> list[list[str]]:

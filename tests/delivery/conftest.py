@@ -4,7 +4,6 @@ command line (so with their PDFs and the catalogue), recipients loaded, copied a
 from __future__ import annotations
 
 import shutil
-import socket
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,14 +11,12 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from reportlib.cli import main
-from reportlib.delivery.smtp import SmtpTarget
 from reportlib.load import write_domain
 
 from ..qbr.dataset import qbr_rows
-from ..amendments.test_send import Inbox
+from ..smtp_server import SmtpServers
 from ..statements.dataset import billing_rows
 
 RECIPIENTS = [
@@ -99,23 +96,9 @@ def world(made_world, tmp_path, monkeypatch) -> World:
     return World(f"sqlite:///{root / 'db.sqlite'}", root / "outputs")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
     """Start an aiosmtpd server on 127.0.0.1 with an :class:`Inbox`; stopped after the test."""
-    started = []
-
-    def start(inbox: Inbox, **options) -> SmtpTarget:
-        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
-        controller.start()
-        started.append(controller)
-        return SmtpTarget("127.0.0.1", controller.port, timeout=30)
-
-    yield start
-    for controller in started:
-        controller.stop()
+    servers = SmtpServers()
+    yield servers.start
+    servers.stop()

@@ -10,7 +10,7 @@ from reportlib.delivery.catalogue import entries, write_catalogue
 from reportlib.render.chromium import Browser
 from reportlib.delivery.send import send_reports
 
-from ..amendments.test_send import Inbox
+from ..smtp_server import Inbox
 
 pytestmark = pytest.mark.kernel
 

@@ -18,7 +18,7 @@ from reportlib.delivery import delivery_frame
 from reportlib.delivery.schedule import (LockBusy, ScheduleError, due, due_lock, load_schedule, resolve_period,
                                          schedule_runs)
 
-from ..amendments.test_send import Inbox
+from ..smtp_server import Inbox
 
 pytestmark = pytest.mark.kernel
 

@@ -19,7 +19,7 @@ from reportlib.delivery import delivery_frame
 from reportlib.delivery.send import send_reports
 from reportlib.errors import ConfigError
 
-from ..amendments.test_send import Inbox
+from ..smtp_server import Inbox
 
 pytestmark = pytest.mark.kernel
 

@@ -18,7 +18,7 @@ from reportlib.load import write_domain
 from reportlib.ratedesk import data as s
 
 from ..amendments.dataset import amendment_data
-from ..amendments.test_send import Inbox, free_port
+from ..smtp_server import Inbox, free_port
 from ..conftest import table_snapshot
 from ..billing_server import Billing, start
 from .conftest import use_desk

@@ -134,6 +134,8 @@ class VegaLiteChart:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         data = {VEGALITE_MIME: self.spec,
                 "text/plain": f"<chart: {self.title or 'untitled'}, drawn in the exported HTML report>"}
+        import altair as alt
+
         if alt.renderers.active == _RENDERERS[False][0]:  # static charts: the page gets an SVG drawing
             return data, {VEGALITE_MIME: STATIC_MARK}
         return data
