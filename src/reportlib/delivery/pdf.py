@@ -37,6 +37,7 @@ from ..families import Family
 from ..files import atomic_write
 from ..manifest import INDEX, SUFFIX, file_entry, read_manifest, write_folder_index, write_manifest
 from ..render.pdf import Printout, print_pages
+from ..render.pptx_print import print_copy
 from ..versions import VERSIONS, content_sha256
 
 __all__ = ["PdfJob", "PdfReport", "make_pdfs", "office_to_pdf", "pending_pdfs", "print_jobs", "soffice_path"]
@@ -191,9 +192,13 @@ def office_to_pdf(sources: list[Path], out: Path, *, timeout: float = 1800) -> N
 
 def _convert_office(jobs: list[PdfJob], out: Path, workers: int,
                     progress: Callable[[PdfJob], None] | None) -> dict[PdfJob, Path | str]:
-    # Each job's source is linked under a unique name: two periods' decks may share a stem.
+    # Each job's source gets a unique name (two periods' decks may share a stem); a deck is
+    # converted from its copy for printing (render.pptx_print), whose tables cost LibreOffice less.
     for n, job in enumerate(jobs):
         link = out / f"{n}{job.source.suffix}"
+        if job.source.suffix.lower() == ".pptx":
+            print_copy(job.source, link)
+            continue
         try:
             os.link(job.source, link)
         except OSError:
