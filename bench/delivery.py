@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import smtplib
 import socket
 import statistics
@@ -83,6 +84,12 @@ def cli(*args: str) -> None:
     subprocess.run([str(BIN / "reportlib"), *args], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user and system) of this process and of its children that have ended."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -110,12 +117,15 @@ def decks(url: str, work: Path, repeat: int, sample: int, workers: int, reuse: P
 
     folder = rendered("qbr", "quarter", "2026Q3", url, work, reuse)
     sources = sorted(folder.glob("*.pptx"))
-    batched = []
+    batched, cpu = [], []
     for n in range(repeat):
+        clock = cpu_seconds()
         report = make_pdfs(get_family("qbr"), [folder], workers=workers, force=True)
+        cpu.append(cpu_seconds() - clock)
         assert not report.failed and len(report.made) == len(sources), report.summary()
         batched.append(report.seconds)
-        log(f"qbr: {len(sources)} deck PDFs batched in {report.seconds:.1f} s")
+        log(f"qbr: {len(sources)} deck PDFs batched in {report.seconds:.1f} s, {cpu[-1]:.1f} CPU s "
+            f"(load {os.getloadavg()[0]:.1f})")
     single = []
     for n in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
@@ -124,9 +134,11 @@ def decks(url: str, work: Path, repeat: int, sample: int, workers: int, reuse: P
                 office_to_pdf([source], Path(scratch))
             single.append((time.perf_counter() - clock) / min(sample, len(sources)))
         log(f"qbr: one soffice per deck {single[-1]:.2f} s a deck")
-    b = median(batched)
+    b, c = median(batched), median(cpu)
     return [f"| QBR deck PDFs, {len(sources)} decks, LibreOffice batched ({workers} processes) | {b:.1f} | "
             f"{b / len(sources):.2f} |",
+            f"| same, CPU seconds (this process and its `soffice` processes; wall ≈ this ÷ cores on an idle "
+            f"machine) | {c:.1f} | {c / len(sources):.2f} |",
             f"| same, one `soffice` per deck (measured on {min(sample, len(sources))}, × {len(sources)}) | "
             f"{median(single) * len(sources):.1f} | {median(single):.2f} |"]
 
@@ -201,7 +213,7 @@ def sending(work: Path, repeat: int, n: int, *, attach: bool = True) -> list[str
             names = {}
             with delivery_log.preparing(engine) as batch:  # as send_reports records a period's messages
                 for entity, message, recipients in _messages(work, n, attach=attach):
-                    delivery_log.prepare(batch.connection(), family="statement", period="2026-10", entity=entity,
+                    delivery_log.prepare(batch, family="statement", period="2026-10", entity=entity,
                                          message=message, recipients=recipients, eml=outbox / f"{entity}.eml",
                                          user="bench")
                     batch.done()
