@@ -32,6 +32,8 @@ import copy
 import fcntl
 import hashlib
 import json
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -140,11 +142,19 @@ def message_sha256(message: EmailMessage) -> str:
     return digest.hexdigest()
 
 
-def write_eml(message: EmailMessage, path: str | Path) -> Path:
-    """Write a message as an RFC 5322 .eml file (CRLF line ends), atomically."""
-    with atomic_write(path, "wb") as handle:
+def write_eml(message: EmailMessage, path: str | Path, *, fsync: bool = True) -> Path:
+    """Write a message as an RFC 5322 .eml file (CRLF line ends), atomically; ``fsync=False``
+    leaves making it durable to the caller (:class:`preparing` does, before its commit)."""
+    with atomic_write(path, "wb", fsync=fsync) as handle:
         handle.write(message.as_bytes(policy=policy.SMTP))
     return Path(path)
+
+
+def _write(message: EmailMessage, path: str | Path, where: "Engine | Connection | preparing") -> None:
+    if isinstance(where, preparing):
+        where.written(write_eml(message, path, fsync=False))
+    else:
+        write_eml(message, path)
 
 
 def read_eml(path: str | Path) -> EmailMessage:
@@ -188,7 +198,7 @@ def _replacement_note(message: EmailMessage, earlier, sent_at: datetime | None) 
         body.set_content(note + body.get_content())
 
 
-def prepare(engine: Engine | Connection, *, family: str, period: str, entity: str, message: EmailMessage,
+def prepare(engine: "Engine | Connection | preparing", *, family: str, period: str, entity: str, message: EmailMessage,
             recipients: Mapping[str, Sequence[str]], eml: str | Path, resend: bool = False,
             user: str | None = None) -> Prepared:
     """Record what ``message`` still has to reach, and write its .eml if it is a new delivery.
@@ -201,9 +211,10 @@ def prepare(engine: Engine | Connection, *, family: str, period: str, entity: st
     sent. A message whose content differs from what the entity was last sent says which
     message it replaces; earlier deliveries of other content not sent yet are superseded.
 
-    Given an engine it commits before it returns. Given a connection it works in that
-    connection's transaction: a batch records many messages in one commit, which is as safe as
-    long as none of them is sent before the commit (:func:`preparing`).
+    Given an engine it commits before it returns. Given a batch (:class:`preparing`) it works in
+    the batch's transaction: many messages are recorded in one commit, which is as safe as long
+    as none of them is sent before the commit; their .eml files are on disk before it. A
+    connection works in that connection's transaction too.
     """
     digest = message_sha256(message)
     wanted: dict[str, tuple[str, str]] = {}
@@ -239,7 +250,7 @@ def prepare(engine: Engine | Connection, *, family: str, period: str, entity: st
             stale += [e for e in same if any(p.address.lower() in waiting for p in by_delivery.get(e.id, []))]
         for e in same:  # an .eml removed from the outbox before it was sent is written again, same Message-ID
             if e.id in {p.delivery_id for p in waiting.values()} and not Path(e.eml_file).exists():
-                _restore(message, e, earlier, by_delivery)
+                _restore(message, e, earlier, by_delivery, engine)
         current = None
         if targets:
             older = [latest[a] for a in targets if a in latest and latest[a].content_sha256 != digest]
@@ -253,7 +264,7 @@ def prepare(engine: Engine | Connection, *, family: str, period: str, entity: st
                 if conn.execute(sa.select(d.id).where(d.eml_file == str(path)).limit(1)).first() is None:
                     break
                 path = Path(eml).with_name(f"{Path(eml).stem}.{n}{Path(eml).suffix}")
-            write_eml(message, path)
+            _write(message, path, engine)
             current = conn.execute(deliveries.insert().values(
                 family=family, period=period, entity=entity, content_sha256=digest,
                 attachments=json.dumps(_attachments(message)), message_id=str(message["Message-ID"]),
@@ -285,8 +296,10 @@ def prepare(engine: Engine | Connection, *, family: str, period: str, entity: st
 
 
 @contextmanager
-def _transaction(where: Engine | Connection) -> Iterator[Connection]:
-    if isinstance(where, Connection):
+def _transaction(where: "Engine | Connection | preparing") -> Iterator[Connection]:
+    if isinstance(where, preparing):
+        yield where.connection()
+    elif isinstance(where, Connection):
         yield where
     else:
         with where.begin() as conn:
@@ -295,11 +308,15 @@ def _transaction(where: Engine | Connection) -> Iterator[Connection]:
 
 class preparing:
     """Record many messages in few transactions: ``with preparing(engine) as batch:`` then
-    ``prepare(batch.connection(), ...)`` for each message, ``batch.done()`` after each.
+    ``prepare(batch, ...)`` for each message, ``batch.done()`` after each.
 
     A transaction is committed every ``size`` messages and when the block ends (rolled back on
     an error: nothing of the uncommitted messages is recorded, and none of them was sent).
     Nothing may be sent inside the block: a message counts as recorded only once committed.
+
+    The batch's .eml files are made durable (``fsync``, then their folders') before the commit
+    that records them, as :func:`write_eml` does for one message; here a few threads sync them
+    while the next messages are composed, and the disk writes many of them at once.
     """
 
     def __init__(self, engine: Engine, *, size: int = 100):
@@ -307,6 +324,23 @@ class preparing:
         self._conn: Connection | None = None
         self._open = None
         self._count = 0
+        self._syncs: list[Future] = []
+        self._folders: set[Path] = set()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def written(self, path: Path) -> None:
+        """A file of this batch to have on disk before the batch commits."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="reportlib-fsync")
+        self._syncs.append(self._pool.submit(_fsync, path))
+        self._folders.add(path.parent)
+
+    def _synced(self) -> None:
+        syncs, folders, self._syncs, self._folders = self._syncs, self._folders, [], set()
+        for done in syncs:
+            done.result()  # an error here rolls the batch back: nothing of it is recorded
+        for folder in folders:  # the renames that put the files in place
+            _fsync(folder)
 
     def __enter__(self) -> "preparing":
         return self
@@ -327,19 +361,37 @@ class preparing:
         conn, transaction, self._conn, self._open, self._count = self._conn, self._open, None, None, 0
         if conn is not None:
             try:
+                self._synced()
                 transaction.commit()
             finally:
                 conn.close()
 
     def __exit__(self, kind, *exc) -> None:
-        if kind is None:
-            self.commit()
-        elif self._conn is not None:
-            conn, self._conn, self._open = self._conn, None, None
-            conn.close()  # rolls back what was not committed
+        try:
+            if kind is None:
+                self.commit()
+            elif self._conn is not None:
+                conn, self._conn, self._open = self._conn, None, None
+                conn.close()  # rolls back what was not committed
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
 
-def _restore(message: EmailMessage, delivery, earlier, by_delivery) -> None:
+# Files synced at once by a batch: enough for the disk to take many in one journal commit.
+_SYNC_THREADS = 8
+
+
+def _fsync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _restore(message: EmailMessage, delivery, earlier, by_delivery, where) -> None:
     restored = copy.deepcopy(message)
     del restored["Message-ID"]
     restored["Message-ID"] = delivery.message_id
@@ -347,7 +399,7 @@ def _restore(message: EmailMessage, delivery, earlier, by_delivery) -> None:
     if replaced is not None:
         sent_at = max((p.sent_at for p in by_delivery.get(replaced.id, []) if p.sent_at), default=None)
         _replacement_note(restored, replaced, sent_at)
-    write_eml(restored, delivery.eml_file)
+    _write(restored, delivery.eml_file, where)
 
 
 def _sender(message: EmailMessage) -> str:
@@ -410,6 +462,24 @@ def _sending(eml: str | Path) -> Iterator[bool]:
         handle.close()
 
 
+def _statements():
+    """The statements :func:`send` runs for every message, built once: a batch of thousands of
+    messages then spends its time sending, not building the same SQL again."""
+    d, r = deliveries.c, delivery_recipients.c
+    delivery = sa.bindparam("b_delivery")
+    read = sa.select(d.eml_file, d.sender, d.superseded_by).where(d.id == delivery)
+    people = (sa.select(r.address, r.attempts).where(r.delivery_id == delivery, r.status != "sent",
+                                                     r.closed.is_(None)).order_by(r.position))
+    result = delivery_recipients.update().where(r.delivery_id == delivery, r.address == sa.bindparam("b_address")).values(
+        status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"), last_error=sa.bindparam("b_error"),
+        sent_at=sa.bindparam("b_sent_at"), updated_at=sa.bindparam("b_now"))
+    touched = deliveries.update().where(d.id == delivery).values(updated_at=sa.bindparam("b_now"))
+    return read, people, result, touched
+
+
+_READ, _PEOPLE, _RESULT, _TOUCHED = _statements()
+
+
 def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResult] | None:
     """Send delivery ``delivery_id``'s .eml to its addresses not sent yet; record each result.
 
@@ -417,18 +487,19 @@ def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResu
     sending this delivery at this moment (two ``reportlib send`` at once never send one message
     twice: the addresses still to send are read only once the delivery's lock is held). The
     .eml on disk is what goes out, under its recorded Message-ID: nothing is composed again.
+    The results are committed before the next message is sent: a send killed at any moment
+    loses no accepted address.
     """
-    d, r = deliveries.c, delivery_recipients.c
+    key = {"b_delivery": delivery_id}
     with engine.connect() as conn:
-        row = conn.execute(sa.select(deliveries).where(d.id == delivery_id)).one()
+        row = conn.execute(_READ, key).one()
     if row.superseded_by is not None:
         return []
     with _sending(row.eml_file) as mine:
         if not mine:
             return None
         with engine.connect() as conn:
-            people = conn.execute(sa.select(delivery_recipients).where(
-                r.delivery_id == delivery_id, r.status != "sent", r.closed.is_(None)).order_by(r.position)).all()
+            people = conn.execute(_PEOPLE, key).all()
         if not people:
             return []
         data = Path(row.eml_file).read_bytes()  # sent as written: nothing is parsed or composed again
@@ -436,14 +507,12 @@ def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResu
         results = mailer.send(data, sender, [p.address for p in people])
         now = _now()
         with engine.begin() as conn:
-            for person in people:
-                result = results[person.address]
-                conn.execute(delivery_recipients.update().where(r.delivery_id == delivery_id,
-                                                                r.address == person.address).values(
-                    status="sent" if result.accepted else "failed", attempts=person.attempts + result.attempts,
-                    last_error=None if result.accepted else result.reply[:4000],
-                    sent_at=now if result.accepted else None, updated_at=now))
-            conn.execute(deliveries.update().where(d.id == delivery_id).values(updated_at=now))
+            conn.execute(_RESULT, [
+                dict(key, b_address=p.address, b_status="sent" if results[p.address].accepted else "failed",
+                     b_attempts=p.attempts + results[p.address].attempts,
+                     b_error=None if results[p.address].accepted else results[p.address].reply[:4000],
+                     b_sent_at=now if results[p.address].accepted else None, b_now=now) for p in people])
+            conn.execute(_TOUCHED, dict(key, b_now=now))
     return [results[p.address] for p in people]
 
 

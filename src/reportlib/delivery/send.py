@@ -249,7 +249,7 @@ def _prepare_one(report: SendReport, batch: log.preparing, family: Family, perio
         files = ", ".join(p.get_filename() for p in message.iter_attachments()) or "link to the catalogue"
         report.planned.append(f"{stem}.eml «{message['Subject']}» [{files}] -> {people}")
         return
-    prepared = log.prepare(batch.connection(), family=family.name, period=period, entity=key, message=message,
+    prepared = log.prepare(batch, family=family.name, period=period, entity=key, message=message,
                            recipients=addressed.by_role(), eml=safe_join(folder, "outbox", f"{stem}.eml"),
                            resend=resend, user=user)
     if prepared.created is not None and prepared.eml is not None:
