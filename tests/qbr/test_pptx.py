@@ -15,6 +15,7 @@ from reportlib.qbr import partner_review, quarter_metrics
 from reportlib.qbr.pptx import SLIDE_TITLES, build_deck
 from reportlib.qbr.review import KPIS
 from reportlib.render.pptx import FOOTER_BOX, DeckWriter
+from reportlib.render.pptx_print import print_copy
 
 from ..conftest import pdf_pages
 from ..oracles.pptx_reference import Deck
@@ -84,10 +85,19 @@ def test_every_table_and_text_box_fits_its_slide_as_libreoffice_draws_it(crowded
                            tmp_path)
 
 
-def assert_laid_out_to_fit(path, tmp_path) -> None:
-    """The checks of the test above, for the deck at ``path``."""
+@pytest.mark.office
+def test_the_deck_copy_that_libreoffice_prints_draws_every_table_cell_where_the_deck_has_it(crowded, tmp_path):
+    """The PDF of a deck is made from its copy for printing (tables drawn cell by cell): every
+    cell's words stand whole in the cell of the deck's own table, as in the deck's printout."""
+    deck = build_deck(partner_review(crowded, "E5", "2026Q3")).save(tmp_path / "E5.pptx")
+    assert_laid_out_to_fit(deck, tmp_path, printed=print_copy(deck, tmp_path / "E5-print.pptx"))
+
+
+def assert_laid_out_to_fit(path, tmp_path, printed=None) -> None:
+    """The checks of the test above, for the deck at ``path`` (as LibreOffice prints ``printed``,
+    by default the deck itself)."""
     prs = Presentation(str(path))
-    pages = pdf_pages(path, tmp_path)
+    pages = pdf_pages(printed or path, tmp_path)
     assert len(pages) == len(prs.slides)
     for number, (slide, page) in enumerate(zip(prs.slides, pages), 1):
         where = f"slide {number} {slide.shapes.title.text!r}"
