@@ -127,7 +127,7 @@ def decks(url: str, work: Path, repeat: int, sample: int, workers: int, reuse: P
         log(f"qbr: {len(sources)} deck PDFs batched in {report.seconds:.1f} s, {cpu[-1]:.1f} CPU s "
             f"(load {os.getloadavg()[0]:.1f})")
     single = []
-    for n in range(repeat):
+    for n in range(repeat if sample > 0 else 0):  # --sample 0: the batch alone
         with tempfile.TemporaryDirectory() as scratch:
             clock = time.perf_counter()
             for source in sources[:sample]:
@@ -138,9 +138,9 @@ def decks(url: str, work: Path, repeat: int, sample: int, workers: int, reuse: P
     return [f"| QBR deck PDFs, {len(sources)} decks, LibreOffice batched ({workers} processes) | {b:.1f} | "
             f"{b / len(sources):.2f} |",
             f"| same, CPU seconds (this process and its `soffice` processes; wall ≈ this ÷ cores on an idle "
-            f"machine) | {c:.1f} | {c / len(sources):.2f} |",
-            f"| same, one `soffice` per deck (measured on {min(sample, len(sources))}, × {len(sources)}) | "
-            f"{median(single) * len(sources):.1f} | {median(single):.2f} |"]
+            f"machine) | {c:.1f} | {c / len(sources):.2f} |"] + (
+           [f"| the decks themselves, one `soffice` per deck (measured on {min(sample, len(sources))}, "
+            f"× {len(sources)}) | {median(single) * len(sources):.1f} | {median(single):.2f} |"] if single else [])
 
 
 def statements(url: str, work: Path, repeat: int, sample: int, reuse: Path | None) -> list[str]:

@@ -52,7 +52,8 @@ def test_print_copy_draws_each_table_cell_as_a_shape_with_its_text_fill_and_plac
             assert str(shape.fill.fore_color.rgb) == (own or BANDS[(r - 1) % 2])
             assert shape.line.color.rgb == (255, 255, 255)
             run = shape.text_frame.paragraphs[0].runs[0]
-            assert run.font.bold == (r == 0) and run.font.size == table.cell(r, c).text_frame.paragraphs[0].runs[0].font.size
+            original = table.cell(r, c).text_frame.paragraphs[0].runs[0]
+            assert run.font.bold == (r == 0) and run.font.size == original.font.size
             assert shape.text_frame.margin_left == table.cell(r, c).margin_left == Emu(54864)
             left += column.width
         top += row.height

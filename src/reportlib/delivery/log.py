@@ -470,7 +470,8 @@ def _statements():
     read = sa.select(d.eml_file, d.sender, d.superseded_by).where(d.id == delivery)
     people = (sa.select(r.address, r.attempts).where(r.delivery_id == delivery, r.status != "sent",
                                                      r.closed.is_(None)).order_by(r.position))
-    result = delivery_recipients.update().where(r.delivery_id == delivery, r.address == sa.bindparam("b_address")).values(
+    address = sa.bindparam("b_address")
+    result = delivery_recipients.update().where(r.delivery_id == delivery, r.address == address).values(
         status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"), last_error=sa.bindparam("b_error"),
         sent_at=sa.bindparam("b_sent_at"), updated_at=sa.bindparam("b_now"))
     touched = deliveries.update().where(d.id == delivery).values(updated_at=sa.bindparam("b_now"))
