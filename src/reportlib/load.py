@@ -44,6 +44,7 @@ _CODE = re.compile(r"^[0-9]+$")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 CHUNK = 5000
+ANALYSIS_LIMIT = 10_000  # index entries SQLite's ANALYZE samples per index after a load
 
 
 @dataclass(frozen=True)
@@ -232,10 +233,18 @@ def _replace(conn: Connection, domain: Domain, fill, bulk: bool = False) -> Any:
         conn.execute(spec.table.delete())
     with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext():
         filled = fill()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # Statistics from a sample of each index (SQLite's analysis_limit): the planner's choices
+        # need the rough shape of the data, not an exact count read from every row of every index.
+        limit = conn.exec_driver_sql("PRAGMA analysis_limit").fetchone()[0]
+        conn.exec_driver_sql(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
     for table in (*domain.tables, *domain.derived_tables):
         # Fresh statistics, so the very next query plans for millions of rows, not for none
         # (on SQLite they are what lets the planner skip-scan a covering index).
         analyze(conn, table)
+    if sqlite:
+        conn.exec_driver_sql(f"PRAGMA analysis_limit = {int(limit)}")
     return filled
 
 
