@@ -394,3 +394,32 @@ def test_a_foreign_key_no_reference_covers_is_still_enforced_and_nothing_is_writ
     assert "probe_children" in str(caught.value) and "probe_parents" in str(caught.value)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT child_id, parent_id FROM probe_children").all() == [("C1", "P1")]
+
+
+# --- date-times written in one form -----------------------------------------------------------
+
+@pytest.mark.parametrize("cells", [
+    ["2025-09-01T00:00:47", "0001-01-01 00:00:00", "9999-12-31T23:59:59", "2024-02-29T12:30:05"],
+    ["2025-09-01T00:00:47", "2023-02-29T00:00:00", "2025-01-01T24:00:00", "2025-01-01T10:60:00",
+     "2025/01/01T00:00:00", "0000-01-01T00:00:00", "2025-01-01T00:00:60", "2025-01-01x00:00:00"],
+])
+def test_a_column_of_date_times_in_one_form_reads_as_the_rule_for_one_cell(cells):
+    import pyarrow as pa
+
+    from reportlib.load import parse_value
+    from reportlib.loadcolumns import column_rules, typed_column
+
+    spec = get_domain("leads").spec("leads.csv")
+    fld = spec.field("created_at")
+    values, found = typed_column(fld, pa.array(cells), column_rules(spec, fld, set()), parse_value)
+    reasons = {}
+    for mask, reason in found:
+        for n, i in enumerate(mask.nonzero()[0]):
+            reasons[int(i)] = reason[n] if isinstance(reason, list) else reason
+    for i, cell in enumerate(cells):
+        try:
+            expected = parse_value(fld, cell)
+        except ValueError as exc:
+            assert reasons.get(i) == str(exc), cell
+        else:
+            assert i not in reasons and values[i].as_py() == expected, cell
