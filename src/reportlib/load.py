@@ -147,8 +147,8 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
     counts: dict[str, int] = {}
     with write_transaction(engine) as conn:
 
-        def fill() -> Any:
-            feed = Feed(conn)
+        def fill(filled) -> Any:
+            feed = Feed(conn, filled=filled)
             try:
                 checked = check_folder(domain, folder, progress=progress, feed=feed, derived=derived)
             finally:
@@ -210,7 +210,7 @@ def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str 
         digest = hashlib.sha256(repr(sorted((k, len(v)) for k, v in data.items())).encode()
                                 + source.encode()).hexdigest()
     counts: dict[str, int] = {}
-    def fill() -> None:
+    def fill(_filled) -> None:
         for spec in domain.files:
             counts[spec.table.name] = _fill_rows(conn, spec, data.get(spec.file, []))
         if domain.derive is not None:
@@ -223,16 +223,17 @@ def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str 
 
 
 def _replace(conn: Connection, domain: Domain, fill, bulk: bool = False) -> Any:
-    """Empty the domain's tables, ``fill()`` them and the derived tables (returned: what it
-    returns), then refresh the planner's statistics."""
+    """Empty the domain's tables, ``fill(filled)`` them and the derived tables (returned: what it
+    returns; ``filled(table name)`` may build a table's indexes as soon as its rows are in),
+    then refresh the planner's statistics."""
     from .loadwrite import bulk_session
 
     for table in domain.derived_tables:
         conn.execute(table.delete())
     for spec in reversed(domain.files):
         conn.execute(spec.table.delete())
-    with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext():
-        filled = fill()
+    with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext(None) as built:
+        filled = fill(built or (lambda _table: None))
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         # Statistics from a sample of each index (SQLite's analysis_limit): the planner's choices

@@ -235,6 +235,8 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False, feed=None
                              derived)
         if writer is not None:
             written[spec.file] = writer
+            if not problems.per_column:
+                feed.done(writer)
     unreliable = {p.file for p in problems.kept} | {file for file, _ in problems.omitted}
     for state in states.values():
         _check_keys(state, problems)

@@ -16,7 +16,7 @@ import queue
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -139,8 +139,9 @@ class Feed:
     duplicate key, say), which it reports instead.
     """
 
-    def __init__(self, conn: Connection | SqliteFileConnection, depth: int = 2):
-        self.conn = conn
+    def __init__(self, conn: Connection | SqliteFileConnection, depth: int = 2,
+                 filled: Callable[[str], None] | None = None):
+        self.conn, self.filled = conn, filled  # filled(table name): after a table's last chunk
         self.error: BaseException | None = None
         self._queue: queue.Queue | None = None
         self._thread: threading.Thread | None = None
@@ -162,10 +163,22 @@ class Feed:
         else:
             self._queue.put((writer, prepared))
 
-    def _write(self, writer: TableWriter, prepared) -> None:
+    def done(self, writer: TableWriter) -> None:
+        """``writer``'s table has all its rows: ``filled`` runs after its last chunk is written."""
+        if self.filled is None or self.error is not None:
+            return
+        if self._queue is None:
+            self._write(None, writer.table.name)
+        else:
+            self._queue.put((None, writer.table.name))
+
+    def _write(self, writer: TableWriter | None, prepared) -> None:
         if self.error is None:
             try:
-                writer.send(prepared)
+                if writer is None:
+                    self.filled(prepared)
+                else:
+                    writer.send(prepared)
             except Exception as exc:  # noqa: BLE001 - handed to the load by close()
                 self.error = exc
 
@@ -233,33 +246,42 @@ class TableWriter:
 
 
 @contextmanager
-def bulk_session(conn: Connection | SqliteFileConnection, tables: list[sa.Table]) -> Iterator[None]:
+def bulk_session(conn: Connection | SqliteFileConnection, tables: list[sa.Table]) -> Iterator[Callable[[str], None]]:
     """Around the fill of ``tables`` in one transaction: on SQLite, their secondary indexes are
     dropped first and built again at the end (sorting once beats inserting row by row into
     several B-trees), with a larger page cache and helper threads for the index sort.
 
+    Yields ``filled(table name)``, which builds that table's indexes at once (once its rows are
+    all written: the load's writer thread does it while the next file is checked).
     Dropping and creating indexes is transactional in SQLite: a failed or killed load keeps them.
     """
     if conn.dialect.name != "sqlite":
-        yield
+        yield lambda _table: None
         return
     if not conn.in_transaction():  # pysqlite would autocommit DDL outside a transaction
         raise RuntimeError("bulk_session needs the load's transaction to be open")
     run = conn.exec_driver_sql
     names = tuple(t.name for t in tables)
     marks = ", ".join("?" * len(names))
-    indexes = run(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    indexes = run(f"SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
                   f"AND tbl_name IN ({marks})", names).fetchall()
+    dropped = {}  # table -> its dropped indexes' CREATE statements, until built again
+
+    def filled(table: str) -> None:
+        for sql in dropped.pop(table, []):
+            run(sql)
+
     cache = run("PRAGMA cache_size").fetchone()[0]
     threads = run("PRAGMA threads").fetchone()[0]
     run("PRAGMA cache_size = -65536")  # KiB: 64 MB for the fill and the index sorts
     run("PRAGMA threads = 2")
     try:
-        for name, _sql in indexes:
+        for name, sql, table in indexes:
             run(f'DROP INDEX "{name}"')
-        yield
-        for _name, sql in indexes:
-            run(sql)
+            dropped.setdefault(table, []).append(sql)
+        yield filled
+        for table in list(dropped):
+            filled(table)
     finally:
         run(f"PRAGMA cache_size = {int(cache)}")
         run(f"PRAGMA threads = {int(threads)}")

@@ -205,7 +205,8 @@ class DayCounts:
             at = pc.index_in(jobs.column("lead_id"), value_set=leads.column("lead_id").combine_chunks())
             known = pc.is_valid(at)
             jobs, at = jobs.filter(known), at.filter(known)
-            jobs = pa.table({"day": leads.column("day").take(at), "enterprise_id": leads.column("enterprise_id").take(at),
+            jobs = pa.table({"day": leads.column("day").take(at),
+                             "enterprise_id": leads.column("enterprise_id").take(at),
                              "job": jobs.column("job"), "failures": jobs.column("failures")})
             counted = jobs.group_by(["day", "enterprise_id", "job"], use_threads=False).aggregate(
                 [("failures", "count"), ("failures", "sum")])
