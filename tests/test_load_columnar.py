@@ -423,3 +423,26 @@ def test_a_column_of_date_times_in_one_form_reads_as_the_rule_for_one_cell(cells
             assert reasons.get(i) == str(exc), cell
         else:
             assert i not in reasons and values[i].as_py() == expected, cell
+
+
+def test_a_duplicate_key_that_the_table_meets_while_writing_is_reported_and_nothing_is_kept(db_url, tmp_path):
+    # Checked and written in one pass: the table's primary key refuses the duplicate as it is
+    # written, before the check of the whole file's keys finds it. The load names the problem
+    # (not the database's error) and rolls back what it wrote.
+    domain = get_domain("leads")
+    small = tmp_path / "small"
+    export_csv(domain, domain.demo(3, "small"), small)
+    load_folder(small, "leads", url=db_url)
+    before = table_snapshot(db_url)
+    folder = tmp_path / "leads"
+    export_csv(domain, domain.demo(7, "small"), folder)
+    lines = _lines(folder / "leads.csv")
+    first, last = lines[1].split(",", 1)[0], lines[-1].split(",", 1)
+    lines[-1] = f"{first},{last[1]}"  # the last lead takes the first one's id
+    (folder / "leads.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LoadError) as refused:
+        load_folder(folder, "leads", url=db_url)
+    problems = refused.value.problems
+    assert [(p.file, p.row, p.column) for p in problems] == [("leads.csv", len(lines), "lead_id")]
+    assert problems[0].reason == "duplicate key (lead_id); first seen on row 2"
+    assert table_snapshot(db_url) == before
