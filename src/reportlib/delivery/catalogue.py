@@ -348,12 +348,14 @@ def entries(root: str | Path, db: str | Engine | None = None) -> list[Entry]:
 
     ``db`` (a URL or an engine) is where the delivery log is; None leaves deliveries out.
     """
-    from ..db import init_db
+    from ..db import engine_for
 
     reports = Reports(root)
     if not reports.root.is_dir():
         return []
-    engine = db if isinstance(db, Engine) or db is None else init_db(db)
+    # Only read: a database without the delivery log's tables has delivered nothing (and the
+    # catalogue follows every run, which need not declare every domain's tables first).
+    engine = db if isinstance(db, Engine) or db is None else engine_for(db)
     log = _delivery_log(engine)
     found: list[Entry] = []
     for report in reports.all():

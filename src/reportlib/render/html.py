@@ -157,8 +157,9 @@ def _take_exporter():
 def warm_html_export() -> None:
     """Start, in a background thread, what this process's first export would do first.
 
-    That is importing nbconvert and the chart module, compiling the page's templates and
-    reading the Vega bundle. A run calls this before its notebook executes, while
+    That is importing nbconvert and the chart module, compiling the page's templates, reading
+    the Vega bundle and starting vl-convert's JavaScript engine (its first drawing of a static
+    chart starts it). A run calls this before its notebook executes, while
     this process mostly waits for the kernel; the export then finds everything ready. Does
     nothing once an exporter is ready or a warm-up has started.
     """
@@ -179,6 +180,9 @@ def _warm_up() -> None:
         chart = nbformat.v4.new_output("display_data", data={VEGALITE_MIME: {"mark": "bar"}})
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[chart])])
         notebook_to_html(notebook)
+        from .charts import warm_static_charts
+
+        warm_static_charts()
     except Exception:  # noqa: BLE001 - the real export will meet and report the same problem
         pass
 
