@@ -102,6 +102,9 @@ def _exit_at_once() -> None:
 
 def _preload(modules: tuple[str, ...]) -> None:
     try:
+        from ..patches import import_papermill
+
+        import_papermill()  # before any preloaded module imports papermill its own way
         for name in modules:
             import_module(name)
         from ..render.html import warm_html_export
