@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import nbformat
 import vl_convert as vlc
 
 from reportlib.render import charts
@@ -56,3 +58,16 @@ def test_a_static_charts_compiled_vega_is_kept_in_the_cache_and_read_back_by_a_l
     monkeypatch.setattr(charts, "_COMPILED", {})
     assert charts.static_svg(spec) == drawn
     assert json.loads(kept.read_text(encoding="utf-8"))["width"] != 123
+
+
+def test_only_a_notebook_that_turns_static_charts_on_starts_vl_converts_engine_early(tmp_path):
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    assert charts.draws_static_charts(notebooks / "qbr.ipynb") and charts.draws_static_charts(
+        notebooks / "statement.ipynb")
+    assert not charts.draws_static_charts(notebooks / "dashboard.ipynb")
+    browser_drawn = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("use_offline_charts() in prose draws nothing"),
+        nbformat.v4.new_code_cell("use_offline_charts(interactive=True)")])
+    nbformat.write(browser_drawn, tmp_path / "interactive.ipynb")
+    assert not charts.draws_static_charts(tmp_path / "interactive.ipynb")
+    assert not charts.draws_static_charts(tmp_path / "missing.ipynb")

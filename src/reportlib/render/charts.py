@@ -17,6 +17,9 @@ import copy
 import functools
 import hashlib
 import json
+import os
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # imported where a chart is made: a run's HTML export needs the page helpers alone
@@ -201,6 +204,20 @@ def static_svg(spec: dict[str, Any]) -> str:
         if entry.get("name") in datasets:
             entry["values"] = datasets[entry["name"]]
     return vlc.vega_to_svg(vega)
+
+
+_STATIC_ON = re.compile(r"\buse_offline_charts\(\s*\)")
+
+
+def draws_static_charts(notebook: str | os.PathLike) -> bool:
+    """Whether ``notebook`` (an .ipynb) turns static charts on, ``use_offline_charts()``: its
+    page's charts are drawn by vl-convert, worth starting before the notebook ends."""
+    try:
+        cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(cell.get("cell_type") == "code" and _STATIC_ON.search("".join(cell.get("source", "")))
+               for cell in cells if isinstance(cell, dict))
 
 
 def warm_static_charts() -> None:

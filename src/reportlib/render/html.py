@@ -154,25 +154,27 @@ def _take_exporter():
     )
 
 
-def warm_html_export() -> None:
+def warm_html_export(static_charts: bool = False) -> None:
     """Start, in a background thread, what this process's first export would do first.
 
     That is importing nbconvert and the chart module, compiling the page's templates, reading
     the Vega bundle and starting vl-convert's JavaScript engine (its first drawing of a static
     chart starts it). A run calls this before its notebook executes, while
     this process mostly waits for the kernel; the export then finds everything ready. Does
-    nothing once an exporter is ready or a warm-up has started.
+    nothing once an exporter is ready or a warm-up has started. vl-convert's engine is started
+    only for a notebook that draws static charts (``static_charts``): it costs CPU the kernel
+    could use.
     """
     global _warming
     with _exporters_lock:
         if _warming is not None or _idle_exporters:
             return
         # Not a daemon: a run that ends early waits for it rather than killing it mid-import.
-        _warming = threading.Thread(target=_warm_up, name="reportlib-html-warm-up")
+        _warming = threading.Thread(target=_warm_up, args=(static_charts,), name="reportlib-html-warm-up")
         _warming.start()
 
 
-def _warm_up() -> None:
+def _warm_up(static_charts: bool = False) -> None:
     try:
         from .charts import VEGALITE_MIME
 
@@ -180,9 +182,10 @@ def _warm_up() -> None:
         chart = nbformat.v4.new_output("display_data", data={VEGALITE_MIME: {"mark": "bar"}})
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[chart])])
         notebook_to_html(notebook)
-        from .charts import warm_static_charts
+        if static_charts:
+            from .charts import warm_static_charts
 
-        warm_static_charts()
+            warm_static_charts()
     except Exception:  # noqa: BLE001 - the real export will meet and report the same problem
         pass
 
