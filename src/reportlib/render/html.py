@@ -158,12 +158,11 @@ def warm_html_export(static_charts: bool = False) -> None:
     """Start, in a background thread, what this process's first export would do first.
 
     That is importing nbconvert and the chart module, compiling the page's templates, reading
-    the Vega bundle and starting vl-convert's JavaScript engine (its first drawing of a static
-    chart starts it). A run calls this before its notebook executes, while
-    this process mostly waits for the kernel; the export then finds everything ready. Does
-    nothing once an exporter is ready or a warm-up has started. vl-convert's engine is started
-    only for a notebook that draws static charts (``static_charts``): it costs CPU the kernel
-    could use.
+    the Vega bundle and, for a notebook that draws static charts (``static_charts``), starting
+    vl-convert's JavaScript engine, which its first drawing would start (a page without such
+    charts does not pay that CPU). A run calls this before its notebook executes, while this
+    process mostly waits for the kernel; the export then finds everything ready. Does nothing
+    once an exporter is ready or a warm-up has started.
     """
     global _warming
     with _exporters_lock:
