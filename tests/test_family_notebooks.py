@@ -227,6 +227,35 @@ def test_open_writes_a_ready_notebook_for_one_entity_that_runs(demo_url, tmp_pat
     assert main([*args, "--force"]) == 0 and path.read_text(encoding="utf-8") != edited
 
 
+# family -> (parameters, a chart title as its notebook sets it)
+CHART_TITLES = {
+    "qbr": (["-p", "partner", "P001", "-p", "quarter", "2026Q3"], "Open pipeline by stage"),
+    "dashboard": (["-p", "month", "2026-10"], "Top 15 advertisers by lead volume"),
+}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("family_name", sorted(CHART_TITLES))
+def test_a_chart_title_changed_in_the_notebook_is_the_one_the_report_shows(family_name, project_copy, demo_url,
+                                                                          tmp_path):
+    params, title = CHART_TITLES[family_name]
+    path = project_copy / "notebooks" / get_family(family_name).notebook
+    nb = nbformat.read(path, as_version=4)
+    setting = f'title="{title}"'
+    cells = [cell for cell in nb.cells if cell.cell_type == "code" and setting in cell.source]
+    assert len(cells) == 1, f"the notebook sets the chart title {title!r} where an analyst sees it"
+    cells[0].source = cells[0].source.replace(setting, 'title="Edited <in> the notebook"')
+    nbformat.write(nb, path)
+    out = tmp_path / "outputs"
+    assert main(["run", family_name, *params, "--db", demo_url, "--out", str(out), "--no-pdf"]) == 0
+    [page] = [p for p in out.glob(f"*/*/*.html") if p.name != "index.html"]
+    shown = page.read_text(encoding="utf-8")
+    # An interactive chart carries its title in its spec (JSON, with < and > escaped); a static
+    # one draws it as SVG text.
+    assert "Edited \\u003cin\\u003e the notebook" in shown or "Edited &lt;in&gt; the notebook" in shown
+    assert title not in shown
+
+
 def _injected_only(path: Path) -> dict:
     """The notebook with its injected-parameters cell as its one parameters cell."""
     nb = json.loads(path.read_text(encoding="utf-8"))

@@ -1,8 +1,9 @@
 """Tech dashboard: lead volume and invalidation per month or ISO week (HTML + XLSX).
 
 ``metrics`` counts in SQL and returns DataFrames; ``names`` resolves advertiser and publisher
-names; ``report`` renders HTML sections with interactive charts; ``workbook`` the XLSX;
-``family`` tells the runner how to run ``notebooks/dashboard.ipynb``.
+names; ``html`` gives the page's pieces (headings, interactive charts, tables) that the notebook
+puts together section by section; ``xlsx`` the workbook; ``family`` tells the runner how to run
+``notebooks/dashboard.ipynb``.
 """
 
 from . import data  # noqa: F401  (registers the leads domain)

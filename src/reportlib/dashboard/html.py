@@ -1,8 +1,12 @@
-"""The dashboard's HTML sections: headline cards, interactive Altair charts and tables.
+"""The dashboard's page, piece by piece: headline cards, section headings and notes, interactive
+Altair charts and tables.
 
-Charts are interactive Vega-Lite embedded inline (no network): :func:`title_html` carries the
-Vega bundle once, every other section only its charts' specs. Chart data are aggregates of
-the dashboard's tables, never a lead's own fields.
+``notebooks/dashboard.ipynb`` puts each section together in a cell of its own: its heading
+(:func:`heading`), its charts (each a function here that takes its title) and its table
+(:func:`table`). With ``use_offline_charts(interactive=True)`` a displayed chart is Vega-Lite:
+JupyterLab draws it, and the exported page draws it in the reader's browser from the Vega bundle
+that the export puts into the page once. Chart data are aggregates of the dashboard's tables,
+never a lead's own fields.
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ import altair as alt
 import pandas as pd
 
 from ..render.headline import Headline
-from ..render.charts import THEME_COLORS, chart_embed_html, vega_bundle_html
+from ..render.charts import THEME_COLORS
 from ..render.figures import count, number, percent
 from ..render.html import kpi_cards, table_html
 from ..render.text import escape_html
 from .metrics import MEASURE_TITLES, Dashboard
 from .xlsx import CAUTION_TEXT, COLUMNS, names_statement
 
-__all__ = ["advertisers_html", "channels_html", "enterprise_types_html", "enterprises_html", "failing_jobs_html",
-           "headline", "headline_html", "movers_html", "names_html", "publishers_html", "title_html", "trends_html"]
+__all__ = ["breakdown_trend_chart", "failing_jobs_chart", "failing_jobs_summary", "heading", "headline",
+           "headline_html", "movers_chart", "names_list", "names_statement", "rate_bars", "share_chart", "table",
+           "title_html", "trend_chart", "volume_chart"]
 
 TOP = 15
 WIDTH = 640
@@ -53,24 +58,26 @@ def _text(value: Any, kind: str) -> str:
     return count(value) if kind == "count" else percent(value, RATE_PLACES)
 
 
-def _section(title: str, *parts: str) -> str:
-    return f'<section class="rl-section"><h2>{escape_html(title)}</h2>{"".join(parts)}</section>'
+def heading(title: str, *notes: str) -> str:
+    """A section's heading and its notes (paragraphs of text, escaped); each section starts a
+    new page when the report is printed."""
+    return f"<h2>{escape_html(title)}</h2>" + "".join(f"<p>{escape_html(note)}</p>" for note in notes)
 
 
-def _note(text: str) -> str:
-    return f"<p>{escape_html(text)}</p>"
+def table(frame: pd.DataFrame, name: str, limit: int | None = None) -> str:
+    """The dashboard table ``name`` (``trend``, ``advertisers``, ``channels``, ... as in the
+    workbook) with its columns and figures as the workbook shows them, the first ``limit`` rows."""
+    return table_html(frame, COLUMNS[name], limit=limit)
 
 
 def title_html(dash: Dashboard) -> str:
-    """The title, the period, how caution counts and how names merged; carries the Vega bundle."""
+    """The title, the period, how caution counts and how names merged."""
     p = dash.period
-    return (vega_bundle_html()
-            + f"<h1>Tech dashboard — {escape_html(dash.label)}</h1>"
+    return (f"<h1>Tech dashboard — {escape_html(dash.label)}</h1>"
             + f"<p>Leads created {p.start.isoformat()} to {p.last_day.isoformat()} (UTC), compared with "
               f"{escape_html(str(dash.previous))}. {escape_html(CAUTION_TEXT[dash.caution_as])} "
               f"(caution_as = {escape_html(dash.caution_as)})</p>"
-            + "<ul>" + "".join(f"<li>{escape_html(names_statement(dash, k))}</li>" for k in ("advertiser", "publisher"))
-            + "</ul><p>Only aggregates are shown: no lead's own fields.</p>"
+            + names_list(dash) + "<p>Only aggregates are shown: no lead's own fields.</p>"
             + _empty_warning(dash))
 
 
@@ -100,18 +107,19 @@ def headline_html(dash: Dashboard) -> str:
         else:
             value = count(row["current"])
         cards.append((row["measure"], value, _change_note(row, str(dash.previous))))
-    return _section("Headline figures", kpi_cards(cards))
+    return heading("Headline figures") + kpi_cards(cards)
 
 
-def trend_chart(trend: pd.DataFrame, unit: str) -> alt.VConcatChart:
-    """Volume (stacked valid / invalid / caution / deleted) and invalidation rate over the periods."""
+def trend_chart(trend: pd.DataFrame, title: str, rate_title: str = "Invalidation rate, %") -> alt.VConcatChart:
+    """Volume (stacked valid / invalid / caution / deleted) and, under it, the invalidation rate over
+    the periods."""
     parts = _chart_frame(trend, ["period"], ["valid", "invalid", "caution", "deleted", "invalidation_rate"],
                          {"invalidation_rate": "rate"})
     long = parts.melt(id_vars=["period"], value_vars=["valid", "invalid", "caution", "deleted"],
                       var_name="part", value_name="leads")
     long["leads_text"] = [count(v) for v in long["leads"]]
     hover = alt.selection_point(fields=["period"], on="pointerover", nearest=True, empty=False)
-    bars = (alt.Chart(long, title=f"Lead volume per {unit}")
+    bars = (alt.Chart(long, title=title)
             .mark_bar()
             .encode(x=alt.X("period:N", title=None, sort=None),
                     y=alt.Y("sum(leads):Q", title="Leads"),
@@ -123,7 +131,7 @@ def trend_chart(trend: pd.DataFrame, unit: str) -> alt.VConcatChart:
                     tooltip=["period", "part", alt.Tooltip("leads_text:N", title="leads")])
             .add_params(hover)
             .properties(width=WIDTH, height=220))
-    rate = (alt.Chart(parts, title="Invalidation rate, %")
+    rate = (alt.Chart(parts, title=rate_title)
             .mark_line(point=True, color=THEME_COLORS[4])
             .encode(x=alt.X("period:N", title=None, sort=None), y=alt.Y("invalidation_rate:Q", title="%"),
                     tooltip=["period", alt.Tooltip("invalidation_rate_text:N", title="rate")])
@@ -157,18 +165,6 @@ def breakdown_trend_chart(frame: pd.DataFrame, key: str, title: str, top: int = 
             .properties(width=WIDTH, height=260))
 
 
-def trends_html(dash: Dashboard) -> str:
-    """Volume and invalidation over the last 13 periods: total, by vertical, by industry."""
-    unit = dash.kind
-    return _section(
-        f"Trends: the last {len(dash.periods)} {unit}s",
-        chart_embed_html(trend_chart(dash.trend, unit)),
-        chart_embed_html(breakdown_trend_chart(dash.trend_by_vertical, "vertical", "By vertical")),
-        chart_embed_html(breakdown_trend_chart(dash.trend_by_industry, "industry", "By industry (top 10 by volume)")),
-        table_html(dash.trend, COLUMNS["trend"]),
-    )
-
-
 def volume_chart(frame: pd.DataFrame, key: str, title: str, top: int = TOP) -> alt.Chart:
     """The biggest ``key`` values by volume (bars), coloured by invalidation rate."""
     data = _chart_frame(frame.head(top), [key], ["total", "previous_total", "invalidation_rate"],
@@ -182,22 +178,6 @@ def volume_chart(frame: pd.DataFrame, key: str, title: str, top: int = TOP) -> a
                              alt.Tooltip("previous_total_text:N", title="previous period"),
                              alt.Tooltip("invalidation_rate_text:N", title="rate")])
             .properties(width=WIDTH - 120, height=max(120, 18 * len(data))))
-
-
-def _ranked(dash: Dashboard, frame: pd.DataFrame, kind: str, title: str) -> str:
-    return _section(title, _note(names_statement(dash, kind)),
-                    chart_embed_html(volume_chart(frame, kind, f"Top {TOP} {kind}s by lead volume")),
-                    table_html(frame, COLUMNS[f"{kind}s"], limit=40))
-
-
-def advertisers_html(dash: Dashboard) -> str:
-    """Advertisers by volume (canonical names): sales' prospect list."""
-    return _ranked(dash, dash.advertisers, "advertiser", "Advertisers by volume")
-
-
-def publishers_html(dash: Dashboard) -> str:
-    """Publishers by volume (canonical names)."""
-    return _ranked(dash, dash.publishers, "publisher", "Publishers by volume")
 
 
 def share_chart(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
@@ -218,12 +198,6 @@ def share_chart(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
             .properties(width=WIDTH, height=90))
 
 
-def channels_html(dash: Dashboard) -> str:
-    """Channel mix: share of leads per channel, and each channel's measures."""
-    return _section("Channel mix", chart_embed_html(share_chart(dash.channels, "channel", "Leads by channel")),
-                    table_html(dash.channels, COLUMNS["channels"]))
-
-
 def rate_bars(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
     """Invalidation rate per ``key``, this period against the previous one."""
     data = _chart_frame(frame, [key], ["invalidation_rate", "previous_rate"]).melt(
@@ -239,21 +213,12 @@ def rate_bars(frame: pd.DataFrame, key: str, title: str) -> alt.Chart:
             .properties(width=WIDTH - 200, height=220))
 
 
-def enterprise_types_html(dash: Dashboard) -> str:
-    """Agency vs publisher vs brand: volume share and invalidation rate."""
-    frame = dash.enterprise_types
-    return _section("Enterprise types",
-                    chart_embed_html(share_chart(frame, "enterprise_type", "Leads by enterprise type")),
-                    chart_embed_html(rate_bars(frame, "enterprise_type", "Invalidation rate by enterprise type")),
-                    table_html(frame, COLUMNS["enterprise_types"]))
-
-
-def failing_jobs_chart(jobs: pd.DataFrame) -> alt.Chart:
+def failing_jobs_chart(jobs: pd.DataFrame, title: str) -> alt.Chart:
     """Failure rate of each validation job, one row of bars per enterprise type; click a type to focus."""
     data = _chart_frame(jobs, ["enterprise_type", "job"], ["failure_rate", "failures", "runs"],
                         {"failure_rate": "rate", "failures": "count", "runs": "count"})
     pick = alt.selection_point(fields=["enterprise_type"], bind="legend")
-    return (alt.Chart(data, title="Validation job failure rate by enterprise type")
+    return (alt.Chart(data, title=title)
             .mark_bar()
             .encode(y=alt.Y("job:N", title=None, sort="-x"), yOffset=alt.YOffset("enterprise_type:N"),
                     x=alt.X("failure_rate:Q", title="Failure rate, %"),
@@ -266,28 +231,26 @@ def failing_jobs_chart(jobs: pd.DataFrame) -> alt.Chart:
             .properties(width=WIDTH - 120, height=300))
 
 
-def failing_jobs_html(dash: Dashboard) -> str:
-    """The validation jobs that fail most, per enterprise type (top 3 named in a sentence each)."""
-    jobs = dash.failing_jobs
+def failing_jobs_summary(jobs: pd.DataFrame) -> str:
+    """The three validation jobs that fail most, one sentence per enterprise type."""
     lines = []
     for kind, rows in jobs.groupby("enterprise_type", sort=True):
         top = rows.head(3)
         named = ", ".join(f"{j} ({percent(r, RATE_PLACES)})" for j, r in zip(top["job"], top["failure_rate"])
                           if r is not None)
         lines.append(f"<li>{escape_html(kind)} leads fail most on: {escape_html(named)}</li>")
-    summary = "<ul>" + "".join(lines) + "</ul>" if lines else _note("No validation job ran on this period's leads.")
-    chart = chart_embed_html(failing_jobs_chart(jobs)) if not jobs.empty else ""
-    return _section("Failing validation jobs by enterprise type", summary, chart,
-                    table_html(jobs, COLUMNS["failing_jobs"]))
+    if not lines:
+        return "<p>No validation job ran on this period's leads.</p>"
+    return "<ul>" + "".join(lines) + "</ul>"
 
 
-def movers_chart(movers: pd.DataFrame) -> alt.Chart:
+def movers_chart(movers: pd.DataFrame, title: str) -> alt.Chart:
     """Change of invalidation rate in points per account (diverging bars)."""
     data = _chart_frame(movers, ["enterprise_id", "name"], ["change_points", "previous_rate", "current_rate"],
                         {"previous_rate": "rate", "current_rate": "rate"})
     data["change_points_text"] = [number(v, RATE_PLACES) for v in movers["change_points"]]
     data["account"] = data["enterprise_id"] + " " + data["name"]
-    return (alt.Chart(data, title="Accounts whose invalidation rate moved most (points)")
+    return (alt.Chart(data, title=title)
             .mark_bar()
             .encode(y=alt.Y("account:N", sort=alt.EncodingSortField("change_points", op="max", order="descending"),
                             title=None),
@@ -300,25 +263,9 @@ def movers_chart(movers: pd.DataFrame) -> alt.Chart:
             .properties(width=WIDTH - 200, height=max(120, 20 * len(data))))
 
 
-def movers_html(dash: Dashboard, min_volume: int = 20) -> str:
-    """Accounts (enterprises) whose invalidation rate moved most against the previous period."""
-    if dash.movers.empty:
-        return _section("Biggest movers", _note(f"No account had {min_volume} valid + invalid leads in both periods."))
-    return _section("Biggest movers", chart_embed_html(movers_chart(dash.movers)),
-                    table_html(dash.movers, COLUMNS["movers"]))
-
-
-def enterprises_html(dash: Dashboard, limit: int = 25) -> str:
-    """The biggest accounts of the period (the workbook lists them all)."""
-    return _section(f"Enterprises (top {limit} by volume)", table_html(dash.enterprises, COLUMNS["enterprises"],
-                                                                      limit=limit))
-
-
-def names_html(dash: Dashboard) -> str:
+def names_list(dash: Dashboard) -> str:
     """How raw names were merged: one sentence per kind (the workbook lists every raw name)."""
-    items = "".join(f"<li>{escape_html(names_statement(dash, k))}</li>" for k in ("advertiser", "publisher"))
-    countries = table_html(dash.countries, COLUMNS["countries"])
-    return _section("Name resolution and countries", f"<ul>{items}</ul>", countries)
+    return "<ul>" + "".join(f"<li>{escape_html(names_statement(dash, k))}</li>" for k in ("advertiser", "publisher")) + "</ul>"
 
 
 def headline(dash: Dashboard) -> Headline:
