@@ -112,8 +112,8 @@ dashboard: venv $(DB)
 
 all: statements qbr amendments dashboard
 
-# A whole cycle: the reports (each batch makes their PDFs and rebuilds outputs/index.html),
-# then the messages. Without REPORTLIB_SMTP (HOST:PORT) in the environment the outboxes are the delivery.
+# A whole cycle: the reports (each batch rebuilds outputs/index.html), then the messages (each
+# send first makes the PDFs it attaches; a batch makes them only with --pdf). Without REPORTLIB_SMTP (HOST:PORT) in the environment the outboxes are the delivery.
 monthly: venv $(DB)
 	$(RL) batch statement -p month $(MONTH) $(WORKERS_FLAG)
 	$(RL) batch dashboard -p month $(MONTH) $(WORKERS_FLAG)

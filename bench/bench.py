@@ -69,15 +69,28 @@ class PeakMemory:
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run ``command``; return (seconds, peak MB of its process tree). Raise if it fails."""
+    seconds, mb, _ = timed_cpu(command, env)
+    return seconds, mb
+
+
+def timed_cpu(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Run ``command``; return (seconds, peak MB, CPU seconds: user + system of its process tree,
+    every process it and its children waited for). Raise if it fails. On a shared machine the
+    CPU seconds compare two commands where wall-clock ratios mislead."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     clock = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = PeakMemory(process.pid)
     _, err = process.communicate()
     seconds = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     mb = peak.stop()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])}... failed ({process.returncode}):\n{err.decode()[-2000:]}")
-    return seconds, mb
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, mb, cpu
 
 
 def ensure_demo_data(url: str, names: list[str], log) -> None:
@@ -144,11 +157,15 @@ def papermill_loop(family, url: str, runs: list[dict], work: Path) -> tuple[list
 
 
 def our_batch(family, url: str, n: int, work: Path, workers: int, engine: str = "warm") -> tuple[float, float]:
+    return timed(our_batch_command(family, url, n, work, workers, engine))
+
+
+def our_batch_command(family, url: str, n: int, work: Path, workers: int, engine: str = "warm") -> list[str]:
     command = [str(BIN / "reportlib"), "batch", family.name, "--db", url, "--out", str(work), "--limit", str(n),
                "--workers", str(workers), "--engine", engine, "--force", "--quiet"]
     for key, value in batch_raw(family).items():
         command += ["-p", key, str(value)]
-    return timed(command)
+    return command
 
 
 def median(values: list[float]) -> float:
@@ -323,19 +340,28 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     one = {"partner": partners[0], "quarter": quarter}
     single = {"papermill": [], "reportlib": []}
     many = {"papermill": [], "reportlib": []}
+    cpu = {"single": {"papermill": [], "reportlib": []}, "many": {"papermill": [], "reportlib": []}}
     phases = {"papermill": [], "reportlib": []}
+    loads = []
+
+    def run_timed(command: list[str], what: str, side: str) -> float:
+        seconds, _, used = timed_cpu(command)
+        cpu[what][side].append(used)
+        return seconds
+
     for r in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rlbench-startup-") as tmp:
             work = Path(tmp)
             log(f"start-up: repetition {r + 1}/{repeat}: one run each")
             clock = time.time()
-            single["papermill"].append(timed(papermill_command(
-                notebook, work / "pm.ipynb", dict(one, db_url=url, output_dir=work / "pm", output_stem="r")))[0])
+            single["papermill"].append(run_timed(papermill_command(
+                notebook, work / "pm.ipynb", dict(one, db_url=url, output_dir=work / "pm", output_stem="r")),
+                "single", "papermill"))
             phases["papermill"].append(notebook_phases(work / "pm.ipynb", clock, single["papermill"][-1]))
             command = [str(BIN / "reportlib"), "run", "qbr", "--db", url, "--out", str(work / "run"), "--force",
                        "-p", "partner", one["partner"], "-p", "quarter", quarter]
             clock = time.time()
-            single["reportlib"].append(timed(command)[0])
+            single["reportlib"].append(run_timed(command, "single", "reportlib"))
             executed = next((work / "run").rglob("*.ipynb"))
             phases["reportlib"].append(notebook_phases(executed, clock, single["reportlib"][-1]))
             log(f"start-up: repetition {r + 1}/{repeat}: {len(partners)} decks each, two at a time")
@@ -346,15 +372,19 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
                 {"partner": "{}", "quarter": quarter, "db_url": url, "output_dir": work / "xargs" / "{}",
                  "output_stem": "{}"})]
             (work / "xargs").mkdir()
-            many["papermill"].append(timed(xargs)[0])
-            many["reportlib"].append(our_batch(family, url, len(partners), work / "batch", 2)[0])
+            many["papermill"].append(run_timed(xargs, "many", "papermill"))
+            many["reportlib"].append(run_timed(our_batch_command(family, url, len(partners), work / "batch", 2),
+                                               "many", "reportlib"))
+            loads.append(os.getloadavg()[0])
     rows = []
-    for what, side in ((f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
-                        "`papermill notebooks/qbr.ipynb` (same parameters)", single),
-                       (f"{len(partners)} decks: `reportlib batch qbr --limit {len(partners)} --workers 2` / "
-                        f"`xargs -P 2` over {len(partners)} `papermill` runs", many)):
+    for what, side, used in ((f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
+                              "`papermill notebooks/qbr.ipynb` (same parameters)", single, cpu["single"]),
+                             (f"{len(partners)} decks: `reportlib batch qbr --limit {len(partners)} --workers 2` / "
+                              f"`xargs -P 2` over {len(partners)} `papermill` runs", many, cpu["many"])):
         pm, rl = median(side["papermill"]), median(side["reportlib"])
-        rows.append(f"| {what} | {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× |")
+        pm_cpu, rl_cpu = median(used["papermill"]), median(used["reportlib"])
+        rows.append(f"| {what} | {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× | {pm_cpu:.1f} | {rl_cpu:.1f} | "
+                    f"{pm_cpu / rl_cpu:.1f}× |")
     rows += ["", "Where one deck's time went (medians of each phase, seconds; from the executed notebook's "
              "cell times):", "", "| phase | `papermill` | `reportlib run` |", "| --- | ---: | ---: |"]
     names = ("until the first cell starts (CLI, kernel start; reportlib: also the notebook's imports, planning)",
@@ -364,7 +394,10 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
         rows.append(f"| {name} | {median([p[i] for p in phases['papermill']]):.2f} | "
                     f"{median([p[i] for p in phases['reportlib']]):.2f} |")
     load = os.getloadavg()
-    rows += ["", f"Load average when these ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}."]
+    rows += ["", f"Load average when these ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1-minute load "
+             f"after each repetition: {', '.join(f'{x:.2f}' for x in loads)}). CPU: user + system seconds of each "
+             "command's whole process tree (its kernels and workers), the fairer comparison when the machine is "
+             "shared."]
     return rows
 
 
@@ -437,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["## Start-up: the analyst's goals, side by side", "",
               f"Database {startup_db.rsplit('/', 1)[-1]}; medians of {args.repeat}; wall-clock seconds of whole "
               "process trees; each repetition runs papermill, then reportlib, under the same load.", "",
-              "| what | `papermill` s | reportlib s | papermill / reportlib |", "| --- | ---: | ---: | ---: |"]
+              "| what | `papermill` s | reportlib s | papermill / reportlib | `papermill` CPU s | reportlib CPU s | "
+              "CPU papermill / reportlib |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     try:
         lines += startup(startup_db, args.n, args.repeat, log)
     except Exception as exc:  # the other sections' figures are still worth having

@@ -250,7 +250,9 @@ def test_a_database_url_with_a_bad_port_is_one_clear_error(tmp_path):
 def test_progress_bars_name_each_file_with_rows_per_second(folder, sqlite_url, capsys):
     load_folder(folder, "billing", url=sqlite_url, progress=True)
     err = capsys.readouterr().err
-    assert "check credit_transactions.csv" in err and "write billing_credit_transactions" in err
+    # one pass: each file is read, checked and written under one bar
+    assert all(f"load {f}" in err for f in ("accounts.csv", "credit_transactions.csv"))
+    assert "check " not in err and "write " not in err
     assert "rows/s" in err
 
 
@@ -392,3 +394,55 @@ def test_a_foreign_key_no_reference_covers_is_still_enforced_and_nothing_is_writ
     assert "probe_children" in str(caught.value) and "probe_parents" in str(caught.value)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT child_id, parent_id FROM probe_children").all() == [("C1", "P1")]
+
+
+# --- date-times written in one form -----------------------------------------------------------
+
+@pytest.mark.parametrize("cells", [
+    ["2025-09-01T00:00:47", "0001-01-01 00:00:00", "9999-12-31T23:59:59", "2024-02-29T12:30:05"],
+    ["2025-09-01T00:00:47", "2023-02-29T00:00:00", "2025-01-01T24:00:00", "2025-01-01T10:60:00",
+     "2025/01/01T00:00:00", "0000-01-01T00:00:00", "2025-01-01T00:00:60", "2025-01-01x00:00:00"],
+])
+def test_a_column_of_date_times_in_one_form_reads_as_the_rule_for_one_cell(cells):
+    import pyarrow as pa
+
+    from reportlib.load import parse_value
+    from reportlib.loadcolumns import column_rules, typed_column
+
+    spec = get_domain("leads").spec("leads.csv")
+    fld = spec.field("created_at")
+    values, found = typed_column(fld, pa.array(cells), column_rules(spec, fld, set()), parse_value)
+    reasons = {}
+    for mask, reason in found:
+        for n, i in enumerate(mask.nonzero()[0]):
+            reasons[int(i)] = reason[n] if isinstance(reason, list) else reason
+    for i, cell in enumerate(cells):
+        try:
+            expected = parse_value(fld, cell)
+        except ValueError as exc:
+            assert reasons.get(i) == str(exc), cell
+        else:
+            assert i not in reasons and values[i].as_py() == expected, cell
+
+
+def test_a_duplicate_key_that_the_table_meets_while_writing_is_reported_and_nothing_is_kept(db_url, tmp_path):
+    # Checked and written in one pass: the table's primary key refuses the duplicate as it is
+    # written, before the check of the whole file's keys finds it. The load names the problem
+    # (not the database's error) and rolls back what it wrote.
+    domain = get_domain("leads")
+    small = tmp_path / "small"
+    export_csv(domain, domain.demo(3, "small"), small)
+    load_folder(small, "leads", url=db_url)
+    before = table_snapshot(db_url)
+    folder = tmp_path / "leads"
+    export_csv(domain, domain.demo(7, "small"), folder)
+    lines = _lines(folder / "leads.csv")
+    first, last = lines[1].split(",", 1)[0], lines[-1].split(",", 1)
+    lines[-1] = f"{first},{last[1]}"  # the last lead takes the first one's id
+    (folder / "leads.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LoadError) as refused:
+        load_folder(folder, "leads", url=db_url)
+    problems = refused.value.problems
+    assert [(p.file, p.row, p.column) for p in problems] == [("leads.csv", len(lines), "lead_id")]
+    assert problems[0].reason == "duplicate key (lead_id); first seen on row 2"
+    assert table_snapshot(db_url) == before

@@ -105,6 +105,25 @@ print(json.dumps({"applied": patches.apply("runner") + patches.apply("kernel"),
                     "reasons": ["REPORTLIB_NO_PATCHES is set"]}
 
 
+def test_a_runner_imports_papermill_without_pyarrow_which_still_imports_afterwards():
+    """papermill's optional HDFS support would import pyarrow and numpy into every run's process."""
+    code = """\
+import json, sys
+from reportlib import patches
+patches.apply("runner")
+import papermill.execute, papermill.iorw
+without = "pyarrow" not in sys.modules and "numpy" not in sys.modules
+import pyarrow.fs
+print(json.dumps({"without": without, "fs": pyarrow.fs.HadoopFileSystem.__module__,
+                  "papermill_hdfs": papermill.iorw.HadoopFileSystem.__module__}))
+"""
+    seen = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                                      check=True, env=dict(os.environ, **extra)).stdout)
+            for extra in ({}, {"REPORTLIB_NO_PATCHES": "1"})]
+    assert seen[0] == {"without": True, "fs": "pyarrow._hdfs", "papermill_hdfs": "papermill.exceptions"}
+    assert seen[1] == {"without": False, "fs": "pyarrow._hdfs", "papermill_hdfs": "pyarrow._hdfs"}
+
+
 def test_doctor_lists_versions_patches_programs_and_the_database(sqlite_url, capsys):
     from reportlib.cli import main
 

@@ -81,8 +81,10 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
     _add_parameter_flags(parser)
     parser.add_argument("--out", metavar="DIR", help="a family's outputs folder (default: outputs/)")
     parser.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
-    parser.add_argument("--no-pdf", action="store_true", help="make no PDF after the run (the catalogue is "
-                                                               "rebuilt all the same)")
+    parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=False,
+                        help="also make the family's PDFs of these reports (default --no-pdf: reportlib send "
+                             "makes what it attaches, reportlib pdf makes them on demand; the catalogue is rebuilt "
+                             "either way)")
     parser.add_argument("--engine", default=None, help="execution engine: warm (long-lived kernels, the batch "
                                                        "default), papermill (a fresh kernel per run, the "
                                                        "default of run) or reference (papermill's own path, "
@@ -246,10 +248,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _after(args: argparse.Namespace, folders: list[str], stems: list[str] | None = None, workers: int | None = None) -> int:
-    """The PDFs of the reports just made and the catalogue (:mod:`reportlib.delivery.publish`)."""
+    """The catalogue, and with ``--pdf`` the PDFs of the reports just made
+    (:mod:`reportlib.delivery.publish`)."""
     from .delivery.publish import after_runs
 
-    made = after_runs(args.report, folders, stems=stems, out=args.out, db_url=args.db, pdf=not args.no_pdf,
+    made = after_runs(args.report, folders, stems=stems, out=args.out, db_url=args.db, pdf=args.pdf,
                       workers=workers)
     return 1 if made is not None and made.failed else 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -45,6 +44,7 @@ _CODE = re.compile(r"^[0-9]+$")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 CHUNK = 5000
+ANALYSIS_LIMIT = 10_000  # index entries SQLite's ANALYZE samples per index after a load
 
 
 @dataclass(frozen=True)
@@ -125,37 +125,51 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
                 progress: bool = False) -> LoadSummary:
     """Validate every file of ``domain_name`` in ``folder``, then replace the domain's data.
 
-    The checking pass streams the files a chunk of rows at a time and checks everything (types,
-    required values, choices, lengths, ranges, ids, the domain's row checks, unique keys,
-    references, the domain's checks across files), listing every problem; meanwhile it keeps
-    the typed rows in a temporary folder, ready for the database's writer. Only a folder without
-    problems is then written, from there, in one transaction. ``progress`` shows a bar per file
-    on stderr.
+    One pass streams the files a chunk of rows at a time and checks everything (types, required
+    values, choices, lengths, ranges, ids, the domain's row checks, unique keys, references, the
+    domain's checks across files), listing every problem; meanwhile a second thread writes the
+    typed rows into the emptied tables, in the load's one transaction. Only a folder without
+    problems is committed; any problem rolls the transaction back, leaving the database as it
+    was. ``progress`` shows a bar per file on stderr.
     """
     from .loadcheck import check_folder
-    from .loadwrite import SqliteFileConnection, write_transaction
+    from .loadwrite import Feed, SqliteFileConnection, write_transaction
 
     domain = get_domain(domain_name)
     folder = Path(folder)
     if not folder.is_dir():
         raise LoadError(domain.name, [LoadProblem(str(folder), None, None, None, "is not a folder")])
     # a database URL that cannot work is said before minutes of checking
-    dialect = (url if isinstance(url, Engine) else engine_for(url)).dialect.name
+    if not isinstance(url, Engine):
+        engine_for(url)
+    engine = url if isinstance(url, Engine) else init_db(url)
     derived = domain.derive_rows() if domain.derive_rows is not None else None
-    with tempfile.TemporaryDirectory(prefix="reportlib-load-") as stage:
-        checked = check_folder(domain, folder, progress=progress, stage_in=Path(stage), dialect=dialect,
-                               derived=derived)
-        if checked.problems or checked.omitted:
-            raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)
-        engine = url if isinstance(url, Engine) else init_db(url)
-        counts: dict[str, int] = {}
-        with write_transaction(engine) as conn:
-            _replace(conn, domain, lambda spec: checked.write(conn, spec, progress=progress, derived=derived),
-                     counts, bulk=True, derive=None if derived is None else lambda c: checked.write_derived(c, derived))
-            if isinstance(conn, SqliteFileConnection):
-                _check_foreign_keys(conn, domain)
-            checked.confirm_unchanged()
-            fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
+    counts: dict[str, int] = {}
+    with write_transaction(engine) as conn:
+
+        def fill(filled) -> Any:
+            feed = Feed(conn, filled=filled)
+            try:
+                checked = check_folder(domain, folder, progress=progress, feed=feed, derived=derived)
+            finally:
+                error = feed.close()
+            if checked.problems or checked.omitted:  # raised out of the transaction: rolled back
+                raise LoadError(domain.name, checked.problems, limit=None, omitted=checked.omitted)
+            if error is not None:
+                raise error
+            for spec in domain.files:
+                counts[spec.table.name] = checked.rows(spec)
+            if derived is not None:
+                checked.write_derived(conn, derived)
+            elif domain.derive is not None:
+                domain.derive(conn)
+            return checked
+
+        checked = _replace(conn, domain, fill, bulk=True)
+        if isinstance(conn, SqliteFileConnection):
+            _check_foreign_keys(conn, domain)
+        checked.confirm_unchanged()
+        fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
     return LoadSummary(domain.name, counts, fingerprint)
 
 
@@ -196,33 +210,43 @@ def write_domain(domain: Domain | str, data: dict[str, list[dict]], *, url: str 
         digest = hashlib.sha256(repr(sorted((k, len(v)) for k, v in data.items())).encode()
                                 + source.encode()).hexdigest()
     counts: dict[str, int] = {}
+    def fill(_filled) -> None:
+        for spec in domain.files:
+            counts[spec.table.name] = _fill_rows(conn, spec, data.get(spec.file, []))
+        if domain.derive is not None:
+            domain.derive(conn)
+
     with engine.begin() as conn:
-        _replace(conn, domain, lambda spec: _fill_rows(conn, spec, data.get(spec.file, [])), counts)
+        _replace(conn, domain, fill)
         fingerprint = record_data_version(conn, domain.name, source, digest)
     return LoadSummary(domain.name, counts, fingerprint)
 
 
-def _replace(conn: Connection, domain: Domain, fill, counts: dict[str, int], bulk: bool = False,
-             derive=None) -> None:
-    """Empty the domain's tables, ``fill(spec) -> rows`` each file's table in load order, then
-    rebuild the derived tables (``derive(conn)``, by default the domain's) and refresh the
-    planner's statistics."""
+def _replace(conn: Connection, domain: Domain, fill, bulk: bool = False) -> Any:
+    """Empty the domain's tables, ``fill(filled)`` them and the derived tables (returned: what it
+    returns; ``filled(table name)`` may build a table's indexes as soon as its rows are in),
+    then refresh the planner's statistics."""
     from .loadwrite import bulk_session
 
     for table in domain.derived_tables:
         conn.execute(table.delete())
     for spec in reversed(domain.files):
         conn.execute(spec.table.delete())
-    with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext():
-        for spec in domain.files:
-            counts[spec.table.name] = fill(spec)
-        derive = derive or domain.derive
-        if derive is not None:
-            derive(conn)
+    with bulk_session(conn, [*domain.tables, *domain.derived_tables]) if bulk else nullcontext(None) as built:
+        filled = fill(built or (lambda _table: None))
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # Statistics from a sample of each index (SQLite's analysis_limit): the planner's choices
+        # need the rough shape of the data, not an exact count read from every row of every index.
+        limit = conn.exec_driver_sql("PRAGMA analysis_limit").fetchone()[0]
+        conn.exec_driver_sql(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
     for table in (*domain.tables, *domain.derived_tables):
         # Fresh statistics, so the very next query plans for millions of rows, not for none
         # (on SQLite they are what lets the planner skip-scan a covering index).
         analyze(conn, table)
+    if sqlite:
+        conn.exec_driver_sql(f"PRAGMA analysis_limit = {int(limit)}")
+    return filled
 
 
 def _fill_rows(conn: Connection, spec: FileSpec, rows) -> int:

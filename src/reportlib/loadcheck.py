@@ -4,18 +4,16 @@
 it keeps only what the checks across rows need, never the rows themselves: the key columns of
 each file (for unique keys and as targets of references), the reference columns, the typed
 rows of files that the domain's checks across files read, and at most 200 problems per file
-and column (with a count of the rest). While no problem is known, it also writes each chunk's
-typed rows to a stage on disk (:class:`reportlib.loadwrite.Stage`), so that
-:meth:`CheckedFolder.write` streams the stage into the table without parsing the file again
-(a file whose table takes its rows in an order of its own is read again and sorted).
+and column (with a count of the rest). While no problem is known, it also hands each chunk's
+typed rows to the load's writer (:class:`reportlib.loadwrite.Feed`), in the transaction that
+the load rolls back if a problem turns up: each file is parsed once (a file whose table takes
+its rows in an order of its own is kept whole, then sorted and written).
 """
 
 from __future__ import annotations
 
 import hashlib
-import queue
 import sys
-import threading
 from collections import Counter
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal
@@ -34,7 +32,6 @@ from .loadcolumns import NOT_UTF8, WHITESPACE, Chunk, column_rules, read_chunks,
 __all__ = ["CheckedFolder", "check_folder"]
 
 LISTED = 200  # problems listed per file and column; the rest are counted
-WRITE_BLOCK = 1 << 20  # bytes of CSV per chunk in the writing pass
 
 
 class _Problems:
@@ -93,48 +90,11 @@ class CheckedFolder:
     omitted: dict[tuple[str, str | None], int]
     digest: str
     stats: dict[str, tuple[int, int]]
-    staged: dict[str, Any] = dc_field(default_factory=dict)  # file -> its Stage
+    written: dict[str, Any] = dc_field(default_factory=dict)  # file -> its TableWriter, fed while checked
 
-    def write(self, conn: Connection, spec: FileSpec, progress: bool = False, derived=None) -> int:
-        """Write ``spec``'s checked rows into its table (from its stage, or reading the file
-        again); returns the rows written.
-
-        ``derived`` (the domain's ``derive_rows()``) is given every chunk written."""
-        from .loadwrite import TableWriter
-
-        path = self.folder / spec.file
-        problems = _Problems()
-        writer = TableWriter(conn, spec.table, [f.column_name for f in spec.fields])
-        report = _reporter(problems, spec.file)
-        stage = self.staged.get(spec.file)
-        if stage is not None:  # checked and typed already; counted in ``derived`` while checked
-            with _bar(progress, f"write {spec.table.name}", stage.path, total=stage.path.stat().st_size) as bar:
-                writer.write_stage(stage, bar)
-            return writer.rows
-        if spec.insert_order is not None:  # a table referring to itself: whole file, parents first
-            chunks = [_typed(spec, chunk, problems)[0] for chunk in read_chunks(spec, path, report)]
-            if chunks:
-                whole = pa.concat_tables(chunks)
-                rows = whole.rename_columns([f.name for f in spec.fields]).to_pylist()
-                order = sorted(range(len(rows)), key=lambda i: spec.insert_order(rows[i]))
-                whole = whole.take(pa.array(order, pa.int64()))
-                writer.write(whole.columns)
-                if derived is not None:
-                    derived.add(spec.file, whole)
-        else:
-            with _bar(progress, f"write {spec.table.name}", path) as bar:
-                # smaller chunks than the checking pass: each becomes Python objects for the driver
-                for chunk, typed, prepared in _ahead(lambda c: (c, *_prepared(spec, c, problems, writer)),
-                                                     read_chunks(spec, path, report, block_size=WRITE_BLOCK)):
-                    writer.send(prepared)
-                    if derived is not None:
-                        derived.add(spec.file, typed)
-                    bar(len(chunk.rows), chunk.size)
-        if problems.kept or problems.omitted:
-            raise LoadError(self.domain.name, [LoadProblem(spec.file, None, None, None,
-                                                           "changed while it was being loaded; load it again")])
-        pa.default_memory_pool().release_unused()
-        return writer.rows
+    def rows(self, spec: FileSpec) -> int:
+        """The rows written into ``spec``'s table while it was checked."""
+        return self.written[spec.file].rows
 
     def write_derived(self, conn: Connection, derived) -> None:
         """Write the derived tables that ``derived`` counted while the files were written."""
@@ -148,55 +108,11 @@ class CheckedFolder:
                 writer.write(batch.columns)
 
     def confirm_unchanged(self) -> None:
-        """Refuse to commit when a file changed between the checking and the writing pass."""
+        """Refuse to commit when a file changed while it was being read."""
         for spec in self.domain.files:
             if _stat(self.folder / spec.file) != self.stats[spec.file]:
                 raise LoadError(self.domain.name, [LoadProblem(spec.file, None, None, None,
                                                                "changed while it was being loaded; load it again")])
-
-
-def _prepared(spec: FileSpec, chunk: Chunk, problems: _Problems, writer) -> tuple[pa.Table, Any]:
-    typed, _ok = _typed(spec, chunk, problems)
-    return typed, writer.prepare(typed.columns)
-
-
-def _ahead(work, items, depth: int = 2):
-    """``work(item)`` for each item, computed in a second thread up to ``depth`` items ahead.
-
-    The writing pass parses and converts the next chunk while the database stores this one
-    (pyarrow and SQLite's inserts run without holding the GIL). Errors are raised here.
-    """
-    results: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                results.put((work(item), None))
-            results.put((done, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            results.put((None, exc))
-
-    thread = threading.Thread(target=produce, name="reportlib-load-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            result, error = results.get()
-            if error is not None:
-                raise error
-            if result is done:
-                return
-            yield result
-    finally:
-        stop.set()
-        while thread.is_alive():  # let a producer blocked on a full queue finish
-            try:
-                results.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -278,19 +194,16 @@ def _id_columns(spec: FileSpec) -> set[str]:
     return ids
 
 
-def check_folder(domain: Domain, folder: Path, progress: bool = False, stage_in: Path | None = None,
-                 dialect: str = "sqlite", derived=None) -> CheckedFolder:
-    """Check every file of ``domain`` in ``folder``; nothing is written.
+def check_folder(domain: Domain, folder: Path, progress: bool = False, feed=None, derived=None) -> CheckedFolder:
+    """Check every file of ``domain`` in ``folder``.
 
-    With ``stage_in`` (a folder), the typed rows of each file are kept there, ready for
-    ``dialect``'s writer (:class:`reportlib.loadwrite.Stage`), and counted in ``derived`` (the
-    domain's ``derive_rows()``), for as long as no problem is known: the writing pass then does
-    not parse the files again. A file whose table takes its rows in an order of its own
-    (``insert_order``) is not staged.
+    Without ``feed`` nothing is written. With a :class:`reportlib.loadwrite.Feed`, the typed rows
+    of each file go to its table and are counted in ``derived`` (the domain's
+    ``derive_rows()``) for as long as no problem is known; the caller rolls the writes back if
+    the outcome has problems. A file whose table takes its rows in an order of its own
+    (``insert_order``) is fed whole once read, in that order.
     """
-    from .loadwrite import Stage
-
-    staged: dict[str, Stage] = {}
+    written = {}
     problems = _Problems()
     digest = hashlib.sha256()
     states: dict[str, _FileState] = {}
@@ -315,13 +228,15 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False, stage_in:
             digest.update(b"\0")
         state = _FileState(spec, rows=[] if spec.file in check_files else None)
         states[spec.file] = state
-        stage = None
-        if stage_in is not None and spec.insert_order is None and not problems.per_column:
-            stage = Stage(stage_in / f"{len(staged)}.stage", dialect, [f.column_name for f in spec.fields])
-        stage = _check_file(state, path, problems, referenced.get(spec.file, set()), progress, stage, derived)
-        if stage is not None:
-            stage.close()
-            staged[spec.file] = stage
+        writer = None
+        if feed is not None and not problems.per_column:
+            writer = feed.writer(spec.table, [f.column_name for f in spec.fields])
+        writer = _check_file(state, path, problems, referenced.get(spec.file, set()), progress, feed, writer,
+                             derived)
+        if writer is not None:
+            written[spec.file] = writer
+            if not problems.per_column:
+                feed.done(writer)
     unreliable = {p.file for p in problems.kept} | {file for file, _ in problems.omitted}
     for state in states.values():
         _check_keys(state, problems)
@@ -341,7 +256,7 @@ def check_folder(domain: Domain, folder: Path, progress: bool = False, stage_in:
     columns = {spec.file: {f.name: i for i, f in enumerate(spec.fields)} for spec in domain.files}
     problems.kept.sort(key=lambda p: (order.get(p.file, len(order)), p.row or 0,
                                       columns.get(p.file, {}).get(p.column, -1)))
-    return CheckedFolder(domain, folder, problems.kept, dict(problems.omitted), digest.hexdigest(), stats, staged)
+    return CheckedFolder(domain, folder, problems.kept, dict(problems.omitted), digest.hexdigest(), stats, written)
 
 
 def _files_read_by_checks(domain: Domain) -> set[str]:
@@ -352,13 +267,14 @@ def _files_read_by_checks(domain: Domain) -> set[str]:
 
 
 def _check_file(state: _FileState, path: Path, problems: _Problems, targets: set[tuple[str, ...]],
-                progress: bool, stage, derived):
-    """Check one file chunk by chunk; while no problem is known, keep its typed rows in ``stage``
-    (returned; None once a problem is known) and count them in ``derived``."""
+                progress: bool, feed, writer, derived):
+    """Check one file chunk by chunk; while no problem is known, ``feed`` its typed rows to
+    ``writer`` (returned; None once a problem is known) and count them in ``derived``."""
     spec = state.spec
     rules = {f.name: column_rules(spec, f, _id_columns(spec)) for f in spec.fields}
     names = {f.name: f.column_name for f in spec.fields}
-    with _bar(progress, f"check {spec.file}", path) as bar:
+    whole: list[pa.Table] = []  # the typed rows of a file written in an order of its own
+    with _bar(progress, f"load {spec.file}", path) as bar:
         for chunk in read_chunks(spec, path, _reporter(problems, spec.file)):
             typed, parsed = _typed(spec, chunk, problems, rules)
             rows = pa.array(chunk.rows)
@@ -374,16 +290,24 @@ def _check_file(state: _FileState, path: Path, problems: _Problems, targets: set
                 state.refs.setdefault(i, []).append(_select(typed, [names[c] for c in ref.columns], rows, ok))
             if state.rows is not None and ok.any():
                 state.rows.extend(_python_rows(spec, chunk, typed, ok))
-            if stage is not None:
-                if problems.per_column:  # the load is refused: nothing more to keep
-                    stage.close()
-                    stage = None
+            if writer is not None:
+                if problems.per_column:  # the load is refused: nothing more to write
+                    writer, whole = None, []
+                elif spec.insert_order is not None:
+                    whole.append(typed)
                 else:
-                    stage.append(typed.columns)
+                    feed.send(writer, typed.columns)
                     if derived is not None:
                         derived.add(spec.file, typed)
             bar(len(chunk.rows), chunk.size)
-    return stage
+    if writer is not None and whole:  # a table referring to itself: parents first
+        table = pa.concat_tables(whole)
+        rows = table.rename_columns([f.name for f in spec.fields]).to_pylist()
+        table = table.take(pa.array(sorted(range(len(rows)), key=lambda i: spec.insert_order(rows[i])), pa.int64()))
+        feed.send(writer, table.columns)
+        if derived is not None:
+            derived.add(spec.file, table)
+    return writer
 
 
 def _select(typed: pa.Table, columns: list[str], rows: pa.Array, mask: np.ndarray) -> pa.Table:

@@ -12,9 +12,11 @@ leaves the database as it was.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +24,7 @@ import pyarrow.csv as pcsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqliteFileConnection", "Stage", "TableWriter", "bulk_session", "sqlite_rows", "write_transaction"]
+__all__ = ["Feed", "SqliteFileConnection", "TableWriter", "bulk_session", "sqlite_rows", "write_transaction"]
 
 
 def sqlite_rows(columns: list[pa.Array]) -> Iterator[tuple]:
@@ -125,58 +127,72 @@ def write_transaction(engine: Engine) -> Iterator[Connection | SqliteFileConnect
         conn.close()
 
 
-class Stage:
-    """A file's checked rows kept on disk, in the form its table's writer sends them, between
-    the checking pass and the writing pass: the CSV is parsed and typed once, and the writing
-    pass only streams the stage into the database (Arrow IPC for SQLite, CSV text for ``COPY``).
+class Feed:
+    """The checking pass's typed chunks, written into their tables as they come: the load reads
+    each file once, and the transaction is rolled back if any problem turns up.
+
+    Writes run in a second thread when the connection is ADBC's or PostgreSQL's, so that the
+    database stores one chunk while the next is parsed and checked (pyarrow's compute and the
+    drivers' inserts run without holding the GIL); at most ``depth`` chunks wait between the
+    two, so memory stays flat. A failed write stops the feed and :meth:`close` returns the
+    error: the load raises it, unless the checking pass found the problem behind it (a
+    duplicate key, say), which it reports instead.
     """
 
-    BLOCK = 1 << 23  # bytes of CSV text per write to COPY
+    def __init__(self, conn: Connection | SqliteFileConnection, depth: int = 2,
+                 filled: Callable[[str], None] | None = None):
+        self.conn, self.filled = conn, filled  # filled(table name): after a table's last chunk
+        self.error: BaseException | None = None
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        if isinstance(conn, SqliteFileConnection) or conn.dialect.name == "postgresql":
+            self._queue = queue.Queue(maxsize=depth)
+            self._thread = threading.Thread(target=self._run, name="reportlib-load-write", daemon=True)
+            self._thread.start()
 
-    def __init__(self, path: Path, dialect: str, columns: list[str]):
-        self.path, self.dialect, self.columns = path, dialect, columns
-        self.rows = 0
-        self._sink = pa.OSFile(str(path), "wb")
-        self._writer = None
+    def writer(self, table: sa.Table, columns: list[str]) -> TableWriter:
+        return TableWriter(self.conn, table, columns)
 
-    def append(self, columns: list[pa.Array]) -> None:
-        if not columns or len(columns[0]) == 0:
+    def send(self, writer: TableWriter, columns: list[pa.Array]) -> None:
+        """Write ``columns`` into ``writer``'s table (waits while ``depth`` chunks are queued)."""
+        if self.error is not None:
             return
-        if self.dialect == "postgresql":
-            table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
-            if self._writer is None:
-                self._writer = pcsv.CSVWriter(self._sink, table.schema, write_options=pcsv.WriteOptions(
-                    include_header=False, quoting_style="needed"))
+        prepared = writer.prepare(columns)
+        if self._queue is None:
+            self._write(writer, prepared)
         else:
-            table = pa.table([_sqlite_stored(c) for c in columns], names=self.columns)
-            if self._writer is None:
-                self._writer = pa.ipc.new_stream(self._sink, table.schema)
-        self._writer.write_table(table)
-        self.rows += len(columns[0])
+            self._queue.put((writer, prepared))
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self._sink.close()
+    def done(self, writer: TableWriter) -> None:
+        """``writer``'s table has all its rows: ``filled`` runs after its last chunk is written."""
+        if self.filled is None or self.error is not None:
+            return
+        if self._queue is None:
+            self._write(None, writer.table.name)
+        else:
+            self._queue.put((None, writer.table.name))
 
-    def parts(self) -> Iterator[tuple[int, int, Any]]:
-        """(rows, bytes, payload) pieces of the stage, read a piece at a time."""
-        self.close()
-        if self.rows == 0:
-            return
-        if self.dialect == "postgresql":
-            total, done, counted = self.path.stat().st_size, 0, 0
-            with open(self.path, "rb") as source:
-                while block := source.read(self.BLOCK):
-                    done += len(block)
-                    rows = self.rows * done // total - counted  # rows in proportion: the bar's rows/s
-                    counted += rows
-                    yield rows, len(block), block
-            return
-        with pa.OSFile(str(self.path), "rb") as source:
-            for batch in pa.ipc.open_stream(source):
-                yield batch.num_rows, batch.nbytes, batch
+    def _write(self, writer: TableWriter | None, prepared) -> None:
+        if self.error is None:
+            try:
+                if writer is None:
+                    self.filled(prepared)
+                else:
+                    writer.send(prepared)
+            except Exception as exc:  # noqa: BLE001 - handed to the load by close()
+                self.error = exc
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._write(*item)
+
+    def close(self) -> BaseException | None:
+        """Wait for the queued chunks to be written; the error that stopped the feed, if any."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        return self.error
 
 
 class TableWriter:
@@ -228,57 +244,44 @@ class TableWriter:
     def write(self, columns: list[pa.Array]) -> None:
         self.send(self.prepare(columns))
 
-    def write_stage(self, stage: Stage, progress=None) -> None:
-        """Stream a :class:`Stage` into the table; ``progress(rows, bytes so far)`` after each piece."""
-        done = 0
-        if self.dialect == "postgresql":
-            with self.conn.connection.driver_connection.cursor() as cursor, cursor.copy(self.sql) as copy:
-                for rows, size, block in stage.parts():
-                    copy.write(block)
-                    done += size
-                    if progress is not None:
-                        progress(rows, done)
-            self.rows += stage.rows
-            return
-        for rows, size, batch in stage.parts():
-            if self.arrow:
-                self.conn.ingest(self.table.name, batch)
-            else:
-                self.conn.connection.driver_connection.executemany(self.sql, zip(*(c.to_pylist() for c in batch.columns)))
-            self.rows += rows
-            done += size
-            if progress is not None:
-                progress(rows, done)
-
 
 @contextmanager
-def bulk_session(conn: Connection | SqliteFileConnection, tables: list[sa.Table]) -> Iterator[None]:
+def bulk_session(conn: Connection | SqliteFileConnection, tables: list[sa.Table]) -> Iterator[Callable[[str], None]]:
     """Around the fill of ``tables`` in one transaction: on SQLite, their secondary indexes are
     dropped first and built again at the end (sorting once beats inserting row by row into
     several B-trees), with a larger page cache and helper threads for the index sort.
 
+    Yields ``filled(table name)``, which builds that table's indexes at once (once its rows are
+    all written: the load's writer thread does it while the next file is checked).
     Dropping and creating indexes is transactional in SQLite: a failed or killed load keeps them.
     """
     if conn.dialect.name != "sqlite":
-        yield
+        yield lambda _table: None
         return
     if not conn.in_transaction():  # pysqlite would autocommit DDL outside a transaction
         raise RuntimeError("bulk_session needs the load's transaction to be open")
     run = conn.exec_driver_sql
     names = tuple(t.name for t in tables)
     marks = ", ".join("?" * len(names))
-    indexes = run(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    indexes = run(f"SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
                   f"AND tbl_name IN ({marks})", names).fetchall()
+    dropped = {}  # table -> its dropped indexes' CREATE statements, until built again
+
+    def filled(table: str) -> None:
+        for sql in dropped.pop(table, []):
+            run(sql)
+
     cache = run("PRAGMA cache_size").fetchone()[0]
     threads = run("PRAGMA threads").fetchone()[0]
     run("PRAGMA cache_size = -65536")  # KiB: 64 MB for the fill and the index sorts
     run("PRAGMA threads = 2")
     try:
-        for name, _sql in indexes:
+        for name, sql, table in indexes:
             run(f'DROP INDEX "{name}"')
-        yield
-        for _name, sql in indexes:
-            run(sql)
+            dropped.setdefault(table, []).append(sql)
+        yield filled
+        for table in list(dropped):
+            filled(table)
     finally:
         run(f"PRAGMA cache_size = {int(cache)}")
         run(f"PRAGMA threads = {int(threads)}")

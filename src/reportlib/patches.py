@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["PATCHES", "Patch", "PatchStatus", "active", "apply", "html_exporter_class", "notebook_text",
-           "patches_disabled", "status"]
+__all__ = ["PATCHES", "Patch", "PatchStatus", "active", "apply", "html_exporter_class", "import_papermill",
+           "notebook_text", "patches_disabled", "status"]
 
 _OFF = "REPORTLIB_NO_PATCHES"
 # What nbconvert's HTMLExporter adds to a page: keyboard focus on output areas, alt texts.
@@ -131,9 +132,35 @@ _missing: set[str] = set()
 _lock = threading.Lock()
 
 
+def import_papermill() -> None:
+    """Import papermill in a runner without its optional HDFS support.
+
+    papermill imports ``pyarrow.fs`` when it is installed (for ``hdfs://`` paths, which
+    reportlib never gives it), and with it pyarrow and numpy: seconds of CPU in every
+    ``reportlib run`` and batch worker, which otherwise need neither. While papermill is first
+    imported here, ``pyarrow.fs`` is hidden, so papermill takes the path it takes without
+    pyarrow (an ``hdfs://`` path would say pyarrow is missing); nothing else changes, and
+    pyarrow imports as usual afterwards. A process that already imported pyarrow, or
+    ``REPORTLIB_NO_PATCHES``, imports papermill as it is.
+    """
+    if "papermill.iorw" in sys.modules:
+        return
+    with _lock:
+        hide = "pyarrow" not in sys.modules and not patches_disabled()
+        if hide:
+            sys.modules["pyarrow.fs"] = None  # type: ignore[assignment]  # the import system's "not found"
+        try:
+            import papermill.iorw  # noqa: F401
+        finally:
+            if hide and sys.modules.get("pyarrow.fs", ...) is None:
+                del sys.modules["pyarrow.fs"]
+
+
 def apply(side: str) -> list[str]:
     """Apply, once per process, every patch of ``side`` whose library version is in range;
     the names of those now active."""
+    if side == "runner":
+        import_papermill()
     with _lock:
         if not _applied.get(side):
             _applied[side] = True

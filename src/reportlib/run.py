@@ -34,6 +34,7 @@ from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
+from .render.charts import draws_static_charts
 from .render.html import warm_html_export, write_notebook_html
 from .versions import keep_earlier_version
 
@@ -254,7 +255,8 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     error: str | None = None
     headline = None
     if family.html or family.pdf:
-        warm_html_export()  # in the background while the kernel works: the export finds it ready
+        # In the background while the kernel works: the export finds it ready.
+        warm_html_export(static_charts=draws_static_charts(plan.notebook))
     try:
         try:
             nb = engine.execute(plan.notebook, executed, injected, cwd=cwd, environment=environment,

@@ -1,5 +1,5 @@
 """One world of real reports for the delivery tests: statements and QBR decks made through the
-command line (so with their PDFs and the catalogue), recipients loaded, copied afresh per test."""
+command line with --pdf (so with their PDFs and the catalogue), recipients loaded, copied afresh per test."""
 
 from __future__ import annotations
 
@@ -44,16 +44,16 @@ class World:
     def qbr(self) -> Path:
         return self.out / "qbr" / "2026q3"
 
-    def change_p1(self) -> None:
+    def change_p1(self, pdf: bool = True) -> None:
         """A late top-up of 1,000.00 for P1 in October, and P1's statement run again (closing
-        balance 301.50 before, 1,301.50 after)."""
+        balance 301.50 before, 1,301.50 after), with its PDF unless ``pdf`` is False (an analyst's run)."""
         rows = billing_rows()
         rows["credit_transactions.csv"].append(dict(transaction_id="t99", account_id="P1", kind="topup",
                                                     occurred_at=datetime(2026, 10, 20, 9), amount=D("1000.00"),
                                                     service=None, reference="late top-up"))
         write_domain("billing", rows, url=self.url, source="test, changed")
         assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--out", str(self.out),
-                     "--db", self.url]) == 0
+                     "--db", self.url, "--pdf" if pdf else "--no-pdf"]) == 0
 
 
 def _made(root: Path) -> World:
@@ -63,8 +63,9 @@ def _made(root: Path) -> World:
     write_domain("recipients", {"recipients.csv": RECIPIENTS}, url=url, source="test")
     out = root / "outputs"
     assert main(["batch", "statement", "-p", "month", "2026-10", "--out", str(out), "--db", url, "--workers", "1",
-                 "--quiet"]) == 0
-    assert main(["run", "qbr", "-p", "partner", "A1", "-p", "quarter", "2026Q3", "--out", str(out), "--db", url]) == 0
+                 "--quiet", "--pdf"]) == 0
+    assert main(["run", "qbr", "-p", "partner", "A1", "-p", "quarter", "2026Q3", "--out", str(out), "--db", url,
+                 "--pdf"]) == 0
     return World(url, out)
 
 

@@ -82,3 +82,19 @@ def test_the_page_shows_an_earlier_version_and_to_whom_it_was_delivered(world, s
     assert "/statements/2026-10/versions/p1-alpha-partner/" in pdf
     assert "301.50" in subprocess.run(["pdftotext", pdf.removeprefix("file://"), "-"], check=True, capture_output=True,
                                       text=True, timeout=60).stdout
+
+
+def test_each_version_of_a_report_lists_the_deliveries_of_its_own_messages(world, smtp_server):
+    smtp = smtp_server(Inbox())
+    send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp)
+    world.change_p1(pdf=False)  # the send below makes its PDF and writes p1-alpha-partner.2.eml
+    again = send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp, entity="P1")
+    assert again.written == ["p1-alpha-partner.2.eml"]
+    found = {e.stem: e for e in entries(world.out, world.url)}
+    first, current = found["p1-alpha-partner"].versions
+    p1 = {"finance@alpha.example", "ceo@alpha.example", "archive@carrier.example"}
+    assert {d.address for d in first.delivered} == p1 and {d.eml for d in first.delivered} == {"p1-alpha-partner.eml"}
+    assert {d.address for d in current.delivered} == p1
+    assert {d.eml for d in current.delivered} == {"p1-alpha-partner.2.eml"}
+    (p2,) = found["p2-other-partner"].versions
+    assert {d.eml for d in p2.delivered} == {"p2-other-partner.eml"}

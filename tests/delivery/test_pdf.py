@@ -68,7 +68,7 @@ def test_pdfs_are_listed_in_the_manifest_and_skipped_when_unchanged(world):
     # A forced re-run rewrites the manifest without the PDF; the page did not change, so the PDF
     # is listed again as it is, not printed again.
     assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--force", "--out",
-                 str(world.out), "--db", world.url]) == 0
+                 str(world.out), "--db", world.url, "--pdf"]) == 0
     assert (world.statements / "p1-alpha-partner.pdf").stat().st_mtime_ns == before
     manifest = json.loads((world.statements / "p1-alpha-partner.manifest.json").read_text())
     assert "p1-alpha-partner.pdf" in [e["name"] for e in manifest["files"]]

@@ -3,6 +3,7 @@ address, dropping the connection, a send killed halfway; STARTTLS with a login; 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
@@ -18,6 +19,7 @@ from reportlib.db import init_db
 from reportlib.delivery import delivery_frame
 from reportlib.delivery.send import send_reports
 from reportlib.errors import ConfigError
+from reportlib.versions import content_sha256
 
 from ..smtp_server import Inbox
 
@@ -148,6 +150,29 @@ def test_changed_figures_are_a_new_message_that_says_what_it_replaces(world, smt
     body = again.get_body(("plain",)).get_content()
     assert body.startswith("This message replaces the one sent on") and "Closing balance: 1,301.50" in body
     assert inbox.envelopes[-1].rcpt_tos == P1
+
+
+def test_a_run_made_without_its_pdf_is_sent_with_a_fresh_pdf_listed_in_its_manifest(world, smtp_server, capsys):
+    world.change_p1(pdf=False)  # an analyst's run: the page changed, no PDF made
+    manifest_path = world.statements / "p1-alpha-partner.manifest.json"
+    assert "p1-alpha-partner.pdf" not in [e["name"] for e in json.loads(manifest_path.read_text())["files"]]
+    inbox = Inbox()
+    smtp = smtp_server(inbox)
+    capsys.readouterr()
+    assert send(world, "--smtp", str(smtp), "--entity", "P1", "--dry-run") == 0
+    assert "2026-10: a send makes the PDF of p1-alpha-partner first" in capsys.readouterr().out
+    assert send(world, "--smtp", str(smtp), "--entity", "P1") == 0
+    assert "PDF: 1 made, 0 unchanged, 0 failed" in capsys.readouterr().out
+    attachments = list(received(inbox)["finance@alpha.example"].iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["p1-alpha-partner.pdf", "p1-alpha-partner.xlsx"]
+    pdf = world.statements / "p1-alpha-partner.pdf"
+    assert attachments[0].get_content() == pdf.read_bytes()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+    assert "1,301.50" in text  # printed from the new page, not the PDF of the first run
+    (entry,) = [e for e in json.loads(manifest_path.read_text())["files"] if e["name"] == "p1-alpha-partner.pdf"]
+    page = (world.statements / "p1-alpha-partner.html").read_bytes()
+    assert entry["made_from"] == {"name": "p1-alpha-partner.html", "content_sha256": content_sha256(page)}
 
 
 def test_dry_run_writes_records_and_sends_nothing(world, smtp_server, capsys):

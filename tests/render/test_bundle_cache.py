@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import nbformat
 import vl_convert as vlc
 
 from reportlib.render import charts
@@ -31,3 +35,39 @@ def test_an_unwritable_cache_only_costs_the_rebuild(tmp_path, monkeypatch):
         assert charts.javascript_bundle() == vlc.javascript_bundle()
     finally:
         charts.javascript_bundle.cache_clear()
+
+
+def test_a_static_charts_compiled_vega_is_kept_in_the_cache_and_read_back_by_a_later_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPORTLIB_CACHE", str(tmp_path / "cache"))
+    spec = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "data": {"name": "rows"},
+            "mark": "bar", "encoding": {"x": {"field": "leads", "type": "quantitative"},
+                                        "y": {"field": "name", "type": "nominal"}},
+            "datasets": {"rows": [{"name": "Hilton", "leads": 3}, {"name": "Marriott", "leads": 5}]}}
+    monkeypatch.setattr(charts, "_COMPILED", {})
+    drawn = charts.static_svg(spec)
+    assert drawn == vlc.vegalite_to_svg(charts.static_spec(spec))
+    (kept,) = (tmp_path / "cache" / "vega").glob("*.json")
+    # A later process (an empty memory cache) reads the file: prove it with a changed width.
+    vega = json.loads(kept.read_text(encoding="utf-8"))
+    vega["width"] = 123
+    kept.write_text(json.dumps(vega), encoding="utf-8")
+    monkeypatch.setattr(charts, "_COMPILED", {})
+    assert charts.static_svg(spec) != drawn
+    # A broken file is compiled again (and rewritten), never an error.
+    kept.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(charts, "_COMPILED", {})
+    assert charts.static_svg(spec) == drawn
+    assert json.loads(kept.read_text(encoding="utf-8"))["width"] != 123
+
+
+def test_only_a_notebook_that_turns_static_charts_on_starts_vl_converts_engine_early(tmp_path):
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    assert charts.draws_static_charts(notebooks / "qbr.ipynb") and charts.draws_static_charts(
+        notebooks / "statement.ipynb")
+    assert not charts.draws_static_charts(notebooks / "dashboard.ipynb")
+    browser_drawn = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("use_offline_charts() in prose draws nothing"),
+        nbformat.v4.new_code_cell("use_offline_charts(interactive=True)")])
+    nbformat.write(browser_drawn, tmp_path / "interactive.ipynb")
+    assert not charts.draws_static_charts(tmp_path / "interactive.ipynb")
+    assert not charts.draws_static_charts(tmp_path / "missing.ipynb")

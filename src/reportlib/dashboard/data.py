@@ -195,11 +195,19 @@ class DayCounts:
             out[table] = _summed(pa.concat_tables(parts), keys).select([c.name for c in table.columns]) \
                 if parts else None
         if self.leads and self.jobs:
+            import pyarrow.compute as pc
+
             jobs = pa.concat_tables(self.jobs).unify_dictionaries()
-            self.jobs = []
-            jobs = jobs.join(pa.concat_tables(self.leads), keys="lead_id", join_type="inner")
-            self.leads = []
-            jobs = jobs.select(["day", "enterprise_id", "job", "failures"])
+            leads = pa.concat_tables(self.leads)
+            self.jobs, self.leads = [], []
+            # each job's lead by its position: one hash of the lead ids, probed once per job
+            # (cheaper than a join, which also builds and copies the joined rows)
+            at = pc.index_in(jobs.column("lead_id"), value_set=leads.column("lead_id").combine_chunks())
+            known = pc.is_valid(at)
+            jobs, at = jobs.filter(known), at.filter(known)
+            jobs = pa.table({"day": leads.column("day").take(at),
+                             "enterprise_id": leads.column("enterprise_id").take(at),
+                             "job": jobs.column("job"), "failures": jobs.column("failures")})
             counted = jobs.group_by(["day", "enterprise_id", "job"], use_threads=False).aggregate(
                 [("failures", "count"), ("failures", "sum")])
             counted = counted.rename_columns(["day", "enterprise_id", "job", "runs", "failures"])

@@ -327,13 +327,27 @@ def _delivery_log(engine: Engine | None) -> dict[tuple[str, str], list[Delivered
     return found
 
 
-def _of_stem(log: dict[tuple[str, str], list[Delivered]], folder: Path, stem: str) -> list[Delivered]:
-    key = str(folder.resolve())
-    out = []
+_NUMBERED = re.compile(r"(.+)\.(\d+)")
+
+
+def _by_stem(log: dict[tuple[str, str], list[Delivered]]) -> dict[tuple[str, str], list[Delivered]]:
+    """The log by (outbox's folder, stem): ``<stem>.eml`` and the later ``<stem>.<n>.eml`` of a
+    stem, each looked up once per report instead of scanning the whole log for each."""
+    found: dict[tuple[str, str], list[Delivered]] = {}
     for (where, name), items in log.items():
-        if where == key and (name == f"{stem}.eml" or (name.startswith(f"{stem}.") and name[len(stem) + 1:-4].isdigit())):
-            out += items
-    return sorted(out, key=lambda d: (d.created_at, d.delivery))
+        if not name.endswith(".eml"):
+            continue
+        base = name[:-4]
+        found.setdefault((where, base), []).extend(items)
+        numbered = _NUMBERED.fullmatch(base)
+        if numbered:
+            found.setdefault((where, numbered.group(1)), []).extend(items)
+    return found
+
+
+def _of_stem(log: dict[tuple[str, str], list[Delivered]], folder: Path, stem: str) -> list[Delivered]:
+    """``log`` made by :func:`_by_stem`."""
+    return sorted(log.get((str(folder.resolve()), stem), ()), key=lambda d: (d.created_at, d.delivery))
 
 
 def _when(text: str | None) -> datetime:
@@ -348,13 +362,15 @@ def entries(root: str | Path, db: str | Engine | None = None) -> list[Entry]:
 
     ``db`` (a URL or an engine) is where the delivery log is; None leaves deliveries out.
     """
-    from ..db import init_db
+    from ..db import engine_for
 
     reports = Reports(root)
     if not reports.root.is_dir():
         return []
-    engine = db if isinstance(db, Engine) or db is None else init_db(db)
-    log = _delivery_log(engine)
+    # Only read: a database without the delivery log's tables has delivered nothing (and the
+    # catalogue follows every run, which need not declare every domain's tables first).
+    engine = db if isinstance(db, Engine) or db is None else engine_for(db)
+    log = _by_stem(_delivery_log(engine))
     found: list[Entry] = []
     for report in reports.all():
         folder = reports.root / report.path

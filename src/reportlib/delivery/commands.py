@@ -1,7 +1,7 @@
 """Delivery's command line.
 
     reportlib send FAMILY -p NAME VALUE... [--entity ID] [--smtp HOST:PORT] [--dry-run] [--resend] [--retry]
-    reportlib pdf FAMILY -p NAME VALUE... [--force]      PDFs of the reports (also made after run and batch)
+    reportlib pdf FAMILY -p NAME VALUE... [--force]      PDFs of the reports (also made by send, run --pdf, batch --pdf)
     reportlib catalogue                                  rebuild outputs/index.html
     reportlib due [--smtp HOST:PORT] [--now TIME]        run the scheduled jobs that are due, then send
     reportlib schedule                                   the jobs, their next and last runs
@@ -50,7 +50,7 @@ def cmd_send(args) -> int:
         from .catalogue import write_catalogue
 
         write_catalogue(outputs_root(args.out), resolve_db_url(args.db))
-    return 1 if report.failed else 0
+    return 1 if report.failed or getattr(report, "pdf_failed", False) else 0  # a family's own send makes no PDF
 
 
 def cmd_pdf(args) -> int:

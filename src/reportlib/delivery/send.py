@@ -4,7 +4,10 @@ For each entity whose current run in the period succeeded (its manifest says ``o
 message is composed from the family's templates (``delivery/templates/<family>.subject.j2``
 and ``.body.j2``, Jinja2) with the run's headline (entity, period, key figures as
 :mod:`reportlib.render.figures` shows them), its PDF attached first and then its documents
-(above a size limit, a link to the catalogue instead). Then, in order:
+(above a size limit, a link to the catalogue instead). Runs and batches make PDFs only when
+asked (``--pdf``), so a send first makes every missing or stale PDF of the runs it sends
+(:func:`reportlib.delivery.pdf.make_pdfs`, listed in their manifests); a run whose PDF cannot
+be made is not sent. Then, in order:
 
 1. the message is written to ``outputs/<family>/<period>/outbox/<stem>.eml`` and recorded in
    the delivery log, every address ``pending`` (:func:`reportlib.delivery.log.prepare`: not
@@ -39,6 +42,7 @@ from ..files import safe_join, slugify
 from ..manifest import SUFFIX, read_manifest
 from ..render.figures import count
 from . import log
+from .pdf import PdfReport, make_pdfs
 from .recipients import recipients_for
 from .smtp import Mailer, SmtpTarget
 
@@ -74,6 +78,11 @@ class SendReport:
     outboxes: list[Path] = field(default_factory=list)
     smtp: str | None = None  # the server messages went to; None: the outbox is the delivery
     command: str = ""  # how to send them (``reportlib send FAMILY -p ...``), said when nothing was sent
+    pdfs: list[PdfReport] = field(default_factory=list)  # the PDFs made before composing, one per period
+
+    @property
+    def pdf_failed(self) -> bool:
+        return any(made.failed for made in self.pdfs)
 
     def summary(self) -> str:
         where = ", ".join(self.periods)
@@ -92,6 +101,8 @@ class SendReport:
         else:
             lines = [f"{self.family} {where}: {len(self.written)} message(s) written to the outbox, {len(self.sent)} sent, "
                      f"{len(self.failed)} failed, {len(self.delivered)} already delivered"]
+        lines += [f"  {made.summary().splitlines()[0]}" for made in self.pdfs if made.made or made.failed
+                  or made.missing_program]
         lines += [f"  FAILED {name}: {why}" for name, why in self.failed]
         lines += [f"  skipped {name}: {why}" for name, why in self.skipped]
         lines += [f"  {note}" for note in self.notes]
@@ -221,6 +232,28 @@ def _runs(folder: Path, family: Family, entity: str | None) -> list[dict[str, An
     return runs
 
 
+def _with_pdfs(report: SendReport, family: Family, folder: Path, runs: list[dict[str, Any]], *,
+               entity: str | None, dry_run: bool) -> tuple[list[dict[str, Any]], set[str]]:
+    """Make the missing or stale PDFs of ``runs`` (runs and batches make none unless asked), so
+    that each message attaches the PDF of the document it carries; the runs read again (their
+    manifests now list the PDFs), and the stems whose PDF could not be made: their messages wait.
+    A dry run makes nothing and says which PDFs a send would make first."""
+    good = [m for m in runs if m.get("status") == "ok"]
+    if dry_run:
+        missing = [m["stem"] for m in good if f"{m['stem']}.pdf" not in {e["name"] for e in m.get("files", [])}]
+        if missing:
+            report.notes.append(f"{folder.name}: a send makes the PDF of {', '.join(missing)} first "
+                                "(not listed above; a dry run makes none)")
+        return runs, set()
+    made = make_pdfs(family, [folder], stems=[m["stem"] for m in good])
+    report.pdfs.append(made)
+    unmade = {name.removesuffix(".pdf") for name, _ in made.failed}
+    for name, why in made.failed:
+        report.skipped.append((name.removesuffix(".pdf"), f"its PDF could not be made ({why}); nothing is sent "
+                                                          "until it is (reportlib pdf, then send again)"))
+    return _runs(folder, family, entity), unmade
+
+
 def _log_entity(manifest: dict[str, Any]) -> str:
     return (manifest.get("headline") or {}).get("entity") or manifest["stem"]
 
@@ -294,8 +327,14 @@ def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = 
         if not runs:
             report.notes.append(f"{period}: no {family.name} report in {folder}"
                                 + (f" for {entity}" if entity else "") + "; run the batch first.")
+        unmade: set[str] = set()
+        if runs and family.pdfs and not retry:
+            runs, unmade = _with_pdfs(report, family, folder, runs, entity=entity, dry_run=dry_run)
         with log.preparing(engine) as batch:  # recorded in a few commits; nothing is sent before the last
             for manifest in runs:
+                if manifest["stem"] in unmade:
+                    names[_log_entity(manifest)] = f"{manifest['stem']}.eml"
+                    continue
                 _prepare_one(report, batch, family, period, folder, manifest, names, engine=engine, retry=retry,
                              dry_run=dry_run, sender=sender, limit=limit, catalogue=catalogue, resend=resend,
                              user=who)

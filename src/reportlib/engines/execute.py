@@ -34,6 +34,9 @@ def execute_in(kernel: Kernel, notebook: Path, output: Path, parameters: dict[st
     ``report_mode`` and ``log_output`` are papermill's: every code cell's input hidden, and each
     cell's output written to the ``papermill`` logger (on stderr) as it comes.
     """
+    from ..patches import import_papermill
+
+    import_papermill()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

@@ -77,7 +77,7 @@ def start_worker(parent_pid: int, engine: str | None = None, options: dict[str, 
 
     def preload() -> None:
         preloaded.set()
-        _preload(preload_modules)
+        _preload(preload_modules, notebook)
 
     try:
         if engine is not None and notebook is not None:
@@ -87,7 +87,7 @@ def start_worker(parent_pid: int, engine: str | None = None, options: dict[str, 
     except Exception:  # noqa: BLE001 - the first run starts its kernel and reports why it cannot
         pass
     if not preloaded.is_set():
-        _preload(preload_modules)
+        _preload(preload_modules, notebook)
 
 
 def _exit_at_once() -> None:
@@ -100,12 +100,16 @@ def _exit_at_once() -> None:
     os._exit(0)
 
 
-def _preload(modules: tuple[str, ...]) -> None:
+def _preload(modules: tuple[str, ...], notebook: str | None = None) -> None:
     try:
+        from ..patches import import_papermill
+
+        import_papermill()  # before any preloaded module imports papermill its own way
         for name in modules:
             import_module(name)
+        from ..render.charts import draws_static_charts
         from ..render.html import warm_html_export
 
-        warm_html_export()
+        warm_html_export(static_charts=notebook is not None and draws_static_charts(notebook))
     except Exception:  # noqa: BLE001 - the run imports them again and reports the error
         pass

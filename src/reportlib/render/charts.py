@@ -17,6 +17,9 @@ import copy
 import functools
 import hashlib
 import json
+import os
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # imported where a chart is made: a run's HTML export needs the page helpers alone
@@ -203,16 +206,62 @@ def static_svg(spec: dict[str, Any]) -> str:
     return vlc.vega_to_svg(vega)
 
 
+_STATIC_ON = re.compile(r"\buse_offline_charts\(\s*\)")
+
+
+def draws_static_charts(notebook: str | os.PathLike) -> bool:
+    """Whether ``notebook`` (an .ipynb) turns static charts on, ``use_offline_charts()``: its
+    page's charts are drawn by vl-convert, worth starting before the notebook ends."""
+    try:
+        cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(cell.get("cell_type") == "code" and _STATIC_ON.search("".join(cell.get("source", "")))
+               for cell in cells if isinstance(cell, dict))
+
+
+def warm_static_charts() -> None:
+    """Start vl-convert's JavaScript engine (its first drawing starts it), so that the first
+    :func:`static_svg` of this process finds it running."""
+    import vl_convert as vlc
+
+    vlc.vega_to_svg({"$schema": "https://vega.github.io/schema/vega/v5.json", "width": 1, "height": 1, "marks": []})
+
+
 def _compiled(shape: dict[str, Any]) -> dict[str, Any]:
-    key = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
+    """The Vega spec of a Vega-Lite ``shape`` (a chart without its rows): compiled once per
+    process, and kept on disk (:func:`reportlib.config.cache_dir`, per vl-convert version) so
+    that a new process, a ``reportlib run`` or a batch worker, reads it instead of compiling."""
+    import vl_convert as vlc
+
+    key = hashlib.sha256(json.dumps([vlc.__version__, shape], sort_keys=True, default=str).encode()).hexdigest()
     found = _COMPILED.get(key)
     if found is None:
-        import vl_convert as vlc
-
         if len(_COMPILED) >= 256:  # charts of many shapes (not templates): keep the cache bounded
             _COMPILED.clear()
-        found = _COMPILED[key] = vlc.vegalite_to_vega(shape)
+        found = _COMPILED[key] = _compiled_on_disk(key, shape)
     return found
+
+
+def _compiled_on_disk(key: str, shape: dict[str, Any]) -> dict[str, Any]:
+    from ..config import cache_dir
+    from ..files import atomic_write
+
+    path = cache_dir() / "vega" / f"{key}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not compiled yet (or a broken file): compile it again
+        pass
+    import vl_convert as vlc
+
+    vega = vlc.vegalite_to_vega(shape)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, fsync=False) as out:
+            json.dump(vega, out)
+    except OSError:  # an unwritable cache only costs compiling again
+        pass
+    return vega
 
 
 _COMPILED: dict[str, dict[str, Any]] = {}

@@ -154,24 +154,26 @@ def _take_exporter():
     )
 
 
-def warm_html_export() -> None:
+def warm_html_export(static_charts: bool = False) -> None:
     """Start, in a background thread, what this process's first export would do first.
 
-    That is importing nbconvert and the chart module, compiling the page's templates and
-    reading the Vega bundle. A run calls this before its notebook executes, while
-    this process mostly waits for the kernel; the export then finds everything ready. Does
-    nothing once an exporter is ready or a warm-up has started.
+    That is importing nbconvert and the chart module, compiling the page's templates, reading
+    the Vega bundle and, for a notebook that draws static charts (``static_charts``), starting
+    vl-convert's JavaScript engine, which its first drawing would start (a page without such
+    charts does not pay that CPU). A run calls this before its notebook executes, while this
+    process mostly waits for the kernel; the export then finds everything ready. Does nothing
+    once an exporter is ready or a warm-up has started.
     """
     global _warming
     with _exporters_lock:
         if _warming is not None or _idle_exporters:
             return
         # Not a daemon: a run that ends early waits for it rather than killing it mid-import.
-        _warming = threading.Thread(target=_warm_up, name="reportlib-html-warm-up")
+        _warming = threading.Thread(target=_warm_up, args=(static_charts,), name="reportlib-html-warm-up")
         _warming.start()
 
 
-def _warm_up() -> None:
+def _warm_up(static_charts: bool = False) -> None:
     try:
         from .charts import VEGALITE_MIME
 
@@ -179,6 +181,10 @@ def _warm_up() -> None:
         chart = nbformat.v4.new_output("display_data", data={VEGALITE_MIME: {"mark": "bar"}})
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[chart])])
         notebook_to_html(notebook)
+        if static_charts:
+            from .charts import warm_static_charts
+
+            warm_static_charts()
     except Exception:  # noqa: BLE001 - the real export will meet and report the same problem
         pass
 
