@@ -94,8 +94,11 @@ def fresh_sqlite(path: Path, with_secondary_indexes: bool = True) -> list[tuple[
     if with_secondary_indexes:
         return []
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(path) as conn:
+    # Closed before the timed import starts: an open connection to the WAL database is a lock
+    # the sqlite3 command may meet.
+    with closing(sqlite3.connect(path)) as conn, conn:
         found = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
                              "AND tbl_name LIKE 'leads_%'").fetchall()
         for name, _sql in found:

@@ -252,11 +252,24 @@ def bulk_session(conn: Connection | SqliteFileConnection, tables: list[sa.Table]
     several B-trees), with a larger page cache and helper threads for the index sort.
 
     Yields ``filled(table name)``, which builds that table's indexes at once (once its rows are
-    all written: the load's writer thread does it while the next file is checked).
+    all written: the load's writer thread does it while the next file is checked); on
+    PostgreSQL it refreshes the table's statistics instead.
     Dropping and creating indexes is transactional in SQLite: a failed or killed load keeps them.
     """
     if conn.dialect.name != "sqlite":
-        yield lambda _table: None
+        from .db import analyze
+
+        by_name = {t.name: t for t in tables}
+
+        def analyzed(table: str) -> None:
+            # Statistics of the table as this transaction sees it, before the next file's rows
+            # reference it. Autovacuum may have analyzed it meanwhile, seeing none of this load's
+            # uncommitted rows: the next COPY's foreign-key checks would then be planned for an
+            # empty table, a scan of every row for each row checked.
+            if table in by_name:
+                analyze(conn, by_name[table])
+
+        yield analyzed
         return
     if not conn.in_transaction():  # pysqlite would autocommit DDL outside a transaction
         raise RuntimeError("bulk_session needs the load's transaction to be open")
