@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
 
-from reportlib.delivery.catalogue import entries, write_catalogue
+from reportlib.delivery.catalogue import CACHE, entries, refresh_catalogue, render_catalogue, write_catalogue
 from reportlib.render.chromium import Browser
 from reportlib.delivery.send import send_reports
 
@@ -98,3 +99,47 @@ def test_each_version_of_a_report_lists_the_deliveries_of_its_own_messages(world
     assert {d.eml for d in current.delivered} == {"p1-alpha-partner.2.eml"}
     (p2,) = found["p2-other-partner"].versions
     assert {d.eml for d in p2.delivered} == {"p2-other-partner.eml"}
+
+
+def _refreshed_as_rebuilt(world) -> tuple[int, int, str]:
+    """Bring the catalogue up to date; check its page is the page made from every manifest; how
+    many rows it made and kept, and the page."""
+    done = refresh_catalogue(world.out, world.url, made="MADE")
+    page = done.path.read_text(encoding="utf-8")
+    assert page == render_catalogue(entries(world.out, world.url), made="MADE")
+    return done.made, done.kept, page
+
+
+def test_the_catalogue_remakes_only_the_rows_of_changed_reports_and_equals_a_full_rebuild(world):
+    assert _refreshed_as_rebuilt(world)[:2] == (3, 0)  # a copied folder: nothing taken on trust
+    assert _refreshed_as_rebuilt(world)[:2] == (0, 3)
+    # A report's manifest changes (here its headline, as a re-run's would).
+    manifest_path = world.statements / "p2-other-partner.manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["headline"]["figures"][0]["text"] = "999.99"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    made, kept, page = _refreshed_as_rebuilt(world)
+    assert (made, kept) == (1, 2) and "Closing balance 999.99" in page
+    # A file a manifest lists is deleted: its link goes.
+    (world.statements / "p1-alpha-partner.pdf").unlink()
+    made, kept, page = _refreshed_as_rebuilt(world)
+    assert (made, kept) == (1, 2) and "p1-alpha-partner.pdf" not in page
+    # A report is deleted: its row goes, the others are kept.
+    (world.qbr / "a1-alpha-systems.manifest.json").unlink()
+    made, kept, page = _refreshed_as_rebuilt(world)
+    assert (made, kept) == (0, 2) and "a1-alpha-systems" not in page
+    # A broken cache beside the page: every row is made again.
+    (world.out / CACHE).write_text("{not json", encoding="utf-8")
+    assert _refreshed_as_rebuilt(world)[:2] == (2, 0)
+    assert refresh_catalogue(world.out, world.url, full=True).made == 2
+
+
+def test_a_delivery_and_a_new_version_remake_their_report_row(world, smtp_server):
+    _refreshed_as_rebuilt(world)
+    send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp_server(Inbox()), entity="P1")
+    made, kept, page = _refreshed_as_rebuilt(world)  # the delivery log changed, no manifest did
+    assert (made, kept) == (1, 2) and "sent to finance@alpha.example" in page
+    world.change_p1(pdf=False)  # the run brings the catalogue up to date itself
+    made, kept, page = _refreshed_as_rebuilt(world)
+    assert (made, kept) == (0, 3)
+    assert "Earlier versions:" in page and "delivered to finance@alpha.example" in page

@@ -10,12 +10,17 @@ Today the rate amendments send through it (``reportlib amendments send``); the s
 ``delivery.md`` describes how every family will.
 """
 
-from .log import (DeliveryState, Prepared, content_sha256, deliveries, delivery_frame, delivery_recipients,
-                  delivery_state, message_sha256, open_deliveries, prepare, read_eml, send, write_eml)
-from .smtp import Mailer, RecipientResult, SmtpTarget
+from ..lazy import lazy_exports as _lazy_exports
 
-__all__ = [
-    "DeliveryState", "Mailer", "Prepared", "RecipientResult", "SmtpTarget", "content_sha256", "deliveries",
-    "delivery_frame", "delivery_recipients", "delivery_state", "message_sha256", "open_deliveries", "prepare", "read_eml",
-    "send", "write_eml",
-]
+# name -> the module that defines it, imported when first used (PEP 562): a run rebuilds the
+# catalogue (``reportlib.delivery.catalogue``), which needs neither the mail modules nor the log's rules.
+_EXPORTS = {
+    **dict.fromkeys(("DeliveryState", "Prepared", "content_sha256", "deliveries", "delivery_frame",
+                     "delivery_recipients", "delivery_state", "message_sha256", "open_deliveries", "prepare",
+                     "read_eml", "send", "write_eml"), ".log"),
+    **dict.fromkeys(("Mailer", "RecipientResult", "SmtpTarget"), ".smtp"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

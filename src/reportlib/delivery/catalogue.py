@@ -35,10 +35,10 @@ from sqlalchemy.engine import Engine
 
 from ..files import atomic_write, slugify
 from ..manifest import SUFFIX, read_manifest
-from ..versions import version_folders
+from ..versions import VERSIONS, version_folders
 
-__all__ = ["CATALOGUE", "Delivered", "Document", "Entry", "FileLink", "Report", "Reports", "Version", "entries",
-           "render_catalogue", "write_catalogue"]
+__all__ = ["CACHE", "CATALOGUE", "Delivered", "Document", "Entry", "FileLink", "Refreshed", "Report", "Reports",
+           "Version", "entries", "refresh_catalogue", "render_catalogue", "write_catalogue"]
 
 # A name the catalogue follows: one plain path part (no "..", no separator, no dot file).
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -141,8 +141,8 @@ class Reports:
         except OSError:
             return []
 
-    def in_period(self, folder: str, period: str) -> list[Report]:
-        """The reports of one period folder (``folder``/``period``: names, never paths), by stem."""
+    def manifests(self, folder: str, period: str) -> list[os.DirEntry]:
+        """The run manifests of one period folder (``folder``/``period``: names, never paths)."""
         if not (NAME.fullmatch(folder or "") and NAME.fullmatch(period or "")):
             return []
         path = self.root / folder / period
@@ -150,21 +150,28 @@ class Reports:
             return []
         try:
             with os.scandir(path) as found:
-                manifests = [e for e in found if e.name.endswith(SUFFIX) and not e.name.startswith(".")
-                             and e.is_file(follow_symlinks=False)]
+                return [e for e in found if e.name.endswith(SUFFIX) and not e.name.startswith(".")
+                        and e.is_file(follow_symlinks=False)]
         except OSError:
             return []
+
+    def in_period(self, folder: str, period: str) -> list[Report]:
+        """The reports of one period folder (``folder``/``period``: names, never paths), by stem."""
         reports = []
-        for entry in manifests:
+        for entry in self.manifests(folder, period):
             report = self._read(entry.path, entry.stat(follow_symlinks=False), folder, period)
             if report is not None and f"{report.stem}{SUFFIX}" == entry.name:
                 reports.append(report)
         return sorted(reports, key=lambda r: r.stem)
 
+    def periods(self) -> list[tuple[str, str]]:
+        """Every (family folder, period folder) under the outputs folder, by name."""
+        return [(family.name, period.name) for family in self._folders(self.root)
+                for period in self._folders(family.path)]
+
     def all(self) -> list[Report]:
         """Every report with a readable manifest, by family folder, period folder and stem."""
-        return [report for family in self._folders(self.root) for period in self._folders(family.path)
-                for report in self.in_period(family.name, period.name)]
+        return [report for folder, period in self.periods() for report in self.in_period(folder, period)]
 
     def get(self, folder: str, period: str, stem: str) -> Report | None:
         """The report ``folder/period/stem`` (names, never paths), or None."""
@@ -345,9 +352,10 @@ def _by_stem(log: dict[tuple[str, str], list[Delivered]]) -> dict[tuple[str, str
     return found
 
 
-def _of_stem(log: dict[tuple[str, str], list[Delivered]], folder: Path, stem: str) -> list[Delivered]:
-    """``log`` made by :func:`_by_stem`."""
-    return sorted(log.get((str(folder.resolve()), stem), ()), key=lambda d: (d.created_at, d.delivery))
+def _of_stem(log: dict[tuple[str, str], list[Delivered]], folder: Path | str, stem: str) -> list[Delivered]:
+    """``log`` made by :func:`_by_stem`; ``folder`` a path, or its resolved path as text."""
+    where = folder if isinstance(folder, str) else str(folder.resolve())
+    return sorted(log.get((where, stem), ()), key=lambda d: (d.created_at, d.delivery))
 
 
 def _when(text: str | None) -> datetime:
@@ -357,59 +365,106 @@ def _when(text: str | None) -> datetime:
         return datetime.min
 
 
+def _engine(db: str | Engine | None) -> Engine | None:
+    from ..db import engine_for
+
+    return db if isinstance(db, Engine) or db is None else engine_for(db)
+
+
+def _entry(reports: Reports, report: Report, delivered: list[Delivered]) -> Entry:
+    """``report`` as the catalogue lists it, with its versions and the deliveries of its messages."""
+    folder = reports.root / report.path
+    headline = report.headline
+    kept = [(made_at, _files(reports.root, where, manifest)) for made_at, where, manifest in reports.versions(report)]
+    current = (report.started_at, _files(reports.root, folder, {"files": [
+        {"name": d.name, "bytes": d.bytes} for d in report.files]}))
+    timeline = kept + [current]
+    versions = []
+    for n, (made_at, files) in enumerate(timeline):
+        start = _when(made_at)
+        end = _when(timeline[n + 1][0]) if n + 1 < len(timeline) else datetime.max
+        mine = tuple(d for d in delivered if start <= d.created_at < end or (n == 0 and d.created_at < start))
+        versions.append(Version(made_at, files, n == len(timeline) - 1, mine))
+    return Entry(
+        family=report.family, period=headline.get("period") or report.period, folder=report.path,
+        stem=report.stem, entity=headline.get("entity") or "", name=headline.get("name") or report.stem,
+        status=report.status if report.status != "None" else "unknown", made_at=report.started_at,
+        duration_s=report.duration_s, headline=tuple(headline.get("figures") or ()), files=current[1],
+        versions=tuple(versions), error=report.error)
+
+
+def _order(entry: Entry) -> tuple[str, str, str, str]:
+    return entry.family, entry.folder, entry.entity or entry.stem, entry.stem
+
+
 def entries(root: str | Path, db: str | Engine | None = None) -> list[Entry]:
     """Every report under the outputs folder ``root``: family, period and entity order.
 
     ``db`` (a URL or an engine) is where the delivery log is; None leaves deliveries out.
     """
-    from ..db import engine_for
-
     reports = Reports(root)
     if not reports.root.is_dir():
         return []
     # Only read: a database without the delivery log's tables has delivered nothing (and the
     # catalogue follows every run, which need not declare every domain's tables first).
-    engine = db if isinstance(db, Engine) or db is None else engine_for(db)
-    log = _by_stem(_delivery_log(engine))
-    found: list[Entry] = []
-    for report in reports.all():
-        folder = reports.root / report.path
-        headline = report.headline
-        delivered = _of_stem(log, folder, report.stem)
-        kept = [(made_at, _files(reports.root, where, manifest))
-                for made_at, where, manifest in reports.versions(report)]
-        current = (report.started_at, _files(reports.root, folder, {"files": [
-            {"name": d.name, "bytes": d.bytes} for d in report.files]}))
-        timeline = kept + [current]
-        versions = []
-        for n, (made_at, files) in enumerate(timeline):
-            start = _when(made_at)
-            end = _when(timeline[n + 1][0]) if n + 1 < len(timeline) else datetime.max
-            mine = tuple(d for d in delivered if start <= d.created_at < end or (n == 0 and d.created_at < start))
-            versions.append(Version(made_at, files, n == len(timeline) - 1, mine))
-        found.append(Entry(
-            family=report.family, period=headline.get("period") or report.period, folder=report.path,
-            stem=report.stem, entity=headline.get("entity") or "", name=headline.get("name") or report.stem,
-            status=report.status if report.status != "None" else "unknown", made_at=report.started_at,
-            duration_s=report.duration_s, headline=tuple(headline.get("figures") or ()), files=current[1],
-            versions=tuple(versions), error=report.error))
-    return sorted(found, key=lambda e: (e.family, e.folder, e.entity or e.stem, e.stem))
+    log = _by_stem(_delivery_log(_engine(db)))
+    found = [_entry(reports, report, _of_stem(log, reports.root / report.path, report.stem))
+             for report in reports.all()]
+    return sorted(found, key=_order)
 
 
-def render_catalogue(items: list[Entry], *, title: str = "Reports") -> str:
-    """The catalogue page of ``items``: one self-contained HTML document."""
-    import jinja2
+_ROW = "catalogue_row.html.j2"
+_PAGE = "catalogue.html.j2"
+_environment: Any = None
 
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                                     undefined=jinja2.StrictUndefined)
-    families: dict[str, dict[str, list[Entry]]] = {}
-    for item in items:
-        families.setdefault(item.family, {}).setdefault(item.folder, []).append(item)
-    made = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    return environment.get_template("catalogue.html.j2").render(
-        title=title, families=families, total=len(items), made=made, when=_shown_time,
-        size=lambda n: f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{max(1, round(n / 1024))} KB",
-        search_index=json.dumps)
+
+def _templates() -> Any:
+    """The catalogue's Jinja environment, made once per process; compiled templates are kept in
+    the cache folder (:func:`reportlib.config.cache_dir`), so a new process does not compile them."""
+    global _environment
+    if _environment is None:
+        import jinja2
+
+        from ..config import cache_dir
+
+        compiled = None
+        try:
+            folder = cache_dir() / "jinja"
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                compiled = jinja2.FileSystemBytecodeCache(str(folder))
+        except OSError:  # no cache folder: templates are compiled in each process
+            pass
+        _environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                                          undefined=jinja2.StrictUndefined, bytecode_cache=compiled)
+    return _environment
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{max(1, round(n / 1024))} KB"
+
+
+def _row(entry: Entry) -> str:
+    """The catalogue's table row of ``entry`` (HTML)."""
+    return _templates().get_template(_ROW).render(e=entry, when=_shown_time, size=_size)
+
+
+def _page(rows: list[tuple[str, str, str, str]], title: str, made: str | None) -> str:
+    """The page of ``rows``, each (family, period folder, period, its row's HTML), in order."""
+    from markupsafe import Markup
+
+    families: dict[str, dict[str, dict[str, Any]]] = {}
+    for family, folder, period, row in rows:
+        group = families.setdefault(family, {}).setdefault(folder, {"period": period, "rows": []})
+        group["rows"].append(Markup(row))
+    made = made or datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return _templates().get_template(_PAGE).render(title=title, families=families, total=len(rows), made=made)
+
+
+def render_catalogue(items: list[Entry], *, title: str = "Reports", made: str | None = None) -> str:
+    """The catalogue page of ``items``: one self-contained HTML document (``made``: the time it
+    says it was made, default now)."""
+    return _page([(item.family, item.folder, item.period, _row(item)) for item in items], title, made)
 
 
 def _shown_time(text: str | datetime | None) -> str:
@@ -419,13 +474,135 @@ def _shown_time(text: str | datetime | None) -> str:
     return "" if moment == datetime.min else f"{moment:%Y-%m-%d %H:%M}"
 
 
-def write_catalogue(root: str | Path, db: str | Engine | None = None) -> Path:
-    """Rebuild ``<root>/index.html`` from the manifests and the delivery log; its path."""
+# Beside the page: each report's row as last rendered, with what it was rendered from.
+CACHE = ".catalogue-cache.json"
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What :func:`write_catalogue` did: the page, and how many reports' rows it made or kept."""
+
+    path: Path
+    made: int  # rows made now: new or changed reports (every report on a full rebuild)
+    kept: int  # rows taken unchanged from the previous catalogue
+
+
+def _stat_key(stat: os.stat_result | None) -> list[int] | None:
+    return None if stat is None else [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+
+def _stat_of(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+def _listed(where: Path, report: Report) -> dict[str, list[str]]:
+    """The files ``report`` and each of its kept versions list: "" the current run, else the
+    version's folder name."""
+    listed = {"": [d.name for d in report.files]}
+    for folder in version_folders(where, report.stem):
+        manifest = read_manifest(folder / f"{report.stem}{SUFFIX}") or {}
+        listed[folder.name] = [str(f.get("name")) for f in manifest.get("files", []) if isinstance(f, dict)]
+    return listed
+
+
+def _signature(where: Path, stem: str, manifest: os.stat_result, listed: dict[str, list[str]],
+               delivered: list[Delivered]) -> list[Any]:
+    """Everything a report's row is made from, as plain values: its manifest's file, its kept
+    versions' manifests, which of the files they list are there, and its deliveries. Taken
+    before the row is made, so a change made meanwhile shows as a difference the next time."""
+    kept = version_folders(where, stem)
+    there = {version: [name for name in names if os.path.isfile(
+        os.path.join(where, name) if not version else os.path.join(where, VERSIONS, stem, version, name))]
+        for version, names in listed.items()}
+    return [_stat_key(manifest), [[v.name, _stat_key(_stat_of(v / f"{stem}{SUFFIX}"))] for v in kept],
+            [[version, there[version]] for version in sorted(there)],
+            [[d.delivery, d.address, d.role, d.status, d.reason, d.created_at.isoformat(),
+              d.sent_at.isoformat() if d.sent_at else None, d.error, d.eml] for d in delivered]]
+
+
+def _code() -> str:
+    """What the rows are made by (this module and the templates): a change of it remakes every row."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for name in (_ROW, _PAGE):
+        digest.update((TEMPLATES / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path, code: str) -> dict[str, dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            cache = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(cache, dict) or cache.get("code") != code or not isinstance(cache.get("rows"), dict):
+        return {}
+    return cache["rows"]
+
+
+def write_catalogue(root: str | Path, db: str | Engine | None = None, *, full: bool = False) -> Path:
+    """Bring ``<root>/index.html`` up to date with the manifests and the delivery log; its path.
+
+    Only the rows of new or changed reports are made again (:func:`refresh_catalogue`);
+    ``full`` makes every row, as ``reportlib catalogue`` does.
+    """
+    return refresh_catalogue(root, db, full=full).path
+
+
+def refresh_catalogue(root: str | Path, db: str | Engine | None = None, *, full: bool = False,
+                      made: str | None = None) -> Refreshed:
+    """:func:`write_catalogue`, saying how many rows it made and kept (``made``: the time the page
+    says it was made, default now).
+
+    Each report's row is kept beside the page (:data:`CACHE`) with what it was made from
+    (:func:`_signature`); a report whose manifest, kept versions, files or deliveries changed
+    since, or that is new, gets its row made again, one that is gone loses it. The page is the
+    same as one made from every manifest (:func:`render_catalogue` of :func:`entries`).
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    page = render_catalogue(entries(root, db))
-    path = root / CATALOGUE
+    reports = Reports(root)
+    log = _by_stem(_delivery_log(_engine(db)))
+    code = _code()
+    cache_path = reports.root / CACHE
+    cached = {} if full else _read_cache(cache_path, code)
+    rows: dict[str, dict[str, Any]] = {}
+    made_now = 0
+    for folder, period in reports.periods():
+        where = reports.root / folder / period
+        resolved = str(where.resolve())
+        for found in reports.manifests(folder, period):
+            stem = found.name[:-len(SUFFIX)]
+            key = f"{folder}/{period}/{stem}"
+            delivered = _of_stem(log, resolved, stem)
+            stat = found.stat(follow_symlinks=False)  # before anything is read (see _signature)
+            row = cached.get(key)
+            if row is not None and row.get("signature") == _signature(where, stem, stat, row.get("listed") or {},
+                                                                      delivered):
+                rows[key] = row
+                continue
+            report = reports._read(found.path, stat, folder, period)
+            if report is None or report.stem != stem:
+                continue
+            listed = _listed(where, report)
+            signature = _signature(where, stem, stat, listed, delivered)
+            entry = _entry(reports, report, delivered)
+            rows[key] = {"signature": signature, "listed": listed, "order": list(_order(entry)),
+                         "family": entry.family, "folder": entry.folder, "period": entry.period, "row": _row(entry)}
+            made_now += 1
+    ordered = sorted(rows.values(), key=lambda row: row["order"])
+    page = _page([(row["family"], row["folder"], row["period"], row["row"]) for row in ordered], "Reports", made)
+    path = reports.root / CATALOGUE
     with atomic_write(path, fsync=False) as handle:
         handle.write(page)
-    return path
-
+    if made_now or rows.keys() != cached.keys():
+        try:
+            with atomic_write(cache_path, fsync=False) as handle:
+                handle.write(json.dumps({"code": code, "rows": rows}))
+        except OSError:  # the next catalogue makes every row again
+            pass
+    return Refreshed(Path(root) / CATALOGUE, made_now, len(rows) - made_now)

@@ -72,7 +72,8 @@ def cmd_catalogue(args) -> int:
     from ..config import outputs_root, resolve_db_url
     from .catalogue import write_catalogue
 
-    print(f"Catalogue: {write_catalogue(outputs_root(args.out), resolve_db_url(args.db))}")
+    # Every row made again from its manifest (runs and sends remake only the rows that changed).
+    print(f"Catalogue: {write_catalogue(outputs_root(args.out), resolve_db_url(args.db), full=True)}")
     return 0
 
 

@@ -11,12 +11,14 @@ LibreOffice) leaves the PDFs out with a warning, never the reports.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..config import outputs_root, resolve_db_url
 from ..families import get_family
 from .catalogue import write_catalogue
-from .pdf import PdfReport
+
+if TYPE_CHECKING:  # the PDF step's modules are imported when PDFs are asked for
+    from .pdf import PdfReport
 
 __all__ = ["after_runs"]
 
