@@ -428,3 +428,24 @@ def test_execution_timeout_and_log_output_reach_a_familys_run_and_batch(probe_fa
     assert "working on a" in printed.err and "working on c" in printed.err and "Executing Cell 2" in printed.err
     assert (tmp_path / "slow" / "t" / "b.failed.ipynb").is_file()
     assert single == 2 and "CellTimeoutError" in single_err and "working on c" in single_err
+
+
+def test_the_memory_a_preparation_made_and_dropped_is_collected_and_older_objects_are_left_alone():
+    import gc
+    import weakref
+
+    from reportlib.batch import _memory_released
+
+    class Node:
+        pass
+
+    older = Node()
+    older.me = older  # a cycle made before the block, still referenced
+    with _memory_released():
+        made = Node()
+        made.me = made  # what a preparation leaves: a cycle nobody refers to any more
+        gone = weakref.ref(made)
+        del made
+        assert gc.get_freeze_count() > 0  # the collection after the block searches only what it made
+    assert gone() is None
+    assert older.me is older and gc.get_freeze_count() == 0

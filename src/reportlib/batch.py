@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .config import outputs_root, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
@@ -191,17 +191,27 @@ def _entity(plan: RunPlan) -> str:
     return " ".join(f"{name}={value!r}" for name, value in plan.params.to_notebook().items())
 
 
-def _release_memory() -> None:
-    """Give the memory of freed objects back to the system (glibc keeps it otherwise).
+@contextlib.contextmanager
+def _memory_released() -> Iterator[None]:
+    """Give the memory of what the block made and then dropped back to the system (glibc keeps
+    it otherwise).
 
     Preparing every QBR partner of a quarter takes hundreds of MB in this process; without
-    this, most of it stays resident for the whole batch, beside every worker's kernel.
+    this, most of it stays resident for the whole batch, beside every worker's kernel. Only
+    the objects the block made are searched for garbage: everything older (the modules this
+    process imported, hundreds of thousands of objects) is frozen meanwhile, and was no
+    garbage of the block's anyway.
     """
-    gc.collect()
+    gc.freeze()
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): the allocator decides
-        pass
+        yield
+    finally:
+        gc.collect()
+        gc.unfreeze()
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): the allocator decides
+            pass
 
 
 class LocalExecutor:
@@ -350,9 +360,9 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
         extra: dict[str, Any] = {}
         if family.prepare is not None and jobs_params:
             prepared.mkdir(parents=True)
-            with connect(url) as conn:
+            # What preparing all entities took is not needed while the runs go on.
+            with _memory_released(), connect(url) as conn:
                 extra = dict(family.prepare(conn, batch_params, jobs_params, prepared) or {})
-            _release_memory()  # what preparing all entities took is not needed while the runs go on
         jobs = [Job(family.name if by_name else family, raw, str(root), url, str(notebook), engine or DEFAULT_ENGINE,
                     force, extra,
                     dict(engine_options or {}), stem=plan.stem if plan else None,
