@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,15 +18,40 @@ from typing import Any
 from .config import project_root
 from .files import atomic_write, sha256_file
 
-__all__ = ["git_commit", "read_manifest", "run_key", "write_folder_index", "write_manifest"]
+__all__ = ["git_commit", "look_up_git_commit", "read_manifest", "run_key", "write_folder_index", "write_manifest"]
 
 INDEX = "manifest.json"
 SUFFIX = ".manifest.json"
 
 
-@lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The checkout's HEAD commit, with ``+dirty`` when tracked files changed; None outside git."""
+    """The checkout's HEAD commit, with ``+dirty`` when tracked files changed; None outside git.
+
+    Asked of git once per process (:func:`look_up_git_commit` starts that ahead of need)."""
+    return _git_commit_lookup().result()
+
+
+def look_up_git_commit() -> None:
+    """Start asking git for :func:`git_commit` in the background, if not asked yet: a run does
+    so before its notebook executes, so its manifest finds the answer ready."""
+    _git_commit_lookup()
+
+
+@lru_cache(maxsize=1)
+def _git_commit_lookup() -> Future:
+    found: Future = Future()
+
+    def ask() -> None:
+        try:
+            found.set_result(_ask_git())
+        except BaseException as exc:  # noqa: BLE001 - given to whoever waits for the answer
+            found.set_exception(exc)
+
+    threading.Thread(target=ask, name="reportlib-git-commit", daemon=True).start()
+    return found
+
+
+def _ask_git() -> str | None:
     root = project_root()
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,

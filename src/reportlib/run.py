@@ -31,7 +31,7 @@ from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family, notebook_path
 from .render.headline import headline_of
 from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
-from .manifest import (SUFFIX, file_entry, git_commit, outputs_intact, read_manifest, run_key,
+from .manifest import (SUFFIX, file_entry, git_commit, look_up_git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
 from .render.charts import draws_static_charts
@@ -254,6 +254,7 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     cwd = Path(family.cwd) if family.cwd else staging
     error: str | None = None
     headline = None
+    look_up_git_commit()  # in the background while the kernel works, as the export's warm-up below
     if family.html or family.pdf:
         # In the background while the kernel works: the export finds it ready.
         warm_html_export(static_charts=draws_static_charts(plan.notebook))
