@@ -524,10 +524,13 @@ def _signature(where: Path, stem: str, manifest: os.stat_result, listed: dict[st
 
 
 def _code() -> str:
-    """What the rows are made by (this module and the templates): a change of it remakes every row."""
+    """What the rows are made by (this module, its templates, reportlib's version): a change of it
+    remakes every row."""
     import hashlib
 
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+    from ..version import __version__
+
+    digest = hashlib.sha256(__version__.encode() + b"\0" + Path(__file__).read_bytes())
     for name in (_ROW, _PAGE):
         digest.update((TEMPLATES / name).read_bytes())
     return digest.hexdigest()
