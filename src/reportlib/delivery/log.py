@@ -33,6 +33,8 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..db import metadata, query_frame
 from ..files import atomic_write
 from ..versions import content_sha256
+from .mime import message_bytes, part_digests
 from .smtp import Mailer, RecipientResult
 
 __all__ = [
@@ -107,17 +110,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _attachments(message: EmailMessage) -> list[dict[str, str]]:
-    out = []
-    for part in message.walk():
-        if part.is_multipart() or part.get_filename() is None:
-            continue
-        data = part.get_payload(decode=True) or b""
-        out.append({"name": part.get_filename(), "sha256": hashlib.sha256(data).hexdigest(),
-                    "content_sha256": content_sha256(data)})
-    return out
-
-
 def message_sha256(message: EmailMessage) -> str:
     """The digest of what a message says (hex sha256), for the never-twice rule.
 
@@ -125,7 +117,14 @@ def message_sha256(message: EmailMessage) -> str:
     recorded one by one) and MIME bookkeeping; its text parts; each attachment's name, type
     and :func:`content_sha256`.
     """
+    return _content(message)[0]
+
+
+def _content(message: EmailMessage) -> tuple[str, list[dict[str, str]]]:
+    """:func:`message_sha256` and the attachments' names and digests, each attachment decoded
+    and digested once (:func:`~reportlib.delivery.mime.part_digests`)."""
     digest = hashlib.sha256()
+    files = []
     for name, value in message.items():
         key = name.lower()
         if key not in _NOT_CONTENT and not key.startswith("content-"):
@@ -133,20 +132,24 @@ def message_sha256(message: EmailMessage) -> str:
     for part in message.walk():
         if part.is_multipart():
             digest.update(f"multipart {part.get_content_type()}\n".encode())
-        elif part.get_filename() is None and part.get_content_maintype() == "text":
+            continue
+        filename = part.get_filename()
+        if filename is None and part.get_content_maintype() == "text":
             text = part.get_content().replace("\r\n", "\n")
             digest.update(f"text {part.get_content_type()}\n{text}\n".encode())
-        else:
-            data = part.get_payload(decode=True) or b""
-            digest.update(f"file {part.get_content_type()} {part.get_filename()} {content_sha256(data)}\n".encode())
-    return digest.hexdigest()
+            continue
+        sha256, content = part_digests(part)
+        digest.update(f"file {part.get_content_type()} {filename} {content}\n".encode())
+        if filename is not None:
+            files.append({"name": filename, "sha256": sha256, "content_sha256": content})
+    return digest.hexdigest(), files
 
 
 def write_eml(message: EmailMessage, path: str | Path, *, fsync: bool = True) -> Path:
     """Write a message as an RFC 5322 .eml file (CRLF line ends), atomically; ``fsync=False``
     leaves making it durable to the caller (:class:`preparing` does, before its commit)."""
     with atomic_write(path, "wb", fsync=fsync) as handle:
-        handle.write(message.as_bytes(policy=policy.SMTP))
+        handle.write(message_bytes(message))
     return Path(path)
 
 
@@ -216,7 +219,7 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
     as none of them is sent before the commit; their .eml files are on disk before it. A
     connection works in that connection's transaction too.
     """
-    digest = message_sha256(message)
+    digest, files = _content(message)
     wanted: dict[str, tuple[str, str]] = {}
     for role in ROLES:
         for address in recipients.get(role, ()):
@@ -267,7 +270,7 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
             _write(message, path, engine)
             current = conn.execute(deliveries.insert().values(
                 family=family, period=period, entity=entity, content_sha256=digest,
-                attachments=json.dumps(_attachments(message)), message_id=str(message["Message-ID"]),
+                attachments=json.dumps(files), message_id=str(message["Message-ID"]),
                 subject=str(message["Subject"] or "")[:1000], sender=_sender(message), eml_file=str(path),
                 reason=reason, replaces=replaces.id if replaces is not None else None, requested_by=user,
                 created_at=now, updated_at=now).returning(d.id)).scalar_one()
@@ -323,16 +326,14 @@ class preparing:
         self.engine, self.size = engine, size
         self._conn: Connection | None = None
         self._open = None
+        self._writer = None  # this process's turn at writing (SQLite), held until the commit
         self._count = 0
         self._syncs: list[Future] = []
         self._folders: set[Path] = set()
-        self._pool: ThreadPoolExecutor | None = None
 
     def written(self, path: Path) -> None:
         """A file of this batch to have on disk before the batch commits."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="reportlib-fsync")
-        self._syncs.append(self._pool.submit(_fsync, path))
+        self._syncs.append(_syncing().submit(_fsync, path))
         self._folders.add(path.parent)
 
     def _synced(self) -> None:
@@ -347,9 +348,20 @@ class preparing:
 
     def connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self.engine.connect()
-            self._open = self._conn.begin()
+            self._writer = _writing(self.engine)
+            self._writer.acquire()
+            try:
+                self._conn = self.engine.connect()
+                self._open = self._conn.begin()
+            except BaseException:
+                self._release()
+                raise
         return self._conn
+
+    def _release(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
 
     def done(self) -> None:
         """One message recorded: commit when the batch is full."""
@@ -365,6 +377,7 @@ class preparing:
                 transaction.commit()
             finally:
                 conn.close()
+                self._release()
 
     def __exit__(self, kind, *exc) -> None:
         try:
@@ -374,13 +387,55 @@ class preparing:
                 conn, self._conn, self._open = self._conn, None, None
                 conn.close()  # rolls back what was not committed
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+            self._release()
+            for done in self._syncs:  # none left running once the block is over
+                done.exception()
+            self._syncs = []
 
 
 # Files synced at once by a batch: enough for the disk to take many in one journal commit.
 _SYNC_THREADS = 8
+_SYNC_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _syncing() -> ThreadPoolExecutor:
+    """The threads that sync the batches' files, started once per process."""
+    global _SYNC_POOL
+    with _POOL_LOCK:
+        if _SYNC_POOL is None:
+            _SYNC_POOL = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="reportlib-fsync")
+        return _SYNC_POOL
+
+
+_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+
+
+class _Anyone:
+    """No turns: the database takes many writers at once (PostgreSQL)."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> "_Anyone":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _writing(engine: Engine) -> "threading.Lock | _Anyone":
+    """This process's turn at writing to ``engine``'s database. SQLite has one writer at a time,
+    and a writer that finds the database locked polls for it in sleeps of up to 100 ms: threads
+    of one send (recording the next messages, recording the results of those sent) take turns
+    on this lock instead, and each has its turn as soon as the other commits."""
+    if engine.dialect.name != "sqlite":
+        return _Anyone()
+    with _POOL_LOCK:
+        return _WRITERS.setdefault(engine, threading.Lock())
 
 
 def _fsync(path: Path) -> None:
@@ -507,7 +562,7 @@ def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResu
         sender = row.sender or _sender(BytesParser(policy=policy.default).parsebytes(data, headersonly=True))
         results = mailer.send(data, sender, [p.address for p in people])
         now = _now()
-        with engine.begin() as conn:
+        with _writing(engine), engine.begin() as conn:
             conn.execute(_RESULT, [
                 dict(key, b_address=p.address, b_status="sent" if results[p.address].accepted else "failed",
                      b_attempts=p.attempts + results[p.address].attempts,
