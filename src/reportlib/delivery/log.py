@@ -145,25 +145,45 @@ def _content(message: EmailMessage) -> tuple[str, list[dict[str, str]]]:
     return digest.hexdigest(), files
 
 
-def write_eml(message: EmailMessage, path: str | Path, *, fsync: bool = True) -> Path:
+def write_eml(message: EmailMessage, path: str | Path, *, fsync: bool = True, data: bytes | None = None) -> Path:
     """Write a message as an RFC 5322 .eml file (CRLF line ends), atomically; ``fsync=False``
-    leaves making it durable to the caller (:class:`preparing` does, before its commit)."""
+    leaves making it durable to the caller (:class:`preparing` does, before its commit).
+    ``data``: the message's bytes made before (:func:`~reportlib.delivery.mime.message_bytes`)."""
     with atomic_write(path, "wb", fsync=fsync) as handle:
-        handle.write(message_bytes(message))
+        handle.write(data if data is not None else message_bytes(message))
     return Path(path)
 
 
-def _write(message: EmailMessage, path: str | Path, where: "Engine | Connection | preparing") -> None:
+def _write(message: EmailMessage, path: str | Path, where: "Engine | Connection | preparing",
+           data: bytes | None = None) -> None:
     if isinstance(where, preparing):
-        where.written(write_eml(message, path, fsync=False))
+        where.written(write_eml(message, path, fsync=False, data=data))
     else:
-        write_eml(message, path)
+        write_eml(message, path, data=data)
 
 
 def read_eml(path: str | Path) -> EmailMessage:
     """An .eml file back as a message."""
     with open(path, "rb") as handle:
         return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+
+
+def _prepare_statements():
+    """The statements :func:`prepare` runs for every message, built once (as :func:`send`'s)."""
+    d, r = deliveries.c, delivery_recipients.c
+    document = sa.and_(d.family == sa.bindparam("p_family"), d.period == sa.bindparam("p_period"),
+                       d.entity == sa.bindparam("p_entity"))
+    earlier = sa.select(deliveries).where(document).order_by(d.id)
+    people = sa.select(delivery_recipients).where(r.delivery_id.in_(sa.bindparam("p_ids", expanding=True)))
+    used = sa.select(d.id).where(d.eml_file == sa.bindparam("p_eml")).limit(1)
+    insert = deliveries.insert().returning(d.id)
+    opened = (sa.select(d.id).where(document, d.superseded_by.is_(None)).where(sa.exists().where(
+        r.delivery_id == d.id, r.status != "sent", r.closed.is_(None))).order_by(d.id))
+    turn = deliveries.update().where(d.id < 0).values(updated_at=d.updated_at)
+    return earlier, people, used, insert, delivery_recipients.insert(), opened, turn
+
+
+_EARLIER, _PEOPLE_OF, _EML_USED, _INSERT, _INSERT_PEOPLE, _OPENED, _TURN = _prepare_statements()
 
 
 def _serialise(conn: Connection, family: str, period: str, entity: str) -> None:
@@ -173,8 +193,7 @@ def _serialise(conn: Connection, family: str, period: str, entity: str) -> None:
                              signed=True)
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
     else:  # SQLite: a write statement takes the database's write lock for the rest of the transaction
-        d = deliveries.c
-        conn.execute(deliveries.update().where(d.id < 0).values(updated_at=d.updated_at))
+        conn.execute(_TURN)
 
 
 @dataclass
@@ -203,7 +222,7 @@ def _replacement_note(message: EmailMessage, earlier, sent_at: datetime | None) 
 
 def prepare(engine: "Engine | Connection | preparing", *, family: str, period: str, entity: str, message: EmailMessage,
             recipients: Mapping[str, Sequence[str]], eml: str | Path, resend: bool = False,
-            user: str | None = None) -> Prepared:
+            user: str | None = None, data: bytes | None = None) -> Prepared:
     """Record what ``message`` still has to reach, and write its .eml if it is a new delivery.
 
     ``recipients`` maps to / cc / bcc to addresses (the message's own headers name them too).
@@ -218,6 +237,10 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
     the batch's transaction: many messages are recorded in one commit, which is as safe as long
     as none of them is sent before the commit; their .eml files are on disk before it. A
     connection works in that connection's transaction too.
+
+    ``data`` is the message's bytes, made before (:func:`~reportlib.delivery.mime.message_bytes`,
+    outside the batch's transaction): written as they are unless the message is changed here
+    (the note of what it replaces).
     """
     digest, files = _content(message)
     wanted: dict[str, tuple[str, str]] = {}
@@ -229,10 +252,10 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
     now = _now()
     with _transaction(engine) as conn:
         _serialise(conn, family, period, entity)
-        document = sa.and_(d.family == family, d.period == period, d.entity == entity)
-        earlier = conn.execute(sa.select(deliveries).where(document).order_by(d.id)).all()
+        document = {"p_family": family, "p_period": period, "p_entity": entity}
+        earlier = conn.execute(_EARLIER, document).all()
         ids = [e.id for e in earlier]
-        people = conn.execute(sa.select(delivery_recipients).where(r.delivery_id.in_(ids))).all() if ids else []
+        people = conn.execute(_PEOPLE_OF, {"p_ids": ids}).all() if ids else []
         by_delivery: dict[int, list] = {}
         for person in people:
             by_delivery.setdefault(person.delivery_id, []).append(person)
@@ -262,19 +285,20 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
             if replaces is not None:
                 sent_at = max((p.sent_at for p in by_delivery[replaces.id] if p.sent_at), default=None)
                 _replacement_note(message, replaces, sent_at)
+                data = None
             path = Path(eml)
             for n in range(2, 10_000):
-                if conn.execute(sa.select(d.id).where(d.eml_file == str(path)).limit(1)).first() is None:
+                if conn.execute(_EML_USED, {"p_eml": str(path)}).first() is None:
                     break
                 path = Path(eml).with_name(f"{Path(eml).stem}.{n}{Path(eml).suffix}")
-            _write(message, path, engine)
-            current = conn.execute(deliveries.insert().values(
+            _write(message, path, engine, data)
+            current = conn.execute(_INSERT, dict(
                 family=family, period=period, entity=entity, content_sha256=digest,
                 attachments=json.dumps(files), message_id=str(message["Message-ID"]),
                 subject=str(message["Subject"] or "")[:1000], sender=_sender(message), eml_file=str(path),
                 reason=reason, replaces=replaces.id if replaces is not None else None, requested_by=user,
-                created_at=now, updated_at=now).returning(d.id)).scalar_one()
-            conn.execute(delivery_recipients.insert(), [
+                created_at=now, updated_at=now)).scalar_one()
+            conn.execute(_INSERT_PEOPLE, [
                 dict(delivery_id=current, address=wanted[a][1], role=wanted[a][0], position=n, status="pending",
                      attempts=0, updated_at=now) for n, a in enumerate(targets, start=1)])
             outcome.created, outcome.eml, outcome.reason = current, path, reason
@@ -294,7 +318,7 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
                 conn.execute(delivery_recipients.update().where(
                     r.delivery_id == person.delivery_id, r.address == person.address)
                     .values(closed="no longer a recipient", updated_at=now))
-        outcome.open = _open_ids(conn, document)
+        outcome.open = [row[0] for row in conn.execute(_OPENED, document)]
     return outcome
 
 

@@ -22,7 +22,7 @@ import binascii
 import hashlib
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -41,6 +41,7 @@ class EncodedFile:
     wire: bytes  # the same lines ending with CRLF, as they go out
     sha256: str
     content_sha256: str
+    parts: dict = field(default_factory=dict, compare=False, repr=False)  # (type, policy) -> a part to copy
 
 
 def encode(data: bytes, name: str, *, max_line_length: int | None = 78) -> EncodedFile:
@@ -79,10 +80,24 @@ class Attachments:
 
 
 def attach(message: EmailMessage, file: EncodedFile, maintype: str, subtype: str) -> None:
-    """Attach ``file`` as ``message.add_attachment(data, maintype, subtype, filename=...)`` does."""
-    message.add_attachment(b"", maintype=maintype, subtype=subtype, filename=file.name)
-    part = list(message.iter_parts())[-1]
+    """Attach ``file`` as ``message.add_attachment(data, maintype, subtype, filename=...)`` does.
+
+    The part's headers are made once per file and type; each message gets a part of its own
+    that carries those header objects (they are immutable, and taking them is not parsing them
+    again) and the file's encoded body."""
+    key = (maintype, subtype, message.policy)
+    model = file.parts.get(key)
+    if model is None:
+        holder = type(message)(policy=message.policy)
+        holder.add_attachment(b"", maintype=maintype, subtype=subtype, filename=file.name)
+        model = file.parts[key] = list(holder.iter_parts())[-1]
+    part = type(message)(policy=message.policy)
+    for name, value in model.items():
+        part[name] = value
     part.set_payload(file.payload)
+    if message.get_content_maintype() != "multipart" or message.get_content_subtype() != "mixed":
+        message.make_mixed()  # as add_attachment does
+    message.attach(part)
 
 
 class _Known:

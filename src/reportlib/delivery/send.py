@@ -45,7 +45,7 @@ from ..files import safe_join, slugify
 from ..manifest import SUFFIX, read_manifest
 from ..render.figures import count
 from . import log
-from .mime import Attachments, attach
+from .mime import Attachments, attach, message_bytes
 from .pdf import PdfReport, make_pdfs
 from .recipients import recipients_for
 from .smtp import Mailer, SmtpTarget
@@ -206,10 +206,11 @@ def deliver(engine: Engine, family: str, outgoing: Iterable[Outgoing], mailer: M
     pending: list[Outgoing] = []
 
     def record() -> None:
+        data = [message_bytes(item.message) for item in pending]  # before the transaction: it holds the writer
         with log.preparing(engine, size=len(pending) + 1) as batch:
             outcomes = [log.prepare(batch, family=family, period=item.period, entity=item.entity,
                                     message=item.message, recipients=item.recipients, eml=item.eml, resend=resend,
-                                    user=user) for item in pending]
+                                    user=user, data=wire) for item, wire in zip(pending, data)]
         for item, outcome in zip(pending, outcomes):
             prepared(item, outcome)
             if sender is not None and outcome.open:
