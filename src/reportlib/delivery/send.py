@@ -7,13 +7,18 @@ and ``.body.j2``, Jinja2) with the run's headline (entity, period, key figures a
 (above a size limit, a link to the catalogue instead). Runs and batches make PDFs only when
 asked (``--pdf``), so a send first makes every missing or stale PDF of the runs it sends
 (:func:`reportlib.delivery.pdf.make_pdfs`, listed in their manifests); a run whose PDF cannot
-be made is not sent. Then, in order:
+be made is not sent. Then, for each message:
 
-1. the message is written to ``outputs/<family>/<period>/outbox/<stem>.eml`` and recorded in
-   the delivery log, every address ``pending`` (:func:`reportlib.delivery.log.prepare`: not
+1. it is written to ``outputs/<family>/<period>/outbox/<stem>.eml`` and recorded in the
+   delivery log, every address ``pending`` (:func:`reportlib.delivery.log.prepare`: not
    again to an address that has this content; changed content says what it replaces);
-2. with an SMTP server, every delivery not accepted yet is sent (:func:`send_open`), each
-   address's answer recorded. Without one, the outbox is the delivery, for review.
+2. with an SMTP server, once its record is committed, it is sent and each address's answer
+   recorded (:func:`deliver`: one thread composes and records the next messages, a few per
+   commit, while another sends those recorded, through a bounded queue); then every earlier
+   delivery of the periods not accepted yet (:func:`send_open`). Without a server, the outbox
+   is the delivery, for review.
+
+Each attachment file is read, encoded and digested once per send (:mod:`reportlib.delivery.mime`).
 
 A family with rules of its own (the rate amendments: TO/CC/BCC from the rate plan setup, the
 billing message) sets :attr:`~reportlib.families.Family.send`; it composes its messages its
