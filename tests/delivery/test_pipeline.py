@@ -4,6 +4,10 @@ fails or stops on the way; real aiosmtpd on 127.0.0.1, the delivery log in SQLit
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from email import message_from_bytes, policy
@@ -134,3 +138,46 @@ def test_an_error_while_composing_stops_the_send_and_the_next_send_sends_the_res
     assert accepted(inbox) == {f"e{i:05d}@x.example": 1 for i in range(n)}
     with engine.connect() as conn:
         assert set(delivery_frame(conn, "statement")["status"]) == {"sent"}
+
+
+KILLED = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from reportlib.db import init_db
+from reportlib.delivery.send import deliver
+from reportlib.delivery.smtp import Mailer, SmtpTarget
+from tests.delivery.conftest import World
+from tests.delivery.test_pipeline import outgoing
+world = World(sys.argv[2], Path(sys.argv[3]))
+with Mailer(SmtpTarget("127.0.0.1", int(sys.argv[4]), timeout=30)) as mailer:
+    deliver(init_db(world.url), "statement", outgoing(world, int(sys.argv[5]), attach=True), mailer, user="test")
+"""
+
+
+def test_a_send_killed_while_recording_and_sending_is_resumed_and_each_message_accepted_once(world, smtp_server):
+    n = 3 * _CHUNK
+    inbox = Inbox(hold="e00020@x.example")  # the killed send is inside message 20 when it dies
+    smtp = smtp_server(inbox)
+    root = Path(__file__).resolve().parents[2]
+    killed = subprocess.Popen([sys.executable, "-c", KILLED, str(root), world.url, str(world.out), str(smtp.port),
+                               str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        assert inbox.holding.wait(timeout=180), "the send never reached message 20"
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=60)
+        inbox.release.set()
+    assert accepted(inbox) == {f"e{i:05d}@x.example": 1 for i in range(20)}
+    inbox.hold = None
+    engine = init_db(world.url)
+    with Mailer(smtp) as mailer:
+        results = deliver(engine, "statement", outgoing(world, n, attach=True), mailer, user="test")
+    assert not results.failed
+    assert accepted(inbox) == {f"e{i:05d}@x.example": 1 for i in range(n)}
+    with engine.connect() as conn:
+        log = delivery_frame(conn, "statement")
+    assert len(log) == 2 * n and set(log["status"]) == {"sent"}
+    # Message 20 was recorded before it went out: the resumed send sent the .eml written then.
+    assert (world.statements / "outbox" / "E00020.eml").is_file()
+    assert not (world.statements / "outbox" / "E00020.2.eml").exists()

@@ -32,6 +32,7 @@ import functools
 import getpass
 import os
 import queue
+import sys
 import threading
 from dataclasses import dataclass, field
 from email import policy
@@ -207,6 +208,24 @@ def deliver(engine: Engine, family: str, outgoing: Iterable[Outgoing], mailer: M
     recorded.
     """
     results = _Results()
+    switching = sys.getswitchinterval()
+    if mailer is not None:
+        # The sender needs the interpreter for a moment after each of the server's replies; while
+        # this thread composes it would wait for the interpreter's switch interval each time.
+        sys.setswitchinterval(min(switching, _SWITCH))
+    try:
+        return _deliver(engine, family, outgoing, mailer, results, resend=resend, user=user, tick=tick,
+                        prepared=prepared)
+    finally:
+        sys.setswitchinterval(switching)
+
+
+_SWITCH = 0.0005  # seconds: how long a thread holding the interpreter runs before another that waits gets it
+
+
+def _deliver(engine: Engine, family: str, outgoing: Iterable[Outgoing], mailer: Mailer | None, results: _Results, *,
+             resend: bool, user: str | None, tick: Callable[[str], None],
+             prepared: Callable[[Outgoing, log.Prepared], None]) -> _Results:
     sender = _Sender(engine, mailer, results, tick) if mailer is not None else None
     pending: list[Outgoing] = []
 
