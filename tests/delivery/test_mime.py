@@ -128,3 +128,18 @@ def test_a_file_written_again_during_a_send_is_read_again(tmp_path):
     m = message()
     attach(m, second, "application", "pdf")
     assert next(m.iter_attachments()).get_payload(decode=True) == b"%PDF-1.7\nsecond, longer"
+
+
+def test_a_send_keeps_only_the_files_it_attached_last_up_to_its_limit(tmp_path):
+    noise = random.Random(3)
+    paths = []
+    for n in range(4):
+        paths.append(tmp_path / f"p{n}.pdf")
+        paths[-1].write_bytes(noise.randbytes(30_000))
+    cache = Attachments(keep=3 * 2 * 40_600)  # three files' base64 text and wire lines
+    first = cache.get(paths[0])
+    for path in paths[1:]:
+        cache.get(path)
+    again = cache.get(paths[0])  # dropped for the fourth: read and encoded again, the same
+    assert again is not first and again == first
+    assert cache.get(paths[3]) is cache.get(paths[3])

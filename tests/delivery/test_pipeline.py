@@ -4,10 +4,6 @@ fails or stops on the way; real aiosmtpd on 127.0.0.1, the delivery log in SQLit
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from email import message_from_bytes, policy
@@ -25,7 +21,7 @@ from reportlib.delivery.smtp import Mailer
 from reportlib.families import get_family
 from reportlib.manifest import SUFFIX, read_manifest
 
-from ..smtp_server import Inbox
+from ..smtp_server import Inbox, killed_while_held
 
 pytestmark = pytest.mark.kernel
 
@@ -160,16 +156,8 @@ def test_a_send_killed_while_recording_and_sending_is_resumed_and_each_message_a
     inbox = Inbox(hold="e00020@x.example")  # the killed send is inside message 20 when it dies
     smtp = smtp_server(inbox)
     root = Path(__file__).resolve().parents[2]
-    killed = subprocess.Popen([sys.executable, "-c", KILLED, str(root), world.url, str(world.out), str(smtp.port),
-                               str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    try:
-        assert inbox.holding.wait(timeout=180), "the send never reached message 20"
-    finally:
-        killed.send_signal(signal.SIGKILL)
-        killed.wait(timeout=60)
-        inbox.release.set()
+    killed_while_held(inbox, ["-c", KILLED, str(root), world.url, str(world.out), str(smtp.port), str(n)])
     assert accepted(inbox) == {f"e{i:05d}@x.example": 1 for i in range(20)}
-    inbox.hold = None
     engine = init_db(world.url)
     with Mailer(smtp) as mailer:
         results = deliver(engine, "statement", outgoing(world, n, attach=True), mailer, user="test")

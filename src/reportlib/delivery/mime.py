@@ -21,11 +21,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 import secrets
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from ..versions import content_sha256
 
@@ -37,7 +39,7 @@ class EncodedFile:
     """A file to attach: its bytes as a message carries them (base64 lines) and its digests."""
 
     name: str
-    payload: str  # base64 in lines of ``line`` characters ending with "\n", as the standard library writes it
+    payload: str  # base64 lines ending with "\n", as set_content makes them
     wire: bytes  # the same lines ending with CRLF, as they go out
     sha256: str
     content_sha256: str
@@ -59,23 +61,22 @@ class Attachments:
     """The files of one send, each read, encoded and digested once.
 
     A file is known by its path, size and modification time: a file written again is read
-    again. Keep one for a send, not longer: it holds every file it has read.
+    again. The files most recently attached are kept, up to ``keep`` bytes of encoded text
+    (a send of thousands of entities, each with files of its own, does not hold them all).
     """
 
-    def __init__(self, *, max_line_length: int | None = policy.SMTP.max_line_length):
+    def __init__(self, *, max_line_length: int | None = policy.SMTP.max_line_length, keep: int = 256 * 1_048_576):
         self.max_line_length = max_line_length
-        self._files: dict[tuple[str, int, int], EncodedFile] = {}
-
-    def __len__(self) -> int:
-        return len(self._files)
+        self._files: _Kept[tuple[str, int, int]] = _Kept(keep)
 
     def get(self, path: Path) -> EncodedFile:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         found = self._files.get(key)
         if found is None:
-            found = self._files[key] = encode(path.read_bytes(), path.name, max_line_length=self.max_line_length)
-            _KNOWN.put(found)
+            found = encode(path.read_bytes(), path.name, max_line_length=self.max_line_length)
+            self._files.put(key, found)
+            _KNOWN.put(found.payload, found)
         return found
 
 
@@ -100,27 +101,42 @@ def attach(message: EmailMessage, file: EncodedFile, maintype: str, subtype: str
     message.attach(part)
 
 
-class _Known:
-    """Encoded bodies by their base64 text (the last few hundred): digests and CRLF lines."""
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._known: OrderedDict[str, EncodedFile] = OrderedDict()
-
-    def get(self, payload: str) -> EncodedFile | None:
-        found = self._known.get(payload)
-        if found is not None:
-            self._known.move_to_end(payload)
-        return found
-
-    def put(self, file: EncodedFile) -> None:
-        self._known[file.payload] = file
-        self._known.move_to_end(file.payload)
-        while len(self._known) > self.size:
-            self._known.popitem(last=False)
+K = TypeVar("K")
 
 
-_KNOWN = _Known()
+class _Kept(Generic[K]):
+    """Encoded files by a key, the most recently used kept up to ``size`` bytes of text."""
+
+    def __init__(self, size: int):
+        self.size, self._bytes = size, 0
+        self._kept: OrderedDict[K, EncodedFile] = OrderedDict()
+        self._lock = threading.Lock()  # sends in threads of one process share the module's
+
+    def get(self, key: K) -> EncodedFile | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: K, file: EncodedFile) -> None:
+        with self._lock:
+            earlier = self._kept.pop(key, None)
+            if earlier is not None:
+                self._bytes -= _weight(earlier)
+            self._kept[key] = file
+            self._bytes += _weight(file)
+            while self._bytes > self.size and len(self._kept) > 1:
+                self._bytes -= _weight(self._kept.popitem(last=False)[1])
+
+
+def _weight(file: EncodedFile) -> int:
+    return len(file.payload) + len(file.wire)
+
+
+# Bodies by their base64 text: a message's attachments digested and written without decoding
+# them again (the files of the current send, and any body the log digests).
+_KNOWN: _Kept[str] = _Kept(128 * 1_048_576)
 
 
 def _base64_body(part: EmailMessage) -> str | None:
@@ -142,7 +158,7 @@ def part_digests(part: EmailMessage) -> tuple[str, str]:
     if payload is not None and len(payload) >= _WHOLE:
         wire = _wire(payload)
         if wire is not None:
-            _KNOWN.put(EncodedFile(part.get_filename() or "", payload, wire, *digests))
+            _KNOWN.put(payload, EncodedFile(part.get_filename() or "", payload, wire, *digests))
     return digests
 
 
