@@ -5,9 +5,12 @@
 - every statement's PDF: one headless Chromium printing the whole batch against a Chromium
   started per page (measured on ``--sample`` pages);
 - ``--messages`` messages (statement packs with their PDF and workbook attached, two
-  addresses each) composed, recorded in the delivery log and sent through ``send_open`` to an
-  aiosmtpd server on 127.0.0.1 in a process of its own, against plain ``smtplib`` sending the
-  same .eml files on one connection (no log). The server's count proves each was accepted once.
+  addresses each) composed, recorded in the delivery log and sent by ``send.deliver`` (as
+  ``reportlib send`` does: recording and sending at once) to an aiosmtpd server on 127.0.0.1 in
+  a process of its own, against plain ``smtplib`` sending the same .eml files on one connection
+  (no log). The server's count proves each was accepted once. The messages cycle through the
+  demo's statement packs, so a send reads each of their files once (``send``); ``send-own``
+  makes each message read and encode its files as if they were its own, as a real send's are.
 
     python bench/delivery.py --db sqlite:///data/reportlib.sqlite --repeat 3 --messages 1000
     python bench/delivery.py --reuse outputs --parts send --repeat 1   # after make demo, sending alone
@@ -240,7 +243,7 @@ def sending(work: Path, repeat: int, n: int, *, attach: bool = True, shared: boo
             log(f"send: the same {n} .eml files by plain smtplib in {plain[-1]:.1f} s")
     what = ("a link to the catalogue, no attachment" if not attach else "PDF and workbook attached, "
             + ("each file read and encoded once for the send" if shared else "each message encoding its own files"))
-    return [f"| {n} messages (≈{size / 1024:.0f} KB each, {what}) composed, logged and sent (`send_open`) | "
+    return [f"| {n} messages (≈{size / 1024:.0f} KB each, {what}) composed, logged and sent (`deliver`) | "
             f"{median(ours):.1f} | {median(ours) / n * 1000:.1f} ms |",
             f"| same, CPU seconds of this process (composing, logging, sending; not the server's) | "
             f"{median(cpu):.1f} | {median(cpu) / n * 1000:.1f} ms |",
