@@ -432,7 +432,7 @@ def _syncing() -> ThreadPoolExecutor:
         return _SYNC_POOL
 
 
-_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.RLock]" = weakref.WeakKeyDictionary()
 
 
 class _Anyone:
@@ -451,7 +451,7 @@ class _Anyone:
         pass
 
 
-def _writing(engine: Engine) -> "threading.Lock | _Anyone":
+def _writing(engine: Engine) -> "threading.RLock | _Anyone":
     """This process's turn at writing to ``engine``'s database. SQLite has one writer at a time,
     and a writer that finds the database locked polls for it in sleeps of up to 100 ms: threads
     of one send (recording the next messages, recording the results of those sent) take turns
@@ -459,7 +459,9 @@ def _writing(engine: Engine) -> "threading.Lock | _Anyone":
     if engine.dialect.name != "sqlite":
         return _Anyone()
     with _POOL_LOCK:
-        return _WRITERS.setdefault(engine, threading.Lock())
+        # Reentrant: a thread that writes again inside its own batch meets SQLite's busy
+        # timeout and its error, as it would without this lock, rather than waiting forever.
+        return _WRITERS.setdefault(engine, threading.RLock())
 
 
 def _fsync(path: Path) -> None:
