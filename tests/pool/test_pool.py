@@ -210,7 +210,7 @@ def test_a_stale_socket_of_a_dead_pool_means_a_cold_run_and_the_next_pool_cleans
 
 
 def test_a_run_through_the_pool_imports_nothing_heavy_in_the_command(world):
-    args = ["run", "qbr", "-p", "partner", "P007", "-p", "quarter", QUARTER, "--db", world["url"],
+    args = ["run", "qbr", "-p", "partner", "P001", "-p", "quarter", QUARTER, "--db", world["url"], "--force",
             "--out", str(world["out"])]
     code = ("import sys; from reportlib.cli import main; status = main(sys.argv[1:]); "
             "print('HEAVY', sorted(m for m in ('sqlalchemy', 'pandas', 'papermill', 'jupyter_client', 'nbformat', "
