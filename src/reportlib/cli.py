@@ -334,7 +334,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
         from .pool.worker import serve_worker
 
         listen_fd, status_fd = (int(fd) for fd in args.worker.split(","))
-        code = serve_worker(listen_fd, status_fd, main)
+        code = serve_worker(listen_fd, status_fd, main, os.environ.pop("REPORTLIB_POOL_REHEARSE_DB", None))
         close_worker_engines()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -360,8 +360,21 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
     if args.idle <= 0:
         raise ConfigError(f"--idle must be a number of minutes above 0, not {args.idle:g}.")
-    return serve_pool(workers=args.workers, idle_minutes=args.idle, out=args.out,
+    return serve_pool(workers=args.workers, idle_minutes=args.idle, out=args.out, rehearse_db=_rehearsal_db(args.db),
                       say=lambda text: print(text, flush=True))
+
+
+def _rehearsal_db(url: str | None) -> str | None:
+    """The database the pool's workers rehearse on: ``--db``, else the default one if it exists
+    (an SQLite file that is not there would be created empty)."""
+    from pathlib import Path
+
+    from .config import resolve_db_url
+
+    resolved = resolve_db_url(url)
+    if url is None and resolved.startswith("sqlite:///") and not Path(resolved.removeprefix("sqlite:///")).is_file():
+        return None
+    return resolved
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -501,6 +514,9 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
                    help="stop after this many minutes without a run (default 30)")
     p.add_argument("--out", metavar="DIR", help="the outputs folder of the runs it serves (default: outputs/); "
                                                 "runs with another --out are not its")
+    p.add_argument("--db", metavar="URL", help="a database the workers run each notebook on once as they warm up "
+                                               "(default: $REPORTLIB_DB or data/reportlib.sqlite if there); "
+                                               "each run reads the database its own command names")
     action = p.add_mutually_exclusive_group()
     action.add_argument("--status", action="store_true", help="say whether a pool runs here, and its workers")
     action.add_argument("--stop", action="store_true", help="stop the running pool (after its current run)")

@@ -191,32 +191,39 @@ def run_in_pool(command: str, argv: list[str], out: str | os.PathLike | None = N
                "fingerprint": code_fingerprint(), "tty": [_isatty(sys.stdout), _isatty(sys.stderr)]}
     started = False
     with sock:
-        try:
-            send_frame(sock, request)
-            for frame in read_frames(sock):
-                if "refused" in frame:
-                    say(f"reportlib: {frame['refused']}; running without the kernel pool.")
+        frames = read_frames(sock)
+        while True:
+            try:
+                if request is not None:
+                    send_frame(sock, request)
+                    request = None
+                frame = next(frames, None)
+            except (OSError, ValueError) as exc:
+                if not started:
+                    say(f"reportlib: the kernel pool did not answer ({exc}); running without it.")
                     return None
-                if "started" in frame:
-                    started = True
-                elif "out" in frame:
-                    sys.stdout.write(frame["out"])
-                    sys.stdout.flush()
-                elif "err" in frame:
-                    sys.stderr.write(frame["err"])
-                    sys.stderr.flush()
-                elif "exit" in frame:
-                    return int(frame["exit"])
-        except (OSError, ValueError) as exc:
-            if not started:
-                say(f"reportlib: the kernel pool did not answer ({exc}); running without it.")
+                say(f"error: the kernel pool stopped during the run ({exc}); run the command again.")
+                return 2
+            if frame is None:
+                break
+            if "refused" in frame:
+                say(f"reportlib: {frame['refused']}; running without the kernel pool.")
                 return None
-            say(f"error: the kernel pool stopped during the run ({exc}); run the command again.")
-            return 2
+            if "exit" in frame:
+                return int(frame["exit"])
+            started = started or "started" in frame
+            _show(frame)  # an error writing here (a closed pipe) is this command's, not the pool's
     if not started:  # the pool closed the connection before taking it (it was stopping)
         return None
     say("error: the kernel pool stopped during the run; run the command again.")
     return 2
+
+
+def _show(frame: dict[str, Any]) -> None:
+    for key, stream in (("out", sys.stdout), ("err", sys.stderr)):
+        if key in frame:
+            stream.write(frame[key])
+            stream.flush()
 
 
 def _isatty(stream) -> bool:

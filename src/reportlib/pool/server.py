@@ -33,9 +33,12 @@ _CRASHES = 3
 _GRACE = 60.0
 
 
-def serve_pool(workers: int = 1, idle_minutes: float = 30, out: str | None = None,
+def serve_pool(workers: int = 1, idle_minutes: float = 30, out: str | None = None, rehearse_db: str | None = None,
                say: Callable[[str], None] = print) -> int:
-    """Run the pool in the foreground until it is stopped or idle; its exit status."""
+    """Run the pool in the foreground until it is stopped or idle; its exit status.
+
+    ``rehearse_db``: the database each worker runs every family's notebook on once as it warms
+    up (:func:`.worker.serve_worker`); the runs use the database their command names."""
     if not available():
         raise ConfigError("The kernel pool needs Unix domain sockets, which this platform does not have; "
                           "reportlib run works without it (each run starts its own kernel).")
@@ -57,14 +60,16 @@ def serve_pool(workers: int = 1, idle_minutes: float = 30, out: str | None = Non
         raise ConfigError(f"A kernel pool already runs for {place.project} with outputs in {place.outputs}{pid}; "
                           "stop it first: reportlib pool --stop") from None
     try:
-        return _Pool(place, workers, idle_minutes, say).run()
+        return _Pool(place, workers, idle_minutes, say, rehearse_db).run()
     finally:
         lock.close()
 
 
 class _Pool:
-    def __init__(self, place: PoolPlace, workers: int, idle_minutes: float, say: Callable[[str], None]):
+    def __init__(self, place: PoolPlace, workers: int, idle_minutes: float, say: Callable[[str], None],
+                 rehearse_db: str | None):
         self.place, self.count, self.idle_s, self.say = place, workers, idle_minutes * 60, say
+        self.rehearse_db = rehearse_db
         self.workers: dict[int, subprocess.Popen] = {}
         self.states: dict[int, str] = {}
         self.starts: list[float] = []
@@ -114,6 +119,8 @@ class _Pool:
     def _start_worker(self) -> None:
         fds = f"{self.listener.fileno()},{self.status_write}"
         command = [sys.executable, "-m", "reportlib", "pool", "--worker", fds, "--out", str(self.place.outputs)]
+        if self.rehearse_db:  # in the environment, not on a command line others may read
+            os.environ["REPORTLIB_POOL_REHEARSE_DB"] = self.rehearse_db
         # Its own session: a Ctrl-C in the pool's terminal reaches the pool alone, which stops
         # the workers in order (a worker and its kernel would each take the interrupt otherwise).
         process = subprocess.Popen(command, pass_fds=(self.listener.fileno(), self.status_write),

@@ -126,9 +126,14 @@ class _Leave(BaseException):
         self.code = code
 
 
-def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], int]) -> int:
+def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], int],
+                 rehearse_db: str | None = None) -> int:
     """A worker's life: warm up, then run each client's command with ``handle`` (the command
     line's ``main``) until the pool stops it (SIGTERM) or asks for a restart (SIGUSR1); the exit code.
+
+    ``rehearse_db``: a database to run every family's notebook on once, with its defaults, in a
+    scratch folder, so that the first command finds what a run first touches ready in the kernel
+    (the database driver, the chart engine) and here (the HTML export).
 
     A signal that comes during a command takes effect when the command has ended.
     """
@@ -153,7 +158,9 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
 
     listener = socket.socket(fileno=listen_fd)
     try:
-        _warm_up()
+        notebooks = _warm_up()
+        if rehearse_db:
+            _rehearse(worker_engine("warm"), notebooks, rehearse_db)
         _engine = PoolEngine(worker_engine("warm"))
         tell("ready")
         while state["leave"] is None:
@@ -174,7 +181,7 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
         listener.close()
 
 
-def _warm_up() -> None:
+def _warm_up() -> list[Path]:
     """Start the kernel and import every family's notebook imports in it, while this process
     imports the runner (:func:`reportlib.engines.pool.start_worker`, as a batch's worker does)."""
     from ..families import FAMILIES, notebook_path
@@ -196,6 +203,31 @@ def _warm_up() -> None:
     from ..render.html import warm_html_export
 
     warm_html_export(static_charts=any(draws_static_charts(notebook) for notebook in notebooks))
+    return notebooks
+
+
+def _rehearse(engine: WarmEngine, notebooks: list[Path], db_url: str) -> None:
+    """Run each notebook with its own defaults on ``db_url`` in a scratch folder, its page
+    exported; a failure only means that this rehearsal taught nothing."""
+    import shutil
+    import tempfile
+
+    from ..config import public_db_url
+    from ..render.html import write_notebook_html
+
+    public = public_db_url(db_url)
+    environment = {"REPORTLIB_DB": db_url} if public != db_url else {}
+    for notebook in notebooks:
+        scratch = Path(tempfile.mkdtemp(prefix="reportlib-pool-"))
+        try:
+            executed = engine.execute(notebook, scratch / "rehearsal.ipynb",
+                                      {"db_url": public, "output_dir": str(scratch), "output_stem": "rehearsal"},
+                                      scratch, environment)
+            write_notebook_html(executed, scratch / "rehearsal.html", consume=True, notes=False)
+        except Exception:  # noqa: BLE001 - a notebook without defaults for this database
+            pass
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _serve(sock: socket.socket, handle: Callable[[list[str]], int], fingerprint: str) -> bool:
