@@ -94,7 +94,7 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
                         help="seconds one cell may run (default: a family's 1800, a notebook's none, as papermill)")
     parser.add_argument("--log-output", action="store_true", help="write each cell's output to stderr as it comes")
     parser.add_argument("--no-pool", action="store_true",
-                        help="a family's run: start its own kernel even when a kernel pool (reportlib pool) is up")
+                        help="a family's runs: start their own kernels even when a kernel pool (reportlib pool) is up")
     notebook = parser.add_argument_group("a notebook (PATH.ipynb) only")
     notebook.add_argument("--to", action="append", default=[], choices=("html", "pdf"),
                           help="also export each executed notebook: html (the report page, code hidden) or pdf "
@@ -305,6 +305,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if engine_options and (args.engine or "warm") != "warm":
         raise ConfigError("--recycle-after and --kernel-memory apply to the warm engine only.")
     engine_options.update(_engine_options(args, notebook))
+    pooled = None
+    if not notebook and not args.scheduler and not args.no_pool and (args.engine or "warm") == "warm":
+        from .pool.client import pool_workers
+
+        pooled = pool_workers(args.out)
+        if pooled:
+            executor, options["pool_out"], options["pool_workers"] = "pool", args.out, pooled
     if notebook:
         from .notebooks import batch_notebook
 
@@ -321,6 +328,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
                            executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
                            limit=args.limit, engine_options=engine_options, **options)
     print(result.summary())
+    if pooled:
+        print(f"  (via the kernel pool: {pooled} warm worker(s))")
     after = 0 if notebook else _after(args, sorted({r.folder for r in result.results if r.folder}),
                                       workers=args.workers)
     return 0 if result.ok and not after else 1
@@ -333,8 +342,14 @@ def cmd_pool(args: argparse.Namespace) -> int:
         from .engines import close_worker_engines
         from .pool.worker import serve_worker
 
+        def run_job_fields(fields: dict[str, Any]) -> dict[str, Any]:  # the runner loads as the kernel starts
+            from .batch import run_job_fields
+
+            return run_job_fields(fields)
+
         listen_fd, status_fd = (int(fd) for fd in args.worker.split(","))
-        code = serve_worker(listen_fd, status_fd, main, os.environ.pop("REPORTLIB_POOL_REHEARSE_DB", None))
+        code = serve_worker(listen_fd, status_fd, main, run_job_fields, args.workers,
+                            os.environ.pop("REPORTLIB_POOL_REHEARSE_DB", None))
         close_worker_engines()
         sys.stdout.flush()
         sys.stderr.flush()

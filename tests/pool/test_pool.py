@@ -175,6 +175,26 @@ def test_a_failing_cell_through_the_pool_is_named_and_its_notebook_kept(world):
     assert "via the kernel pool" in again.stdout and not kept.exists()
 
 
+def test_a_batch_through_the_pool_makes_what_a_cold_batch_makes(world):
+    out = world["out"]  # the pool's: another outputs folder is another pool's
+    args = ["batch", "qbr", "-p", "quarter", QUARTER, "--db", world["url"], "--out", str(out), "--quiet", "--force"]
+    warm = command(world, *args)
+    assert warm.returncode == 0, warm.stderr
+    assert "via the kernel pool" in warm.stdout and " 0 failed" in warm.stdout
+    folder = out / "qbr" / QUARTER.lower()
+    decks = sorted(folder.glob("*.pptx"))
+    assert len(decks) > 1
+    texts = {deck.name: slide_texts(deck) for deck in decks}
+    manifests = {deck.name: json.loads(deck.with_suffix(".manifest.json").read_text()) for deck in decks}
+    assert {manifest["engine"] for manifest in manifests.values()} == {"warm"}
+    cold = command(world, *args, "--no-pool", "--workers", "1")
+    assert cold.returncode == 0, cold.stderr
+    assert "via the kernel pool" not in cold.stdout
+    assert {deck.name: slide_texts(deck) for deck in sorted(folder.glob("*.pptx"))} == texts
+    again = {deck: json.loads((folder / deck).with_suffix(".manifest.json").read_text()) for deck in manifests}
+    assert {deck: m["run_key"] for deck, m in again.items()} == {deck: m["run_key"] for deck, m in manifests.items()}
+
+
 def test_a_second_pool_for_the_same_project_refuses(world):
     second = command(world, "pool", "--out", str(world["out"]))
     assert second.returncode == 2
@@ -186,7 +206,8 @@ def test_a_second_pool_for_the_same_project_refuses(world):
 def test_a_stale_socket_of_a_dead_pool_means_a_cold_run_and_the_next_pool_cleans_it(world):
     out = world["base"] / "other-out"
     env = world["env"]
-    code = "import sys; from reportlib.pool.client import pool_place; print(pool_place(sys.argv[1], create=True).socket)"
+    code = ("import sys; from reportlib.pool.client import pool_place; "
+            "print(pool_place(sys.argv[1], create=True).socket)")
     path = Path(subprocess.run([sys.executable, "-c", code, str(out)], env=env, cwd=world["base"], text=True,
                                capture_output=True, check=True).stdout.strip())
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -23,8 +23,8 @@ from typing import Any, Callable
 from ..config import outputs_root, project_root
 from ..lifeline import process_alive
 
-__all__ = ["PoolPlace", "available", "code_fingerprint", "pool_place", "pool_status", "read_frames",
-           "run_in_pool", "runtime_folder", "send_frame", "stop_pool"]
+__all__ = ["PoolPlace", "PoolUnavailable", "available", "call_pool", "code_fingerprint", "pool_place", "pool_status",
+           "pool_workers", "read_frames", "run_in_pool", "runtime_folder", "send_frame", "stop_pool"]
 
 # Variables read when a process or kernel starts, which a warm worker cannot take from a run's
 # request: a client whose values differ is another pool's.
@@ -217,6 +217,49 @@ def run_in_pool(command: str, argv: list[str], out: str | os.PathLike | None = N
         return None
     say("error: the kernel pool stopped during the run; run the command again.")
     return 2
+
+
+class PoolUnavailable(Exception):
+    """The pool could not take a call (none up, it refused, or it stopped before answering)."""
+
+
+def call_pool(op: str, payload: dict[str, Any] | None = None, out: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Ask this project's pool to do ``op`` (``ping``, or ``job``: one run of a batch, ``payload``)
+    with this process's folder and environment; the ``result`` it sends. PoolUnavailable when it
+    cannot (no pool, a refusal, a pool that stopped before answering)."""
+    place = pool_place(out) if available() else None
+    try:
+        sock = _connect(place) if place is not None else None
+    except OSError as exc:
+        raise PoolUnavailable(f"the kernel pool did not answer ({exc})") from None
+    if sock is None:
+        raise PoolUnavailable("no kernel pool runs for this project")
+    with sock:
+        try:
+            send_frame(sock, {"op": op, "argv": [op], "payload": payload, "cwd": os.getcwd(), "env": dict(os.environ),
+                              "fingerprint": code_fingerprint(), "tty": [False, False]})
+            result: dict[str, Any] = {}
+            for frame in read_frames(sock):
+                if "refused" in frame:
+                    raise PoolUnavailable(frame["refused"])
+                if "result" in frame:
+                    result = frame["result"]
+                elif "exit" in frame:
+                    return result
+                else:
+                    _show(frame)
+        except (OSError, ValueError) as exc:
+            raise PoolUnavailable(f"the kernel pool stopped before answering ({exc})") from None
+    raise PoolUnavailable("the kernel pool stopped before answering")
+
+
+def pool_workers(out: str | os.PathLike | None = None) -> int | None:
+    """How many workers this project's pool has, when one is up and will run this process's
+    code (it answers a ``ping``); else None."""
+    try:
+        return int(call_pool("ping", out=out)["workers"])
+    except PoolUnavailable:
+        return None
 
 
 def _show(frame: dict[str, Any]) -> None:

@@ -118,7 +118,8 @@ class _Pool:
 
     def _start_worker(self) -> None:
         fds = f"{self.listener.fileno()},{self.status_write}"
-        command = [sys.executable, "-m", "reportlib", "pool", "--worker", fds, "--out", str(self.place.outputs)]
+        command = [sys.executable, "-m", "reportlib", "pool", "--worker", fds, "--out", str(self.place.outputs),
+                   "--workers", str(self.count)]
         if self.rehearse_db:  # in the environment, not on a command line others may read
             os.environ["REPORTLIB_POOL_REHEARSE_DB"] = self.rehearse_db
         # Its own session: a Ctrl-C in the pool's terminal reaches the pool alone, which stops

@@ -127,9 +127,12 @@ class _Leave(BaseException):
 
 
 def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], int],
+                 run_job: Callable[[dict[str, Any]], dict[str, Any]], workers: int = 1,
                  rehearse_db: str | None = None) -> int:
     """A worker's life: warm up, then run each client's command with ``handle`` (the command
-    line's ``main``) until the pool stops it (SIGTERM) or asks for a restart (SIGUSR1); the exit code.
+    line's ``main``) and each batch's run with ``run_job`` (a job's fields -> its result's) until
+    the pool stops it (SIGTERM) or asks for a restart (SIGUSR1); the exit code. ``workers``: how
+    many the pool has, which a ``ping`` answers.
 
     ``rehearse_db``: a database to run every family's notebook on once, with its defaults, in a
     scratch folder, so that the first command finds what a run first touches ready in the kernel
@@ -169,7 +172,7 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
             tell("busy")
             try:
                 with connection:
-                    if _serve(connection, handle, fingerprint):
+                    if _serve(connection, handle, run_job, workers, fingerprint):
                         state["leave"] = RESTART
             finally:
                 state["busy"] = False
@@ -230,8 +233,10 @@ def _rehearse(engine: WarmEngine, notebooks: list[Path], db_url: str) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _serve(sock: socket.socket, handle: Callable[[list[str]], int], fingerprint: str) -> bool:
-    """Run one client's command; whether this worker must restart (the code changed on disk)."""
+def _serve(sock: socket.socket, handle: Callable[[list[str]], int], run_job: Callable[[dict[str, Any]], dict[str, Any]],
+           workers: int, fingerprint: str) -> bool:
+    """Do what one client asks (``run`` or ``batch``: a command; ``job``: a batch's run;
+    ``ping``: say it would); whether this worker must restart (the code changed on disk)."""
     global _request_environment
     connection = _Connection(sock)
     with sock.makefile("rb") as stream:
@@ -249,7 +254,12 @@ def _serve(sock: socket.socket, handle: Callable[[list[str]], int], fingerprint:
                          "the kernel pool runs another Python, reportlib or environment (PYTHONPATH, "
                          "REPORTLIB_NO_PATCHES) than this command"})
         return restart
-    if not argv or argv[0] != request.get("op") or argv[0] not in ("run", "batch"):
+    op = request.get("op")
+    if op == "ping":
+        connection.send({"result": {"workers": workers}})
+        connection.send({"exit": 0})
+        return False
+    if not argv or argv[0] != op or op not in ("run", "batch", "job"):
         connection.send({"refused": f"the kernel pool does not run `reportlib {' '.join(argv[:1])}`"})
         return False
     saved_environment, saved_cwd = dict(os.environ), os.getcwd()
@@ -267,7 +277,11 @@ def _serve(sock: socket.socket, handle: Callable[[list[str]], int], fingerprint:
     sys.stdout, sys.stderr = _Relay(connection, "out", bool(tty[0])), _Relay(connection, "err", bool(tty[1]))
     try:
         try:
-            code = handle(argv)
+            if op == "job":
+                connection.send({"result": run_job(dict(request["payload"]))})
+                code = 0
+            else:
+                code = handle(argv)
         except SystemExit as exc:  # argparse's errors, as the command line exits on them
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except Exception:  # noqa: BLE001 - as an uncaught error ends a command: a traceback, status 1
