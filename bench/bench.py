@@ -325,13 +325,13 @@ def notebook_phases(executed: Path, started: float, seconds: float) -> tuple[flo
 
 
 class WarmPool:
-    """``reportlib pool`` on ``url``, serving runs whose outputs go to a folder of its own."""
+    """``reportlib pool --workers 2`` on ``url``, serving runs whose outputs go to a folder of its own."""
 
     def __init__(self, url: str, log):
         self.out = Path(tempfile.mkdtemp(prefix="rlbench-pool-"))
         log("start-up: starting a kernel pool")
         self.process = subprocess.Popen([str(BIN / "reportlib"), "pool", "--db", url, "--out", str(self.out),
-                                         "--idle", "120"], cwd=ROOT, stdout=subprocess.PIPE,
+                                         "--idle", "120", "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True)
         said = []
         for line in self.process.stdout:
@@ -347,17 +347,10 @@ class WarmPool:
             raise RuntimeError(f"a run did not go through the kernel pool:\n{check.stdout}{check.stderr}")
 
     def tree_cpu(self) -> float:
-        import psutil
+        """CPU seconds the pool, its workers and their kernels have used so far."""
+        from portal_bench import _cpu_seconds
 
-        total = 0.0
-        root = psutil.Process(self.process.pid)
-        for process in [root, *root.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-        return total
+        return _cpu_seconds(self.process.pid) + _cpu_seconds(self.process.pid, children=True)
 
     def run_timed(self, args: list[str], cpu: list[float]) -> float:
         """Seconds of ``reportlib ARGS --out <the pool's>``; its CPU with the pool's goes to ``cpu``."""
@@ -397,8 +390,8 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     cpu = {"single": {"papermill": [], "reportlib": []}, "many": {"papermill": [], "reportlib": []}}
     phases = {"papermill": [], "reportlib": []}
     loads = []
-    pooled: list[float] = []
-    cpu["single"]["pool"] = []
+    single["pool"], many["pool"] = [], []
+    cpu["single"]["pool"], cpu["many"]["pool"] = [], []
 
     def run_timed(command: list[str], what: str, side: str) -> float:
         seconds, _, used = timed_cpu(command)
@@ -409,8 +402,11 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     try:
         for r in range(repeat):
             log(f"start-up: repetition {r + 1}/{repeat}: one run through the kernel pool")
-            pooled.append(pool.run_timed(["run", "qbr", "--db", url, "--force", "-p", "partner", one["partner"],
-                                          "-p", "quarter", quarter], cpu["single"]["pool"]))
+            single["pool"].append(pool.run_timed(["run", "qbr", "--db", url, "--force", "-p", "partner",
+                                                  one["partner"], "-p", "quarter", quarter], cpu["single"]["pool"]))
+            log(f"start-up: repetition {r + 1}/{repeat}: {len(partners)} decks through the kernel pool")
+            many["pool"].append(pool.run_timed(["batch", "qbr", "--db", url, "--limit", str(len(partners)),
+                                                "--force", "--quiet", "-p", "quarter", quarter], cpu["many"]["pool"]))
             with tempfile.TemporaryDirectory(prefix="rlbench-startup-") as tmp:
                 work = Path(tmp)
                 log(f"start-up: repetition {r + 1}/{repeat}: one run each")
@@ -440,18 +436,19 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     finally:
         pool.stop()
     rows = []
-    for what, side, used in ((f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
-                              "`papermill notebooks/qbr.ipynb` (same parameters)", single, cpu["single"]),
-                             (f"{len(partners)} decks: `reportlib batch qbr --limit {len(partners)} --workers 2` / "
-                              f"`xargs -P 2` over {len(partners)} `papermill` runs", many, cpu["many"])):
-        pm, rl = median(side["papermill"]), median(side["reportlib"])
-        pm_cpu, rl_cpu = median(used["papermill"]), median(used["reportlib"])
+    for what, side, used, ours in (
+            (f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
+             "`papermill notebooks/qbr.ipynb` (same parameters)", single, cpu["single"], "reportlib"),
+            (f"{len(partners)} decks: `reportlib batch qbr --limit {len(partners)} --workers 2` / "
+             f"`xargs -P 2` over {len(partners)} `papermill` runs", many, cpu["many"], "reportlib"),
+            ("one deck via a warm pool: the same `reportlib run qbr` with `reportlib pool --workers 2` up / "
+             "`papermill`", single, cpu["single"], "pool"),
+            (f"{len(partners)} decks via a warm pool: `reportlib batch qbr --limit {len(partners)}` with "
+             "`reportlib pool --workers 2` up / `xargs -P 2`", many, cpu["many"], "pool")):
+        pm, rl = median(side["papermill"]), median(side[ours])
+        pm_cpu, rl_cpu = median(used["papermill"]), median(used[ours])
         rows.append(f"| {what} | {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× | {pm_cpu:.1f} | {rl_cpu:.1f} | "
                     f"{pm_cpu / rl_cpu:.1f}× |")
-    pm, rl = median(single["papermill"]), median(pooled)
-    pm_cpu, rl_cpu = median(cpu["single"]["papermill"]), median(cpu["single"]["pool"])
-    rows.append(f"| one deck via a warm pool: the same `reportlib run qbr` with `reportlib pool` up / `papermill` "
-                f"| {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× | {pm_cpu:.1f} | {rl_cpu:.1f} | {pm_cpu / rl_cpu:.1f}× |")
     rows += ["", "Where one deck's time went (medians of each phase, seconds; from the executed notebook's "
              "cell times):", "", "| phase | `papermill` | `reportlib run` |", "| --- | ---: | ---: |"]
     names = ("until the first cell starts (CLI, kernel start; reportlib: also the notebook's imports, planning)",

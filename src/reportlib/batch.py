@@ -263,14 +263,20 @@ class LocalExecutor:
         if pool is None:
             pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"),
                                        initializer=functools.partial(start_worker, os.getpid()))
-        with pool:
-            futures = [pool.submit(fn, job) for job in jobs]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        yield from _as_completed(pool, fn, jobs)
+
+
+def _as_completed(executor: Any, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
+    """Each job's result as it comes from ``executor`` (a concurrent.futures one, shut down at the
+    end); the jobs not started are cancelled when the caller stops early."""
+    with executor:
+        futures = [executor.submit(fn, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 class DaskExecutor:
@@ -330,14 +336,8 @@ class PoolExecutor:
                 return RunResult(_family_name(job), _job_stem(job), "failed", "", parameters=job.raw,
                                  error=f"the kernel pool could not run it: {exc}")
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="reportlib-pool-client") as threads:
-            futures = [threads.submit(send, job) for job in jobs]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        yield from _as_completed(ThreadPoolExecutor(self.workers, thread_name_prefix="reportlib-pool-client"), send,
+                                 jobs)
 
 
 EXECUTORS: Registry[Any] = Registry("batch executor")

@@ -103,6 +103,7 @@ class _Pool:
             place.socket.unlink(missing_ok=True)
             self._end_workers()
             place.info.unlink(missing_ok=True)
+            place.activity.unlink(missing_ok=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             os.close(self.status_read)
