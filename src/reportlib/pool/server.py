@@ -48,20 +48,33 @@ def serve_pool(workers: int = 1, idle_minutes: float = 30, out: str | None = Non
     if place is None:
         raise ConfigError("The kernel pool needs a private folder for its socket ($XDG_RUNTIME_DIR/reportlib or "
                           "<temp>/reportlib-<uid>, mode 0700, yours); the one there is not: remove it.")
-    import fcntl
-
-    lock = open(place.lock, "a")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        running = pool_status(out)
-        pid = f" (process {running['pid']})" if running else ""
-        raise ConfigError(f"A kernel pool already runs for {place.project} with outputs in {place.outputs}{pid}; "
-                          "stop it first: reportlib pool --stop") from None
+    lock = _take_lock(place, out)
     try:
         return _Pool(place, workers, idle_minutes, say, rehearse_db).run()
     finally:
+        place.lock.unlink(missing_ok=True)  # while held: a pool starting now finds it gone and takes a new one
+        lock.close()
+
+
+def _take_lock(place: PoolPlace, out: str | None):
+    """The pool's lock file, open and locked; ConfigError when another pool holds it."""
+    import fcntl
+
+    while True:
+        lock = open(place.lock, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            running = pool_status(out)
+            pid = f" (process {running['pid']})" if running else ""
+            raise ConfigError(f"A kernel pool already runs for {place.project} with outputs in {place.outputs}{pid}; "
+                              "stop it first: reportlib pool --stop") from None
+        try:
+            if os.fstat(lock.fileno()).st_ino == os.stat(place.lock).st_ino:
+                return lock
+        except FileNotFoundError:  # the pool that held it stopped and removed it meanwhile
+            pass
         lock.close()
 
 
