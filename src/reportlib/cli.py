@@ -306,7 +306,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise ConfigError("--recycle-after and --kernel-memory apply to the warm engine only.")
     engine_options.update(_engine_options(args, notebook))
     pooled = None
-    if not notebook and not args.scheduler and not args.no_pool and (args.engine or "warm") == "warm":
+    # The pool's kernels are the pool's: a batch that sets when its kernels are recycled runs cold.
+    if (not notebook and not args.scheduler and not args.no_pool and (args.engine or "warm") == "warm"
+            and args.recycle_after is None and args.kernel_memory is None):
         from .pool.client import pool_workers
 
         pooled = pool_workers(args.out)
