@@ -25,7 +25,9 @@ from reportlib.demo import build_demo
 
 from ..conftest import ROOT, html_elements
 
-pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.name != "posix", reason="the pool needs Unix sockets")]
+# One xdist worker runs them all: the code-change test changes the fingerprint every pool compares.
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("pool"),
+              pytest.mark.skipif(os.name != "posix", reason="the pool needs Unix sockets")]
 
 QUARTER = "2026Q3"
 
