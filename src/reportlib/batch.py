@@ -319,7 +319,8 @@ class DaskExecutor:
 class PoolExecutor:
     """The warm workers of this project's kernel pool (``reportlib pool``): each run is sent to
     the pool, which gives it to a free worker (:func:`run_job_fields`); as many runs at a time as
-    it has workers. A run the pool could not take is reported failed, saying why."""
+    it has workers. A run the pool cannot take (it stopped, or reportlib's code changed and its
+    workers restart) runs here instead, said once on stderr."""
 
     def __init__(self, pool_out: str | Path | None = None, pool_workers: int = 1, **_: Any):
         self.out, self.workers = pool_out, max(1, pool_workers)
@@ -329,15 +330,23 @@ class PoolExecutor:
 
         from .pool.client import PoolUnavailable, call_pool
 
+        said: list[str] = []
+
         def send(job: Job) -> RunResult:
             try:
                 return RunResult(**call_pool("job", _job_fields(job), out=self.out))
-            except (PoolUnavailable, TypeError) as exc:
-                return RunResult(_family_name(job), _job_stem(job), "failed", "", parameters=job.raw,
-                                 error=f"the kernel pool could not run it: {exc}")
+            except PoolUnavailable as exc:
+                if not said:
+                    said.append(str(exc))
+                    print(f"reportlib: {exc}; the runs it cannot take run here.", file=sys.stderr)
+                return fn(job)
 
-        yield from _as_completed(ThreadPoolExecutor(self.workers, thread_name_prefix="reportlib-pool-client"), send,
-                                 jobs)
+        try:
+            yield from _as_completed(ThreadPoolExecutor(self.workers, thread_name_prefix="reportlib-pool-client"),
+                                     send, jobs)
+        finally:
+            if said:
+                close_worker_engines()
 
 
 EXECUTORS: Registry[Any] = Registry("batch executor")

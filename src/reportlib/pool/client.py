@@ -245,6 +245,8 @@ def call_pool(op: str, payload: dict[str, Any] | None = None, out: str | os.Path
                 if "result" in frame:
                     result = frame["result"]
                 elif "exit" in frame:
+                    if not result:  # the worker said why on stderr, shown above
+                        raise PoolUnavailable(f"the kernel pool's worker failed (status {frame['exit']})")
                     return result
                 else:
                     _show(frame)

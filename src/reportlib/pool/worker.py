@@ -57,6 +57,10 @@ class PoolEngine:
         self._environment = {name: ours.get(name) for name in self._known}
         self.warm.timeout = options.get("timeout", self._defaults[0])
         self.warm.log_output = options.get("log_output", self._defaults[1])
+        # --log-output shows papermill's messages from INFO up; a later command without it must not.
+        import logging
+
+        logging.getLogger("papermill").setLevel(logging.INFO if self.warm.log_output else logging.WARNING)
         return self
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path,
