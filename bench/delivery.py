@@ -5,9 +5,12 @@
 - every statement's PDF: one headless Chromium printing the whole batch against a Chromium
   started per page (measured on ``--sample`` pages);
 - ``--messages`` messages (statement packs with their PDF and workbook attached, two
-  addresses each) composed, recorded in the delivery log and sent through ``send_open`` to an
-  aiosmtpd server on 127.0.0.1 in a process of its own, against plain ``smtplib`` sending the
-  same .eml files on one connection (no log). The server's count proves each was accepted once.
+  addresses each) composed, recorded in the delivery log and sent by ``send.deliver`` (as
+  ``reportlib send`` does: recording and sending at once) to an aiosmtpd server on 127.0.0.1 in
+  a process of its own, against plain ``smtplib`` sending the same .eml files on one connection
+  (no log). The server's count proves each was accepted once. The messages cycle through the
+  demo's statement packs, so a send reads each of their files once (``send``); ``send-own``
+  makes each message read and encode its files as if they were its own, as a real send's are.
 
     python bench/delivery.py --db sqlite:///data/reportlib.sqlite --repeat 3 --messages 1000
     python bench/delivery.py --reuse outputs --parts send --repeat 1   # after make demo, sending alone
@@ -178,29 +181,34 @@ def statements(url: str, work: Path, repeat: int, sample: int, reuse: Path | Non
             f"{median(single) * count:.1f} | {median(single):.2f} |"]
 
 
-def _messages(work: Path, n: int, *, attach: bool = True):
-    """``n`` (entity, message, recipients) from the statement packs, entities numbered past the real ones;
-    ``attach`` False: each message links to the catalogue instead of carrying the files."""
-    from reportlib.delivery.send import compose
+def _messages(work: Path, n: int, outbox: Path, *, attach: bool = True, shared: bool = True):
+    """``n`` messages (:class:`~reportlib.delivery.send.Outgoing`) from the statement packs, entities
+    numbered past the real ones; ``attach`` False: each message links to the catalogue instead of
+    carrying the files; ``shared`` False: each message reads and encodes its files as if no other
+    message carried them (a real send's messages each carry their own entity's files)."""
+    from reportlib.delivery.mime import Attachments
+    from reportlib.delivery.send import Outgoing, compose
     from reportlib.families import get_family
     from reportlib.manifest import SUFFIX, read_manifest
 
     family = get_family("statement")
     folder = work / "statements" / "2026-10"
     manifests = [m for m in (read_manifest(p) for p in sorted(folder.glob(f"*{SUFFIX}"))) if m and m["status"] == "ok"]
+    files = Attachments()
     for i in range(n):
         manifest = manifests[i % len(manifests)]
         entity = f"E{i:05d}"
         recipients = {"to": [f"finance@{entity.lower()}.example"], "cc": [], "bcc": ["archive@carrier.example"]}
         message = compose(family, folder, manifest, recipients, "reports@reportlib.example",
-                          max_bytes=10 * 1_048_576 if attach else 0, catalogue="index.html")
-        yield entity, message, recipients
+                          max_bytes=10 * 1_048_576 if attach else 0, catalogue="index.html",
+                          files=files if shared else Attachments())
+        yield Outgoing("2026-10", entity, f"{entity}.eml", message, recipients, outbox / f"{entity}.eml")
 
 
-def sending(work: Path, repeat: int, n: int, *, attach: bool = True) -> list[str]:
+def sending(work: Path, repeat: int, n: int, *, attach: bool = True, shared: bool = True) -> list[str]:
     from reportlib.db import init_db
-    from reportlib.delivery import Mailer, SmtpTarget, delivery_frame, log as delivery_log
-    from reportlib.delivery.send import send_open
+    from reportlib.delivery import Mailer, SmtpTarget, delivery_frame
+    from reportlib.delivery.send import deliver
 
     os.environ["REPORTLIB_SMTP_SECURITY"] = "none"
     ours, plain, cpu, size = [], [], [], 0
@@ -210,16 +218,10 @@ def sending(work: Path, repeat: int, n: int, *, attach: bool = True) -> list[str
             outbox = Path(scratch) / "outbox"
             server = Server()
             clock, own = time.perf_counter(), time.process_time()
-            names = {}
-            with delivery_log.preparing(engine) as batch:  # as send_reports records a period's messages
-                for entity, message, recipients in _messages(work, n, attach=attach):
-                    delivery_log.prepare(batch, family="statement", period="2026-10", entity=entity,
-                                         message=message, recipients=recipients, eml=outbox / f"{entity}.eml",
-                                         user="bench")
-                    batch.done()
-                    names[entity] = f"{entity}.eml"
-            with Mailer(SmtpTarget("127.0.0.1", server.port, timeout=60)) as mailer:
-                sent, failed = send_open(engine, "statement", "2026-10", names, mailer)
+            with Mailer(SmtpTarget("127.0.0.1", server.port, timeout=60)) as mailer:  # as send_reports does
+                done = deliver(engine, "statement", _messages(work, n, outbox, attach=attach, shared=shared), mailer,
+                               user="bench")
+            sent, failed = done.sent, done.failed
             ours.append(time.perf_counter() - clock)
             cpu.append(time.process_time() - own)
             messages, distinct, rcpts = server.stop()
@@ -239,8 +241,9 @@ def sending(work: Path, repeat: int, n: int, *, attach: bool = True) -> list[str
             plain.append(time.perf_counter() - clock)
             assert server.stop()[0] == n
             log(f"send: the same {n} .eml files by plain smtplib in {plain[-1]:.1f} s")
-    what = "PDF and workbook attached" if attach else "a link to the catalogue, no attachment"
-    return [f"| {n} messages (≈{size / 1024:.0f} KB each, {what}) composed, logged and sent (`send_open`) | "
+    what = ("a link to the catalogue, no attachment" if not attach else "PDF and workbook attached, "
+            + ("each file read and encoded once for the send" if shared else "each message encoding its own files"))
+    return [f"| {n} messages (≈{size / 1024:.0f} KB each, {what}) composed, logged and sent (`deliver`) | "
             f"{median(ours):.1f} | {median(ours) / n * 1000:.1f} ms |",
             f"| same, CPU seconds of this process (composing, logging, sending; not the server's) | "
             f"{median(cpu):.1f} | {median(cpu) / n * 1000:.1f} ms |",
@@ -258,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--reuse", metavar="OUTPUTS", help="copy the reports from this outputs folder (made by "
                                                           "make demo) instead of making them")
-    parser.add_argument("--parts", default="decks,statements,send,send-links",
-                        help="what to measure (comma-separated: decks, statements, send (PDF and workbook attached), "
-                             "send-links (a link to the catalogue instead))")
+    parser.add_argument("--parts", default="decks,statements,send,send-own,send-links",
+                        help="what to measure (comma-separated: decks, statements, send (PDF and workbook attached; "
+                             "the 34 packs' files, each read and encoded once), send-own (the same, each message "
+                             "reading and encoding its files as if they were its own), send-links (a link to the "
+                             "catalogue instead))")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     reuse = Path(args.reuse).resolve() if args.reuse else None
@@ -278,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             lines += decks(args.db, Path(work), args.repeat, args.sample, args.workers, reuse)
         if "statements" in parts:
             lines += statements(args.db, Path(work), args.repeat, args.sample, reuse)
-        elif parts & {"send", "send-links"}:  # the messages attach the packs and their PDFs
+        elif parts & {"send", "send-own", "send-links"}:  # the messages attach the packs and their PDFs
             folder = rendered("statement", "month", "2026-10", args.db, Path(work), reuse)
             from reportlib.delivery.pdf import make_pdfs
             from reportlib.families import get_family
@@ -286,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             make_pdfs(get_family("statement"), [folder])
         if "send" in parts:
             lines += sending(Path(work), args.repeat, args.messages)
+        if "send-own" in parts:
+            lines += sending(Path(work), args.repeat, args.messages, shared=False)
         if "send-links" in parts:
             lines += sending(Path(work), args.repeat, args.messages, attach=False)
     load = os.getloadavg()

@@ -4,7 +4,11 @@ misbehaves on request, and servers started for a test and stopped after it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 
 from aiosmtpd.controller import Controller
@@ -44,6 +48,24 @@ class Inbox:
             return "421 4.3.0 closing"
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
+
+
+# ``python -c CLI args...`` runs ``reportlib args...``.
+CLI = "import sys; from reportlib.cli import main; sys.exit(main())"
+
+
+def killed_while_held(inbox: Inbox, args: list[str], *, timeout: float = 180) -> None:
+    """Run ``python args...`` until ``inbox`` holds it at the address ``inbox.hold``, kill it there
+    (SIGKILL: nothing of it runs after), then let the server go on and hold no more."""
+    process = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ))
+    try:
+        assert inbox.holding.wait(timeout=timeout), f"the killed send never reached {inbox.hold}"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        inbox.release.set()
+    inbox.hold = None
 
 
 def free_port() -> int:

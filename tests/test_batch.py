@@ -92,6 +92,33 @@ def test_batch_on_two_worker_processes_writes_every_report_once(demo_url, tmp_pa
     assert _leftovers(folder) == []
 
 
+def test_workers_started_before_the_runs_are_known_end_with_their_kernels_when_nothing_is_left_to_run(
+        demo_url, tmp_path):
+    """A batch starts its workers (and their kernels) before it selects and plans its runs; when
+    every report is up to date it stops them, kernels and all, and nothing stays running."""
+    import psutil
+
+    out = tmp_path / "out"
+    assert run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=2, progress=False).ok
+    me = psutil.Process()
+    before = {child.pid for child in me.children(recursive=True)}
+    again = run_batch("statement", {"month": MONTH}, db_url=demo_url, out=out, workers=2, progress=False)
+    assert again.count("skipped") == 4, again.summary()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = [child for child in me.children(recursive=True) if child.pid not in before
+                and child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline())]
+        if not left:
+            break
+        time.sleep(0.2)
+    assert left == [], [child.cmdline() for child in left]
+    with pytest.raises(Exception):  # no tables: selecting the entities fails after the workers started
+        run_batch("statement", {"month": MONTH}, db_url=f"sqlite:///{tmp_path / 'empty.sqlite'}",
+                  out=tmp_path / "none", workers=2, progress=False)
+    assert not [child for child in me.children(recursive=True) if child.pid not in before
+                and child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline())]
+
+
 def test_batch_runs_on_a_dask_cluster(demo_url, tmp_path):
     distributed = pytest.importorskip("distributed")
     out = tmp_path / "out"

@@ -165,6 +165,25 @@ def test_a_kernel_started_early_runs_the_notebook_as_a_fresh_one_would(tmp_path)
     assert early.kernel is None and early._released.is_set()
 
 
+def test_a_kernel_started_early_is_a_running_process_when_start_early_returns(tmp_path):
+    """The kernel's process is launched by the caller of ``start_early`` before it returns, not by
+    a thread that would wait on the caller's imports for the interpreter lock; the thread only
+    waits for it to answer."""
+    import psutil
+
+    engine = get_engine("papermill")
+    before = {child.pid for child in psutil.Process().children()}
+    try:
+        engine.start_early()
+        launched = [child for child in psutil.Process().children() if child.pid not in before]
+        assert any("ipykernel_launcher" in " ".join(child.cmdline()) for child in launched), launched
+        engine.start_early(_probe_notebook(tmp_path))
+        engine._early._ready.wait(timeout=300)
+        assert engine._early.kernel is not None and engine._early.kernel.pid in {child.pid for child in launched}
+    finally:
+        engine.close()
+
+
 def test_a_kernel_started_early_for_a_run_that_never_comes_is_shut_down(tmp_path):
     import psutil
 

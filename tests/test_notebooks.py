@@ -137,6 +137,9 @@ def test_notebook_flags_given_to_a_family_are_refused(capsys):
         capsys.readouterr().err
     assert main(["run", "x.ipynb", "--out", "somewhere"]) == 2
     assert "--out is a family's outputs folder" in capsys.readouterr().err
+    for command in ("run", "batch"):  # a family's flag given to a notebook is refused, not ignored
+        assert main([command, "x.ipynb", "out", "--pdf"]) == 2
+        assert "--pdf makes the PDFs of a family's reports" in capsys.readouterr().err
 
 
 # --- grids and names -------------------------------------------------------------------------

@@ -51,6 +51,8 @@ __all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "PoolExecutor", 
            "run_runs"]
 
 DEFAULT_ENGINE = "warm"
+# run_runs's own options; the rest of a batch's options are its executor's.
+_BATCH_OPTIONS = frozenset({"workers", "force", "progress", "engine_options", "by_name"})
 # What a worker imports while its kernel starts: this module (its runs' function) and papermill.
 _WORKER_IMPORTS = ("reportlib.batch", "papermill")
 
@@ -230,24 +232,37 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None, **_: Any):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._started: list[Any] = []  # the started workers' processes (psutil)
 
     def start(self, runs: int, engine: str, options: dict[str, Any], notebook: str) -> None:
         """Start the worker processes now, each starting its kernel and importing what the
         notebook imports (:func:`~reportlib.engines.pool.start_worker`), so that they are ready
-        when the runs come: a batch starts them before it prepares (a kernel's start and imports
-        take seconds, done while it computes)."""
+        when the runs come: a batch starts them before it selects, plans and prepares its runs
+        (a kernel's start and imports take seconds, done while it computes)."""
         if self.workers > 1 and runs > 1 and self._pool is None:
+            import psutil
+
             count = min(self.workers, runs)
+            before = {child.pid for child in psutil.Process().children()}
             self._pool = ProcessPoolExecutor(count, mp_context=get_context("spawn"), initializer=functools.partial(
                 start_worker, os.getpid(), engine, options, notebook, _WORKER_IMPORTS))
             for _ in range(count):  # the pool starts a process per task it is given
                 self._pool.submit(int)
+            self._started = [child for child in psutil.Process().children()
+                             if child.pid not in before and _is_spawned_worker(child)]
 
     def close(self) -> None:
-        """Stop the worker processes started by :meth:`start` if no run used them."""
+        """Stop the worker processes started by :meth:`start` if no run used them: at once, as
+        they may still be starting their kernels (which end with them)."""
         if self._pool is not None:
+            import psutil
+
+            for process in self._started:
+                with contextlib.suppress(psutil.Error):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._started = []
 
     def map(self, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
         if self.workers == 1 or len(jobs) == 1:
@@ -259,7 +274,7 @@ class LocalExecutor:
                 close_worker_engines()
             return
         # spawn, not fork: the parent may hold database connections and threads.
-        pool, self._pool = self._pool, None
+        pool, self._pool, self._started = self._pool, None, []
         if pool is None:
             pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"),
                                        initializer=functools.partial(start_worker, os.getpid()))
@@ -277,6 +292,16 @@ def _as_completed(executor: Any, fn: Callable[[Job], RunResult], jobs: list[Job]
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _is_spawned_worker(process: Any) -> bool:
+    """Whether ``process`` (psutil) is a worker a spawn context started (not its resource tracker)."""
+    import psutil
+
+    try:
+        return any("spawn_main" in part for part in process.cmdline())
+    except psutil.Error:
+        return False
 
 
 class DaskExecutor:
@@ -363,33 +388,57 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     batch_params = family.batch_params.parse(raw)
     ENGINES.get(engine or DEFAULT_ENGINE)  # an unknown engine is one clear error, not N failed runs
     url = resolve_db_url(db_url)
-    check_notebook(family, notebook_path(family))
-    with connect(url) as conn:
-        jobs_params = family.entities(conn, batch_params)
-    if limit is not None:
-        jobs_params = jobs_params[:max(0, limit)]
-    if not jobs_params:
-        raise RunError(f"The {family.name} batch selects no entity for {batch_params.to_notebook()}; "
-                       "check the period and that the data is loaded.", family=family.name)
-    return run_runs(family, jobs_params, batch_params=batch_params, out=out, db_url=url, engine=engine, **options)
+    notebook = notebook_path(family)
+    check_notebook(family, notebook)
+    # The workers start their kernels now, while this process connects, selects the entities and
+    # plans the runs: a kernel's start and imports take seconds. A batch that then has nothing to
+    # run (every report up to date) stops them.
+    runner = _executor(options.pop("executor", "local"), options)
+    start = getattr(runner, "start", None)
+    if start is not None and limit != 0:
+        start(limit or sys.maxsize, engine or DEFAULT_ENGINE, dict(options.get("engine_options") or {}), str(notebook))
+    try:
+        with connect(url) as conn:
+            jobs_params = family.entities(conn, batch_params)
+        if limit is not None:
+            jobs_params = jobs_params[:max(0, limit)]
+        if not jobs_params:
+            raise RunError(f"The {family.name} batch selects no entity for {batch_params.to_notebook()}; "
+                           "check the period and that the data is loaded.", family=family.name)
+    except BaseException:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
+        raise
+    return run_runs(family, jobs_params, batch_params=batch_params, out=out, db_url=url, engine=engine,
+                    runner=runner, **options)
+
+
+def _executor(name: str, options: dict[str, Any]) -> Any:
+    """The executor called ``name``, made with the executor options among ``options`` (which keeps
+    the options of the batch itself)."""
+    own = {key: options.pop(key) for key in list(options) if key not in _BATCH_OPTIONS}
+    return EXECUTORS.get(name)(workers=options.get("workers"), **own)
 
 
 def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params: Any = None,
              out: str | Path | None = None, db_url: str | None = None, workers: int | None = None,
              executor: str = "local", engine: str | None = None, force: bool = False, progress: bool | None = None,
-             engine_options: dict[str, Any] | None = None, by_name: bool = True,
+             engine_options: dict[str, Any] | None = None, by_name: bool = True, runner: Any = None,
              **executor_options: Any) -> BatchResult:
     """Run ``family``'s notebook once for each of ``jobs_params`` (raw run parameters): planned
     all at once (unchanged reports skipped, clashing names refused), prepared, fanned out.
 
     ``by_name``: workers look the family up by its name (a registered family); otherwise the
-    :class:`Family` itself goes to them (a notebook's, which pickles).
+    :class:`Family` itself goes to them (a notebook's, which pickles). ``runner``: an executor
+    already made (and started) for this batch, instead of one made from ``executor``.
     """
     ENGINES.get(engine or DEFAULT_ENGINE)
     url = resolve_db_url(db_url) if family.domain is not None else ""
     root = outputs_root(out)
     notebook = notebook_path(family)
-    runner = EXECUTORS.get(executor)(workers=workers, **executor_options)
+    if runner is None:
+        runner = EXECUTORS.get(executor)(workers=workers, **executor_options)
     prepared = root / ".prepared" / f"{family.name}-{uuid.uuid4().hex[:12]}"
     result = BatchResult(family.name)
     clock = time.perf_counter()

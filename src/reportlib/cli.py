@@ -119,6 +119,9 @@ def _check_flags(args: argparse.Namespace) -> bool:
         if args.out:
             raise ConfigError("--out is a family's outputs folder; a notebook's goes after it: "
                               f"reportlib {args.command} {args.report} OUTPUT")
+        if getattr(args, "pdf", False):
+            raise ConfigError("--pdf makes the PDFs of a family's reports; a notebook is printed to PDF with "
+                              f"--to pdf: reportlib {args.command} {args.report} OUTPUT --to pdf")
         return True
     given = [flag for attr, flag in _NOTEBOOK_ONLY if getattr(args, attr, None)]
     if given:

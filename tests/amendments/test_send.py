@@ -7,10 +7,6 @@ the connection at DATA once, and hold an address at RCPT until the test lets it 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from email import message_from_bytes, policy
 
 import pytest
@@ -23,7 +19,7 @@ from reportlib.amendments.data import amendment_records
 from reportlib.amendments.send import deliver
 from reportlib.errors import ConfigError
 
-from ..smtp_server import Inbox, SmtpServers, free_port
+from ..smtp_server import CLI, Inbox, SmtpServers, free_port, killed_while_held
 from .dataset import apply_batch, generate
 
 
@@ -198,18 +194,9 @@ def test_a_send_killed_halfway_is_resumed_and_every_message_is_accepted_once(gen
     url, period, _ = generated
     inbox = Inbox(hold="a@zed.example")
     smtp = server(inbox)
-    code = "import sys; from reportlib.cli import main; sys.exit(main())"
-    sender = subprocess.Popen([sys.executable, "-c", code, "amendments", "send", period, "--smtp", str(smtp),
-                               "--db", url, "--billing-address", "billing@ext.example"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    try:
-        assert inbox.holding.wait(timeout=120), "the sender never reached the second message"
-    finally:
-        sender.send_signal(signal.SIGKILL)
-        sender.wait(timeout=60)
-        inbox.release.set()
+    killed_while_held(inbox, ["-c", CLI, "amendments", "send", period, "--smtp", str(smtp), "--db", url,
+                              "--billing-address", "billing@ext.example"], timeout=120)
     assert rcpts(inbox) == [["x@example.com", "am@example.com"]]  # the first message went out before the kill
-    inbox.hold = None
     report = deliver(url, period, smtp=smtp, billing_address="billing@ext.example")
     assert not report.failed and not report.written  # the outbox and the log were written before sending
     assert rcpts(inbox) == sorted([["x@example.com", "am@example.com"], ZED, ["billing@ext.example"]])

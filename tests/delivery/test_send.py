@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from reportlib.delivery.send import send_reports
 from reportlib.errors import ConfigError
 from reportlib.versions import content_sha256
 
-from ..smtp_server import Inbox
+from ..smtp_server import CLI, Inbox, killed_while_held
 
 pytestmark = pytest.mark.kernel
 
@@ -120,18 +119,9 @@ def test_a_dropped_connection_and_a_busy_mailbox_are_retried_with_back_off(world
 def test_a_send_killed_halfway_is_resumed_and_every_message_is_accepted_exactly_once(world, smtp_server):
     inbox = Inbox(hold="books@other.example")  # the second message waits at its first address
     smtp = smtp_server(inbox)
-    code = "import sys; from reportlib.cli import main; sys.exit(main())"
-    sender = subprocess.Popen([sys.executable, "-c", code, "send", "statement", "-p", "month", "2026-10", "--smtp",
-                               str(smtp), "--out", str(world.out), "--db", world.url],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    try:
-        assert inbox.holding.wait(timeout=180), "the sender never reached the second message"
-    finally:
-        sender.send_signal(signal.SIGKILL)
-        sender.wait(timeout=60)
-        inbox.release.set()
+    killed_while_held(inbox, ["-c", CLI, "send", "statement", "-p", "month", "2026-10", "--smtp", str(smtp), "--out",
+                              str(world.out), "--db", world.url])
     assert [e.rcpt_tos for e in inbox.envelopes] == [P1]
-    inbox.hold = None
     report = send_reports("statement", {"month": "2026-10"}, db_url=world.url, smtp=smtp)
     assert not report.failed and not report.written  # written and recorded before the kill
     assert sorted(e.rcpt_tos for e in inbox.envelopes) == sorted([P1, P2])

@@ -33,6 +33,8 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..db import metadata, query_frame
 from ..files import atomic_write
 from ..versions import content_sha256
+from .mime import message_bytes, part_digests
 from .smtp import Mailer, RecipientResult
 
 __all__ = [
@@ -107,17 +110,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def _attachments(message: EmailMessage) -> list[dict[str, str]]:
-    out = []
-    for part in message.walk():
-        if part.is_multipart() or part.get_filename() is None:
-            continue
-        data = part.get_payload(decode=True) or b""
-        out.append({"name": part.get_filename(), "sha256": hashlib.sha256(data).hexdigest(),
-                    "content_sha256": content_sha256(data)})
-    return out
-
-
 def message_sha256(message: EmailMessage) -> str:
     """The digest of what a message says (hex sha256), for the never-twice rule.
 
@@ -125,7 +117,14 @@ def message_sha256(message: EmailMessage) -> str:
     recorded one by one) and MIME bookkeeping; its text parts; each attachment's name, type
     and :func:`content_sha256`.
     """
+    return _content(message)[0]
+
+
+def _content(message: EmailMessage) -> tuple[str, list[dict[str, str]]]:
+    """:func:`message_sha256` and the attachments' names and digests, each attachment decoded
+    and digested once (:func:`~reportlib.delivery.mime.part_digests`)."""
     digest = hashlib.sha256()
+    files = []
     for name, value in message.items():
         key = name.lower()
         if key not in _NOT_CONTENT and not key.startswith("content-"):
@@ -133,34 +132,58 @@ def message_sha256(message: EmailMessage) -> str:
     for part in message.walk():
         if part.is_multipart():
             digest.update(f"multipart {part.get_content_type()}\n".encode())
-        elif part.get_filename() is None and part.get_content_maintype() == "text":
+            continue
+        filename = part.get_filename()
+        if filename is None and part.get_content_maintype() == "text":
             text = part.get_content().replace("\r\n", "\n")
             digest.update(f"text {part.get_content_type()}\n{text}\n".encode())
-        else:
-            data = part.get_payload(decode=True) or b""
-            digest.update(f"file {part.get_content_type()} {part.get_filename()} {content_sha256(data)}\n".encode())
-    return digest.hexdigest()
+            continue
+        sha256, content = part_digests(part)
+        digest.update(f"file {part.get_content_type()} {filename} {content}\n".encode())
+        if filename is not None:
+            files.append({"name": filename, "sha256": sha256, "content_sha256": content})
+    return digest.hexdigest(), files
 
 
-def write_eml(message: EmailMessage, path: str | Path, *, fsync: bool = True) -> Path:
+def write_eml(message: EmailMessage, path: str | Path, *, fsync: bool = True, data: bytes | None = None) -> Path:
     """Write a message as an RFC 5322 .eml file (CRLF line ends), atomically; ``fsync=False``
-    leaves making it durable to the caller (:class:`preparing` does, before its commit)."""
+    leaves making it durable to the caller (:class:`preparing` does, before its commit).
+    ``data``: the message's bytes made before (:func:`~reportlib.delivery.mime.message_bytes`)."""
     with atomic_write(path, "wb", fsync=fsync) as handle:
-        handle.write(message.as_bytes(policy=policy.SMTP))
+        handle.write(data if data is not None else message_bytes(message))
     return Path(path)
 
 
-def _write(message: EmailMessage, path: str | Path, where: "Engine | Connection | preparing") -> None:
+def _write(message: EmailMessage, path: str | Path, where: "Engine | Connection | preparing",
+           data: bytes | None = None) -> None:
     if isinstance(where, preparing):
-        where.written(write_eml(message, path, fsync=False))
+        where.written(write_eml(message, path, fsync=False, data=data))
     else:
-        write_eml(message, path)
+        write_eml(message, path, data=data)
 
 
 def read_eml(path: str | Path) -> EmailMessage:
     """An .eml file back as a message."""
     with open(path, "rb") as handle:
         return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+
+
+def _prepare_statements():
+    """The statements :func:`prepare` runs for every message, built once (as :func:`send`'s)."""
+    d, r = deliveries.c, delivery_recipients.c
+    document = sa.and_(d.family == sa.bindparam("p_family"), d.period == sa.bindparam("p_period"),
+                       d.entity == sa.bindparam("p_entity"))
+    earlier = sa.select(deliveries).where(document).order_by(d.id)
+    people = sa.select(delivery_recipients).where(r.delivery_id.in_(sa.bindparam("p_ids", expanding=True)))
+    used = sa.select(d.id).where(d.eml_file == sa.bindparam("p_eml")).limit(1)
+    insert = deliveries.insert().returning(d.id)
+    opened = (sa.select(d.id).where(document, d.superseded_by.is_(None)).where(sa.exists().where(
+        r.delivery_id == d.id, r.status != "sent", r.closed.is_(None))).order_by(d.id))
+    turn = deliveries.update().where(d.id < 0).values(updated_at=d.updated_at)
+    return earlier, people, used, insert, delivery_recipients.insert(), opened, turn
+
+
+_EARLIER, _PEOPLE_OF, _EML_USED, _INSERT, _INSERT_PEOPLE, _OPENED, _TURN = _prepare_statements()
 
 
 def _serialise(conn: Connection, family: str, period: str, entity: str) -> None:
@@ -170,8 +193,7 @@ def _serialise(conn: Connection, family: str, period: str, entity: str) -> None:
                              signed=True)
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
     else:  # SQLite: a write statement takes the database's write lock for the rest of the transaction
-        d = deliveries.c
-        conn.execute(deliveries.update().where(d.id < 0).values(updated_at=d.updated_at))
+        conn.execute(_TURN)
 
 
 @dataclass
@@ -200,7 +222,7 @@ def _replacement_note(message: EmailMessage, earlier, sent_at: datetime | None) 
 
 def prepare(engine: "Engine | Connection | preparing", *, family: str, period: str, entity: str, message: EmailMessage,
             recipients: Mapping[str, Sequence[str]], eml: str | Path, resend: bool = False,
-            user: str | None = None) -> Prepared:
+            user: str | None = None, data: bytes | None = None) -> Prepared:
     """Record what ``message`` still has to reach, and write its .eml if it is a new delivery.
 
     ``recipients`` maps to / cc / bcc to addresses (the message's own headers name them too).
@@ -215,8 +237,12 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
     the batch's transaction: many messages are recorded in one commit, which is as safe as long
     as none of them is sent before the commit; their .eml files are on disk before it. A
     connection works in that connection's transaction too.
+
+    ``data`` is the message's bytes, made before (:func:`~reportlib.delivery.mime.message_bytes`,
+    outside the batch's transaction): written as they are unless the message is changed here
+    (the note of what it replaces).
     """
-    digest = message_sha256(message)
+    digest, files = _content(message)
     wanted: dict[str, tuple[str, str]] = {}
     for role in ROLES:
         for address in recipients.get(role, ()):
@@ -226,10 +252,10 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
     now = _now()
     with _transaction(engine) as conn:
         _serialise(conn, family, period, entity)
-        document = sa.and_(d.family == family, d.period == period, d.entity == entity)
-        earlier = conn.execute(sa.select(deliveries).where(document).order_by(d.id)).all()
+        document = {"p_family": family, "p_period": period, "p_entity": entity}
+        earlier = conn.execute(_EARLIER, document).all()
         ids = [e.id for e in earlier]
-        people = conn.execute(sa.select(delivery_recipients).where(r.delivery_id.in_(ids))).all() if ids else []
+        people = conn.execute(_PEOPLE_OF, {"p_ids": ids}).all() if ids else []
         by_delivery: dict[int, list] = {}
         for person in people:
             by_delivery.setdefault(person.delivery_id, []).append(person)
@@ -259,19 +285,20 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
             if replaces is not None:
                 sent_at = max((p.sent_at for p in by_delivery[replaces.id] if p.sent_at), default=None)
                 _replacement_note(message, replaces, sent_at)
+                data = None
             path = Path(eml)
             for n in range(2, 10_000):
-                if conn.execute(sa.select(d.id).where(d.eml_file == str(path)).limit(1)).first() is None:
+                if conn.execute(_EML_USED, {"p_eml": str(path)}).first() is None:
                     break
                 path = Path(eml).with_name(f"{Path(eml).stem}.{n}{Path(eml).suffix}")
-            _write(message, path, engine)
-            current = conn.execute(deliveries.insert().values(
+            _write(message, path, engine, data)
+            current = conn.execute(_INSERT, dict(
                 family=family, period=period, entity=entity, content_sha256=digest,
-                attachments=json.dumps(_attachments(message)), message_id=str(message["Message-ID"]),
+                attachments=json.dumps(files), message_id=str(message["Message-ID"]),
                 subject=str(message["Subject"] or "")[:1000], sender=_sender(message), eml_file=str(path),
                 reason=reason, replaces=replaces.id if replaces is not None else None, requested_by=user,
-                created_at=now, updated_at=now).returning(d.id)).scalar_one()
-            conn.execute(delivery_recipients.insert(), [
+                created_at=now, updated_at=now)).scalar_one()
+            conn.execute(_INSERT_PEOPLE, [
                 dict(delivery_id=current, address=wanted[a][1], role=wanted[a][0], position=n, status="pending",
                      attempts=0, updated_at=now) for n, a in enumerate(targets, start=1)])
             outcome.created, outcome.eml, outcome.reason = current, path, reason
@@ -291,7 +318,7 @@ def prepare(engine: "Engine | Connection | preparing", *, family: str, period: s
                 conn.execute(delivery_recipients.update().where(
                     r.delivery_id == person.delivery_id, r.address == person.address)
                     .values(closed="no longer a recipient", updated_at=now))
-        outcome.open = _open_ids(conn, document)
+        outcome.open = [row[0] for row in conn.execute(_OPENED, document)]
     return outcome
 
 
@@ -323,16 +350,14 @@ class preparing:
         self.engine, self.size = engine, size
         self._conn: Connection | None = None
         self._open = None
+        self._writer = None  # this process's turn at writing (SQLite), held until the commit
         self._count = 0
         self._syncs: list[Future] = []
         self._folders: set[Path] = set()
-        self._pool: ThreadPoolExecutor | None = None
 
     def written(self, path: Path) -> None:
         """A file of this batch to have on disk before the batch commits."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="reportlib-fsync")
-        self._syncs.append(self._pool.submit(_fsync, path))
+        self._syncs.append(_syncing().submit(_fsync, path))
         self._folders.add(path.parent)
 
     def _synced(self) -> None:
@@ -347,9 +372,20 @@ class preparing:
 
     def connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self.engine.connect()
-            self._open = self._conn.begin()
+            self._writer = _writing(self.engine)
+            self._writer.acquire()
+            try:
+                self._conn = self.engine.connect()
+                self._open = self._conn.begin()
+            except BaseException:
+                self._release()
+                raise
         return self._conn
+
+    def _release(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
 
     def done(self) -> None:
         """One message recorded: commit when the batch is full."""
@@ -365,6 +401,7 @@ class preparing:
                 transaction.commit()
             finally:
                 conn.close()
+                self._release()
 
     def __exit__(self, kind, *exc) -> None:
         try:
@@ -374,13 +411,57 @@ class preparing:
                 conn, self._conn, self._open = self._conn, None, None
                 conn.close()  # rolls back what was not committed
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+            self._release()
+            for done in self._syncs:  # none left running once the block is over
+                done.exception()
+            self._syncs = []
 
 
 # Files synced at once by a batch: enough for the disk to take many in one journal commit.
 _SYNC_THREADS = 8
+_SYNC_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _syncing() -> ThreadPoolExecutor:
+    """The threads that sync the batches' files, started once per process."""
+    global _SYNC_POOL
+    with _POOL_LOCK:
+        if _SYNC_POOL is None:
+            _SYNC_POOL = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="reportlib-fsync")
+        return _SYNC_POOL
+
+
+_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.RLock]" = weakref.WeakKeyDictionary()
+
+
+class _Anyone:
+    """No turns: the database takes many writers at once (PostgreSQL)."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> "_Anyone":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _writing(engine: Engine) -> "threading.RLock | _Anyone":
+    """This process's turn at writing to ``engine``'s database. SQLite has one writer at a time,
+    and a writer that finds the database locked polls for it in sleeps of up to 100 ms: threads
+    of one send (recording the next messages, recording the results of those sent) take turns
+    on this lock instead, and each has its turn as soon as the other commits."""
+    if engine.dialect.name != "sqlite":
+        return _Anyone()
+    with _POOL_LOCK:
+        # Reentrant: a thread that writes again inside its own batch meets SQLite's busy
+        # timeout and its error, as it would without this lock, rather than waiting forever.
+        return _WRITERS.setdefault(engine, threading.RLock())
 
 
 def _fsync(path: Path) -> None:
@@ -507,7 +588,7 @@ def send(engine: Engine, delivery_id: int, mailer: Mailer) -> list[RecipientResu
         sender = row.sender or _sender(BytesParser(policy=policy.default).parsebytes(data, headersonly=True))
         results = mailer.send(data, sender, [p.address for p in people])
         now = _now()
-        with engine.begin() as conn:
+        with _writing(engine), engine.begin() as conn:
             conn.execute(_RESULT, [
                 dict(key, b_address=p.address, b_status="sent" if results[p.address].accepted else "failed",
                      b_attempts=p.attempts + results[p.address].attempts,

@@ -7,13 +7,18 @@ and ``.body.j2``, Jinja2) with the run's headline (entity, period, key figures a
 (above a size limit, a link to the catalogue instead). Runs and batches make PDFs only when
 asked (``--pdf``), so a send first makes every missing or stale PDF of the runs it sends
 (:func:`reportlib.delivery.pdf.make_pdfs`, listed in their manifests); a run whose PDF cannot
-be made is not sent. Then, in order:
+be made is not sent. Then, for each message:
 
-1. the message is written to ``outputs/<family>/<period>/outbox/<stem>.eml`` and recorded in
-   the delivery log, every address ``pending`` (:func:`reportlib.delivery.log.prepare`: not
+1. it is written to ``outputs/<family>/<period>/outbox/<stem>.eml`` and recorded in the
+   delivery log, every address ``pending`` (:func:`reportlib.delivery.log.prepare`: not
    again to an address that has this content; changed content says what it replaces);
-2. with an SMTP server, every delivery not accepted yet is sent (:func:`send_open`), each
-   address's answer recorded. Without one, the outbox is the delivery, for review.
+2. with an SMTP server, once its record is committed, it is sent and each address's answer
+   recorded (:func:`deliver`: one thread composes and records the next messages, a few per
+   commit, while another sends those recorded, through a bounded queue); then every earlier
+   delivery of the periods not accepted yet (:func:`send_open`). Without a server, the outbox
+   is the delivery, for review.
+
+Each attachment file is read, encoded and digested once per send (:mod:`reportlib.delivery.mime`).
 
 A family with rules of its own (the rate amendments: TO/CC/BCC from the rate plan setup, the
 billing message) sets :attr:`~reportlib.families.Family.send`; it composes its messages its
@@ -22,15 +27,19 @@ own way and sends them through :func:`send_open` too: one send path, one log.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
+import queue
+import sys
+import threading
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -42,12 +51,13 @@ from ..files import safe_join, slugify
 from ..manifest import SUFFIX, read_manifest
 from ..render.figures import count
 from . import log
+from .mime import Attachments, attach, message_bytes
 from .pdf import PdfReport, make_pdfs
 from .recipients import recipients_for
 from .smtp import Mailer, SmtpTarget
 
-__all__ = ["DEFAULT_MAX_ATTACH_MB", "DEFAULT_SENDER", "SendReport", "compose", "period_folders_of", "send_open",
-           "send_reports"]
+__all__ = ["DEFAULT_MAX_ATTACH_MB", "DEFAULT_SENDER", "Outgoing", "SendReport", "compose", "deliver",
+           "period_folders_of", "send_open", "send_reports"]
 
 DEFAULT_SENDER = "reports@reportlib.example"
 DEFAULT_MAX_ATTACH_MB = 10.0
@@ -113,34 +123,203 @@ class SendReport:
         return "\n".join(lines)
 
 
+class _Results:
+    """What sending a send's deliveries came to: the messages that reached at least one
+    address, the failures (``(message, "addresses: server's words")``, addresses refused alike
+    together), the messages another process was sending at that moment, the deliveries tried."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+        self.busy: list[str] = []
+        self.tried: set[int] = set()
+
+    def send(self, engine: Engine, delivery: int, name: str, mailer: Mailer, tick: Callable[[str], None]) -> None:
+        tick(name)
+        self.tried.add(delivery)
+        results = log.send(engine, delivery, mailer)
+        if results is None:
+            self.busy.append(name)
+            return
+        if any(r.accepted for r in results):
+            self.sent.append(name)
+        refused: dict[str, list[str]] = {}
+        for r in results:
+            if not r.accepted:
+                refused.setdefault(r.reply, []).append(r.address)
+        self.failed += [(name, f"{', '.join(people)}: {reply}") for reply, people in refused.items()]
+
+
 def send_open(engine: Engine, family: str, period: str, names: dict[str, str], mailer: Mailer,
-              tick: Callable[[str], None] = lambda name: None,
-              busy: list[str] | None = None) -> tuple[list[str], list[tuple[str, str]]]:
-    """Send every delivery of ``names`` (log entity -> message name) in ``period`` not accepted yet.
+              tick: Callable[[str], None] = lambda name: None, busy: list[str] | None = None, *,
+              tried: set[int] = frozenset()) -> tuple[list[str], list[tuple[str, str]]]:  # type: ignore[assignment]
+    """Send every delivery of ``names`` (log entity -> message name) in ``period`` not accepted yet
+    (but those in ``tried``: sent once already by this send).
 
     Returns the messages that reached at least one address, and the failures
     (``(message, "addresses: server's words")``, addresses refused alike together). Messages
     another process was sending at that moment are left to it, and named in ``busy``.
     """
-    sent: list[str] = []
-    failed: list[tuple[str, str]] = []
+    results = _Results()
     waiting = log.open_by_entity(engine, family, period)
     for entity, name in names.items():
         for delivery in waiting.get(entity, ()):
-            tick(name)
-            results = log.send(engine, delivery, mailer)
-            if results is None:
-                if busy is not None:
-                    busy.append(name)
+            if delivery not in tried:
+                results.send(engine, delivery, name, mailer, tick)
+    if busy is not None:
+        busy += results.busy
+    return results.sent, results.failed
+
+
+@dataclass
+class Outgoing:
+    """A message for :func:`deliver`: recorded in the delivery log as ``entity``'s in ``period``
+    (its .eml file ``eml``), named ``name`` in what a send reports."""
+
+    period: str
+    entity: str
+    name: str
+    message: EmailMessage
+    recipients: dict[str, list[str]]
+    eml: Path
+
+
+# At most this many messages recorded in one commit while the sender has work (fewer when it
+# has none), and at most this many recorded and waiting for it: a send killed at any moment
+# leaves them recorded, and the next send sends them.
+_CHUNK = 16
+_QUEUED = 64
+_ALONE = 100  # messages per commit when nothing is sent
+
+
+def deliver(engine: Engine, family: str, outgoing: Iterable[Outgoing], mailer: Mailer | None, *,
+            resend: bool = False, user: str | None = None, tick: Callable[[str], None] = lambda name: None,
+            prepared: Callable[[Outgoing, log.Prepared], None] = lambda item, outcome: None) -> _Results:
+    """Record each message of ``outgoing`` (:func:`reportlib.delivery.log.prepare`) and, with
+    ``mailer``, send what it still has to reach while the next messages are made and recorded.
+
+    Iterating ``outgoing`` (composing the messages) and recording them happen in this thread;
+    sending in another, which mostly waits for the server. The messages are recorded a few at a
+    time, and a batch's commit (after its .eml files are on disk) comes before any of its
+    messages is handed to the sender: nothing goes out that is not recorded. The sender takes
+    them from a bounded queue in order, and records each result before the next message
+    (:func:`reportlib.delivery.log.send`). An error on either side stops both: what was
+    recorded and not sent waits for the next send. ``prepared`` hears of each message once
+    recorded.
+    """
+    results = _Results()
+    switching = sys.getswitchinterval()
+    if mailer is not None:
+        # The sender needs the interpreter for a moment after each of the server's replies; while
+        # this thread composes it would wait for the interpreter's switch interval each time.
+        sys.setswitchinterval(min(switching, _SWITCH))
+    try:
+        return _deliver(engine, family, outgoing, mailer, results, resend=resend, user=user, tick=tick,
+                        prepared=prepared)
+    finally:
+        sys.setswitchinterval(switching)
+
+
+_SWITCH = 0.0005  # seconds: how long a thread holding the interpreter runs before another that waits gets it
+
+
+def _deliver(engine: Engine, family: str, outgoing: Iterable[Outgoing], mailer: Mailer | None, results: _Results, *,
+             resend: bool, user: str | None, tick: Callable[[str], None],
+             prepared: Callable[[Outgoing, log.Prepared], None]) -> _Results:
+    sender = _Sender(engine, mailer, results, tick) if mailer is not None else None
+    pending: list[Outgoing] = []
+
+    def record() -> None:
+        data = [message_bytes(item.message) for item in pending]  # before the transaction: it holds the writer
+        with log.preparing(engine, size=len(pending) + 1) as batch:
+            outcomes = [log.prepare(batch, family=family, period=item.period, entity=item.entity,
+                                    message=item.message, recipients=item.recipients, eml=item.eml, resend=resend,
+                                    user=user, data=wire) for item, wire in zip(pending, data)]
+        for item, outcome in zip(pending, outcomes):
+            prepared(item, outcome)
+            if sender is not None and outcome.open:
+                sender.put(item.name, outcome.open)
+        pending.clear()
+
+    try:
+        for item in outgoing:
+            pending.append(item)
+            if len(pending) >= (_ALONE if sender is None else _CHUNK) or (sender is not None and sender.idle()):
+                record()
+        if pending:
+            record()
+        if sender is not None:
+            sender.finish()
+    except BaseException:
+        if sender is not None:
+            sender.abort()
+        raise
+    return results
+
+
+class _Sender(threading.Thread):
+    """:func:`deliver`'s sending side: deliveries recorded and committed, taken in order from a
+    bounded queue and sent."""
+
+    def __init__(self, engine: Engine, mailer: Mailer, results: _Results, tick: Callable[[str], None]):
+        super().__init__(name="reportlib-send", daemon=True)
+        self.engine, self.mailer, self.results, self.tick = engine, mailer, results, tick
+        self.queue: queue.Queue[tuple[str, list[int]] | None] = queue.Queue(_QUEUED)
+        self.error: BaseException | None = None
+        self.stopping = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                name, ids = item
+                for delivery in ids:
+                    if self.stopping.is_set():
+                        return
+                    self.results.send(self.engine, delivery, name, self.mailer, self.tick)
+        except BaseException as exc:  # handed to the recording side, which stops and raises it
+            self.error = exc
+
+    def idle(self) -> bool:
+        """Nothing waits in the queue: the sender is on its last message or waiting for the next."""
+        return self.queue.empty()
+
+    def put(self, name: str, ids: list[int]) -> None:
+        while True:
+            if self.error is not None or not self.is_alive():
+                self._raise()
+            try:
+                self.queue.put((name, ids), timeout=0.2)
+                return
+            except queue.Full:
                 continue
-            if any(r.accepted for r in results):
-                sent.append(name)
-            refused: dict[str, list[str]] = {}
-            for r in results:
-                if not r.accepted:
-                    refused.setdefault(r.reply, []).append(r.address)
-            failed += [(name, f"{', '.join(people)}: {reply}") for reply, people in refused.items()]
-    return sent, failed
+
+    def finish(self) -> None:
+        """Everything is recorded: send what waits, then stop."""
+        while self.is_alive():
+            try:
+                self.queue.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self.join()
+        if self.error is not None:
+            self._raise()
+
+    def abort(self) -> None:
+        """Stop after the message being sent (its result recorded); what waits is left for the next send."""
+        self.stopping.set()
+        while True:
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                break
+        self.queue.put_nowait(None)
+        self.join()
+
+    def _raise(self) -> None:
+        error = self.error or RuntimeError("the sending thread ended before its messages were sent")
+        raise error
 
 
 def period_folders_of(family: Family, raw: dict[str, Any], *, db_url: str | None = None,
@@ -170,15 +349,17 @@ def _human_size(size: int) -> str:
 
 
 def compose(family: Family, folder: Path, manifest: dict[str, Any], recipients: dict[str, list[str]], sender: str,
-            *, names: dict[str, str] | None = None, max_bytes: int, catalogue: str) -> EmailMessage:
+            *, names: dict[str, str] | None = None, max_bytes: int, catalogue: str,
+            files: Attachments | None = None) -> EmailMessage:
     """One run's message: subject and body from the family's templates, its files attached
-    (PDF first) or, above ``max_bytes`` in all, a link to ``catalogue`` instead."""
+    (PDF first) or, above ``max_bytes`` in all, a link to ``catalogue`` instead. ``files``: the
+    send's attachments, each file read and encoded once for all its messages."""
     import jinja2
 
     stem = manifest["stem"]
-    files = [folder / e["name"] for e in manifest.get("files", [])]
-    pdf = [f for f in files if f.name == f"{stem}.pdf"]
-    documents = pdf + [f for suffix in _DELIVERABLE for f in files if f.suffix == suffix]
+    listed = [folder / e["name"] for e in manifest.get("files", [])]
+    pdf = [f for f in listed if f.name == f"{stem}.pdf"]
+    documents = pdf + [f for suffix in _DELIVERABLE for f in listed if f.suffix == suffix]
     size = sum(f.stat().st_size for f in documents)
     headline = manifest.get("headline") or {}
     figures = headline.get("figures") or []
@@ -212,10 +393,11 @@ def compose(family: Family, folder: Path, manifest: dict[str, Any], recipients: 
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     message.set_content(body)
     if context["link"] is None:
+        files = files if files is not None else Attachments(max_line_length=message.policy.max_line_length)
         for path in documents:
             kind = _TYPES.get(path.suffix, "application/octet-stream")
             maintype, subtype = kind.split("/", 1)
-            message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+            attach(message, files.get(path), maintype, subtype)
     return message
 
 
@@ -258,40 +440,43 @@ def _log_entity(manifest: dict[str, Any]) -> str:
     return (manifest.get("headline") or {}).get("entity") or manifest["stem"]
 
 
-def _prepare_one(report: SendReport, batch: log.preparing, family: Family, period: str, folder: Path,
-                 manifest: dict[str, Any], names: dict[str, str], *, engine: Engine, retry: bool, dry_run: bool,
-                 sender: str, limit: float, catalogue: str, resend: bool, user: str) -> None:
-    """Compose one run's message and record it in ``batch`` (or, ``dry_run``, say what it would be)."""
+def _outgoing(report: SendReport, family: Family, period: str, folder: Path, manifest: dict[str, Any],
+              names: dict[str, str], *, engine: Engine, retry: bool, dry_run: bool, sender: str, limit: float,
+              catalogue: str, files: Attachments) -> Outgoing | None:
+    """One run's message to record (or, ``dry_run``, what it would be, said in ``report``)."""
     stem, key = manifest["stem"], _log_entity(manifest)
     names[key] = f"{stem}.eml"
     if retry:
-        return
+        return None
     if manifest.get("status") != "ok":
         report.skipped.append((stem, "its latest run failed; nothing is sent until it succeeds"))
-        return
+        return None
     with engine.connect() as conn:
         addressed = recipients_for(conn, family.name, (manifest.get("headline") or {}).get("entity") or None)
     if not addressed:
         report.skipped.append((stem, f"no active recipient for {family.name} {key} "
                                      "(reportlib load recipients FOLDER)"))
-        return
+        return None
     message = compose(family, folder, manifest, addressed.by_role(), sender, names=dict(addressed.names),
-                      max_bytes=int(limit * 1_048_576), catalogue=catalogue)
+                      max_bytes=int(limit * 1_048_576), catalogue=catalogue, files=files)
     if dry_run:
         people = "; ".join(f"{role}: {', '.join(a)}" for role, a in addressed.by_role().items() if a)
-        files = ", ".join(p.get_filename() for p in message.iter_attachments()) or "link to the catalogue"
-        report.planned.append(f"{stem}.eml «{message['Subject']}» [{files}] -> {people}")
-        return
-    prepared = log.prepare(batch, family=family.name, period=period, entity=key, message=message,
-                           recipients=addressed.by_role(), eml=safe_join(folder, "outbox", f"{stem}.eml"),
-                           resend=resend, user=user)
-    if prepared.created is not None and prepared.eml is not None:
-        report.written.append(prepared.eml.name)
-    elif prepared.open:
-        report.waiting.append(f"{stem}.eml")
-    elif prepared.delivered:
-        report.delivered.append(f"{stem}.eml")
-    batch.done()
+        attached = ", ".join(p.get_filename() for p in message.iter_attachments()) or "link to the catalogue"
+        report.planned.append(f"{stem}.eml «{message['Subject']}» [{attached}] -> {people}")
+        return None
+    return Outgoing(period, key, f"{stem}.eml", message, addressed.by_role(),
+                    safe_join(folder, "outbox", f"{stem}.eml"))
+
+
+def _noted(report: SendReport) -> Callable[[Outgoing, log.Prepared], None]:
+    def note(item: Outgoing, prepared: log.Prepared) -> None:
+        if prepared.created is not None and prepared.eml is not None:
+            report.written.append(prepared.eml.name)
+        elif prepared.open:
+            report.waiting.append(item.name)
+        elif prepared.delivered:
+            report.delivered.append(item.name)
+    return note
 
 
 def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = None, out: str | Path | None = None,
@@ -321,36 +506,43 @@ def send_reports(family_name: str, raw: dict[str, Any], *, db_url: str | None = 
     report = SendReport(family.name, [p for p, _ in folders], command=f"reportlib send {family.name} " + " ".join(
         f"-p {name} {value}" for name, value in raw.items()) + (f" --entity {entity}" if entity else ""))
     names_by_period: dict[str, dict[str, str]] = {}
-    for period, folder in folders:
-        names = names_by_period.setdefault(period, {})
-        runs = _runs(folder, family, entity) if folder.is_dir() else []
-        if not runs:
-            report.notes.append(f"{period}: no {family.name} report in {folder}"
-                                + (f" for {entity}" if entity else "") + "; run the batch first.")
-        unmade: set[str] = set()
-        if runs and family.pdfs and not retry:
-            runs, unmade = _with_pdfs(report, family, folder, runs, entity=entity, dry_run=dry_run)
-        with log.preparing(engine) as batch:  # recorded in a few commits; nothing is sent before the last
+    files = Attachments()
+
+    def outgoing() -> Iterator[Outgoing]:
+        for period, folder in folders:
+            names = names_by_period.setdefault(period, {})
+            runs = _runs(folder, family, entity) if folder.is_dir() else []
+            if not runs:
+                report.notes.append(f"{period}: no {family.name} report in {folder}"
+                                    + (f" for {entity}" if entity else "") + "; run the batch first.")
+            unmade: set[str] = set()
+            if runs and family.pdfs and not retry:
+                runs, unmade = _with_pdfs(report, family, folder, runs, entity=entity, dry_run=dry_run)
             for manifest in runs:
                 if manifest["stem"] in unmade:
                     names[_log_entity(manifest)] = f"{manifest['stem']}.eml"
                     continue
-                _prepare_one(report, batch, family, period, folder, manifest, names, engine=engine, retry=retry,
-                             dry_run=dry_run, sender=sender, limit=limit, catalogue=catalogue, resend=resend,
-                             user=who)
-        if (folder / "outbox").is_dir():
-            report.outboxes.append(folder / "outbox")
-    if dry_run or (smtp is None and mailer is None):
-        return report
-    report.smtp = str(smtp) if smtp is not None else "the given mailer"
-    with (mailer or Mailer(smtp)) as sending:  # type: ignore[arg-type]
-        for period, names in names_by_period.items():
-            busy: list[str] = []
-            sent, failed = send_open(engine, family.name, period, names, sending, progress or (lambda name: None),
-                                     busy)
-            report.sent += sent
-            report.failed += failed
-            report.notes += [f"{name}: another process was sending it at the same moment; left to it" for name in busy]
+                item = _outgoing(report, family, period, folder, manifest, names, engine=engine, retry=retry,
+                                 dry_run=dry_run, sender=sender, limit=limit, catalogue=catalogue, files=files)
+                if item is not None:
+                    yield item
+
+    sending = None if dry_run or (smtp is None and mailer is None) else mailer or Mailer(smtp)  # type: ignore[arg-type]
+    tick = progress or (lambda name: None)
+    with sending or contextlib.nullcontext():
+        done = deliver(engine, family.name, outgoing(), sending, resend=resend, user=who, tick=tick,
+                       prepared=_noted(report))
+        if sending is not None:  # what earlier sends recorded and this one did not write again: sent now
+            report.smtp = str(smtp) if smtp is not None else "the given mailer"
+            for period, names in names_by_period.items():
+                sent, failed = send_open(engine, family.name, period, names, sending, tick, done.busy,
+                                         tried=done.tried)
+                done.sent += sent
+                done.failed += failed
+            report.sent, report.failed = done.sent, done.failed
+            report.notes += [f"{name}: another process was sending it at the same moment; left to it"
+                             for name in done.busy]
+    report.outboxes += [folder / "outbox" for _, folder in folders if (folder / "outbox").is_dir()]
     return report
 
 

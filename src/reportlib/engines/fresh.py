@@ -29,12 +29,22 @@ class _EarlyKernel:
         self._told = threading.Event()
         self._ready = threading.Event()
         self._released = threading.Event()
-        self._thread = threading.Thread(target=self._start, name="reportlib-early-kernel", daemon=True)
+        # The process starts here, before the caller imports anything else: in a thread, its
+        # launch would wait on the caller's imports for the interpreter lock. The thread then
+        # waits for it to answer and has it import while the caller goes on.
+        try:
+            launched: Kernel | None = Kernel(name, connect=False)
+        except Exception:  # noqa: BLE001 - the run starts its own kernel and reports why it cannot
+            launched = None
+        self._thread = threading.Thread(target=self._start, args=(launched,), name="reportlib-early-kernel",
+                                        daemon=True)
         self._thread.start()
 
-    def _start(self) -> None:
+    def _start(self, kernel: Kernel | None) -> None:
         try:
-            kernel = Kernel(self.name)
+            if kernel is None:
+                raise RuntimeError("the kernel did not start")
+            kernel.connect()
         except Exception:  # noqa: BLE001 - the run starts its own kernel and reports why it cannot
             self._ready.set()
             return

@@ -27,7 +27,10 @@ class Kernel:
     gone, and applies the kernel-side patches of :mod:`reportlib.patches`.
     """
 
-    def __init__(self, kernel_name: str, cwd: Path | None = None, environment: dict[str, str] | None = None):
+    def __init__(self, kernel_name: str, cwd: Path | None = None, environment: dict[str, str] | None = None, *,
+                 connect: bool = True):
+        """Start the kernel process; with ``connect`` (the default) also wait until it answers
+        and set it up, else :meth:`connect` does that later (in the thread that will use it)."""
         from jupyter_client import KernelManager
 
         self.kernel_name = kernel_name
@@ -41,15 +44,26 @@ class Kernel:
                                 ip=str(self.folder / "k") if ipc else "127.0.0.1",
                                 connection_file=str(self.folder / "connection.json"))
         env = dict(os.environ, **_KERNEL_ENV, **(environment or {}))
+        self.kc = None
+        self.runs = 0
         try:
             self.km.start_kernel(cwd=str(cwd or self.folder), env=env, stdout=self.log, stderr=self.log,
                                  extra_arguments=_KERNEL_ARGS)
+        except BaseException:
+            self.close()
+            raise
+        if connect:
+            self.connect()
+
+    def connect(self) -> None:
+        """Wait until the started kernel answers, with this thread's client, and set it up
+        (:func:`reportlib.engines.in_kernel.setup`); a kernel that cannot is shut down."""
+        try:
             self.kc = self._client(self.km.session)
             self.run_silently(f"__import__('reportlib.engines.in_kernel', fromlist=['setup']).setup({os.getpid()})")
         except BaseException:
             self.close()
             raise
-        self.runs = 0
 
     def _client(self, session):
         """A started client of this kernel, ready, speaking as ``session``."""
