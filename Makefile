@@ -37,7 +37,7 @@ WORKERS_FLAG := $(if $(WORKERS),--workers $(WORKERS),)
 # make dashboard MONTH=2026-10 | WEEK=2026-W43 | FROM=2026-01 TO=2026-10 (one run per month)
 DASHBOARD_PERIOD := $(if $(WEEK),-p week $(WEEK),$(if $(FROM),-p from_month $(FROM) -p to_month $(or $(TO),$(MONTH)),-p month $(MONTH)))
 
-.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench bench-notebooks clean lab serve
+.PHONY: help venv constraints demo data test statements qbr amendments dashboard all monthly quarterly bench bench-notebooks clean lab serve pool
 
 help:
 	@echo "make demo        virtualenv, install, demo database, sample outputs of every family"
@@ -51,6 +51,7 @@ help:
 	@echo "make monthly     MONTH=2026-10   statements + dashboard, their PDFs, the catalogue, then send (outbox)"
 	@echo "make quarterly   QUARTER=2026Q3  every QBR deck + the portfolio, PDFs, the catalogue, then send (outbox)"
 	@echo "make serve       the web portal on the demo database: http://127.0.0.1:8000/ (HOST, PORT)"
+	@echo "make pool        warm kernels: reportlib run qbr -p partner P001 -p quarter 2026Q3 then takes ~1 s"
 	@echo "make bench       papermill CLI loop vs reportlib batch, load vs sqlite3 .import, the portal under load"
 	@echo "                 -> bench/results/<date>.md (BENCH_N, BENCH_REPEAT; BENCH_ONLY=portal or load for one"
 	@echo "                 part alone, BENCH_PG=URL for the load on PostgreSQL)"
@@ -152,6 +153,10 @@ bench-notebooks:
 	$(MAKE) bench BENCH_ONLY=notebook-grid
 serve: venv $(DB)
 	$(RL) serve --host $(HOST) --port $(PORT)
+
+# Warm kernels for `reportlib run` on the demo database (Ctrl-C stops them; WORKERS=N for more).
+pool: venv $(DB)
+	$(RL) pool --db sqlite:///$(CURDIR)/$(DB) $(WORKERS_FLAG)
 
 clean:
 	rm -rf data .pytest_cache

@@ -324,6 +324,53 @@ def notebook_phases(executed: Path, started: float, seconds: float) -> tuple[flo
     return first - started, end - first, started + seconds - end
 
 
+class WarmPool:
+    """``reportlib pool --workers 2`` on ``url``, serving runs whose outputs go to a folder of its own."""
+
+    def __init__(self, url: str, log):
+        self.out = Path(tempfile.mkdtemp(prefix="rlbench-pool-"))
+        log("start-up: starting a kernel pool")
+        self.process = subprocess.Popen([str(BIN / "reportlib"), "pool", "--db", url, "--out", str(self.out),
+                                         "--idle", "120", "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+        said = []
+        for line in self.process.stdout:
+            said.append(line)
+            if "Kernel pool ready" in line:
+                break
+        else:
+            raise RuntimeError(f"the kernel pool did not start:\n{''.join(said)}")
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+        check = subprocess.run([str(BIN / "reportlib"), "run", "qbr", "--db", url, "--out", str(self.out),
+                                *_first_qbr_args(url)], cwd=ROOT, capture_output=True, text=True)
+        if "via the kernel pool" not in check.stdout:
+            raise RuntimeError(f"a run did not go through the kernel pool:\n{check.stdout}{check.stderr}")
+
+    def tree_cpu(self) -> float:
+        """CPU seconds the pool, its workers and their kernels have used so far."""
+        from portal_bench import _cpu_seconds
+
+        return _cpu_seconds(self.process.pid) + _cpu_seconds(self.process.pid, children=True)
+
+    def run_timed(self, args: list[str], cpu: list[float]) -> float:
+        """Seconds of ``reportlib ARGS --out <the pool's>``; its CPU with the pool's goes to ``cpu``."""
+        before = self.tree_cpu()
+        seconds, _, used = timed_cpu([str(BIN / "reportlib"), *args, "--out", str(self.out)])
+        cpu.append(used + self.tree_cpu() - before)
+        return seconds
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(120)
+        shutil.rmtree(self.out, ignore_errors=True)
+
+
+def _first_qbr_args(url: str) -> list[str]:
+    family = family_or_none("qbr")
+    partner = entities(family, url, 1)[0]["partner"]
+    return ["-p", "partner", partner, "-p", "quarter", batch_raw(family)["quarter"]]
+
+
 def startup(url: str, n: int, repeat: int, log) -> list[str]:
     """The analyst's goals side by side (issue 19), alternating within each repetition so both
     sides see the same load: one ``reportlib run qbr`` (all outputs) against the ``papermill``
@@ -343,46 +390,63 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     cpu = {"single": {"papermill": [], "reportlib": []}, "many": {"papermill": [], "reportlib": []}}
     phases = {"papermill": [], "reportlib": []}
     loads = []
+    single["pool"], many["pool"] = [], []
+    cpu["single"]["pool"], cpu["many"]["pool"] = [], []
 
     def run_timed(command: list[str], what: str, side: str) -> float:
         seconds, _, used = timed_cpu(command)
         cpu[what][side].append(used)
         return seconds
 
-    for r in range(repeat):
-        with tempfile.TemporaryDirectory(prefix="rlbench-startup-") as tmp:
-            work = Path(tmp)
-            log(f"start-up: repetition {r + 1}/{repeat}: one run each")
-            clock = time.time()
-            single["papermill"].append(run_timed(papermill_command(
-                notebook, work / "pm.ipynb", dict(one, db_url=url, output_dir=work / "pm", output_stem="r")),
-                "single", "papermill"))
-            phases["papermill"].append(notebook_phases(work / "pm.ipynb", clock, single["papermill"][-1]))
-            command = [str(BIN / "reportlib"), "run", "qbr", "--db", url, "--out", str(work / "run"), "--force",
-                       "-p", "partner", one["partner"], "-p", "quarter", quarter]
-            clock = time.time()
-            single["reportlib"].append(run_timed(command, "single", "reportlib"))
-            executed = next((work / "run").rglob("*.ipynb"))
-            phases["reportlib"].append(notebook_phases(executed, clock, single["reportlib"][-1]))
-            log(f"start-up: repetition {r + 1}/{repeat}: {len(partners)} decks each, two at a time")
-            ids = work / "partners.txt"
-            ids.write_text("\n".join(partners) + "\n", encoding="utf-8")
-            xargs = ["xargs", "-a", str(ids), "-P", "2", "-I{}", *papermill_command(
-                notebook, work / "xargs" / "{}.ipynb",
-                {"partner": "{}", "quarter": quarter, "db_url": url, "output_dir": work / "xargs" / "{}",
-                 "output_stem": "{}"})]
-            (work / "xargs").mkdir()
-            many["papermill"].append(run_timed(xargs, "many", "papermill"))
-            many["reportlib"].append(run_timed(our_batch_command(family, url, len(partners), work / "batch", 2),
-                                               "many", "reportlib"))
-            loads.append(os.getloadavg()[0])
+    pool = WarmPool(url, log)
+    try:
+        for r in range(repeat):
+            log(f"start-up: repetition {r + 1}/{repeat}: one run through the kernel pool")
+            single["pool"].append(pool.run_timed(["run", "qbr", "--db", url, "--force", "-p", "partner",
+                                                  one["partner"], "-p", "quarter", quarter], cpu["single"]["pool"]))
+            log(f"start-up: repetition {r + 1}/{repeat}: {len(partners)} decks through the kernel pool")
+            many["pool"].append(pool.run_timed(["batch", "qbr", "--db", url, "--limit", str(len(partners)),
+                                                "--force", "--quiet", "-p", "quarter", quarter], cpu["many"]["pool"]))
+            with tempfile.TemporaryDirectory(prefix="rlbench-startup-") as tmp:
+                work = Path(tmp)
+                log(f"start-up: repetition {r + 1}/{repeat}: one run each")
+                clock = time.time()
+                single["papermill"].append(run_timed(papermill_command(
+                    notebook, work / "pm.ipynb", dict(one, db_url=url, output_dir=work / "pm", output_stem="r")),
+                    "single", "papermill"))
+                phases["papermill"].append(notebook_phases(work / "pm.ipynb", clock, single["papermill"][-1]))
+                command = [str(BIN / "reportlib"), "run", "qbr", "--db", url, "--out", str(work / "run"), "--force",
+                           "-p", "partner", one["partner"], "-p", "quarter", quarter]
+                clock = time.time()
+                single["reportlib"].append(run_timed(command, "single", "reportlib"))
+                executed = next((work / "run").rglob("*.ipynb"))
+                phases["reportlib"].append(notebook_phases(executed, clock, single["reportlib"][-1]))
+                log(f"start-up: repetition {r + 1}/{repeat}: {len(partners)} decks each, two at a time")
+                ids = work / "partners.txt"
+                ids.write_text("\n".join(partners) + "\n", encoding="utf-8")
+                xargs = ["xargs", "-a", str(ids), "-P", "2", "-I{}", *papermill_command(
+                    notebook, work / "xargs" / "{}.ipynb",
+                    {"partner": "{}", "quarter": quarter, "db_url": url, "output_dir": work / "xargs" / "{}",
+                     "output_stem": "{}"})]
+                (work / "xargs").mkdir()
+                many["papermill"].append(run_timed(xargs, "many", "papermill"))
+                many["reportlib"].append(run_timed(our_batch_command(family, url, len(partners), work / "batch", 2),
+                                                   "many", "reportlib"))
+                loads.append(os.getloadavg()[0])
+    finally:
+        pool.stop()
     rows = []
-    for what, side, used in ((f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
-                              "`papermill notebooks/qbr.ipynb` (same parameters)", single, cpu["single"]),
-                             (f"{len(partners)} decks: `reportlib batch qbr --limit {len(partners)} --workers 2` / "
-                              f"`xargs -P 2` over {len(partners)} `papermill` runs", many, cpu["many"])):
-        pm, rl = median(side["papermill"]), median(side["reportlib"])
-        pm_cpu, rl_cpu = median(used["papermill"]), median(used["reportlib"])
+    for what, side, used, ours in (
+            (f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
+             "`papermill notebooks/qbr.ipynb` (same parameters)", single, cpu["single"], "reportlib"),
+            (f"{len(partners)} decks: `reportlib batch qbr --limit {len(partners)} --workers 2` / "
+             f"`xargs -P 2` over {len(partners)} `papermill` runs", many, cpu["many"], "reportlib"),
+            ("one deck via a warm pool: the same `reportlib run qbr` with `reportlib pool --workers 2` up / "
+             "`papermill`", single, cpu["single"], "pool"),
+            (f"{len(partners)} decks via a warm pool: `reportlib batch qbr --limit {len(partners)}` with "
+             "`reportlib pool --workers 2` up / `xargs -P 2`", many, cpu["many"], "pool")):
+        pm, rl = median(side["papermill"]), median(side[ours])
+        pm_cpu, rl_cpu = median(used["papermill"]), median(used[ours])
         rows.append(f"| {what} | {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× | {pm_cpu:.1f} | {rl_cpu:.1f} | "
                     f"{pm_cpu / rl_cpu:.1f}× |")
     rows += ["", "Where one deck's time went (medians of each phase, seconds; from the executed notebook's "
@@ -396,8 +460,10 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
     load = os.getloadavg()
     rows += ["", f"Load average when these ended: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1-minute load "
              f"after each repetition: {', '.join(f'{x:.2f}' for x in loads)}). CPU: user + system seconds of each "
-             "command's whole process tree (its kernels and workers), the fairer comparison when the machine is "
-             "shared."]
+             "command's whole process tree (its kernels and workers; through the pool: the command's and the pool's "
+             "process tree's during the run), the fairer comparison when the machine is shared. The pool was "
+             "started before the first repetition (`reportlib pool --db URL`: it rehearses each notebook once) "
+             "and one run was checked to go through it."]
     return rows
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import ctypes.util
 import functools
 import gc
@@ -37,7 +38,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .config import outputs_root, redact_secrets_in_text, resolve_db_url
 from .db import connect, data_fingerprint
-from .engines import ENGINES, close_worker_engines, worker_engine
+from .engines import ENGINES, Engine, close_worker_engines, worker_engine
 from .engines.pool import start_worker
 from .errors import ConfigError, ReportlibError, RunError
 from .families import Family, get_family
@@ -46,7 +47,8 @@ from .family_notebooks import check_notebook
 from .registry import Registry
 from .run import RunPlan, RunResult, after_run, execute_plan, is_fresh, notebook_path, plan_run, sweep_staging
 
-__all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "run_batch", "run_runs"]
+__all__ = ["BatchResult", "DEFAULT_ENGINE", "EXECUTORS", "Job", "PoolExecutor", "run_batch", "run_job_fields",
+           "run_runs"]
 
 DEFAULT_ENGINE = "warm"
 # run_runs's own options; the rest of a batch's options are its executor's.
@@ -101,18 +103,36 @@ class Job:
     fingerprint: Any = ...  # the data fingerprint the batch saw (...: the worker reads it)
 
 
-def run_job(job: Job) -> RunResult:
-    """One run of a batch, in whatever process or thread the executor chose; never raises."""
+def run_job(job: Job, engine: Engine | None = None) -> RunResult:
+    """One run of a batch, in whatever process or thread the executor chose (with ``engine``, else
+    this thread's worker engine); never raises."""
     try:
         plan = plan_run(job.family, job.raw, out=job.out, db_url=job.db_url, notebook=job.notebook, extra=job.extra,
                         stem=job.stem, fingerprint=job.fingerprint)
-        return execute_plan(plan, engine=worker_engine(job.engine, **job.engine_options), force=job.force)
+        engine = engine if engine is not None else worker_engine(job.engine, **job.engine_options)
+        return execute_plan(plan, engine=engine, force=job.force)
     except ReportlibError as exc:
         error = str(exc)
     except Exception as exc:  # a worker must report, never die: the batch goes on
         error = f"{type(exc).__name__}: {exc}"
     return RunResult(_family_name(job), _job_stem(job), "failed", "", error=redact_secrets_in_text(error),
                      parameters=job.raw)
+
+
+def run_job_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """One run of a batch in a kernel pool's worker (:class:`PoolExecutor`), with the worker's
+    warm engine: the job's fields in, the result's out (both plain, as they travel)."""
+    from .pool.worker import pool_engine
+
+    job = Job(**fields)
+    return dataclasses.asdict(run_job(job, pool_engine(job.engine_options)))
+
+
+def _job_fields(job: Job) -> dict[str, Any]:
+    fields = dataclasses.asdict(job)
+    if job.fingerprint is ...:  # the worker reads it
+        del fields["fingerprint"]
+    return fields
 
 
 def _family_name(job: Job) -> str:
@@ -268,14 +288,20 @@ class LocalExecutor:
         if pool is None:
             pool = ProcessPoolExecutor(min(self.workers, len(jobs)), mp_context=get_context("spawn"),
                                        initializer=functools.partial(start_worker, os.getpid()))
-        with pool:
-            futures = [pool.submit(fn, job) for job in jobs]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        yield from _as_completed(pool, fn, jobs)
+
+
+def _as_completed(executor: Any, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
+    """Each job's result as it comes from ``executor`` (a concurrent.futures one, shut down at the
+    end); the jobs not started are cancelled when the caller stops early."""
+    with executor:
+        futures = [executor.submit(fn, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def _is_spawned_worker(process: Any) -> bool:
@@ -325,9 +351,43 @@ class DaskExecutor:
             client.close()
 
 
+class PoolExecutor:
+    """The warm workers of this project's kernel pool (``reportlib pool``): each run is sent to
+    the pool, which gives it to a free worker (:func:`run_job_fields`); as many runs at a time as
+    it has workers. A run the pool cannot take (it stopped, or reportlib's code changed and its
+    workers restart) runs here instead, said once on stderr."""
+
+    def __init__(self, pool_out: str | Path | None = None, pool_workers: int = 1, **_: Any):
+        self.out, self.workers = pool_out, max(1, pool_workers)
+
+    def map(self, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .pool.client import PoolUnavailable, call_pool
+
+        said: list[str] = []
+
+        def send(job: Job) -> RunResult:
+            try:
+                return RunResult(**call_pool("job", _job_fields(job), out=self.out))
+            except PoolUnavailable as exc:
+                if not said:
+                    said.append(str(exc))
+                    print(f"reportlib: {exc}; the runs it cannot take run here.", file=sys.stderr)
+                return fn(job)
+
+        try:
+            yield from _as_completed(ThreadPoolExecutor(self.workers, thread_name_prefix="reportlib-pool-client"),
+                                     send, jobs)
+        finally:
+            if said:
+                close_worker_engines()
+
+
 EXECUTORS: Registry[Any] = Registry("batch executor")
 EXECUTORS.register("local", LocalExecutor)
 EXECUTORS.register("dask", DaskExecutor)
+EXECUTORS.register("pool", PoolExecutor)
 
 
 def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None, db_url: str | None = None,

@@ -7,6 +7,7 @@
     reportlib batch PATH.ipynb [OUTPUT_DIR] --grid params.csv|grid.yaml [--name TEMPLATE] ...
     reportlib open REPORT [-p NAME VALUE]... [-f PARAMS.yaml]
     reportlib params REPORT | PATH.ipynb | families | doctor
+    reportlib pool [--workers N] [--idle MINUTES] | pool --status | pool --stop
 
 Families and applications add their own command groups (``reportlib statements ...``,
 ``reportlib rates ...``) as entry points of the group ``reportlib.commands``: each is a function
@@ -92,6 +93,8 @@ def _add_params(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execution-timeout", type=int, default=None, metavar="S",
                         help="seconds one cell may run (default: a family's 1800, a notebook's none, as papermill)")
     parser.add_argument("--log-output", action="store_true", help="write each cell's output to stderr as it comes")
+    parser.add_argument("--no-pool", action="store_true",
+                        help="a family's runs: start their own kernels even when a kernel pool (reportlib pool) is up")
     notebook = parser.add_argument_group("a notebook (PATH.ipynb) only")
     notebook.add_argument("--to", action="append", default=[], choices=("html", "pdf"),
                           help="also export each executed notebook: html (the report page, code hidden) or pdf "
@@ -110,7 +113,7 @@ _NOTEBOOK_ONLY = (("output", "OUTPUT"), ("to", "--to"), ("cwd", "--cwd"), ("kern
 def _check_flags(args: argparse.Namespace) -> bool:
     """Whether the command runs a notebook; a notebook's flags given to a family are one error."""
     from .errors import ConfigError
-    from .notebooks import is_notebook
+    from .files import is_notebook
 
     if is_notebook(args.report):
         if args.out:
@@ -210,8 +213,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _through_pool(args: argparse.Namespace) -> int | None:
+    """A family's command run by this project's kernel pool when one is up (``reportlib pool``):
+    its exit status, or None to run it here. Asked before anything heavy is imported."""
+    if args.no_pool or (args.engine or "warm") != "warm" or _check_flags(args):
+        return None
+    from .pool.client import run_in_pool
+
+    return run_in_pool(args.command, args.argv, args.out)
+
+
+def _pool_engine(options: dict[str, Any]):
+    """The warm engine of the pool worker this command runs in, or None (not in a pool worker)."""
+    if "reportlib.pool.worker" not in sys.modules:
+        return None
+    from .pool.worker import pool_engine
+
+    return pool_engine(options)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     notebook = _check_flags(args)
+    pooled = None if notebook else _pool_engine(_engine_options(args, False))
+    if not notebook and pooled is None:
+        code = _through_pool(args)
+        if code is not None:
+            return code
     _show_warnings()
     if notebook:
         from .notebooks import run_notebook
@@ -219,6 +246,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run_notebook(args.report, args.output, _notebook_params(args), engine=args.engine or "papermill",
                               engine_options=_engine_options(args, True), force=args.force, strict=args.strict,
                               report_mode=args.report_mode, to=args.to, cwd=args.cwd, kernel=args.kernel)
+    elif pooled is not None:
+        from .run import run_report
+
+        result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=pooled,
+                            force=args.force)
     else:
         from .engines import get_engine
 
@@ -239,10 +271,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 force=args.force)
         finally:
             engine.close()
+    via = " (via the kernel pool)" if pooled is not None else ""
     if result.status == "skipped":
-        print(f"{result.stem}: up to date in {result.folder} (use --force to run again)")
+        print(f"{result.stem}: up to date in {result.folder} (use --force to run again){via}")
     else:
-        print(f"{result.stem}: {result.duration_s:.1f} s -> {result.folder}")
+        print(f"{result.stem}: {result.duration_s:.1f} s -> {result.folder}{via}")
         for name in result.files:
             print(f"  {name}")
     if notebook:  # any notebook: its own outputs, no family PDFs or catalogue
@@ -275,6 +308,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if engine_options and (args.engine or "warm") != "warm":
         raise ConfigError("--recycle-after and --kernel-memory apply to the warm engine only.")
     engine_options.update(_engine_options(args, notebook))
+    pooled = None
+    # The pool's kernels are the pool's: a batch that sets when its kernels are recycled runs cold.
+    if (not notebook and not args.scheduler and not args.no_pool and (args.engine or "warm") == "warm"
+            and args.recycle_after is None and args.kernel_memory is None):
+        from .pool.client import pool_workers
+
+        pooled = pool_workers(args.out)
+        if pooled:
+            executor, options["pool_out"], options["pool_workers"] = "pool", args.out, pooled
     if notebook:
         from .notebooks import batch_notebook
 
@@ -291,9 +333,68 @@ def cmd_batch(args: argparse.Namespace) -> int:
                            executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
                            limit=args.limit, engine_options=engine_options, **options)
     print(result.summary())
+    if pooled:
+        print(f"  (via the kernel pool: {pooled} warm worker(s))")
     after = 0 if notebook else _after(args, sorted({r.folder for r in result.results if r.folder}),
                                       workers=args.workers)
     return 0 if result.ok and not after else 1
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+
+    if args.worker:  # a worker the pool started: it never returns through console()
+        from .engines import close_worker_engines
+        from .pool.worker import serve_worker
+
+        def run_job_fields(fields: dict[str, Any]) -> dict[str, Any]:  # the runner loads as the kernel starts
+            from .batch import run_job_fields
+
+            return run_job_fields(fields)
+
+        listen_fd, status_fd = (int(fd) for fd in args.worker.split(","))
+        code = serve_worker(listen_fd, status_fd, main, run_job_fields, args.workers,
+                            os.environ.pop("REPORTLIB_POOL_REHEARSE_DB", None))
+        close_worker_engines()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    if args.status or args.stop:
+        from .pool.client import pool_status, stop_pool
+
+        info = pool_status(args.out)
+        if info is None:
+            print("No kernel pool runs for this project and outputs folder.")
+            return 1 if args.status else 0
+        if args.stop:
+            print(f"Stopping the kernel pool (process {stop_pool(args.out)}); it lets a running command finish.")
+            return 0
+        import time
+
+        states = ", ".join(f"{pid} {state}" for pid, state in info["workers"].items())
+        idle = (f"; last run {time.time() - info['last_run']:.0f} s ago" if info.get("last_run") else "; no run yet")
+        print(f"Kernel pool: process {info['pid']} since {info['started']}, outputs {info['outputs']}; "
+              f"workers: {states}{idle}; stops after {info['idle_minutes']:g} min without a run.")
+        return 0
+    from .pool.server import serve_pool
+
+    if args.idle <= 0:
+        raise ConfigError(f"--idle must be a number of minutes above 0, not {args.idle:g}.")
+    return serve_pool(workers=args.workers, idle_minutes=args.idle, out=args.out, rehearse_db=_rehearsal_db(args.db),
+                      say=lambda text: print(text, flush=True))
+
+
+def _rehearsal_db(url: str | None) -> str | None:
+    """The database the pool's workers rehearse on: ``--db``, else the default one if it exists
+    (an SQLite file that is not there would be created empty)."""
+    from pathlib import Path
+
+    from .config import resolve_db_url
+
+    resolved = resolve_db_url(url)
+    if url is None and resolved.startswith("sqlite:///") and not Path(resolved.removeprefix("sqlite:///")).is_file():
+        return None
+    return resolved
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -305,7 +406,8 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from .families import get_family
-    from .notebooks import describe_parameters, is_notebook
+    from .files import is_notebook
+    from .notebooks import describe_parameters
 
     if is_notebook(args.report):
         print(describe_parameters(args.report))
@@ -356,7 +458,7 @@ def _shown_url(url: str) -> str:
 
 
 # The commands defined here; any other word (or none, or --help) is a family's command group.
-CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "open", "params", "families", "doctor"})
+CORE_COMMANDS = frozenset({"init", "load", "demo", "run", "batch", "open", "params", "families", "doctor", "pool"})
 
 
 def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine | None = None) -> argparse.ArgumentParser:
@@ -424,6 +526,22 @@ def build_parser(command_groups: bool | Iterable[str] = True, cli: CommandLine |
     p.add_argument("--force", action="store_true", help="replace a notebook written before (and its edits)")
     _add_common(p)
     p.set_defaults(handler=cmd_open)
+
+    p = sub.add_parser("pool", help="keep warm kernels for this project: reportlib run then takes about a second "
+                                    "(foreground; Ctrl-C stops it)")
+    p.add_argument("--workers", type=int, default=1, help="warm workers, each one run at a time (default 1)")
+    p.add_argument("--idle", type=float, default=30, metavar="MINUTES",
+                   help="stop after this many minutes without a run (default 30)")
+    p.add_argument("--out", metavar="DIR", help="the outputs folder of the runs it serves (default: outputs/); "
+                                                "runs with another --out are not its")
+    p.add_argument("--db", metavar="URL", help="a database the workers run each notebook on once as they warm up "
+                                               "(default: $REPORTLIB_DB or data/reportlib.sqlite if there); "
+                                               "each run reads the database its own command names")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--status", action="store_true", help="say whether a pool runs here, and its workers")
+    action.add_argument("--stop", action="store_true", help="stop the running pool (after its current run)")
+    action.add_argument("--worker", help=argparse.SUPPRESS)
+    p.set_defaults(handler=cmd_pool)
 
     p = sub.add_parser("params", help="list a report family's parameters, or a notebook's (as papermill "
                                       "--help-notebook)")
@@ -520,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, argv = _parser_for(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.handler(args)
     except ReportlibError as exc:

@@ -14,8 +14,8 @@ from typing import IO, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["as_stem", "atomic_path", "atomic_write", "entity_stem", "id_stem", "plain_id", "plain_name",
-           "safe_join", "sha256_file", "slugify"]
+__all__ = ["as_stem", "atomic_path", "atomic_write", "entity_stem", "id_stem", "is_notebook", "plain_id",
+           "plain_name", "safe_join", "sha256_file", "slugify"]
 
 _SLUG_MAX = 80
 _HASH_LENGTH = 10
@@ -89,6 +89,11 @@ def plain_name(text: str) -> bool:
 def as_stem(text: str) -> str:
     """``text`` if it is a stem already (see :func:`entity_stem`), else its slug."""
     return text if len(text) <= _SLUG_MAX and _STEM.fullmatch(text) else slugify(text)
+
+
+def is_notebook(word: str) -> bool:
+    """Whether the REPORT word of ``run`` or ``batch`` names a notebook file, not a family."""
+    return word.lower().endswith(".ipynb")
 
 
 def safe_join(root: str | os.PathLike, *parts: str) -> Path:

@@ -31,7 +31,7 @@ import yaml
 
 from .errors import ConfigError, ParameterError
 from .families import Family
-from .files import slugify
+from .files import is_notebook, slugify
 from .params import ReportParams, load_params_file, yaml_without_dates
 
 if TYPE_CHECKING:
@@ -47,11 +47,6 @@ EXPORTS = ("html", "pdf")
 _NAME_MAX = 150
 # What a file name given by a person may not hold to stay one file in its folder.
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]|^\.|^\s|\s$")
-
-
-def is_notebook(word: str) -> bool:
-    """Whether the REPORT word of ``run`` or ``batch`` names a notebook file, not a family."""
-    return word.lower().endswith(".ipynb")
 
 
 def papermill_value(text: str) -> Any:

@@ -29,7 +29,7 @@ def setup(parent_pid: int) -> list[str]:
     return patches.apply("kernel")
 
 
-def reset(cwd: str, environment: dict[str, str]) -> None:
+def reset(cwd: str, environment: dict[str, str | None]) -> None:
     """A clean slate for the next run: its working folder and environment, an empty user
     namespace (imported modules stay loaded) and the execution counter back at 1.
 
@@ -42,7 +42,11 @@ def reset(cwd: str, environment: dict[str, str]) -> None:
 
     shell = get_ipython()
     os.chdir(cwd)
-    os.environ.update(environment)
+    for name, value in environment.items():  # None: a variable the run's environment does not have
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     collect, gc.collect = gc.collect, lambda *args, **kwargs: 0
     try:
         shell.reset(new_session=False)
