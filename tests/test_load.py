@@ -79,6 +79,23 @@ def test_every_problem_is_reported_at_once_and_nothing_is_written(folder, db_url
     assert table_snapshot(db_url) == before
 
 
+def test_a_refused_load_into_a_database_file_that_did_not_exist_leaves_no_file(folder, tmp_path):
+    """A mistyped --db path with a bad folder: the load is refused and makes no database there;
+    a good folder then makes it."""
+    path = tmp_path / "typo" / "new.sqlite"
+    edit(folder / "credit_transactions.csv", "12.3456", "abc")
+    with pytest.raises(LoadError):
+        load_folder(folder, "billing", url=f"sqlite:///{path}")
+    assert sorted(p.name for p in path.parent.iterdir()) == []
+    edit(folder / "credit_transactions.csv", "abc", "12.3456")
+    load_folder(folder, "billing", url=f"sqlite:///{path}")
+    assert path.is_file() and table_snapshot(f"sqlite:///{path}")
+    edit(folder / "credit_transactions.csv", "12.3456", "abc")
+    with pytest.raises(LoadError):  # an existing database is kept, as it was
+        load_folder(folder, "billing", url=f"sqlite:///{path}")
+    assert path.is_file()
+
+
 def test_unknown_account_reference_is_named(folder, db_url):
     edit(folder / "credit_transactions.csv", "t11,C3", "t11,C9")
     with pytest.raises(LoadError) as caught:

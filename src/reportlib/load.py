@@ -30,6 +30,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .config import resolve_db_url
 from .db import analyze, engine_for, init_db, metadata, record_data_version
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
@@ -132,9 +133,6 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
     problems is committed; any problem rolls the transaction back, leaving the database as it
     was. ``progress`` shows a bar per file on stderr.
     """
-    from .loadcheck import check_folder
-    from .loadwrite import Feed, SqliteFileConnection, write_transaction
-
     domain = get_domain(domain_name)
     folder = Path(folder)
     if not folder.is_dir():
@@ -142,6 +140,19 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
     # a database URL that cannot work is said before minutes of checking
     if not isinstance(url, Engine):
         engine_for(url)
+    new_file = None if isinstance(url, Engine) else _new_sqlite_file(url)
+    try:
+        return _load_folder(domain, folder, url, progress=progress)
+    except BaseException:
+        if new_file is not None:  # a refused load leaves no database it made: a mistyped path stays unmade
+            _remove_sqlite_file(url, new_file)
+        raise
+
+
+def _load_folder(domain: Domain, folder: Path, url: str | Engine | None, *, progress: bool) -> LoadSummary:
+    from .loadcheck import check_folder
+    from .loadwrite import Feed, SqliteFileConnection, write_transaction
+
     engine = url if isinstance(url, Engine) else init_db(url)
     derived = domain.derive_rows() if domain.derive_rows is not None else None
     counts: dict[str, int] = {}
@@ -171,6 +182,22 @@ def load_folder(folder: str | Path, domain_name: str, url: str | None = None, *,
         checked.confirm_unchanged()
         fingerprint = record_data_version(conn, domain.name, f"load {folder.name}", checked.digest)
     return LoadSummary(domain.name, counts, fingerprint)
+
+
+def _new_sqlite_file(url: str | None) -> Path | None:
+    """The file of a SQLite ``url`` that does not exist yet (a load would make it), else None."""
+    parsed = sa.engine.make_url(resolve_db_url(url))
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def _remove_sqlite_file(url: str | None, path: Path) -> None:
+    """Remove the SQLite database a failed load made (its engine's connections closed first)."""
+    engine_for(url).dispose()
+    for made in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        made.unlink(missing_ok=True)
 
 
 def _check_foreign_keys(conn, domain: Domain) -> None:
