@@ -75,6 +75,19 @@ def test_pdfs_are_listed_in_the_manifest_and_skipped_when_unchanged(world):
     assert not (world.statements / "versions").exists()  # nothing changed: no version kept
 
 
+def test_reportlib_pdf_brings_the_catalogue_up_to_date_with_the_pdfs_it_made(world, capsys):
+    """A run without --pdf lists no PDF; ``reportlib pdf`` then makes it, lists it in the manifest
+    and the catalogue links it at once (not at the next run or send)."""
+    assert main(["run", "statement", "-p", "partner", "P1", "-p", "month", "2026-10", "--force", "--out",
+                 str(world.out), "--db", world.url]) == 0
+    (world.statements / "p1-alpha-partner.pdf").unlink()
+    catalogue = world.out / "index.html"
+    assert "p1-alpha-partner.pdf" not in catalogue.read_text(encoding="utf-8")
+    assert main(["pdf", "statement", "-p", "month", "2026-10", "--out", str(world.out), "--db", world.url]) == 0
+    assert f"Catalogue: {catalogue}" in capsys.readouterr().out
+    assert "p1-alpha-partner.pdf" in catalogue.read_text(encoding="utf-8")
+
+
 def test_a_changed_report_keeps_its_earlier_version_and_gets_a_new_pdf(world):
     old_pdf = (world.statements / "p1-alpha-partner.pdf").read_bytes()
     world.change_p1()

@@ -65,6 +65,11 @@ def cmd_pdf(args) -> int:
     folders = [folder for _, folder in period_folders_of(family, _raw(args), db_url=args.db, out=args.out)]
     report = make_pdfs(family, folders, workers=args.workers, force=args.force)
     print(report.summary())
+    from ..config import outputs_root, resolve_db_url
+    from .catalogue import write_catalogue
+
+    # The manifests now list the PDFs: the catalogue links them.
+    print(f"Catalogue: {write_catalogue(outputs_root(args.out), resolve_db_url(args.db))}")
     return 1 if report.failed else 0
 
 
