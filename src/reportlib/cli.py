@@ -269,9 +269,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
                                 force=args.force)
+            # The kernel, asked to exit when the notebook ended, does so while the catalogue is
+            # brought up to date; ending it here only reaps it (or kills it, if still tearing down).
+            return _said(args, result, notebook)
         finally:
             engine.close()
-    via = " (via the kernel pool)" if pooled is not None else ""
+    return _said(args, result, notebook, via=" (via the kernel pool)" if pooled is not None else "")
+
+
+def _said(args: argparse.Namespace, result: Any, notebook: bool, via: str = "") -> int:
+    """Say what a run made, then the catalogue and PDFs of a family's run (:func:`_after`)."""
     if result.status == "skipped":
         print(f"{result.stem}: up to date in {result.folder} (use --force to run again){via}")
     else:
