@@ -34,6 +34,7 @@ __all__ = [
     "metadata",
     "query_frame",
     "record_data_version",
+    "sqlite_file",
 ]
 
 metadata = sa.MetaData()
@@ -113,8 +114,9 @@ def engine_for(url: str | None = None) -> Engine:
                               ) from None
         if port is not None and not 0 < port < 65536:
             raise ConfigError(f"{_shown(url)}: port {port} is not a TCP port (1 to 65535).")
-        if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        file = sqlite_file(parsed)
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = sa.create_engine(parsed, future=True)
@@ -122,6 +124,15 @@ def engine_for(url: str | None = None) -> Engine:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         _engines[url] = engine
     return _engines[url]
+
+
+def sqlite_file(url: sa.engine.URL) -> Path | None:
+    """The file of a SQLite database URL (parsed), or None: another database, in memory, or a
+    ``file:`` URI."""
+    database = url.database
+    if not url.drivername.startswith("sqlite") or database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def _shown(url: str) -> str:

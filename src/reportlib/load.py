@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .config import resolve_db_url
-from .db import analyze, engine_for, init_db, metadata, record_data_version
+from .db import analyze, engine_for, init_db, metadata, record_data_version, sqlite_file
 from .domains import Domain, Field, FileSpec, get_domain
 from .errors import LoadError, LoadProblem
 
@@ -186,11 +186,8 @@ def _load_folder(domain: Domain, folder: Path, url: str | Engine | None, *, prog
 
 def _new_sqlite_file(url: str | None) -> Path | None:
     """The file of a SQLite ``url`` that does not exist yet (a load would make it), else None."""
-    parsed = sa.engine.make_url(resolve_db_url(url))
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-        return None
-    path = Path(parsed.database)
-    return None if path.exists() else path
+    path = sqlite_file(sa.engine.make_url(resolve_db_url(url)))
+    return None if path is None or path.exists() else path
 
 
 def _remove_sqlite_file(url: str | None, path: Path) -> None:

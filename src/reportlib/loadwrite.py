@@ -15,7 +15,6 @@ import io
 import queue
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
@@ -23,6 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from .db import sqlite_file
 
 __all__ = ["Feed", "SqliteFileConnection", "TableWriter", "bulk_session", "sqlite_rows", "write_transaction"]
 
@@ -104,11 +105,8 @@ class SqliteFileConnection:
 
 def _sqlite_file(engine: Engine) -> str | None:
     """The file of a SQLite engine that ADBC can open as well (not a memory or URI database)."""
-    url = engine.url
-    if engine.dialect.name != "sqlite" or url.query or url.database in (None, "", ":memory:") \
-            or url.database.startswith("file:"):
-        return None
-    return str(Path(url.database))
+    file = sqlite_file(engine.url)
+    return None if file is None or engine.url.query else str(file)
 
 
 @contextmanager
