@@ -534,3 +534,31 @@ def test_a_batch_worker_starts_its_kernel_before_it_imports_the_runner(tmp_path)
     import psutil
 
     assert not psutil.pid_exists(seen["pid"]) or psutil.Process(seen["pid"]).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize("name", ["papermill", "warm"])
+def test_the_runner_offers_each_static_chart_to_the_runs_drawings_as_the_kernel_displays_it(tmp_path, name):
+    from reportlib.render.charts import VEGALITE_MIME, StaticDrawings, static_svg
+
+    spec = {"data": {"values": [{"a": "x", "b": 1}, {"a": "y", "b": 2}]}, "mark": "bar",
+            "encoding": {"x": {"field": "a", "type": "nominal"}, "y": {"field": "b", "type": "quantitative"}}}
+    nb = python_notebook("output_dir = None",
+                         "import json\nfrom reportlib.render.charts import VegaLiteChart, use_offline_charts\n"
+                         f"use_offline_charts()\nVegaLiteChart(json.loads({json.dumps(spec)!r}))",
+                         "VegaLiteChart(json.loads({!r}))".format(json.dumps(dict(spec, mark="point"))))
+    notebook = tmp_path / "charts.ipynb"
+    nbformat.write(nb, notebook)
+    engine, drawings = get_engine(name), StaticDrawings()
+    try:
+        with drawings.offered():
+            executed = engine.execute(notebook, tmp_path / "out.ipynb", {}, cwd=tmp_path)
+        assert len(drawings._drawings) == 2  # offered by the runner, drawn in its thread
+        shown = [o["data"][VEGALITE_MIME] for cell in executed.cells for o in cell.get("outputs", [])]
+        assert [drawings.take(s) for s in shown] == [static_svg(s) for s in shown]
+        assert drawings._drawings == {}
+        # Outside ``offered`` the next run offers nothing (a warm engine's kernel serves run after run).
+        engine.execute(notebook, tmp_path / "again.ipynb", {}, cwd=tmp_path)
+        assert drawings._drawings == {}
+    finally:
+        drawings.close()
+        engine.close()

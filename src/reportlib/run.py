@@ -9,6 +9,7 @@ replaces nothing that an earlier good run produced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -34,7 +35,7 @@ from .files import as_stem, atomic_write, safe_join, sha256_file, slugify
 from .manifest import (SUFFIX, file_entry, git_commit, look_up_git_commit, outputs_intact, read_manifest, run_key,
                        write_folder_index, write_manifest)
 from .params import ReportParams
-from .render.charts import draws_static_charts
+from .render.charts import StaticDrawings, draws_static_charts
 from .render.html import warm_html_export, write_notebook_html
 from .versions import keep_earlier_version
 
@@ -255,20 +256,25 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
     error: str | None = None
     headline = None
     look_up_git_commit()  # in the background while the kernel works, as the export's warm-up below
+    drawings = None
     if family.html or family.pdf:
+        static_charts = draws_static_charts(plan.notebook)
         # In the background while the kernel works: the export finds it ready.
-        warm_html_export(static_charts=draws_static_charts(plan.notebook))
+        warm_html_export(static_charts=static_charts)
+        # The page's charts are drawn as their cells display them, while the next cells run.
+        drawings = StaticDrawings() if static_charts else None
     try:
         try:
-            nb = engine.execute(plan.notebook, executed, injected, cwd=cwd, environment=environment,
-                                report_mode=family.report_mode)
+            with drawings.offered() if drawings is not None else contextlib.nullcontext():
+                nb = engine.execute(plan.notebook, executed, injected, cwd=cwd, environment=environment,
+                                    report_mode=family.report_mode)
             headline = _headline(executed if nb is None else nb)
             if family.html or family.pdf:  # from the executed notebook in memory when the engine returns it
                 # A page only printed to PDF stays out of the outputs (dot files are not published).
                 page = staging / (f"{stem}.html" if family.html else f".{stem}.html")
                 # A family's report holds no notes nor prints; any other notebook's page is nbconvert's.
                 write_notebook_html(executed if nb is None else nb, page, consume=True,
-                                    notes=not family.runner_parameters)
+                                    notes=not family.runner_parameters, drawings=drawings)
                 if family.pdf:
                     from .render.chromium import chromium_path
                     from .render.pdf import print_pdf
@@ -316,6 +322,8 @@ def _execute(plan: RunPlan, engine: Engine) -> RunResult:
         manifest["duration_s"] = round(time.perf_counter() - clock, 3)
         write_manifest(folder / f"{stem}{SUFFIX}", manifest)
     finally:
+        if drawings is not None:
+            drawings.close()
         shutil.rmtree(staging, ignore_errors=True)
     if error is None:
         stale = folder / f"{stem}.failed.ipynb"

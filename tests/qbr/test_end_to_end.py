@@ -134,6 +134,19 @@ def test_html_carries_the_same_content_offline(world):
     assert_offline(html)
 
 
+def test_the_page_drawn_while_the_kernel_ran_is_the_page_drawn_at_export(world):
+    """A run draws each chart as its cell displays it, while the kernel runs the next cells; the
+    page is byte for byte the one that the export draws from the executed notebook."""
+    from reportlib.render.html import notebook_to_html
+
+    pages = sorted(world["folder"].glob("[ab][12]-*.html"))
+    assert len(pages) == 2  # A1's and the tricky partner's
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert text.count('<div class="rl-chart-svg">') == len(CHART_TITLES)
+        assert text == notebook_to_html(page.with_suffix(".ipynb"))
+
+
 def test_html_charts_are_inline_svg_that_chromium_shows_offline_without_any_script(world, tmp_path):
     """Issue 18: a partner's page carries its charts as drawings (inline SVG), not the 0.9 MB
     Vega bundle that the browser would run to draw them; only the dashboard keeps interaction."""

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from reportlib.render.charts import (VEGALITE_MIME, ChartTemplate, VegaLiteChart, chart_embed_html, chart_svg,
-                                     use_offline_charts, vega_bundle_html)
+from reportlib.render.charts import (VEGALITE_MIME, ChartTemplate, StaticDrawings, VegaLiteChart, chart_embed_html,
+                                     chart_svg, static_svg, use_offline_charts, vega_bundle_html)
 from reportlib.render.html import assert_offline, notebook_to_html
 
 from ..conftest import browser_dom
@@ -116,3 +116,74 @@ def test_the_export_adds_no_bundle_without_charts_or_when_the_page_has_one():
     template, _ = _counting_template()
     page = notebook_to_html(_notebook(template.fill(rows=[{"name": "Hilton", "leads": 3}]), html=vega_bundle_html()))
     assert page.count("window.vegaEmbed=") == 1
+
+
+def _static_notebook(*charts: VegaLiteChart) -> nbformat.NotebookNode:
+    """A notebook whose charts display as static drawings (``use_offline_charts()``), as an executed
+    notebook holds them: the spec, marked to be drawn as SVG in the page."""
+    before = alt.renderers.active
+    use_offline_charts()
+    try:
+        outputs = [new_output("display_data", data=data, metadata=metadata)
+                   for data, metadata in (chart._repr_mimebundle_() for chart in charts)]
+    finally:
+        alt.renderers.enable(before)
+    cells = [new_code_cell("charts", outputs=outputs)]
+    return new_notebook(cells=cells, metadata={"language_info": {"name": "python"}})
+
+
+def _offered(drawings: StaticDrawings, nb: nbformat.NotebookNode) -> None:
+    """Offer every output of ``nb`` as the runner does while it runs, and wait until all are drawn."""
+    for cell in nb.cells:
+        for output in cell.outputs:
+            drawings.offer(output)
+    for drawing in list(drawings._drawings.values()):
+        drawing.result(timeout=60)
+
+
+def test_charts_drawn_while_the_notebook_ran_make_the_page_drawn_at_export():
+    """Two charts of one template differ only in their rows: each gets its own drawing (a memo
+    keyed by the template's shape would give both the first one's)."""
+    template, _ = _counting_template()
+    hilton, marriott = (template.fill(rows=[{"name": name, "leads": leads}]) for name, leads in
+                        (("Hilton", 3), ("Marriott", 5)))
+    nb = _static_notebook(hilton, marriott, hilton)
+    drawings = StaticDrawings()
+    try:
+        _offered(drawings, nb)
+        assert len(drawings._drawings) == 2  # the same chart twice is drawn once
+        early = notebook_to_html(nb, drawings=drawings)
+        assert drawings._drawings == {}  # taken by the export: a long-lived worker keeps none
+    finally:
+        drawings.close()
+    at_export = notebook_to_html(nb)
+    assert early == at_export
+    shown = re.findall(r'<div class="rl-chart-svg">(<svg.*?</svg>)</div>', early, flags=re.S)
+    assert [">Hilton</text>" in svg for svg in shown] == [True, False, True]
+    assert [">Marriott</text>" in svg for svg in shown] == [False, True, False]
+
+
+def test_a_drawing_is_given_only_for_the_spec_it_was_drawn_from():
+    template, _ = _counting_template()
+    offered, asked = (template.fill(rows=[{"name": "Hilton", "leads": leads}]) for leads in (3, 4))
+    drawings = StaticDrawings()
+    try:
+        _offered(drawings, _static_notebook(offered))
+        assert drawings.take(asked.spec) == static_svg(asked.spec) != static_svg(offered.spec)
+        assert drawings.take(offered.spec) == static_svg(offered.spec)
+    finally:
+        drawings.close()
+
+
+def test_static_drawings_keep_nothing_after_the_run_and_draw_no_browser_chart():
+    template, _ = _counting_template()
+    chart = template.fill(rows=[{"name": "Hilton", "leads": 3}])
+    drawings = StaticDrawings()
+    drawings.offer(_notebook(chart).cells[1].outputs[0])  # a chart the reader's browser draws
+    assert drawings._drawings == {} and drawings._thread is None
+    drawings.offer(_static_notebook(chart).cells[0].outputs[0])
+    assert len(drawings._drawings) == 1
+    drawings.close()  # the export never took it (the run failed)
+    assert drawings._drawings == {} and not drawings._thread.is_alive()
+    drawings.offer(_static_notebook(chart).cells[0].outputs[0])
+    assert drawings._drawings == {}

@@ -32,9 +32,12 @@ def execute_in(kernel: Kernel, notebook: Path, output: Path, parameters: dict[st
     ``output``). A failed cell is a NotebookFailed.
 
     ``report_mode`` and ``log_output`` are papermill's: every code cell's input hidden, and each
-    cell's output written to the ``papermill`` logger (on stderr) as it comes.
+    cell's output written to the ``papermill`` logger (on stderr) as it comes. Each output is
+    also offered, as it comes, to the run's :class:`~reportlib.render.charts.StaticDrawings`
+    if the run set them (:meth:`~reportlib.render.charts.StaticDrawings.offered`).
     """
     from ..patches import import_papermill
+    from ..render.charts import offered_drawings
 
     import_papermill()
     import papermill
@@ -53,7 +56,7 @@ def execute_in(kernel: Kernel, notebook: Path, output: Path, parameters: dict[st
             str(notebook), str(output), parameters=parameters, cwd=None, kernel_name=kernel.kernel_name,
             engine_name=_PAPERMILL_ENGINE, progress_bar=False, log_output=log_output, report_mode=report_mode,
             request_save_on_cell_execute=False, execution_timeout=timeout, km=kernel.km, kc=kernel.kc,
-            record=str(output),
+            record=str(output), drawings=offered_drawings(),
         )
     except PapermillExecutionError as exc:
         raise NotebookFailed(exc.ename, str(exc.evalue).strip() or _said_by_failed_cell(output),
@@ -149,13 +152,27 @@ def _register_papermill_engine() -> None:
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             kc = kwargs.pop("kc")
+            drawings = kwargs.pop("drawings", None)
             kwargs.pop("input_path", None)
-            client = PapermillNotebookClient(
+            client = (PapermillNotebookClient if drawings is None else _DrawingClient)(
                 nb_man, km=kwargs.pop("km"), timeout=execution_timeout, startup_timeout=start_timeout,
                 kernel_name=kernel_name, log=logging.getLogger("papermill"), log_output=log_output,
                 stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
             client.kc = kc
+            if drawings is not None:
+                client.drawings = drawings
             return client.execute()
+
+    class _DrawingClient(PapermillNotebookClient):
+        """papermill's client, offering each output to the run's static drawings as it comes."""
+
+        drawings = None
+
+        def process_message(self, *args, **kwargs):
+            output = super().process_message(*args, **kwargs)
+            if output is not None:
+                self.drawings.offer(output)
+            return output
 
     papermill_engines.register(_PAPERMILL_ENGINE, KeptKernelEngine)
     logging.getLogger("papermill").addFilter(_CheckedByReportlib())

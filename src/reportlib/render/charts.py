@@ -13,21 +13,28 @@ and is validated once per process, and each entity only fills in its rows.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import functools
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 if TYPE_CHECKING:  # imported where a chart is made: a run's HTML export needs the page helpers alone
     import altair as alt
 
-__all__ = ["CHART_MARK", "THEME_COLORS", "ChartTemplate", "VegaLiteChart", "chart_embed_html", "chart_png", "chart_svg",
-           "chart_template", "interactive_html", "javascript_bundle", "page_needs_bundle", "static_spec",
-           "static_svg", "use_offline_charts", "vega_bundle_html"]
+__all__ = ["CHART_MARK", "ChartTemplate", "StaticDrawings", "THEME_COLORS", "VegaLiteChart", "chart_embed_html",
+           "chart_png", "chart_svg", "chart_template", "interactive_html", "is_static_chart", "javascript_bundle",
+           "offered_drawings", "page_needs_bundle", "static_spec", "static_svg", "use_offline_charts",
+           "vega_bundle_html"]
 
 VEGALITE_MIME = "application/vnd.vegalite.v6+json"
 # Output metadata of a Vega-Lite chart that the page shows as a static drawing (inline SVG).
@@ -204,6 +211,135 @@ def static_svg(spec: dict[str, Any]) -> str:
         if entry.get("name") in datasets:
             entry["values"] = datasets[entry["name"]]
     return vlc.vega_to_svg(vega)
+
+
+def is_static_chart(output: Mapping[str, Any]) -> bool:
+    """Whether a notebook output is a Vega-Lite chart that the page shows as its SVG drawing."""
+    data = output.get("data")
+    return bool(data) and VEGALITE_MIME in data and "text/html" not in data \
+        and (output.get("metadata") or {}).get(VEGALITE_MIME) == STATIC_MARK
+
+
+class StaticDrawings:
+    """The static charts of one run, drawn in a thread of the runner while its kernel goes on.
+
+    The runner offers each output as it comes from the kernel (:meth:`offer`); a static chart
+    (:func:`is_static_chart`) is then drawn in a background thread, one at a time, so that
+    the page's export (:meth:`take`) finds the drawings of the cells that ran before the last
+    one made. The drawings are kept by the exact text of their spec (its JSON, keys in their
+    order), and each is drawn from that text, so that a drawing is only ever given for the very
+    spec it was drawn from; the export draws any other itself. A drawing leaves the memo when
+    the export takes it, and :meth:`close` (at the end of each run) drops the rest: a worker
+    that serves run after run keeps none.
+
+    vl-convert holds the interpreter lock while it draws: a message from the kernel waits in
+    the runner until the drawing in progress is done, and at the end of a cell the kernel waits
+    that long for its next one. Before each drawing the thread sleeps a little, so that the
+    runner's thread takes the lock first for what came meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._drawings: dict[str, Future] = {}
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @staticmethod
+    def _text(spec: Any) -> str:
+        return json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def offer(self, output: Mapping[str, Any]) -> None:
+        """Start drawing ``output`` (a notebook output) if it is a static chart not drawn yet."""
+        if not is_static_chart(output):
+            return
+        try:
+            text = self._text(output["data"][VEGALITE_MIME])
+        except (TypeError, ValueError):  # not JSON: the export draws it (and says what is wrong)
+            return
+        key = self._key(text)
+        with self._lock:
+            if self._closed or key in self._drawings:
+                return
+            drawing = self._drawings[key] = Future()
+            self._queue.put((text, drawing))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._draw, name="reportlib-static-charts", daemon=True)
+                self._thread.start()
+
+    def _draw(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            text, drawing = job
+            # Asleep, this thread lets the runner's take the interpreter lock for what the kernel
+            # sent meanwhile, e.g. the end of a cell and the start of the next, before it holds
+            # the lock for a whole drawing (woken first, it would leave the runner a few
+            # milliseconds between drawings, and the kernel would wait for its next cell).
+            time.sleep(_YIELD_S)
+            if not drawing.set_running_or_notify_cancel():  # the export drew it itself
+                continue
+            try:
+                drawing.set_result(static_svg(json.loads(text)))
+            except BaseException as exc:  # noqa: BLE001 - the export draws it again and meets the error
+                drawing.set_exception(exc)
+
+    def take(self, spec: dict[str, Any]) -> str:
+        """The drawing of ``spec``, :func:`static_svg`'s: the one started early (waiting for it
+        if it is being drawn), or drawn now."""
+        drawing = None
+        if self._drawings:
+            try:
+                key = self._key(self._text(spec))
+            except (TypeError, ValueError):
+                key = None
+            with self._lock:
+                drawing = self._drawings.pop(key, None)
+        if drawing is not None and not drawing.cancel():  # being drawn, or drawn: not drawn twice
+            try:
+                return drawing.result()
+            except Exception:  # noqa: BLE001 - drawn again below, where the error belongs to the export
+                pass
+        return static_svg(spec)
+
+    def close(self) -> None:
+        """Drop every drawing not taken and end the drawing thread (after the chart it is
+        drawing, if any)."""
+        with self._lock:
+            self._closed = True
+            drawings, self._drawings = list(self._drawings.values()), {}
+            thread = self._thread
+        for drawing in drawings:
+            drawing.cancel()
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    @contextlib.contextmanager
+    def offered(self) -> Iterator[StaticDrawings]:
+        """While inside, the notebook executed in this thread offers its outputs here
+        (:func:`offered_drawings`, read where the executing client is made)."""
+        token = _OFFERED.set(self)
+        try:
+            yield self
+        finally:
+            _OFFERED.reset(token)
+
+
+_YIELD_S = 0.005
+_OFFERED: contextvars.ContextVar[StaticDrawings | None] = contextvars.ContextVar("reportlib_static_drawings",
+                                                                                 default=None)
+
+
+def offered_drawings() -> StaticDrawings | None:
+    """The :class:`StaticDrawings` that a notebook executed in this thread offers its outputs
+    to (:meth:`StaticDrawings.offered`), if any."""
+    return _OFFERED.get()
 
 
 _STATIC_ON = re.compile(r"\buse_offline_charts\(\s*\)")

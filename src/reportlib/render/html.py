@@ -7,7 +7,7 @@ import re
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import nbformat
 
@@ -16,6 +16,9 @@ from .headline import drop_headlines
 from .figures import Figure, is_missing
 from .text import escape_html
 from .table import Col
+
+if TYPE_CHECKING:
+    from .charts import StaticDrawings
 
 __all__ = ["TEMPLATES", "assert_offline", "format_value", "kpi_cards", "notebook_to_html", "table_html",
            "warm_html_export", "write_notebook_html"]
@@ -81,35 +84,39 @@ _exporters_lock = threading.Lock()
 _warming: threading.Thread | None = None
 
 
-def _vega_lite_as_html(nb: nbformat.NotebookNode) -> None:
+def _vega_lite_as_html(nb: nbformat.NotebookNode, drawings: StaticDrawings | None = None) -> None:
     """Give every Vega-Lite output without HTML its element in the page.
 
     Charts keep only their spec in the notebook (JupyterLab draws it); the page gets either a
     :func:`~reportlib.render.charts.chart_embed_html` element that the reader's browser draws
     from the page's Vega bundle, or, for a chart displayed with static charts on
-    (``use_offline_charts()``), its drawing as inline SVG: no script and no bundle.
+    (``use_offline_charts()``), its drawing as inline SVG: no script and no bundle. A drawing
+    started while the notebook ran is taken from ``drawings``.
     """
-    from .charts import STATIC_MARK, VEGALITE_MIME, chart_embed_html, static_svg
+    from .charts import VEGALITE_MIME, chart_embed_html, is_static_chart, static_svg
 
+    draw = static_svg if drawings is None else drawings.take
     for cell in nb.cells:
         for output in cell.get("outputs", ()):
             data = output.get("data")
             if data and VEGALITE_MIME in data and "text/html" not in data:
-                if (output.get("metadata") or {}).get(VEGALITE_MIME) == STATIC_MARK:
-                    data["text/html"] = f'<div class="rl-chart-svg">{static_svg(data[VEGALITE_MIME])}</div>'
+                if is_static_chart(output):
+                    data["text/html"] = f'<div class="rl-chart-svg">{draw(data[VEGALITE_MIME])}</div>'
                 else:
                     data["text/html"] = chart_embed_html(data[VEGALITE_MIME])
 
 
 def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: bool = False,
-                     notes: bool = False) -> str:
+                     notes: bool = False, drawings: StaticDrawings | None = None) -> str:
     """An executed notebook as one self-contained HTML page, code hidden, no CDN scripts.
 
     A family's report shows what its cells display and its markdown cells tagged ``report``;
     ``notes=True`` keeps every markdown cell and printed text too, as nbconvert's own page does
     (a notebook run as papermill runs it, :mod:`reportlib.notebooks`). ``consume=True`` lets the
     export change ``notebook`` instead of working on a deep copy of it: for a caller that drops
-    the notebook afterwards, as a run does.
+    the notebook afterwards, as a run does. ``drawings``: the static charts drawn while the
+    notebook ran (:class:`~reportlib.render.charts.StaticDrawings`); the page is the same with
+    or without them.
     """
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook, consume = nbformat.read(str(notebook), as_version=4), True
@@ -118,7 +125,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode | str | Path, *, consume: b
     # The exporter's own deep copies of the notebook are the notebook itself from here on.
     notebook = _Consumed(notebook)
     drop_headlines(notebook)
-    _vega_lite_as_html(notebook)
+    _vega_lite_as_html(notebook, drawings)
     warming = _warming
     if warming is not None and warming is not threading.current_thread():
         warming.join()  # it is doing what this export would do first
@@ -214,10 +221,10 @@ def assert_offline(html_text: str) -> None:
 
 
 def write_notebook_html(notebook: nbformat.NotebookNode | str | Path, html_path: str | Path, *,
-                        consume: bool = False, notes: bool = False) -> Path:
+                        consume: bool = False, notes: bool = False, drawings: StaticDrawings | None = None) -> Path:
     """Export an executed notebook (or its file) to ``html_path`` atomically, refusing network
-    dependencies (``consume``, ``notes``: see :func:`notebook_to_html`)."""
-    text = notebook_to_html(notebook, consume=consume, notes=notes)
+    dependencies (``consume``, ``notes``, ``drawings``: see :func:`notebook_to_html`)."""
+    text = notebook_to_html(notebook, consume=consume, notes=notes, drawings=drawings)
     assert_offline(text)
     # No fsync: the run's manifest records the page's SHA-256, so a re-run remakes a spoiled page.
     with atomic_write(html_path, fsync=False) as handle:
