@@ -144,11 +144,29 @@ class Kernel:
         run's files are all written, where waiting for its teardown would only delay the run."""
         try:
             if self.km.has_kernel:  # also reaps a kernel that has exited already
+                self._kill_and_reap()
                 self.km.shutdown_kernel(now=True)
         finally:
             self.km.cleanup_resources()
             self.log.close()
             shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _kill_and_reap(self) -> None:
+        """Kill a local kernel's process group, as ``shutdown_kernel(now=True)`` does, and wait
+        for its process with a blocking wait: jupyter_client looks whether it is gone every
+        tenth of a second, and a kernel killed just now is still there at the first look, so
+        every run would wait that tenth. Its shutdown then finds the process reaped. Other
+        provisioners (no local process) are left to jupyter_client."""
+        from jupyter_core.utils import run_sync
+
+        process = getattr(self.km.provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            return
+        try:
+            run_sync(self.km.provisioner.kill)()
+            process.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - shutdown_kernel kills and waits its own way
+            pass
 
     def shut_down(self) -> None:
         """Stop the kernel process and remove its folder; any thread may do it, once the client stopped."""
