@@ -562,3 +562,21 @@ def test_the_runner_offers_each_static_chart_to_the_runs_drawings_as_the_kernel_
     finally:
         drawings.close()
         engine.close()
+
+
+def test_a_new_client_gets_every_output_of_the_first_cell_it_runs():
+    """A client is ready once the kernel answered it and IOPub reached it (Kernel._client does
+    not wait for IOPub to go quiet as jupyter_client does): nothing the first cell prints is lost."""
+    from jupyter_core.utils import run_sync
+
+    kernel = Kernel("python3")
+    try:
+        for i in range(5):
+            kernel.stop_client()
+            kernel.reconnect()
+            said = []
+            reply = run_sync(kernel.kc.execute_interactive)(f"print({i})", output_hook=said.append, timeout=30)
+            assert reply["content"]["status"] == "ok"
+            assert [m["content"]["text"] for m in said if m["msg_type"] == "stream"] == [f"{i}\n"]
+    finally:
+        kernel.close()

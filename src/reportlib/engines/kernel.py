@@ -75,7 +75,7 @@ class Kernel:
         info = dict(self.km.get_connection_info(session=True), session=session)
         kc = AsyncKernelClient(**info, connection_file=self.km.connection_file, parent=self.km)
         kc.start_channels()
-        run_sync(kc.wait_for_ready)(timeout=60)
+        run_sync(_wait_for_ready)(kc, self.km, timeout=60)
         return kc
 
     def reconnect(self) -> None:
@@ -181,6 +181,43 @@ class Kernel:
             self.km.cleanup_resources()
             self.log.close()
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+async def _wait_for_ready(kc, km, timeout: float) -> None:
+    """Wait until the kernel answers ``kc`` on its shell channel and its IOPub channel reaches
+    ``kc``: ``kc.wait_for_ready`` without its last step, which then waits until IOPub has been
+    quiet for 0.2 s (each cold run waited that twice before its first cell: once for the
+    early kernel's start, once for the run's own client). What may be left on IOPub (the
+    kernel's start-up status) is skipped by every reader here, as each waits for the messages
+    of its own request. A kernel of another protocol version gets jupyter_client's own wait,
+    which adapts the session to it.
+    """
+    import time
+    from queue import Empty
+
+    from jupyter_client import protocol_version_info
+
+    deadline = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=1)
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            version = str(reply["content"].get("protocol_version", ""))
+            if version.split(".")[0] != str(protocol_version_info[0]):
+                await kc.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+                return
+            try:  # IOPub is connected once a message comes on it; else ask again
+                await kc.iopub_channel.get_msg(timeout=0.2)
+                return
+            except Empty:
+                pass
+        if not km.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
 
 def _sweep_kernel_folders() -> None:
