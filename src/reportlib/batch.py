@@ -360,6 +360,7 @@ class PoolExecutor:
     The jobs wait in one queue that all of them take from. A link waits for its worker only while
     jobs are left: a busy worker (another command) never holds the batch up, and two batches sent
     to two workers at once never wait for each other. A job whose worker went away is run here.
+    When the batch's client goes away (Ctrl-C), no further run starts; the runs under way end.
     """
 
     def __init__(self, pool_out: str | Path | None = None, pool_workers: int = 1, **_: Any):
@@ -370,7 +371,7 @@ class PoolExecutor:
         import collections
         import queue
 
-        from .pool.worker import pool_engine
+        from .pool.worker import client_gone, pool_engine
 
         todo = collections.deque(jobs)
         done: queue.SimpleQueue[RunResult | None] = queue.SimpleQueue()  # None: a job came back to the queue
@@ -379,6 +380,10 @@ class PoolExecutor:
         pending = len(jobs)
         try:
             while pending:
+                if client_gone():  # Ctrl-C: no run starts any more; the runs under way end
+                    pending -= _drain(todo)
+                    if not pending:
+                        break
                 try:
                     job = todo.popleft()
                 except IndexError:  # the rest runs elsewhere: wait for it
@@ -427,6 +432,17 @@ class PoolExecutor:
                 done.put(result)
         finally:
             link.close()
+
+
+def _drain(todo: Any) -> int:
+    """Empty ``todo`` (a deque other threads take from); how many jobs this took out of it."""
+    taken = 0
+    while True:
+        try:
+            todo.popleft()
+        except IndexError:
+            return taken
+        taken += 1
 
 
 EXECUTORS: Registry[Any] = Registry("batch executor")

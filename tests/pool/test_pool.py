@@ -11,6 +11,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -229,6 +230,39 @@ def test_a_batch_shares_its_runs_among_the_pools_workers_and_two_batches_at_once
         assert len(list((out / "qbr" / "2026q2").glob("*.pptx"))) == len(decks)
     finally:
         assert pool.stop() == 0
+
+
+def test_ctrl_c_on_a_batch_through_the_pool_stops_it_starting_runs(world):
+    notebook = world["project"] / "notebooks" / "qbr.ipynb"
+    original = notebook.read_text(encoding="utf-8")
+    nb = json.loads(original)
+    at = next(i for i, cell in enumerate(nb["cells"]) if "parameters" in cell.get("metadata", {}).get("tags", []))
+    nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": "slow", "metadata": {},
+                                "outputs": [], "source": "import time; time.sleep(1.5)"})
+    out = world["base"] / "interrupted"
+    folder = out / "qbr" / QUARTER.lower()
+    pool = PoolProcess(world["env"], "--out", str(out), "--workers", "1")
+    notebook.write_text(json.dumps(nb), encoding="utf-8")  # read per run
+    try:
+        pool.wait_for("Kernel pool ready")
+        batch = subprocess.Popen([sys.executable, "-m", "reportlib", "batch", "qbr", "-p", "quarter", QUARTER, "--db",
+                                  world["url"], "--out", str(out), "--force"], env=world["env"], cwd=world["base"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list(folder.glob("*.pptx")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(folder.glob("*.pptx")), "the batch made no deck"
+        batch.send_signal(signal.SIGINT)
+        batch.communicate(timeout=60)
+        status = [sys.executable, "-m", "reportlib", "pool", "--status", "--out", str(out)]
+        while "idle" not in subprocess.run(status, env=world["env"], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline, "the pool's worker never finished the interrupted batch"
+            time.sleep(0.2)
+        made = len(list(folder.glob("*.pptx")))
+    finally:
+        notebook.write_text(original, encoding="utf-8")
+        assert pool.stop() == 0
+    assert 1 <= made <= 3  # of the quarter's 6: the runs under way when it was interrupted end, no further one starts
 
 
 def test_a_second_pool_for_the_same_project_refuses(world):

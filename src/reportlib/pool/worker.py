@@ -25,7 +25,7 @@ from ..engines.pool import start_worker, worker_engine
 from ..engines.warm import WarmEngine
 from .client import code_fingerprint, send_frame
 
-__all__ = ["PoolEngine", "pool_engine", "pool_size", "serve_worker"]
+__all__ = ["PoolEngine", "client_gone", "pool_engine", "pool_size", "serve_worker"]
 
 # Runner-side modules a command needs, imported while the kernel imports the notebooks'.
 _PRELOAD = ("reportlib.run", "reportlib.batch", "reportlib.delivery.publish", "reportlib.delivery.catalogue",
@@ -75,6 +75,7 @@ class PoolEngine:
 _engine: PoolEngine | None = None
 _request_environment: dict[str, str] = {}
 _workers = 1
+_gone = threading.Event()
 
 
 def pool_engine(options: dict[str, Any]) -> PoolEngine | None:
@@ -305,6 +306,8 @@ def _serve(sock: socket.socket, handle: Callable[[list[str]], int], run_job: Cal
         os.environ.clear()
         os.environ.update(environment)
         _request_environment = environment
+        if op == "batch":  # the client sends nothing more: the connection's end is its Ctrl-C
+            _watch_client(sock)
         connection.send({"started": os.getpid()})
         sys.stdout, sys.stderr = _Relay(connection, "out", bool(tty[0])), _Relay(connection, "err", bool(tty[1]))
         try:
@@ -324,6 +327,28 @@ def _serve(sock: socket.socket, handle: Callable[[list[str]], int], run_job: Cal
     if op != "jobs":
         connection.send({"exit": code})
     return False
+
+
+def _watch_client(sock: socket.socket) -> None:
+    """Note when the client of the command now starting closes its connection (:func:`client_gone`)."""
+    global _gone
+    gone = _gone = threading.Event()
+
+    def watch() -> None:
+        try:
+            while sock.recv(4096):
+                pass
+        except OSError:
+            pass
+        gone.set()
+
+    threading.Thread(target=watch, name="reportlib-pool-client-watch", daemon=True).start()
+
+
+def client_gone() -> bool:
+    """Whether the client of the batch this worker runs went away (Ctrl-C): the batch stops
+    starting runs."""
+    return _gone.is_set()
 
 
 def _run_jobs(stream, connection: _Connection, run_job: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
