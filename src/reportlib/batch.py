@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import ctypes.util
+import dataclasses
 import functools
 import gc
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -352,36 +353,96 @@ class DaskExecutor:
 
 
 class PoolExecutor:
-    """The warm workers of this project's kernel pool (``reportlib pool``): each run is sent to
-    the pool, which gives it to a free worker (:func:`run_job_fields`); as many runs at a time as
-    it has workers. A run the pool cannot take (it stopped, or reportlib's code changed and its
-    workers restart) runs here instead, said once on stderr."""
+    """A batch sent to this project's kernel pool (``reportlib pool``), in the worker that took it:
+    this worker runs jobs with its warm engine, and every other worker of the pool that is free
+    runs jobs too, one after another over one link each (:class:`reportlib.pool.client.JobLink`).
+
+    The jobs wait in one queue that all of them take from. A link waits for its worker only while
+    jobs are left: a busy worker (another command) never holds the batch up, and two batches sent
+    to two workers at once never wait for each other. A job whose worker went away is run here.
+    When the batch's client goes away (Ctrl-C), no further run starts; the runs under way end.
+    """
 
     def __init__(self, pool_out: str | Path | None = None, pool_workers: int = 1, **_: Any):
         self.out, self.workers = pool_out, max(1, pool_workers)
+        self.elsewhere = 0  # runs the other workers made, for the batch's summary
 
     def map(self, fn: Callable[[Job], RunResult], jobs: list[Job]) -> Iterable[RunResult]:
-        from concurrent.futures import ThreadPoolExecutor
+        import collections
+        import queue
 
-        from .pool.client import PoolUnavailable, call_pool
+        from .pool.worker import client_gone, pool_engine
 
-        said: list[str] = []
+        todo = collections.deque(jobs)
+        done: queue.SimpleQueue[RunResult | None] = queue.SimpleQueue()  # None: a job came back to the queue
+        for _ in range(min(self.workers, len(jobs)) - 1):
+            threading.Thread(target=self._lend, args=(todo, done), name="reportlib-pool-link", daemon=True).start()
+        pending = len(jobs)
+        try:
+            while pending:
+                if client_gone():  # Ctrl-C: no run starts any more; the runs under way end
+                    pending -= _drain(todo)
+                    if not pending:
+                        break
+                try:
+                    job = todo.popleft()
+                except IndexError:  # the rest runs elsewhere: wait for it
+                    came = done.get()
+                    if came is not None:
+                        pending -= 1
+                        self.elsewhere += 1
+                        yield came
+                    continue
+                yield run_job(job, pool_engine(job.engine_options))
+                pending -= 1
+                while pending:
+                    try:
+                        came = done.get_nowait()
+                    except queue.Empty:
+                        break
+                    if came is not None:
+                        pending -= 1
+                        self.elsewhere += 1
+                        yield came
+        finally:
+            todo.clear()  # a batch stopped early: the links take no further job
 
-        def send(job: Job) -> RunResult:
-            try:
-                return RunResult(**call_pool("job", _job_fields(job), out=self.out))
-            except PoolUnavailable as exc:
-                if not said:
-                    said.append(str(exc))
-                    print(f"reportlib: {exc}; the runs it cannot take run here.", file=sys.stderr)
-                return fn(job)
+    def _lend(self, todo: Any, done: Any) -> None:
+        """One other worker's share: its link takes jobs from ``todo`` until none is left."""
+        from .pool.client import JobLink, PoolUnavailable
 
         try:
-            yield from _as_completed(ThreadPoolExecutor(self.workers, thread_name_prefix="reportlib-pool-client"),
-                                     send, jobs)
+            link = JobLink(self.out)
+        except PoolUnavailable:
+            return
+        try:
+            if not link.wait_started(lambda: not todo):
+                return
+            while True:
+                try:
+                    job = todo.popleft()
+                except IndexError:
+                    return
+                try:
+                    result = RunResult(**link.run(_job_fields(job)))
+                except PoolUnavailable:
+                    todo.appendleft(job)  # this worker runs it
+                    done.put(None)
+                    return
+                done.put(result)
         finally:
-            if said:
-                close_worker_engines()
+            link.close()
+
+
+def _drain(todo: Any) -> int:
+    """Empty ``todo`` (a deque other threads take from); how many jobs this took out of it."""
+    taken = 0
+    while True:
+        try:
+            todo.popleft()
+        except IndexError:
+            return taken
+        taken += 1
 
 
 EXECUTORS: Registry[Any] = Registry("batch executor")
@@ -393,7 +454,8 @@ EXECUTORS.register("pool", PoolExecutor)
 def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None, db_url: str | None = None,
               engine: str | None = None, limit: int | None = None, **options: Any) -> BatchResult:
     """Run the family's notebook for every entity the batch parameters select (the first ``limit``);
-    ``options`` as :func:`run_runs` takes them."""
+    ``options`` as :func:`run_runs` takes them (``runner``: an executor already made, instead of one
+    made from ``executor`` and its options)."""
     family: Family = get_family(family_name)
     batch_params = family.batch_params.parse(raw)
     ENGINES.get(engine or DEFAULT_ENGINE)  # an unknown engine is one clear error, not N failed runs
@@ -403,7 +465,10 @@ def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None =
     # The workers start their kernels now, while this process connects, selects the entities and
     # plans the runs: a kernel's start and imports take seconds. A batch that then has nothing to
     # run (every report up to date) stops them.
-    runner = _executor(options.pop("executor", "local"), options)
+    runner = options.pop("runner", None)
+    executor = options.pop("executor", "local")
+    if runner is None:
+        runner = _executor(executor, options)
     start = getattr(runner, "start", None)
     if start is not None and limit != 0:
         start(limit or sys.maxsize, engine or DEFAULT_ENGINE, dict(options.get("engine_options") or {}), str(notebook))

@@ -320,10 +320,17 @@ def _after(args: argparse.Namespace, folders: list[str], stems: list[str] | None
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    notebook = _check_flags(args)
+    pooled = None if notebook else _pool_engine(_engine_options(args, False))
+    if not notebook and pooled is None and not args.scheduler and args.recycle_after is None \
+            and args.kernel_memory is None:
+        # The pool's kernels are the pool's: a batch that sets when its kernels are recycled runs cold.
+        code = _through_pool(args)
+        if code is not None:
+            return code
     from .batch import run_batch
     from .errors import ConfigError
 
-    notebook = _check_flags(args)
     _show_warnings()
     options: dict[str, Any] = {}
     executor = "local"
@@ -334,15 +341,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if engine_options and (args.engine or "warm") != "warm":
         raise ConfigError("--recycle-after and --kernel-memory apply to the warm engine only.")
     engine_options.update(_engine_options(args, notebook))
-    pooled = None
-    # The pool's kernels are the pool's: a batch that sets when its kernels are recycled runs cold.
-    if (not notebook and not args.scheduler and not args.no_pool and (args.engine or "warm") == "warm"
-            and args.recycle_after is None and args.kernel_memory is None):
-        from .pool.client import pool_workers
+    runner = None
+    if pooled is not None:  # this is a pool's worker: its runs go to it and the pool's other workers
+        from .batch import PoolExecutor
+        from .pool.worker import pool_size
 
-        pooled = pool_workers(args.out)
-        if pooled:
-            executor, options["pool_out"], options["pool_workers"] = "pool", args.out, pooled
+        runner = PoolExecutor(args.out, pool_size())
     if notebook:
         from .notebooks import batch_notebook
 
@@ -357,10 +361,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     else:
         result = run_batch(args.report, _raw_params(args), out=args.out, db_url=args.db, workers=args.workers,
                            executor=executor, engine=args.engine, force=args.force, progress=not args.quiet,
-                           limit=args.limit, engine_options=engine_options, **options)
+                           limit=args.limit, engine_options=engine_options, runner=runner, **options)
     print(result.summary())
-    if pooled:
-        print(f"  (via the kernel pool: {pooled} warm worker(s))")
+    if runner is not None:
+        here = sum(1 for r in result.results if r.status != "skipped") - runner.elsewhere
+        print(f"  (via the kernel pool: {runner.workers} warm worker(s); {here} run(s) in the worker that took the "
+              f"batch, {runner.elsewhere} in the others)")
     after = 0 if notebook else _after(args, sorted({r.folder for r in result.results if r.folder}),
                                       workers=args.workers)
     return 0 if result.ok and not after else 1

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -198,6 +200,71 @@ def test_a_batch_through_the_pool_makes_what_a_cold_batch_makes(world):
     assert {deck: m["run_key"] for deck, m in again.items()} == {deck: m["run_key"] for deck, m in manifests.items()}
 
 
+def test_a_batch_shares_its_runs_among_the_pools_workers_and_two_batches_at_once_both_finish(world):
+    # The worker that takes a batch prepares it and runs its share; the other worker takes runs
+    # too. Two batches at once each hold one worker: neither may wait for the other's.
+    out = world["base"] / "pair-out"
+    pool = PoolProcess(world["env"], "--out", str(out), "--workers", "2")
+    try:
+        pool.wait_for("Kernel pool ready")
+
+        def batch(quarter: str) -> list[str]:
+            return [sys.executable, "-m", "reportlib", "batch", "qbr", "-p", "quarter", quarter, "--db", world["url"],
+                    "--out", str(out), "--quiet", "--force"]
+
+        alone = command(world, *batch(QUARTER)[3:])
+        assert alone.returncode == 0, alone.stdout + alone.stderr
+        shares = re.search(r"via the kernel pool: 2 warm worker\(s\); (\d+) run\(s\) in the worker that took the "
+                           r"batch, (\d+) in the others", alone.stdout)
+        assert shares, alone.stdout
+        decks = sorted((out / "qbr" / QUARTER.lower()).glob("*.pptx"))
+        assert int(shares[1]) + int(shares[2]) == len(decks) > 1
+        assert int(shares[2]) > 0, alone.stdout
+
+        processes = [subprocess.Popen(batch(quarter), env=world["env"], cwd=world["base"], text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for quarter in ("2026Q2", QUARTER)]
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=300)
+            assert process.returncode == 0, stdout + stderr
+            assert " 0 failed" in stdout and "via the kernel pool" in stdout, stdout + stderr
+        assert len(list((out / "qbr" / "2026q2").glob("*.pptx"))) == len(decks)
+    finally:
+        assert pool.stop() == 0
+
+
+def test_ctrl_c_on_a_batch_through_the_pool_stops_it_starting_runs(world):
+    notebook = world["project"] / "notebooks" / "qbr.ipynb"
+    original = notebook.read_text(encoding="utf-8")
+    nb = json.loads(original)
+    at = next(i for i, cell in enumerate(nb["cells"]) if "parameters" in cell.get("metadata", {}).get("tags", []))
+    nb["cells"].insert(at + 1, {"cell_type": "code", "execution_count": None, "id": "slow", "metadata": {},
+                                "outputs": [], "source": "import time; time.sleep(1.5)"})
+    out = world["base"] / "interrupted"
+    folder = out / "qbr" / QUARTER.lower()
+    pool = PoolProcess(world["env"], "--out", str(out), "--workers", "1")
+    notebook.write_text(json.dumps(nb), encoding="utf-8")  # read per run
+    try:
+        pool.wait_for("Kernel pool ready")
+        batch = subprocess.Popen([sys.executable, "-m", "reportlib", "batch", "qbr", "-p", "quarter", QUARTER, "--db",
+                                  world["url"], "--out", str(out), "--force"], env=world["env"], cwd=world["base"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list(folder.glob("*.pptx")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(folder.glob("*.pptx")), "the batch made no deck"
+        batch.send_signal(signal.SIGINT)
+        batch.communicate(timeout=60)
+        status = [sys.executable, "-m", "reportlib", "pool", "--status", "--out", str(out)]
+        while "idle" not in subprocess.run(status, env=world["env"], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline, "the pool's worker never finished the interrupted batch"
+            time.sleep(0.2)
+        made = len(list(folder.glob("*.pptx")))
+    finally:
+        notebook.write_text(original, encoding="utf-8")
+        assert pool.stop() == 0
+    assert 1 <= made <= 3  # of the quarter's 6: the runs under way when it was interrupted end, no further one starts
+
+
 def test_a_second_pool_for_the_same_project_refuses(world):
     second = command(world, "pool", "--out", str(world["out"]))
     assert second.returncode == 2
@@ -233,9 +300,10 @@ def test_a_stale_socket_of_a_dead_pool_means_a_cold_run_and_the_next_pool_cleans
         path.unlink(missing_ok=True)
 
 
-def test_a_run_through_the_pool_imports_nothing_heavy_in_the_command(world):
-    args = ["run", "qbr", "-p", "partner", "P001", "-p", "quarter", QUARTER, "--db", world["url"], "--force",
-            "--out", str(world["out"])]
+@pytest.mark.parametrize("args", [["run", "qbr", "-p", "partner", "P001"], ["batch", "qbr", "--limit", "2", "--quiet"]],
+                         ids=["run", "batch"])
+def test_a_command_through_the_pool_imports_nothing_heavy_in_the_command(world, args):
+    args = [*args, "-p", "quarter", QUARTER, "--db", world["url"], "--force", "--out", str(world["out"])]
     code = ("import sys; from reportlib.cli import main; status = main(sys.argv[1:]); "
             "print('HEAVY', sorted(m for m in ('sqlalchemy', 'pandas', 'papermill', 'jupyter_client', 'nbformat', "
             "'zmq') if m in sys.modules)); sys.exit(status)")

@@ -23,8 +23,8 @@ from typing import Any, Callable
 from ..config import outputs_root, project_root
 from ..lifeline import process_alive
 
-__all__ = ["PoolPlace", "PoolUnavailable", "available", "call_pool", "code_fingerprint", "pool_place", "pool_status",
-           "pool_workers", "read_frames", "run_in_pool", "runtime_folder", "send_frame", "stop_pool"]
+__all__ = ["JobLink", "PoolPlace", "PoolUnavailable", "available", "code_fingerprint", "pool_place", "pool_status",
+           "read_frames", "run_in_pool", "runtime_folder", "send_frame", "stop_pool"]
 
 # Variables read when a process or kernel starts, which a warm worker cannot take from a run's
 # request: a client whose values differ is another pool's.
@@ -220,48 +220,77 @@ def run_in_pool(command: str, argv: list[str], out: str | os.PathLike | None = N
 
 
 class PoolUnavailable(Exception):
-    """The pool could not take a call (none up, it refused, or it stopped before answering)."""
+    """Another worker of the pool could not take or finish a batch's runs (it stopped, refused, or
+    went away)."""
 
 
-def call_pool(op: str, payload: dict[str, Any] | None = None, out: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Ask this project's pool to do ``op`` (``ping``, or ``job``: one run of a batch, ``payload``)
-    with this process's folder and environment; the ``result`` it sends. PoolUnavailable when it
-    cannot (no pool, a refusal, a pool that stopped before answering)."""
-    place = pool_place(out) if available() else None
-    try:
-        sock = _connect(place) if place is not None else None
-    except OSError as exc:
-        raise PoolUnavailable(f"the kernel pool did not answer ({exc})") from None
-    if sock is None:
-        raise PoolUnavailable("no kernel pool runs for this project")
-    with sock:
+class JobLink:
+    """A connection to another worker of this project's pool, which runs a batch's runs one after
+    another for the worker that runs the batch (:class:`reportlib.batch.PoolExecutor`).
+
+    It asks with this process's folder and environment (the batch's client's, in the worker
+    that runs the batch). A worker takes connections one at a time, so the link may wait in
+    the socket's queue while that worker is busy with another command: :meth:`wait_started`
+    gives up when the batch no longer needs it.
+    """
+
+    def __init__(self, out: str | os.PathLike | None = None):
+        place = pool_place(out) if available() else None
         try:
-            send_frame(sock, {"op": op, "argv": [op], "payload": payload, "cwd": os.getcwd(), "env": dict(os.environ),
+            sock = _connect(place) if place is not None else None
+        except OSError as exc:
+            raise PoolUnavailable(f"the kernel pool did not answer ({exc})") from None
+        if sock is None:
+            raise PoolUnavailable("no kernel pool runs for this project")
+        self.sock = sock
+        self.stream = sock.makefile("rb")
+        try:
+            send_frame(sock, {"op": "jobs", "argv": ["jobs"], "cwd": os.getcwd(), "env": dict(os.environ),
                               "fingerprint": code_fingerprint(), "tty": [False, False]})
-            result: dict[str, Any] = {}
-            for frame in read_frames(sock):
-                if "refused" in frame:
-                    raise PoolUnavailable(frame["refused"])
+        except OSError as exc:
+            self.close()
+            raise PoolUnavailable(f"the kernel pool did not answer ({exc})") from None
+
+    def wait_started(self, give_up: Callable[[], bool], poll_s: float = 0.05) -> bool:
+        """Whether a worker took this link; False when it refused, went away, or ``give_up()``
+        said true before one did (asked every ``poll_s`` seconds)."""
+        import select
+
+        while True:
+            try:
+                ready, _, _ = select.select([self.sock], [], [], poll_s)
+            except (OSError, ValueError):
+                return False
+            if not ready:
+                if give_up():
+                    return False
+                continue
+            try:
+                line = self.stream.readline()
+                frame = json.loads(line) if line else {}
+            except (OSError, ValueError):
+                return False
+            return "started" in frame
+
+    def run(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Have the other worker run one job (its fields); the result's fields. What the run
+        prints there is written here. PoolUnavailable when the worker went away meanwhile."""
+        try:
+            send_frame(self.sock, {"job": fields})
+            for line in self.stream:
+                frame = json.loads(line)
                 if "result" in frame:
-                    result = frame["result"]
-                elif "exit" in frame:
-                    if not result:  # the worker said why on stderr, shown above
-                        raise PoolUnavailable(f"the kernel pool's worker failed (status {frame['exit']})")
-                    return result
-                else:
-                    _show(frame)
+                    return frame["result"]
+                _show(frame)
         except (OSError, ValueError) as exc:
-            raise PoolUnavailable(f"the kernel pool stopped before answering ({exc})") from None
-    raise PoolUnavailable("the kernel pool stopped before answering")
+            raise PoolUnavailable(f"the kernel pool's worker stopped during a run ({exc})") from None
+        raise PoolUnavailable("the kernel pool's worker stopped during a run")
 
-
-def pool_workers(out: str | os.PathLike | None = None) -> int | None:
-    """How many workers this project's pool has, when one is up and will run this process's
-    code (it answers a ``ping``); else None."""
-    try:
-        return int(call_pool("ping", out=out)["workers"])
-    except PoolUnavailable:
-        return None
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        finally:
+            self.sock.close()
 
 
 def _show(frame: dict[str, Any]) -> None:

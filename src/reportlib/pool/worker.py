@@ -25,7 +25,7 @@ from ..engines.pool import start_worker, worker_engine
 from ..engines.warm import WarmEngine
 from .client import code_fingerprint, send_frame
 
-__all__ = ["PoolEngine", "pool_engine", "serve_worker"]
+__all__ = ["PoolEngine", "client_gone", "pool_engine", "pool_size", "serve_worker"]
 
 # Runner-side modules a command needs, imported while the kernel imports the notebooks'.
 _PRELOAD = ("reportlib.run", "reportlib.batch", "reportlib.delivery.publish", "reportlib.delivery.catalogue",
@@ -74,6 +74,8 @@ class PoolEngine:
 
 _engine: PoolEngine | None = None
 _request_environment: dict[str, str] = {}
+_workers = 1
+_gone = threading.Event()
 
 
 def pool_engine(options: dict[str, Any]) -> PoolEngine | None:
@@ -81,6 +83,11 @@ def pool_engine(options: dict[str, Any]) -> PoolEngine | None:
     if _engine is None:
         return None
     return _engine.prepare(_request_environment, options)
+
+
+def pool_size() -> int:
+    """How many workers the pool of this worker has (a batch sent here shares its runs among them)."""
+    return _workers
 
 
 class _Relay(io.TextIOBase):
@@ -136,7 +143,7 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
     """A worker's life: warm up, then run each client's command with ``handle`` (the command
     line's ``main``) and each batch's run with ``run_job`` (a job's fields -> its result's) until
     the pool stops it (SIGTERM) or asks for a restart (SIGUSR1); the exit code. ``workers``: how
-    many the pool has, which a ``ping`` answers.
+    many the pool has (:func:`pool_size`), among which a batch sent here shares its runs.
 
     ``rehearse_db``: a database to run every family's notebook on once, with its defaults, in a
     scratch folder, so that the first command finds what a run first touches ready in the kernel
@@ -144,7 +151,8 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
 
     A signal that comes during a command takes effect when the command has ended.
     """
-    global _engine
+    global _engine, _workers
+    _workers = max(1, workers)
     fingerprint = code_fingerprint()  # of the code this worker loads from here on
     state = {"busy": False, "leave": None}
 
@@ -165,9 +173,9 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
 
     listener = socket.socket(fileno=listen_fd)
     try:
-        notebooks = _warm_up()
+        families = _warm_up()
         if rehearse_db:
-            _rehearse(worker_engine("warm"), notebooks, rehearse_db)
+            _rehearse(worker_engine("warm"), families, rehearse_db)
         _engine = PoolEngine(worker_engine("warm"))
         tell("ready")
         while state["leave"] is None:
@@ -176,7 +184,7 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
             tell("busy")
             try:
                 with connection:
-                    if _serve(connection, handle, run_job, workers, fingerprint):
+                    if _serve(connection, handle, run_job, fingerprint):
                         state["leave"] = RESTART
             finally:
                 state["busy"] = False
@@ -188,17 +196,20 @@ def serve_worker(listen_fd: int, status_fd: int, handle: Callable[[list[str]], i
         listener.close()
 
 
-def _warm_up() -> list[Path]:
+def _warm_up() -> list[tuple[Any, Path]]:
     """Start the kernel and import every family's notebook imports in it, while this process
-    imports the runner (:func:`reportlib.engines.pool.start_worker`, as a batch's worker does)."""
+    imports the runner (:func:`reportlib.engines.pool.start_worker`, as a batch's worker does);
+    each family with its notebook."""
     from ..families import FAMILIES, notebook_path
 
-    notebooks = []
+    families = []
     for name in FAMILIES.names():
         try:
-            notebooks.append(notebook_path(FAMILIES.get(name)))
+            family = FAMILIES.get(name)
+            families.append((family, notebook_path(family)))
         except Exception:  # noqa: BLE001 - a family that cannot load is reported by its own runs
             continue
+    notebooks = [notebook for _, notebook in families]
     start_worker(os.getppid(), "warm", {}, str(notebooks[0]) if notebooks else None, _PRELOAD)
     engine = worker_engine("warm")
     for notebook in notebooks[1:]:
@@ -210,12 +221,13 @@ def _warm_up() -> list[Path]:
     from ..render.html import warm_html_export
 
     warm_html_export(static_charts=any(draws_static_charts(notebook) for notebook in notebooks))
-    return notebooks
+    return families
 
 
-def _rehearse(engine: WarmEngine, notebooks: list[Path], db_url: str) -> None:
+def _rehearse(engine: WarmEngine, families: list[tuple[Any, Path]], db_url: str) -> None:
     """Run each notebook with its own defaults on ``db_url`` in a scratch folder, its page
-    exported; a failure only means that this rehearsal taught nothing."""
+    exported, and prepare a batch of its family (what a batch sent here first imports and reads);
+    a failure only means that this rehearsal taught nothing."""
     import shutil
     import tempfile
 
@@ -224,78 +236,130 @@ def _rehearse(engine: WarmEngine, notebooks: list[Path], db_url: str) -> None:
 
     public = public_db_url(db_url)
     environment = {"REPORTLIB_DB": db_url} if public != db_url else {}
-    for notebook in notebooks:
+    for family, notebook in families:
         scratch = Path(tempfile.mkdtemp(prefix="reportlib-pool-"))
         try:
             executed = engine.execute(notebook, scratch / "rehearsal.ipynb",
                                       {"db_url": public, "output_dir": str(scratch), "output_stem": "rehearsal"},
                                       scratch, environment)
             write_notebook_html(executed, scratch / "rehearsal.html", consume=True, notes=False)
+            _rehearse_preparation(family, notebook, db_url, scratch)
         except Exception:  # noqa: BLE001 - a notebook without defaults for this database
             pass
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _rehearse_preparation(family: Any, notebook: Path, db_url: str, scratch: Path) -> None:
+    """The family's batch preparation (:attr:`~reportlib.families.Family.prepare`) for its
+    notebook's default period, of one entity, into ``scratch``."""
+    if family.prepare is None or family.domain is None:
+        return
+    import dataclasses
+
+    from ..db import connect
+    from ..family_notebooks import parameters_cell
+
+    names = {field.name for field in dataclasses.fields(family.batch_params)}
+    params = family.batch_params.parse({k: v for k, v in parameters_cell(notebook).items() if k in names})
+    with connect(db_url) as conn:
+        runs = family.entities(conn, params)[:1]
+        if runs:
+            family.prepare(conn, params, runs, scratch)
+
+
 def _serve(sock: socket.socket, handle: Callable[[list[str]], int], run_job: Callable[[dict[str, Any]], dict[str, Any]],
-           workers: int, fingerprint: str) -> bool:
-    """Do what one client asks (``run`` or ``batch``: a command; ``job``: a batch's run;
-    ``ping``: say it would); whether this worker must restart (the code changed on disk)."""
+           fingerprint: str) -> bool:
+    """Do what one client asks (``run`` or ``batch``: a command; ``jobs``: a batch's runs, one
+    after another, for the worker that runs the batch); whether this worker must restart (the
+    code changed on disk)."""
     global _request_environment
     connection = _Connection(sock)
     with sock.makefile("rb") as stream:
         line = stream.readline()
-    try:
-        request = json.loads(line)
-        argv, cwd, environment = list(request["argv"]), str(request["cwd"]), dict(request["env"])
-    except (ValueError, KeyError, TypeError):
-        connection.send({"refused": "the kernel pool could not read the request"})
-        return False
-    if request.get("fingerprint") != fingerprint:
-        restart = code_fingerprint() == request.get("fingerprint")
-        connection.send({"refused": "reportlib's code changed since the kernel pool started (it restarts its "
-                                    "workers for the next run)" if restart else
-                         "the kernel pool runs another Python, reportlib or environment (PYTHONPATH, "
-                         "REPORTLIB_NO_PATCHES) than this command"})
-        return restart
-    op = request.get("op")
-    if op == "ping":
-        connection.send({"result": {"workers": workers}})
-        connection.send({"exit": 0})
-        return False
-    if not argv or argv[0] != op or op not in ("run", "batch", "job"):
-        connection.send({"refused": f"the kernel pool does not run `reportlib {' '.join(argv[:1])}`"})
-        return False
-    saved_environment, saved_cwd = dict(os.environ), os.getcwd()
-    try:
-        os.chdir(cwd)
-    except OSError as exc:
-        connection.send({"refused": f"the kernel pool cannot work in {cwd} ({exc.strerror})"})
-        return False
-    tty = request.get("tty") or [False, False]
-    saved_streams = sys.stdout, sys.stderr
-    os.environ.clear()
-    os.environ.update(environment)
-    _request_environment = environment
-    connection.send({"started": os.getpid()})
-    sys.stdout, sys.stderr = _Relay(connection, "out", bool(tty[0])), _Relay(connection, "err", bool(tty[1]))
-    try:
         try:
-            if op == "job":
-                connection.send({"result": run_job(dict(request["payload"]))})
-                code = 0
-            else:
-                code = handle(argv)
-        except SystemExit as exc:  # argparse's errors, as the command line exits on them
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except Exception:  # noqa: BLE001 - as an uncaught error ends a command: a traceback, status 1
-            sys.stderr.write(traceback.format_exc())
-            code = 1
-    finally:
-        sys.stdout, sys.stderr = saved_streams
+            request = json.loads(line)
+            argv, cwd, environment = list(request["argv"]), str(request["cwd"]), dict(request["env"])
+        except (ValueError, KeyError, TypeError):
+            if line:  # nothing at all: a batch's link that was no longer needed when it got here
+                connection.send({"refused": "the kernel pool could not read the request"})
+            return False
+        if request.get("fingerprint") != fingerprint:
+            restart = code_fingerprint() == request.get("fingerprint")
+            connection.send({"refused": "reportlib's code changed since the kernel pool started (it restarts its "
+                                        "workers for the next run)" if restart else
+                             "the kernel pool runs another Python, reportlib or environment (PYTHONPATH, "
+                             "REPORTLIB_NO_PATCHES) than this command"})
+            return restart
+        op = request.get("op")
+        if not argv or argv[0] != op or op not in ("run", "batch", "jobs"):
+            connection.send({"refused": f"the kernel pool does not run `reportlib {' '.join(argv[:1])}`"})
+            return False
+        saved_environment, saved_cwd = dict(os.environ), os.getcwd()
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            connection.send({"refused": f"the kernel pool cannot work in {cwd} ({exc.strerror})"})
+            return False
+        tty = request.get("tty") or [False, False]
+        saved_streams = sys.stdout, sys.stderr
         os.environ.clear()
-        os.environ.update(saved_environment)
-        _request_environment = {}
-        os.chdir(saved_cwd)
-    connection.send({"exit": code})
+        os.environ.update(environment)
+        _request_environment = environment
+        if op == "batch":  # the client sends nothing more: the connection's end is its Ctrl-C
+            _watch_client(sock)
+        connection.send({"started": os.getpid()})
+        sys.stdout, sys.stderr = _Relay(connection, "out", bool(tty[0])), _Relay(connection, "err", bool(tty[1]))
+        try:
+            try:
+                code = _run_jobs(stream, connection, run_job) if op == "jobs" else handle(argv)
+            except SystemExit as exc:  # argparse's errors, as the command line exits on them
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:  # noqa: BLE001 - as an uncaught error ends a command: a traceback, status 1
+                sys.stderr.write(traceback.format_exc())
+                code = 1
+        finally:
+            sys.stdout, sys.stderr = saved_streams
+            os.environ.clear()
+            os.environ.update(saved_environment)
+            _request_environment = {}
+            os.chdir(saved_cwd)
+    if op != "jobs":
+        connection.send({"exit": code})
     return False
+
+
+def _watch_client(sock: socket.socket) -> None:
+    """Note when the client of the command now starting closes its connection (:func:`client_gone`)."""
+    global _gone
+    gone = _gone = threading.Event()
+
+    def watch() -> None:
+        try:
+            while sock.recv(4096):
+                pass
+        except OSError:
+            pass
+        gone.set()
+
+    threading.Thread(target=watch, name="reportlib-pool-client-watch", daemon=True).start()
+
+
+def client_gone() -> bool:
+    """Whether the client of the batch this worker runs went away (Ctrl-C): the batch stops
+    starting runs."""
+    return _gone.is_set()
+
+
+def _run_jobs(stream, connection: _Connection, run_job: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """Run each job the link sends (``{"job": fields}``, one a line), answering each with its
+    result, until the worker that runs the batch closes the link."""
+    for line in stream:
+        try:
+            fields = json.loads(line)["job"]
+        except (ValueError, KeyError, TypeError):
+            return 1
+        connection.send({"result": run_job(dict(fields))})
+        if connection.gone:
+            return 1
+    return 0
