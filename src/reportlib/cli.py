@@ -267,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 start_early(notebook_path(get_family(args.report)))
             from .run import run_report
 
-            _import_in_background("reportlib.delivery.publish", "reportlib.delivery.log")
+            _import_in_background("reportlib.delivery.publish", "reportlib.delivery.tables")
             result = run_report(args.report, _raw_params(args), out=args.out, db_url=args.db, engine=engine,
                                 force=args.force)
             # The kernel, asked to exit when the notebook ended, does so while the catalogue is
@@ -280,8 +280,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _import_in_background(*modules: str) -> None:
     """Import ``modules`` in a thread, while this process mostly waits for its kernel: what the
-    command does after the run (the catalogue, which reads the delivery log) then finds them
-    loaded instead of importing them after the notebook ended. A module that fails to import
+    command does after the run (the catalogue, which reads the delivery log's tables) then finds
+    them loaded instead of importing them after the notebook ended. A module that fails to import
     here fails again, and is reported, where it is used."""
     import threading
     from importlib import import_module

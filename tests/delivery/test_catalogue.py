@@ -143,3 +143,17 @@ def test_a_delivery_and_a_new_version_remake_their_report_row(world, smtp_server
     made, kept, page = _refreshed_as_rebuilt(world)
     assert (made, kept) == (0, 3)
     assert "Earlier versions:" in page and "delivered to finance@alpha.example" in page
+
+
+def test_the_catalogue_reads_the_delivery_log_without_the_mail_modules(tmp_path):
+    """A run brings the catalogue up to date after its notebook ended: it reads the delivery log's
+    tables (reportlib.delivery.tables), not the log's rules with their e-mail and SMTP modules."""
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"  # no delivery tables yet: nothing was delivered
+    code = ("import sys; from reportlib.delivery.catalogue import write_catalogue; "
+            f"print(write_catalogue({str(tmp_path / 'out')!r}, {url!r}).name); "
+            "print(sorted(m for m in sys.modules if m == 'smtplib' or m.startswith(('reportlib.delivery.log', "
+            "'reportlib.delivery.mime', 'reportlib.delivery.smtp'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.split() == ["index.html", "[]"]

@@ -312,7 +312,7 @@ def _delivery_log(engine: Engine | None) -> dict[tuple[str, str], list[Delivered
     """Deliveries by (outbox folder, .eml name), from the delivery log (empty without a database)."""
     if engine is None:
         return {}
-    from .log import deliveries, delivery_recipients
+    from .tables import deliveries, delivery_recipients
 
     d, r = deliveries.c, delivery_recipients.c
     query = (sa.select(d.id, d.reason, d.created_at, d.eml_file, r.address, r.role, r.status, r.sent_at,

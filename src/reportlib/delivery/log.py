@@ -51,6 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..db import metadata, query_frame
 from ..files import atomic_write
 from ..versions import content_sha256
+from .tables import deliveries, delivery_recipients
 from .mime import message_bytes, part_digests
 from .smtp import Mailer, RecipientResult
 
@@ -64,42 +65,6 @@ REPLACES_HEADER = "Supersedes"  # RFC 2156: this message replaces that one
 ROLES = ("to", "cc", "bcc")
 STATUSES = ("pending", "sent", "failed")
 REASONS = ("first", "changed", "recipients", "resend")
-
-deliveries = sa.Table(
-    "delivery_log", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("family", sa.String(40), nullable=False),
-    sa.Column("period", sa.String(64), nullable=False),
-    sa.Column("entity", sa.String(400), nullable=False),
-    sa.Column("content_sha256", sa.String(64), nullable=False),
-    sa.Column("attachments", sa.Text, nullable=False),  # JSON [{"name", "sha256", "content_sha256"}]
-    sa.Column("message_id", sa.String(400), nullable=False),
-    sa.Column("subject", sa.String(1000)),
-    sa.Column("sender", sa.String(320), nullable=False),
-    sa.Column("eml_file", sa.Text, nullable=False),
-    sa.Column("reason", sa.String(16), nullable=False),  # first | changed | recipients | resend
-    sa.Column("replaces", sa.Integer),  # the delivered delivery whose content this one replaces
-    sa.Column("superseded_by", sa.Integer),  # a newer delivery of this entity made before this one went out
-    sa.Column("requested_by", sa.String(200)),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.Index("ix_delivery_log_entity", "family", "entity"),
-    sa.Index("ix_delivery_log_period", "family", "period"),
-)
-
-delivery_recipients = sa.Table(
-    "delivery_recipients", metadata,
-    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("delivery_log.id"), primary_key=True),
-    sa.Column("address", sa.String(320), primary_key=True),
-    sa.Column("role", sa.String(3), nullable=False),  # to | cc | bcc
-    sa.Column("position", sa.Integer, nullable=False),  # order of the address in the message (to, cc, bcc)
-    sa.Column("status", sa.String(8), nullable=False),  # pending | sent | failed
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("last_error", sa.Text),
-    sa.Column("closed", sa.String(400)),  # why this address will not be sent to (superseded, dropped)
-    sa.Column("sent_at", sa.DateTime),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-)
 
 # Headers that say when and to whom, not what: left out of a message's content digest.
 _NOT_CONTENT = {"date", "message-id", "to", "cc", "bcc", "references", "in-reply-to", "mime-version",
