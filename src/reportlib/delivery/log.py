@@ -48,7 +48,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import metadata, query_frame
+from ..db import query_frame
 from ..files import atomic_write
 from ..versions import content_sha256
 from .tables import deliveries, delivery_recipients
