@@ -61,11 +61,18 @@ help:
 
 venv: $(VENV)/.installed
 
+# pip compiles every installed package's modules to bytecode, but not an editable install's:
+# without this each process (every run and its kernel) compiles reportlib anew where
+# PYTHONDONTWRITEBYTECODE is set. A module edited later is compiled in memory until the next
+# `make venv` or `make bench`.
+COMPILE = $(BIN)/python -m compileall -q src/reportlib
+
 # Exact versions from constraints.txt (CI installs through this target too).
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(COMPILE)
 	touch $@
 
 # Renew constraints.txt: the newest versions pyproject.toml's ranges allow, resolved in a fresh
@@ -143,6 +150,7 @@ $(BENCH_DB): | venv
 
 bench: venv $(if $(filter load notebook-grid,$(BENCH_ONLY)),,$(DB)) $(if $(filter portal load notebook-grid startup,$(BENCH_ONLY)),,$(BENCH_DB))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
+	$(COMPILE)
 	$(BIN)/python bench/bench.py --db sqlite:///$(CURDIR)/$(BENCH_DB) --n $(BENCH_N) --repeat $(BENCH_REPEAT) \
 		--scale-n $(BENCH_SCALE) --only $(BENCH_ONLY) --portal-db sqlite:///$(CURDIR)/$(DB) \
 		--startup-db sqlite:///$(CURDIR)/$(DB) $(if $(BENCH_PG),--pg $(BENCH_PG),) \
