@@ -247,13 +247,16 @@ def test_ctrl_c_on_a_batch_through_the_pool_stops_it_starting_runs(world):
         pool.wait_for("Kernel pool ready")
         batch = subprocess.Popen([sys.executable, "-m", "reportlib", "batch", "qbr", "-p", "quarter", QUARTER, "--db",
                                   world["url"], "--out", str(out), "--force"], env=world["env"], cwd=world["base"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 # as from a terminal, whatever this test process inherited
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while not list(folder.glob("*.pptx")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert list(folder.glob("*.pptx")), "the batch made no deck"
         batch.send_signal(signal.SIGINT)
         said = "".join(batch.communicate(timeout=60))
+        assert batch.returncode == 130 and "interrupted" in said, said
         status = [sys.executable, "-m", "reportlib", "pool", "--status", "--out", str(out)]
         while "idle" not in subprocess.run(status, env=world["env"], capture_output=True, text=True).stdout:
             assert time.monotonic() < deadline, "the pool's worker never finished the interrupted batch"
