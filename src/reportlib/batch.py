@@ -7,6 +7,9 @@ notebooks are kept, and :class:`BatchResult` says what happened. Executors:
   with one worker the runs happen in this process.
 - ``dask``: the workers of an existing Dask distributed cluster (``--scheduler ADDRESS``).
 
+A batch sent to the kernel pool (``reportlib pool``) runs in the worker that took it, with
+:class:`PoolExecutor` (made there, not named: it needs that worker's warm engine).
+
 Every worker keeps its own execution engine for all its runs (with the ``warm`` engine,
 its own long-lived kernel), so nothing mutable is shared between runs: each run has its own
 staging folder and output names, no process changes directory, and kernels talk over IPC
@@ -448,7 +451,6 @@ def _drain(todo: Any) -> int:
 EXECUTORS: Registry[Any] = Registry("batch executor")
 EXECUTORS.register("local", LocalExecutor)
 EXECUTORS.register("dask", DaskExecutor)
-EXECUTORS.register("pool", PoolExecutor)
 
 
 def run_batch(family_name: str, raw: dict[str, Any], *, out: str | Path | None = None, db_url: str | None = None,
