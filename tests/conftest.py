@@ -82,6 +82,21 @@ def reset_database(url: str) -> None:
     init_db(url)
 
 
+@pytest.fixture(autouse=True)
+def _close_the_engines_a_test_opened():
+    """Dispose of the engines a test made, once it ends: :func:`reportlib.db.engine_for` keeps
+    one per database URL for the life of the process, and most tests have a database of their
+    own. A SQLite file in WAL mode holds three file descriptors, so a pytest worker would hold
+    every earlier test's databases open and, hundreds of tests later, run out of descriptors
+    ("Too many open files" once failed a kernel's channels in CI)."""
+    from reportlib import db
+
+    before = set(db._engines)
+    yield
+    for url in set(db._engines) - before:
+        db._engines.pop(url).dispose()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'reportlib.sqlite'}"
