@@ -522,13 +522,14 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
 
-    folders: set[str] = set()
+    folders: dict[str, set[str] | None] = {}  # each folder's runs, None where one has no stem
     try:
         total = len(jobs_params)
         # An unchanged report costs no preparation and no worker (unless forced): say so up front.
         planned, fresh, fingerprint = _plan_all(family, jobs_params, url, root, notebook, force=force)
         result.results.extend(after_run(family, url, run) for run in fresh)
-        folders.update(r.folder for r in fresh)
+        for run in fresh:
+            _note_run(folders, run)
         jobs_params = [raw for raw, _ in planned]
         start = getattr(runner, "start", None)
         if start is not None and jobs_params:  # the workers warm up while the batch prepares
@@ -550,8 +551,7 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
             for run in runner.map(run_job, jobs) if jobs else ():
                 run = after_run(family, url, run)
                 result.results.append(run)
-                if run.folder:
-                    folders.add(run.folder)
+                _note_run(folders, run)
                 if run.status == "failed":
                     failed += 1
                     bar.set_postfix(failed=failed, refresh=False)
@@ -563,8 +563,19 @@ def run_runs(family: Family, jobs_params: list[dict[str, Any]], *, batch_params:
         shutil.rmtree(prepared, ignore_errors=True)
         if prepared.parent.is_dir() and not any(prepared.parent.iterdir()):
             prepared.parent.rmdir()
-        for folder in folders:
-            write_folder_index(Path(folder))
+        for folder, stems in folders.items():
+            write_folder_index(Path(folder), stems=stems)
             sweep_staging(Path(folder))
     result.seconds = time.perf_counter() - clock
     return result
+
+
+def _note_run(folders: dict[str, set[str] | None], run: RunResult) -> None:
+    """Note the folder and stem of ``run``, whose index entry the batch brings up to date."""
+    if not run.folder:
+        return
+    stems = folders.setdefault(run.folder, set())
+    if stems is not None and run.stem:
+        stems.add(run.stem)
+    else:
+        folders[run.folder] = None

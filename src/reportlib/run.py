@@ -196,7 +196,7 @@ def run_report(family_name: str | Family, raw: dict[str, Any] | ReportParams, *,
         if own:
             engine.close()
     if update_index:
-        write_folder_index(plan.folder)
+        write_folder_index(plan.folder, stems=[plan.stem])
         sweep_staging(plan.folder)
     if result.status == "failed":
         kept = (f"The executed notebook is kept at {result.failed_notebook}." if result.failed_notebook else

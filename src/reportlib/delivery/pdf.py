@@ -84,7 +84,13 @@ class PdfReport:
 
 
 def _runs(folder: Path, family: Family, stems: set[str] | None) -> Iterable[dict]:
-    for path in sorted(folder.glob(f"*{SUFFIX}")):
+    """The good runs of ``family`` in ``folder``; with ``stems``, only their manifests are read
+    (a run's PDF in a folder of thousands of decks)."""
+    if stems is None:
+        paths = sorted(folder.glob(f"*{SUFFIX}"))
+    else:
+        paths = sorted(folder / f"{stem}{SUFFIX}" for stem in stems)
+    for path in paths:
         manifest = read_manifest(path)
         if not manifest or manifest.get("status") != "ok" or manifest.get("family") != family.name:
             continue
@@ -136,7 +142,7 @@ def pending_pdfs(family: Family, folders: Iterable[Path], *, stems: Iterable[str
         for manifest, source, digest in relisted:
             _list(folder, manifest["stem"], manifest.get("run_key"), folder / f"{manifest['stem']}.pdf", source, digest)
         if relisted:
-            write_folder_index(folder)
+            write_folder_index(folder, stems=[manifest["stem"] for manifest, _, _ in relisted])
     return jobs, unchanged
 
 
@@ -256,7 +262,7 @@ def make_pdfs(family: Family, folders: Iterable[Path], *, stems: Iterable[str] |
                 (scratch / "office").mkdir()
                 results.update(_convert_office(office, scratch / "office", max(1, workers or os.cpu_count() or 1),
                                                progress))
-        touched = set()
+        touched: dict[Path, set[str]] = {}
         for job, outcome in results.items():
             if isinstance(outcome, str):
                 report.failed.append((job.target.name, outcome))
@@ -264,9 +270,9 @@ def make_pdfs(family: Family, folders: Iterable[Path], *, stems: Iterable[str] |
             os.replace(outcome, job.target)
             if _list(job.folder, job.stem, job.run_key, job.target, job.source, content_sha256(job.source.read_bytes())):
                 report.made.append(job.target)
-                touched.add(job.folder)
-        for folder in touched:
-            write_folder_index(folder)
+                touched.setdefault(job.folder, set()).add(job.stem)
+        for folder, stems in touched.items():
+            write_folder_index(folder, stems=stems)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report.seconds = time.perf_counter() - clock

@@ -232,7 +232,7 @@ class RenderPool:
             result = execute_plan(job.plan, engine=engine)
             job.stage = "publishing"
             with self._index_lock:
-                write_folder_index(job.plan.folder)
+                write_folder_index(job.plan.folder, stems=[job.plan.stem])
                 sweep_staging(job.plan.folder)
         except ReportlibError as exc:
             job.status, job.error, job.stage = "failed", redact_secrets_in_text(str(exc)), "failed"
