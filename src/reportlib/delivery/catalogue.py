@@ -508,14 +508,36 @@ def _listed(where: Path, report: Report) -> dict[str, list[str]]:
     return listed
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """A period folder's file names and the stems that have kept versions, listed once for all
+    its reports' signatures: a folder of 9,400 decks took half a second when each signature
+    looked for its files one by one."""
+
+    files: frozenset[str]
+    versioned: frozenset[str]
+
+    @classmethod
+    def of(cls, where: Path) -> _Listing:
+        def names(path: Path, wanted) -> frozenset[str]:
+            try:
+                with os.scandir(path) as found:
+                    return frozenset(entry.name for entry in found if wanted(entry))
+            except OSError:
+                return frozenset()
+
+        return cls(names(where, os.DirEntry.is_file), names(where / VERSIONS, os.DirEntry.is_dir))
+
+
 def _signature(where: Path, stem: str, manifest: os.stat_result, listed: dict[str, list[str]],
-               delivered: list[Delivered]) -> list[Any]:
+               delivered: list[Delivered], listing: _Listing) -> list[Any]:
     """Everything a report's row is made from, as plain values: its manifest's file, its kept
     versions' manifests, which of the files they list are there, and its deliveries. Taken
-    before the row is made, so a change made meanwhile shows as a difference the next time."""
-    kept = version_folders(where, stem)
-    there = {version: [name for name in names if os.path.isfile(
-        os.path.join(where, name) if not version else os.path.join(where, VERSIONS, stem, version, name))]
+    before the row is made (``listing`` too), so a change made meanwhile shows as a difference
+    the next time."""
+    kept = version_folders(where, stem) if stem in listing.versioned else []
+    there = {version: [name for name in names if (
+        name in listing.files if not version else os.path.isfile(os.path.join(where, VERSIONS, stem, version, name)))]
         for version, names in listed.items()}
     return [_stat_key(manifest), [[v.name, _stat_key(_stat_of(v / f"{stem}{SUFFIX}"))] for v in kept],
             [[version, there[version]] for version in sorted(there)],
@@ -578,6 +600,7 @@ def refresh_catalogue(root: str | Path, db: str | Engine | None = None, *, full:
     for folder, period in reports.periods():
         where = reports.root / folder / period
         resolved = str(where.resolve())
+        listing = _Listing.of(where)
         for found in reports.manifests(folder, period):
             stem = found.name[:-len(SUFFIX)]
             key = f"{folder}/{period}/{stem}"
@@ -585,14 +608,14 @@ def refresh_catalogue(root: str | Path, db: str | Engine | None = None, *, full:
             stat = found.stat(follow_symlinks=False)  # before anything is read (see _signature)
             row = cached.get(key)
             if row is not None and row.get("signature") == _signature(where, stem, stat, row.get("listed") or {},
-                                                                      delivered):
+                                                                      delivered, listing):
                 rows[key] = row
                 continue
             report = reports._read(found.path, stat, folder, period)
             if report is None or report.stem != stem:
                 continue
             listed = _listed(where, report)
-            signature = _signature(where, stem, stat, listed, delivered)
+            signature = _signature(where, stem, stat, listed, delivered, listing)
             entry = _entry(reports, report, delivered)
             rows[key] = {"signature": signature, "listed": listed, "order": list(_order(entry)),
                          "family": entry.family, "folder": entry.folder, "period": entry.period, "row": _row(entry)}
