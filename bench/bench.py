@@ -371,6 +371,27 @@ def _first_qbr_args(url: str) -> list[str]:
     return ["-p", "partner", partner, "-p", "quarter", batch_raw(family)["quarter"]]
 
 
+BIG_FOLDER = 9_400  # about the bench database's partners: one quarter's decks in one folder
+
+
+def fill_folder(root: Path, command: list[str], count: int) -> None:
+    """Make ``command`` (one run into the outputs folder ``root``) write into a period folder that
+    already holds ``count`` other decks' manifests, copies of its own under other stems (their
+    files are not there: a run reads manifests, not decks), then run it once so that the folder's
+    index and the catalogue know them all, as after a quarter's batch."""
+    import json
+
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    mine = next(root.rglob("*.manifest.json"))
+    folder, made = mine.parent, json.loads(mine.read_text(encoding="utf-8"))
+    stem = made["stem"]
+    for i in range(count):
+        other = f"z{i:05d}-filler-partner"
+        copy = dict(made, stem=other, files=[dict(f, name=f["name"].replace(stem, other, 1)) for f in made["files"]])
+        (folder / f"{other}.manifest.json").write_text(json.dumps(copy, indent=2), encoding="utf-8")
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+
+
 def startup(url: str, n: int, repeat: int, log) -> list[str]:
     """The analyst's goals side by side (issue 19), alternating within each repetition so both
     sides see the same load: one ``reportlib run qbr`` (all outputs) against the ``papermill``
@@ -398,6 +419,16 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
         cpu[what][side].append(used)
         return seconds
 
+    single["big folder"], cpu["single"]["big folder"] = [], []
+    big = Path(tempfile.mkdtemp(prefix="rlbench-bigfolder-"))
+    big_command = [str(BIN / "reportlib"), "run", "qbr", "--db", url, "--out", str(big), "--force",
+                   "-p", "partner", one["partner"], "-p", "quarter", quarter]
+    log(f"start-up: a period folder of {BIG_FOLDER:,} decks' manifests, for one run into it")
+    try:
+        fill_folder(big, big_command, BIG_FOLDER)
+    except BaseException:
+        shutil.rmtree(big, ignore_errors=True)
+        raise
     pool = WarmPool(url, log)
     try:
         for r in range(repeat):
@@ -432,9 +463,12 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
                 many["papermill"].append(run_timed(xargs, "many", "papermill"))
                 many["reportlib"].append(run_timed(our_batch_command(family, url, len(partners), work / "batch", 2),
                                                    "many", "reportlib"))
+                log(f"start-up: repetition {r + 1}/{repeat}: one run into the folder of {BIG_FOLDER:,} decks")
+                single["big folder"].append(run_timed(big_command, "single", "big folder"))
                 loads.append(os.getloadavg()[0])
     finally:
         pool.stop()
+        shutil.rmtree(big, ignore_errors=True)
     rows = []
     for what, side, used, ours in (
             (f"one deck: `reportlib run qbr -p partner {one['partner']} -p quarter {quarter}` / "
@@ -444,7 +478,9 @@ def startup(url: str, n: int, repeat: int, log) -> list[str]:
             ("one deck via a warm pool: the same `reportlib run qbr` with `reportlib pool --workers 2` up / "
              "`papermill`", single, cpu["single"], "pool"),
             (f"{len(partners)} decks via a warm pool: `reportlib batch qbr --limit {len(partners)}` with "
-             "`reportlib pool --workers 2` up / `xargs -P 2`", many, cpu["many"], "pool")):
+             "`reportlib pool --workers 2` up / `xargs -P 2`", many, cpu["many"], "pool"),
+            (f"one deck, cold, into a period folder that holds {BIG_FOLDER:,} decks' manifests (the folder's "
+             "index and the catalogue list them all) / `papermill`", single, cpu["single"], "big folder")):
         pm, rl = median(side["papermill"]), median(side[ours])
         pm_cpu, rl_cpu = median(used["papermill"]), median(used[ours])
         rows.append(f"| {what} | {pm:.2f} | {rl:.2f} | {pm / rl:.1f}× | {pm_cpu:.1f} | {rl_cpu:.1f} | "
