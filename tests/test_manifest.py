@@ -81,6 +81,10 @@ def test_an_index_that_does_not_list_the_folders_other_runs_is_rebuilt_whole(tmp
     write_folder_index(tmp_path, stems=["e"])
     assert [r["stem"] for r in json.loads((tmp_path / INDEX).read_text())["runs"]] == ["b", "c", "d", "e"]
 
+    for broken in ('{"folder": "x", "runs": [{"stem": {"a": 1}}]}', '{"folder": "x", "runs": [1]}'):
+        (tmp_path / INDEX).write_text(broken)  # readable, but no index of runs
+        write_folder_index(tmp_path, stems=["e"])
+        assert (tmp_path / INDEX).read_bytes() == _rebuilt(tmp_path)
     (tmp_path / INDEX).write_text('{"folder": "x", "runs": [')  # unreadable
     _run(tmp_path, "b", "failed")
     write_folder_index(tmp_path, stems=["b"])

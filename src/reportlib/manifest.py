@@ -135,10 +135,11 @@ def _updated_runs(folder: Path, stems: set[str]) -> list[dict[str, Any]] | None:
     try:
         runs = json.loads((folder / INDEX).read_text(encoding="utf-8"))["runs"]
         listed = [run["stem"] for run in runs]
+        named = set(listed)  # TypeError: an entry that is no run, or a stem that is no name
     except (OSError, ValueError, KeyError, TypeError):
         return None
     on_disk = {name[:-len(SUFFIX)] for name in os.listdir(folder) if name.endswith(SUFFIX) and not name.startswith(".")}
-    if len(set(listed)) != len(listed) or set(listed) - stems != on_disk - stems:
+    if len(named) != len(listed) or named - stems != on_disk - stems:
         return None
     runs = [run for run in runs if run["stem"] not in stems]
     for stem in stems:
