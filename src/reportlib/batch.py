@@ -390,19 +390,13 @@ class PoolExecutor:
                 try:
                     job = todo.popleft()
                 except IndexError:  # the rest runs elsewhere: wait for it
-                    came = done.get()
-                    if came is not None:
-                        pending -= 1
-                        self.elsewhere += 1
-                        yield came
-                    continue
-                yield run_job(job, pool_engine(job.engine_options))
-                pending -= 1
-                while pending:
-                    try:
-                        came = done.get_nowait()
-                    except queue.Empty:
-                        break
+                    arrived = [done.get()]
+                else:
+                    yield run_job(job, pool_engine(job.engine_options))
+                    pending -= 1
+                    arrived = []
+                arrived += _arrived(done)
+                for came in arrived:
                     if came is not None:
                         pending -= 1
                         self.elsewhere += 1
@@ -435,6 +429,18 @@ class PoolExecutor:
                 done.put(result)
         finally:
             link.close()
+
+
+def _arrived(done: Any) -> list[RunResult | None]:
+    """What the other workers sent to ``done`` (a SimpleQueue) so far, without waiting."""
+    import queue
+
+    arrived = []
+    while True:
+        try:
+            arrived.append(done.get_nowait())
+        except queue.Empty:
+            return arrived
 
 
 def _drain(todo: Any) -> int:
